@@ -1,0 +1,263 @@
+package record
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+type testRec struct {
+	ts         int64
+	key, value []byte
+	headers    []Header
+}
+
+func sampleRecords() []testRec {
+	return []testRec{
+		{ts: 1_700_000_000_000, key: []byte("k1"), value: []byte("hello")},
+		{ts: 1_700_000_000_005, key: nil, value: []byte("null key")},
+		{ts: 1_699_999_999_990, key: []byte("k3"), value: []byte{}}, // empty value, earlier timestamp (negative delta)
+		{ts: 1_700_000_000_100, key: []byte{}, value: nil},          // empty key, null value (a tombstone)
+		{ts: 1_700_000_000_100, key: []byte("h"), value: []byte("v"), headers: []Header{{Key: "trace", Value: []byte("abc")}, {Key: "n", Value: nil}, {Key: "", Value: []byte{}}}},
+		{ts: 1_700_000_000_200, key: bytes.Repeat([]byte("K"), 300), value: bytes.Repeat([]byte("V"), 5000)},
+	}
+}
+
+func build(t testing.TB, base int64, opts BatchOptions, recs []testRec) []byte {
+	b := NewBuilder(base, opts)
+	for _, r := range recs {
+		b.Add(r.ts, r.key, r.value, r.headers)
+	}
+	out, err := b.Build()
+	require.NoError(t, err)
+	return append([]byte(nil), out...)
+}
+
+func TestRoundTrip(t *testing.T) {
+	cases := []struct {
+		name string
+		opts BatchOptions
+		recs []testRec
+	}{
+		{"plain", BatchOptions{}, sampleRecords()},
+		{"lz4", BatchOptions{Compression: LZ4}, sampleRecords()},
+		{"gzip", BatchOptions{Compression: GZIP}, sampleRecords()},
+		{"single", BatchOptions{}, sampleRecords()[:1]},
+		{"empty", BatchOptions{}, nil},
+		{"producer fields", BatchOptions{ProducerID: 42, ProducerEpoch: 3, BaseSequence: 7, PartitionLeaderEpoch: 9, Transactional: true}, sampleRecords()[:2]},
+		{"control", BatchOptions{Control: true}, sampleRecords()[:1]},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := build(t, 1000, tc.opts, tc.recs)
+			h, recs, err := Decode(raw)
+			require.NoError(t, err)
+			require.Equal(t, int64(1000), h.BaseOffset)
+			require.Equal(t, len(raw), h.Size())
+			require.Equal(t, int8(Magic), h.Magic)
+			require.Equal(t, tc.opts.Compression, h.Compression())
+			require.Equal(t, int32(len(tc.recs)), h.NumRecords)
+			require.Equal(t, tc.opts.Transactional, h.IsTransactional())
+			require.Equal(t, tc.opts.Control, h.IsControl())
+			if tc.opts.ProducerID != 0 {
+				require.Equal(t, tc.opts.ProducerID, h.ProducerID)
+				require.Equal(t, tc.opts.ProducerEpoch, h.ProducerEpoch)
+				require.Equal(t, tc.opts.BaseSequence, h.BaseSequence)
+				require.Equal(t, tc.opts.PartitionLeaderEpoch, h.PartitionLeaderEpoch)
+			} else {
+				require.Equal(t, int64(-1), h.ProducerID)
+				require.Equal(t, int16(-1), h.ProducerEpoch)
+				require.Equal(t, int32(-1), h.BaseSequence)
+			}
+			require.Len(t, recs, len(tc.recs))
+			var maxTS int64 = -1
+			for i, want := range tc.recs {
+				got := recs[i]
+				require.Equal(t, int64(1000+i), got.Offset)
+				require.Equal(t, want.ts, got.Timestamp)
+				require.Equal(t, want.key, got.Key, "key %d", i)
+				require.Equal(t, want.key == nil, got.Key == nil, "null key %d", i)
+				require.Equal(t, want.value, got.Value, "value %d", i)
+				require.Equal(t, want.value == nil, got.Value == nil, "null value %d", i)
+				require.Equal(t, want.headers, got.Headers)
+				maxTS = max(maxTS, want.ts)
+			}
+			require.Equal(t, maxTS, h.MaxTimestamp)
+			if len(tc.recs) > 0 {
+				require.Equal(t, tc.recs[0].ts, h.FirstTimestamp)
+				require.Equal(t, int64(1000+len(tc.recs)-1), h.LastOffset())
+			}
+		})
+	}
+}
+
+func TestLogAppendTimeAndBaseOffsetRewrite(t *testing.T) {
+	raw := build(t, 0, BatchOptions{}, sampleRecords())
+	SetBaseOffset(raw, 77)
+	SetPartitionLeaderEpoch(raw, 5)
+	SetLogAppendTime(raw, 1_800_000_000_000)
+	h, recs, err := Decode(raw)
+	require.NoError(t, err, "CRC must still be valid after the rewrites")
+	require.Equal(t, LogAppendTime, h.TimestampType())
+	require.Equal(t, int64(77), h.BaseOffset)
+	require.Equal(t, int32(5), h.PartitionLeaderEpoch)
+	for i, r := range recs {
+		require.Equal(t, int64(77+i), r.Offset)
+		require.Equal(t, int64(1_800_000_000_000), r.Timestamp)
+	}
+}
+
+func TestBuilderReuseAndSize(t *testing.T) {
+	b := NewBuilder(0, BatchOptions{})
+	for round := 0; round < 3; round++ {
+		b.Reset(int64(round*10), BatchOptions{})
+		for i := 0; i < 10; i++ {
+			key := []byte(fmt.Sprintf("key-%d", i))
+			want := b.Size() + RecordSize(int32(i), 0, key, key, nil)
+			b.Add(5, key, key, nil)
+			require.Equal(t, want, b.Size())
+		}
+		out, err := b.Build()
+		require.NoError(t, err)
+		require.Equal(t, b.Size(), len(out))
+		_, recs, err := Decode(out)
+		require.NoError(t, err)
+		require.Len(t, recs, 10)
+		require.Equal(t, int64(round*10+9), recs[9].Offset)
+	}
+}
+
+func TestCompactedShapes(t *testing.T) {
+	// A compacted batch keeps offsets with gaps and the original timestamps.
+	b := NewBuilder(50, BatchOptions{})
+	b.SetTimestamps(100, 900)
+	b.AddWithDelta(2, 300, []byte("a"), []byte("1"), nil)
+	b.AddWithDelta(7, 200, []byte("b"), nil, nil)
+	b.SetLastOffsetDelta(9)
+	raw, err := b.Build()
+	require.NoError(t, err)
+	h, recs, err := Decode(raw)
+	require.NoError(t, err)
+	require.Equal(t, int64(100), h.FirstTimestamp)
+	require.Equal(t, int64(900), h.MaxTimestamp)
+	require.Equal(t, int64(59), h.LastOffset())
+	require.Equal(t, []int64{52, 57}, []int64{recs[0].Offset, recs[1].Offset})
+	require.Equal(t, []int64{300, 200}, []int64{recs[0].Timestamp, recs[1].Timestamp})
+}
+
+func TestCorruptInputs(t *testing.T) {
+	good := build(t, 0, BatchOptions{}, sampleRecords())
+	lz := build(t, 0, BatchOptions{Compression: LZ4}, sampleRecords())
+	mutate := func(src []byte, f func(b []byte) []byte) []byte {
+		return f(append([]byte(nil), src...))
+	}
+	withCRC := func(b []byte) []byte { updateCRC(b); return b }
+	cases := []struct {
+		name string
+		data []byte
+	}{
+		{"empty", nil},
+		{"short header", good[:HeaderSize-1]},
+		{"truncated body", good[:len(good)-1]},
+		{"flipped crc", mutate(good, func(b []byte) []byte { b[offCRC] ^= 1; return b })},
+		{"flipped record byte", mutate(good, func(b []byte) []byte { b[len(b)-3] ^= 0x40; return b })},
+		{"bad magic", mutate(good, func(b []byte) []byte { b[offMagic] = 1; return b })},
+		{"negative length", mutate(good, func(b []byte) []byte { binary.BigEndian.PutUint32(b[offBatchLength:], 0xffffff00); return b })},
+		{"too many records", mutate(good, func(b []byte) []byte {
+			binary.BigEndian.PutUint32(b[offRecordCount:], 7)
+			return withCRC(b)
+		})},
+		{"too few records", mutate(good, func(b []byte) []byte {
+			binary.BigEndian.PutUint32(b[offRecordCount:], 5)
+			return withCRC(b)
+		})},
+		{"huge record length", mutate(good, func(b []byte) []byte {
+			b[HeaderSize] = 0xfe // varint length far past the batch
+			return withCRC(b)
+		})},
+		{"lz4 garbage", mutate(lz, func(b []byte) []byte {
+			for i := HeaderSize + 8; i < len(b); i++ {
+				b[i] ^= 0x5a
+			}
+			return withCRC(b)
+		})},
+		{"snappy", mutate(good, func(b []byte) []byte {
+			binary.BigEndian.PutUint16(b[offAttributes:], uint16(Snappy))
+			return withCRC(b)
+		})},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := Decode(tc.data)
+			require.Error(t, err)
+			if tc.name == "snappy" {
+				require.True(t, errors.Is(err, ErrUnsupportedCompression), "%v", err)
+				return
+			}
+			require.True(t, errors.Is(err, ErrCorrupt), "%v", err)
+		})
+	}
+}
+
+func TestBatchesWalk(t *testing.T) {
+	var log []byte
+	for i := 0; i < 5; i++ {
+		log = append(log, build(t, int64(i*6), BatchOptions{}, sampleRecords())...)
+	}
+	var bases []int64
+	err := Batches(log, func(h *BatchHeader, b []byte) error {
+		bases = append(bases, h.BaseOffset)
+		require.Len(t, b, h.Size())
+		return nil
+	})
+	require.NoError(t, err)
+	require.Equal(t, []int64{0, 6, 12, 18, 24}, bases)
+	bases = nil
+	err = Batches(log[:len(log)-10], func(h *BatchHeader, b []byte) error {
+		bases = append(bases, h.BaseOffset)
+		return nil
+	})
+	require.ErrorIs(t, err, ErrCorrupt)
+	require.Equal(t, []int64{0, 6, 12, 18}, bases)
+}
+
+func TestIteratorAllocs(t *testing.T) {
+	recs := sampleRecords()
+	for _, c := range []Compression{None, LZ4} {
+		raw := build(t, 0, BatchOptions{Compression: c}, recs)
+		var it Iterator
+		run := func() {
+			if err := it.Reset(raw); err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for it.Next() {
+				n++
+			}
+			if it.Err() != nil || n != len(recs) {
+				t.Fatalf("n=%d err=%v", n, it.Err())
+			}
+		}
+		run() // warm the buffers and the header key cache
+		allocs := testing.AllocsPerRun(100, run)
+		if c == None {
+			require.Zero(t, allocs, "uncompressed iteration must not allocate")
+		} else {
+			require.LessOrEqual(t, allocs, 2.0, "lz4 iteration reuses its buffer")
+		}
+	}
+}
+
+func TestParseCompression(t *testing.T) {
+	for _, c := range []Compression{None, GZIP, Snappy, LZ4, ZSTD} {
+		got, err := ParseCompression(c.String())
+		require.NoError(t, err)
+		require.Equal(t, c, got)
+	}
+	_, err := ParseCompression("brotli")
+	require.Error(t, err)
+}
