@@ -1,0 +1,248 @@
+package index
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+)
+
+// OffsetEntrySize is the size in bytes of one offset index entry.
+const OffsetEntrySize = 8
+
+// OffsetIndex is a segment's ".index" file: a sorted array of 8-byte
+// big-endian entries {relativeOffset uint32, position uint32}, where
+// relativeOffset is the entry's offset minus the segment's base offset and
+// position is the byte position in the ".log" file of the batch containing
+// that offset.
+//
+// One goroutine at a time may call the writer methods (Append, TruncateTo,
+// Reset, SanityCheck, Sync, Trim, Close, Delete, Rename); Lookup, LastEntry,
+// Entries, IsFull, BaseOffset and Path are safe to call concurrently with
+// them and with each other. See the package documentation.
+type OffsetIndex struct {
+	m mappedFile
+}
+
+// OpenOffsetIndex opens the offset index at path for the segment whose first
+// offset is baseOffset, creating the file if it does not exist.
+//
+// The file is preallocated to maxBytes rounded down to a multiple of 8 and
+// memory-mapped read-write. An existing file keeps its valid prefix: its size
+// rounded down to a multiple of 8, less trailing all-zero entries after the
+// first (padding left when the index was not closed). A file larger than
+// maxBytes is kept whole but reports IsFull. maxBytes below 8 is an error.
+// Kafka's default (segment.index.bytes) is 10 MiB.
+func OpenOffsetIndex(path string, baseOffset int64, maxBytes int) (*OffsetIndex, error) {
+	ix := &OffsetIndex{}
+	if err := ix.m.open(path, baseOffset, OffsetEntrySize, maxBytes); err != nil {
+		return nil, err
+	}
+	return ix, nil
+}
+
+// offsetEntry decodes entry i of b.
+func offsetEntry(b []byte, i int) (rel, pos uint32) {
+	e := b[i*OffsetEntrySize : i*OffsetEntrySize+OffsetEntrySize]
+	return binary.BigEndian.Uint32(e[0:4]), binary.BigEndian.Uint32(e[4:8])
+}
+
+// Append adds an entry saying that the batch containing offset starts at byte
+// position in the log. offset must be greater than the last entry's offset
+// and at most 2^32-1 past the base offset. It returns an error wrapping
+// ErrIndexFull when the index is full. After Trim, Append grows the file back
+// to its configured size and continues.
+func (ix *OffsetIndex) Append(offset int64, position uint32) error {
+	m := &ix.m
+	n, err := m.writable()
+	if err != nil {
+		return err
+	}
+	rel, err := m.relative(offset)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		if lastRel, _ := offsetEntry(m.mm, n-1); rel <= lastRel {
+			return fmt.Errorf("index %s: offset %d is not after the last entry's offset %d",
+				m.path, offset, m.base+int64(lastRel))
+		}
+	}
+	if err := m.reserve(n); err != nil {
+		return err
+	}
+	e := m.mm[n*OffsetEntrySize : n*OffsetEntrySize+OffsetEntrySize]
+	binary.BigEndian.PutUint32(e[0:4], rel)
+	binary.BigEndian.PutUint32(e[4:8], position)
+	m.n.Store(int64(n + 1)) // publish after the bytes are in place
+	return nil
+}
+
+// Lookup returns the entry with the largest offset less than or equal to
+// offset: the position from which to scan the log for offset. When there is
+// no such entry it returns (BaseOffset(), 0), the start of the segment. It is
+// a binary search and does not allocate.
+func (ix *OffsetIndex) Lookup(offset int64) (entryOffset int64, position uint32) {
+	m := &ix.m
+	if offset < m.base {
+		return m.base, 0
+	}
+	target := uint32(math.MaxUint32)
+	if offset-m.base < math.MaxUint32 {
+		target = uint32(offset - m.base)
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	b, n := m.view()
+	// Find the first entry with rel > target; the answer is the one before.
+	lo, hi := 0, n
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if rel, _ := offsetEntry(b, mid); rel <= target {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo == 0 {
+		return m.base, 0
+	}
+	rel, pos := offsetEntry(b, lo-1)
+	return m.base + int64(rel), pos
+}
+
+// Entries returns the number of entries in the index (0 after Close).
+func (ix *OffsetIndex) Entries() int {
+	return int(ix.m.n.Load())
+}
+
+// LastEntry returns the entry with the largest offset, or ok=false if the
+// index is empty or closed.
+func (ix *OffsetIndex) LastEntry() (offset int64, position uint32, ok bool) {
+	m := &ix.m
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	b, n := m.view()
+	if n == 0 {
+		return 0, 0, false
+	}
+	rel, pos := offsetEntry(b, n-1)
+	return m.base + int64(rel), pos, true
+}
+
+// IsFull reports whether the index holds as many entries as its maximum size
+// allows, so that the next Append would return ErrIndexFull.
+func (ix *OffsetIndex) IsFull() bool {
+	return int(ix.m.n.Load()) >= ix.m.maxEntries
+}
+
+// BaseOffset returns the base offset of the segment the index belongs to.
+func (ix *OffsetIndex) BaseOffset() int64 {
+	return ix.m.base
+}
+
+// TruncateTo removes every entry whose offset is greater than or equal to
+// offset, zeroing their bytes in the file.
+func (ix *OffsetIndex) TruncateTo(offset int64) error {
+	m := &ix.m
+	if m.closed {
+		return m.errClosed()
+	}
+	if offset <= m.base {
+		return m.truncateEntries(0)
+	}
+	if offset-m.base > math.MaxUint32 {
+		return nil // every stored offset is below it
+	}
+	target := uint32(offset - m.base)
+	b, n := m.view()
+	lo, hi := 0, n // first entry with rel >= target
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if rel, _ := offsetEntry(b, mid); rel < target {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return m.truncateEntries(lo)
+}
+
+// Reset removes all entries, zeroing their bytes, and forgets any corruption
+// noticed when the file was opened. The index can then be rebuilt with Append.
+func (ix *OffsetIndex) Reset() error {
+	if err := ix.m.truncateEntries(0); err != nil {
+		return err
+	}
+	ix.m.oddSize = false
+	return nil
+}
+
+// SanityCheck verifies the entries: the file size was a whole number of
+// entries, relative offsets strictly increase, positions never decrease, and,
+// when logSize >= 0, every position is below logSize (the size of the .log
+// file). A failure is reported with an error wrapping record.ErrCorrupt; the
+// caller should Reset and rebuild the index.
+func (ix *OffsetIndex) SanityCheck(logSize int64) error {
+	m := &ix.m
+	if m.closed {
+		return m.errClosed()
+	}
+	if m.oddSize {
+		return m.corrupt("file size is not a multiple of %d", OffsetEntrySize)
+	}
+	b, n := m.view()
+	var prevRel, prevPos uint32
+	for i := range n {
+		rel, pos := offsetEntry(b, i)
+		if i > 0 && rel <= prevRel {
+			return m.corrupt("entry %d: offset %d is not after the previous entry's offset %d",
+				i, m.base+int64(rel), m.base+int64(prevRel))
+		}
+		if i > 0 && pos < prevPos {
+			return m.corrupt("entry %d: position %d is before the previous entry's position %d", i, pos, prevPos)
+		}
+		if logSize >= 0 && int64(pos) >= logSize {
+			return m.corrupt("entry %d: position %d is past the end of the %d-byte log", i, pos, logSize)
+		}
+		prevRel, prevPos = rel, pos
+	}
+	return nil
+}
+
+// Sync flushes the mapped entries and the file to stable storage (msync and
+// fsync). Close does not sync; call Sync first when durability matters.
+func (ix *OffsetIndex) Sync() error {
+	return ix.m.sync()
+}
+
+// Trim shrinks the file to the size of its entries and remaps it; it is
+// called when the segment rolls. The index stays usable: a later Append grows
+// the file back to its configured maximum size.
+func (ix *OffsetIndex) Trim() error {
+	return ix.m.trim()
+}
+
+// Close trims the file to the size of its entries, unmaps and closes it. It
+// does not sync (see Sync). Calling Close again does nothing and returns nil.
+// After Close, readers see an empty index and writer methods return an error
+// wrapping os.ErrClosed.
+func (ix *OffsetIndex) Close() error {
+	return ix.m.close()
+}
+
+// Delete closes the index and removes its file. A file that is already gone
+// is not an error.
+func (ix *OffsetIndex) Delete() error {
+	return ix.m.remove()
+}
+
+// Rename renames the index file to newPath (for example to add a ".deleted"
+// suffix). It works on open and closed indexes; Path reports the new name.
+func (ix *OffsetIndex) Rename(newPath string) error {
+	return ix.m.rename(newPath)
+}
+
+// Path returns the current path of the index file.
+func (ix *OffsetIndex) Path() string {
+	return ix.m.getPath()
+}
