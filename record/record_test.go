@@ -247,7 +247,7 @@ func TestIteratorAllocs(t *testing.T) {
 		if c == None {
 			require.Zero(t, allocs, "uncompressed iteration must not allocate")
 		} else {
-			require.LessOrEqual(t, allocs, 2.0, "lz4 iteration reuses its buffer")
+			require.LessOrEqual(t, allocs, 4.0, "lz4 iteration reuses its buffer (sync.Pool may drop a reader under -race)")
 		}
 	}
 }

@@ -1,0 +1,16 @@
+package log
+
+import (
+	"github.com/commitlog-go/commitlog/record"
+	"github.com/commitlog-go/commitlog/segment"
+)
+
+// The sentinel errors of the storage layer, re-exported so that callers of
+// this package need no other import. They are the same values as in the
+// packages that define them, so errors.Is works with either name.
+var (
+	ErrOffsetOutOfRange = segment.ErrOffsetOutOfRange
+	ErrClosed           = segment.ErrClosed
+	ErrCorrupt          = record.ErrCorrupt
+	ErrRecordTooLarge   = record.ErrRecordTooLarge
+)

@@ -1,0 +1,440 @@
+package log
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/commitlog-go/commitlog/record"
+	"github.com/commitlog-go/commitlog/segment"
+)
+
+// CleanShutdownFile is the marker Close leaves in the log directory; its
+// presence on Open means the last shutdown was clean. Kafka uses the same
+// name.
+const CleanShutdownFile = ".kafka_cleanshutdown"
+
+// Log is the log of one partition. See the package documentation.
+type Log struct {
+	dir string
+	cfg Config
+
+	mu        sync.Mutex // serialises writers: append, roll, retention, sync, close
+	segs      atomic.Pointer[[]*segment.Segment]
+	start     atomic.Int64 // log start offset
+	end       atomic.Int64 // log end offset
+	flushed   atomic.Int64 // everything below it is fsynced
+	unflushed int64        // records appended since the last fsync
+	firstDirt time.Time    // time of the oldest unflushed append
+	closed    atomic.Bool
+}
+
+// AppendInfo describes a batch the log appended.
+type AppendInfo struct {
+	BaseOffset int64 // offset of the first record
+	LastOffset int64 // offset of the last record
+	// LogAppendTime is the time the log stamped on the batch when the topic
+	// uses LogAppendTime, or -1.
+	LogAppendTime int64
+	// MaxTimestamp is the batch's max timestamp as stored.
+	MaxTimestamp int64
+	NumRecords   int32
+	Size         int // bytes
+}
+
+// RecoveryInfo says what Open found and did.
+type RecoveryInfo struct {
+	CleanShutdown  bool
+	Segments       int
+	TruncatedBytes int64 // bytes cut from torn or corrupt tails
+}
+
+// Open opens (or creates) the log in dir. After a crash it recovers the
+// tail of the log, as the package documentation describes.
+func Open(dir string, cfg Config) (*Log, error) {
+	l, _, err := OpenWithInfo(dir, cfg)
+	return l, err
+}
+
+// OpenWithInfo is Open that also reports what recovery did.
+func OpenWithInfo(dir string, cfg Config) (*Log, RecoveryInfo, error) {
+	var info RecoveryInfo
+	cfg = cfg.withDefaults()
+	if cfg.SegmentBytes > segment.MaxSegmentBytes {
+		cfg.SegmentBytes = segment.MaxSegmentBytes
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, info, fmt.Errorf("log %s: %w", dir, err)
+	}
+	l := &Log{dir: dir, cfg: cfg}
+
+	marker := filepath.Join(dir, CleanShutdownFile)
+	if _, err := os.Stat(marker); err == nil {
+		info.CleanShutdown = true
+		if err := os.Remove(marker); err != nil {
+			return nil, info, fmt.Errorf("log %s: %w", dir, err)
+		}
+		if err := syncDir(dir); err != nil {
+			return nil, info, fmt.Errorf("log %s: %w", dir, err)
+		}
+	}
+
+	bases, err := l.scanDir()
+	if err != nil {
+		return nil, info, err
+	}
+	segCfg := segment.Config{IndexIntervalBytes: cfg.IndexIntervalBytes, MaxIndexBytes: cfg.SegmentIndexBytes}
+	var segs []*segment.Segment
+	fail := func(err error) (*Log, RecoveryInfo, error) {
+		for _, s := range segs {
+			_ = s.Close()
+		}
+		return nil, info, err
+	}
+	for i, base := range bases {
+		s, err := segment.Open(dir, base, segCfg)
+		if err != nil {
+			return fail(fmt.Errorf("log %s: %w", dir, err))
+		}
+		segs = append(segs, s)
+		if i < len(bases)-1 {
+			// Inactive segments keep small, trimmed index files.
+			if err := s.Seal(); err != nil {
+				return fail(fmt.Errorf("log %s: %w", dir, err))
+			}
+		}
+	}
+	if len(segs) == 0 {
+		s, err := segment.Open(dir, 0, segCfg)
+		if err != nil {
+			return fail(fmt.Errorf("log %s: %w", dir, err))
+		}
+		segs = append(segs, s)
+	} else if !info.CleanShutdown {
+		last := segs[len(segs)-1]
+		cut, err := last.Recover()
+		if err != nil {
+			return fail(fmt.Errorf("log %s: %w", dir, err))
+		}
+		if cut > 0 {
+			info.TruncatedBytes += cut
+			cfg.Logger.Warn("truncated torn or corrupt log tail", "dir", dir, "segment", last.BaseOffset(), "bytes", cut, "next_offset", last.NextOffset())
+		}
+	}
+	// Offsets must not go backwards from one segment to the next.
+	for i := 1; i < len(segs); i++ {
+		if segs[i].BaseOffset() < segs[i-1].NextOffset() {
+			return fail(fmt.Errorf("log %s: segment %d starts before the end (%d) of segment %d: %w",
+				dir, segs[i].BaseOffset(), segs[i-1].NextOffset(), segs[i-1].BaseOffset(), record.ErrCorrupt))
+		}
+	}
+	info.Segments = len(segs)
+	l.publish(segs)
+	last := segs[len(segs)-1]
+	l.end.Store(max(last.NextOffset(), last.BaseOffset()))
+	l.flushed.Store(l.end.Load())
+	l.firstDirt = time.Time{}
+	return l, info, nil
+}
+
+// scanDir lists the base offsets of the segments in the directory and
+// removes leftovers that belong to no segment (indexes without a log file,
+// temporary files of an interrupted deletion).
+func (l *Log) scanDir() ([]int64, error) {
+	entries, err := os.ReadDir(l.dir)
+	if err != nil {
+		return nil, fmt.Errorf("log %s: %w", l.dir, err)
+	}
+	logs := map[int64]bool{}
+	var bases []int64
+	for _, e := range entries {
+		name := e.Name()
+		if base, ok := parseName(name, segment.LogSuffix); ok {
+			logs[base] = true
+			bases = append(bases, base)
+		}
+	}
+	for _, e := range entries {
+		name := e.Name()
+		for _, suffix := range []string{segment.IndexSuffix, segment.TimeIndexSuffix} {
+			if base, ok := parseName(name, suffix); ok && !logs[base] {
+				_ = os.Remove(filepath.Join(l.dir, name))
+			}
+		}
+		if strings.HasSuffix(name, ".deleted") {
+			_ = os.Remove(filepath.Join(l.dir, name))
+		}
+	}
+	slices.Sort(bases)
+	return bases, nil
+}
+
+func parseName(name, suffix string) (int64, bool) {
+	digits, ok := strings.CutSuffix(name, suffix)
+	if !ok || len(digits) != 20 {
+		return 0, false
+	}
+	base, err := strconv.ParseInt(digits, 10, 64)
+	return base, err == nil && base >= 0
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+func (l *Log) publish(segs []*segment.Segment) {
+	l.segs.Store(&segs)
+	l.start.Store(segs[0].BaseOffset())
+}
+
+func (l *Log) segments() []*segment.Segment { return *l.segs.Load() }
+
+// Dir is the log's directory.
+func (l *Log) Dir() string { return l.dir }
+
+// Config is the log's configuration with defaults filled in.
+func (l *Log) Config() Config { return l.cfg }
+
+// StartOffset is the log start offset: the first offset still readable.
+func (l *Log) StartOffset() int64 { return l.start.Load() }
+
+// EndOffset is the log end offset: the offset the next record gets.
+func (l *Log) EndOffset() int64 { return l.end.Load() }
+
+// FlushedOffset is the offset below which every record is fsynced.
+func (l *Log) FlushedOffset() int64 { return l.flushed.Load() }
+
+// Size is the total size of the log's segments in bytes.
+func (l *Log) Size() int64 {
+	var n int64
+	for _, s := range l.segments() {
+		n += s.Size()
+	}
+	return n
+}
+
+// NumSegments is the number of segments.
+func (l *Log) NumSegments() int { return len(l.segments()) }
+
+// Append validates one encoded v2 batch (size limit, header, CRC), assigns
+// it the next offsets, stamps LogAppendTime when the log uses it, rolls the
+// active segment if needed and writes it. It rewrites the batch's base
+// offset (and timestamp) in place: the caller hands the buffer over. The
+// batch is readable when Append returns; it is durable once FlushedOffset
+// passes it (see Sync and the flush settings).
+func (l *Log) Append(batch []byte) (AppendInfo, error) {
+	if len(batch) > l.cfg.MaxMessageBytes {
+		return AppendInfo{}, fmt.Errorf("log %s: batch of %d bytes, max.message.bytes is %d: %w", l.dir, len(batch), l.cfg.MaxMessageBytes, ErrRecordTooLarge)
+	}
+	h, err := record.Check(batch)
+	if err != nil {
+		return AppendInfo{}, fmt.Errorf("log %s: append: %w", l.dir, err)
+	}
+	if h.Size() != len(batch) {
+		return AppendInfo{}, fmt.Errorf("log %s: append: %d bytes after the batch: %w", l.dir, len(batch)-h.Size(), ErrCorrupt)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed.Load() {
+		return AppendInfo{}, fmt.Errorf("log %s: %w", l.dir, ErrClosed)
+	}
+	now := l.cfg.Now()
+	base := l.end.Load()
+	record.SetBaseOffset(batch, base)
+	info := AppendInfo{BaseOffset: base, LastOffset: base + int64(h.LastOffsetDelta), LogAppendTime: -1,
+		MaxTimestamp: h.MaxTimestamp, NumRecords: h.NumRecords, Size: len(batch)}
+	if l.cfg.TimestampType == record.LogAppendTime {
+		info.LogAppendTime = now.UnixMilli()
+		info.MaxTimestamp = info.LogAppendTime
+		record.SetLogAppendTime(batch, info.LogAppendTime)
+	}
+	segs := l.segments()
+	active := segs[len(segs)-1]
+	if active.ShouldRoll(len(batch), info.LastOffset, l.cfg.SegmentBytes, l.cfg.SegmentMs, now) {
+		if active, err = l.roll(now); err != nil {
+			return AppendInfo{}, err
+		}
+	}
+	if err := active.Append(batch); err != nil {
+		return AppendInfo{}, fmt.Errorf("log %s: %w", l.dir, err)
+	}
+	l.end.Store(info.LastOffset + 1)
+	if l.unflushed == 0 {
+		l.firstDirt = now
+	}
+	l.unflushed += int64(max(h.NumRecords, 1))
+	if l.unflushed >= l.cfg.FlushMessages || now.Sub(l.firstDirt) >= l.cfg.FlushMs {
+		if err := l.syncLocked(); err != nil {
+			return info, err
+		}
+	}
+	return info, nil
+}
+
+// Roll closes the active segment to appends and starts a new one at the log
+// end offset, unless the active segment is empty.
+func (l *Log) Roll() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed.Load() {
+		return fmt.Errorf("log %s: %w", l.dir, ErrClosed)
+	}
+	segs := l.segments()
+	if segs[len(segs)-1].Size() == 0 {
+		return nil
+	}
+	_, err := l.roll(l.cfg.Now())
+	return err
+}
+
+// roll seals the active segment (flushing it, so that only the new active
+// segment can have a torn tail after a crash), opens a new one at the log
+// end offset and applies retention.
+func (l *Log) roll(now time.Time) (*segment.Segment, error) {
+	segs := l.segments()
+	old := segs[len(segs)-1]
+	if err := old.Seal(); err != nil {
+		return nil, fmt.Errorf("log %s: roll: %w", l.dir, err)
+	}
+	l.flushed.Store(l.end.Load())
+	l.unflushed = 0
+	next := l.end.Load()
+	s, err := segment.Open(l.dir, next, segment.Config{IndexIntervalBytes: l.cfg.IndexIntervalBytes, MaxIndexBytes: l.cfg.SegmentIndexBytes})
+	if err != nil {
+		return nil, fmt.Errorf("log %s: roll: %w", l.dir, err)
+	}
+	if err := syncDir(l.dir); err != nil {
+		return nil, fmt.Errorf("log %s: roll: %w", l.dir, err)
+	}
+	l.publish(append(slices.Clip(segs), s))
+	l.cfg.Logger.Info("rolled segment", "dir", l.dir, "new_segment", next, "old_size", old.Size())
+	if _, err := l.retainLocked(now); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Maintain applies retention and the time-based flush policy at now; the
+// broker calls it on a schedule. It returns the number of segments
+// deleted.
+func (l *Log) Maintain() (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed.Load() {
+		return 0, nil
+	}
+	now := l.cfg.Now()
+	if l.unflushed > 0 && now.Sub(l.firstDirt) >= l.cfg.FlushMs {
+		if err := l.syncLocked(); err != nil {
+			return 0, err
+		}
+	}
+	return l.retainLocked(now)
+}
+
+// retainLocked deletes the oldest inactive segments that break
+// retention.ms (their newest timestamp is older than now - retention.ms)
+// or retention.bytes (the log stays larger than the limit without them).
+func (l *Log) retainLocked(now time.Time) (int, error) {
+	segs := l.segments()
+	total := int64(0)
+	for _, s := range segs {
+		total += s.Size()
+	}
+	n := 0
+	for n < len(segs)-1 { // never the active segment
+		s := segs[n]
+		expired := l.cfg.RetentionMs > 0 && s.MaxTimestamp() >= 0 && now.UnixMilli()-s.MaxTimestamp() > l.cfg.RetentionMs.Milliseconds()
+		oversize := l.cfg.RetentionBytes >= 0 && total-s.Size() >= l.cfg.RetentionBytes
+		if !expired && !oversize {
+			break
+		}
+		total -= s.Size()
+		n++
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	doomed := segs[:n]
+	l.publish(slices.Clone(segs[n:]))
+	var errs []error
+	for _, s := range doomed {
+		l.cfg.Logger.Info("retention deleted segment", "dir", l.dir, "segment", s.BaseOffset(), "next_offset", s.NextOffset(), "size", s.Size(), "max_timestamp", s.MaxTimestamp())
+		errs = append(errs, s.Delete())
+	}
+	return n, errors.Join(errs...)
+}
+
+// Sync fsyncs every record appended so far.
+func (l *Log) Sync() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed.Load() {
+		return fmt.Errorf("log %s: %w", l.dir, ErrClosed)
+	}
+	return l.syncLocked()
+}
+
+func (l *Log) syncLocked() error {
+	end := l.end.Load()
+	if l.flushed.Load() >= end {
+		return nil
+	}
+	segs := l.segments()
+	if err := segs[len(segs)-1].Sync(); err != nil {
+		return fmt.Errorf("log %s: %w", l.dir, err)
+	}
+	l.unflushed = 0
+	l.flushed.Store(end)
+	return nil
+}
+
+// Close flushes the log, closes its segments (waiting for readers in
+// flight) and leaves the clean-shutdown marker. It is idempotent.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed.Swap(true) {
+		return nil
+	}
+	segs := l.segments()
+	errs := []error{segs[len(segs)-1].Sync()}
+	for _, s := range segs {
+		errs = append(errs, s.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("log %s: %w", l.dir, err)
+	}
+	f, err := os.Create(filepath.Join(l.dir, CleanShutdownFile))
+	if err == nil {
+		err = errors.Join(f.Sync(), f.Close(), syncDir(l.dir))
+	}
+	if err != nil {
+		return fmt.Errorf("log %s: clean shutdown marker: %w", l.dir, err)
+	}
+	return nil
+}
+
+// Delete closes the log and removes its directory.
+func (l *Log) Delete() error {
+	l.mu.Lock()
+	if !l.closed.Swap(true) {
+		for _, s := range l.segments() {
+			_ = s.Delete()
+		}
+	}
+	l.mu.Unlock()
+	return os.RemoveAll(l.dir)
+}

@@ -1,0 +1,475 @@
+package segment
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/commitlog-go/commitlog/index"
+	"github.com/commitlog-go/commitlog/record"
+)
+
+// File name suffixes, as Kafka names them.
+const (
+	LogSuffix       = ".log"
+	IndexSuffix     = ".index"
+	TimeIndexSuffix = ".timeindex"
+)
+
+// Defaults of Config, Kafka's defaults for the settings they mirror.
+const (
+	DefaultIndexIntervalBytes = 4096     // index.interval.bytes
+	DefaultMaxIndexBytes      = 10 << 20 // segment.index.bytes
+	// MaxSegmentBytes is the largest a segment may grow: index positions
+	// are 32-bit, and Kafka caps segment.bytes at Int.MaxValue too.
+	MaxSegmentBytes = math.MaxInt32
+)
+
+// Config holds the per-segment settings.
+type Config struct {
+	// IndexIntervalBytes is how many bytes of batches go between two index
+	// entries (index.interval.bytes, default 4096). Smaller means faster
+	// lookups and larger indexes.
+	IndexIntervalBytes int
+	// MaxIndexBytes is the preallocated size of each index file
+	// (segment.index.bytes, default 10 MiB). A segment whose index is full
+	// rolls.
+	MaxIndexBytes int
+}
+
+func (c Config) withDefaults() Config {
+	if c.IndexIntervalBytes <= 0 {
+		c.IndexIntervalBytes = DefaultIndexIntervalBytes
+	}
+	if c.MaxIndexBytes <= 0 {
+		c.MaxIndexBytes = DefaultMaxIndexBytes
+	}
+	return c
+}
+
+// FileName is the name Kafka gives a segment file: the base offset as 20
+// zero-padded digits, then suffix.
+func FileName(baseOffset int64, suffix string) string {
+	return fmt.Sprintf("%020d%s", baseOffset, suffix)
+}
+
+// Segment is one ".log" file and its indexes. See the package documentation
+// for the concurrency contract.
+type Segment struct {
+	dir  string
+	base int64
+	cfg  Config
+
+	f  *os.File
+	oi *index.OffsetIndex
+	ti *index.TimeIndex
+
+	size     atomic.Int64 // bytes of complete batches; readers stay below it
+	next     atomic.Int64 // offset after the last batch
+	maxTS    atomic.Int64 // largest batch timestamp so far, -1 if none
+	rollFrom atomic.Int64 // wall clock (ms) segment.ms counts from; 0 until the first ShouldRoll
+	offMaxTS int64 // offset holding maxTS (writer only)
+	sinceIdx int   // bytes appended since the last index entry (writer only)
+
+	refs     atomic.Int64 // 1 for the owner plus one per reader in flight
+	release  sync.Once
+	mu       sync.Mutex // guards deleting and finalErr
+	deleting bool
+	finalErr error
+	done     chan struct{}
+}
+
+// Open opens the segment with the given base offset in dir, creating its
+// files if they do not exist. An existing segment is restored without a
+// full scan when its indexes pass their sanity checks; a segment whose
+// index files are missing or damaged is recovered (see Recover) at once.
+func Open(dir string, baseOffset int64, cfg Config) (*Segment, error) {
+	cfg = cfg.withDefaults()
+	s := &Segment{dir: dir, base: baseOffset, cfg: cfg, offMaxTS: -1, done: make(chan struct{})}
+	s.refs.Store(1)
+	s.maxTS.Store(-1)
+	s.next.Store(baseOffset)
+
+	logPath := filepath.Join(dir, FileName(baseOffset, LogSuffix))
+	f, err := os.OpenFile(logPath, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("segment %d: %w", baseOffset, err)
+	}
+	s.f = f
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("segment %d: %w", baseOffset, err)
+	}
+	if st.Size() > MaxSegmentBytes {
+		f.Close()
+		return nil, fmt.Errorf("segment %d: file of %d bytes is larger than a segment can be: %w", baseOffset, st.Size(), record.ErrCorrupt)
+	}
+	s.size.Store(st.Size())
+
+	idxPath := filepath.Join(dir, FileName(baseOffset, IndexSuffix))
+	tidxPath := filepath.Join(dir, FileName(baseOffset, TimeIndexSuffix))
+	missing := !exists(idxPath) || !exists(tidxPath)
+	if s.oi, err = index.OpenOffsetIndex(idxPath, baseOffset, cfg.MaxIndexBytes); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("segment %d: %w", baseOffset, err)
+	}
+	if s.ti, err = index.OpenTimeIndex(tidxPath, baseOffset, cfg.MaxIndexBytes); err != nil {
+		s.oi.Close()
+		f.Close()
+		return nil, fmt.Errorf("segment %d: %w", baseOffset, err)
+	}
+	if st.Size() == 0 {
+		if s.oi.Entries() > 0 || s.ti.Entries() > 0 {
+			_ = s.oi.Reset()
+			_ = s.ti.Reset()
+		}
+		return s, nil
+	}
+	if missing || s.restore() != nil {
+		if _, err := s.Recover(); err != nil {
+			s.closeFiles(false)
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// restore rebuilds the in-memory state of a segment from its indexes and a
+// scan of the tail after the last index entry. An error means the indexes
+// cannot be trusted (or the tail is damaged) and the segment needs Recover.
+func (s *Segment) restore() error {
+	size := s.size.Load()
+	if err := s.oi.SanityCheck(size); err != nil {
+		return err
+	}
+	var h record.BatchHeader
+	var err error
+	pos := int64(0)
+	if off, p, ok := s.oi.LastEntry(); ok {
+		pos = int64(p)
+		_ = off
+	}
+	if ts, off, ok := s.ti.LastEntry(); ok {
+		s.maxTS.Store(ts)
+		s.offMaxTS = off
+	}
+	sinceIdx := 0
+	for pos < size {
+		if h, err = s.headerAt(pos, size); err != nil {
+			return err
+		}
+		if h.BaseOffset < s.base || h.Size() > int(size-pos) {
+			return fmt.Errorf("segment %d: batch at position %d does not fit: %w", s.base, pos, record.ErrCorrupt)
+		}
+		if h.MaxTimestamp > s.maxTS.Load() {
+			s.maxTS.Store(h.MaxTimestamp)
+			s.offMaxTS = h.LastOffset()
+		}
+		pos += int64(h.Size())
+		sinceIdx += h.Size()
+		s.next.Store(h.NextOffset())
+	}
+	if err := s.ti.SanityCheck(s.next.Load()); err != nil {
+		return err
+	}
+	s.sinceIdx = sinceIdx
+	return nil
+}
+
+func (s *Segment) headerAt(pos, size int64) (record.BatchHeader, error) {
+	var buf [record.HeaderSize]byte
+	if pos+record.HeaderSize > size {
+		return record.BatchHeader{}, fmt.Errorf("segment %d: batch header at position %d runs past the end (%d): %w", s.base, pos, size, record.ErrCorrupt)
+	}
+	if _, err := s.f.ReadAt(buf[:], pos); err != nil {
+		return record.BatchHeader{}, s.ioErr(err)
+	}
+	h, err := record.ParseHeader(buf[:])
+	if err != nil {
+		return h, fmt.Errorf("segment %d, position %d: %w", s.base, pos, err)
+	}
+	return h, nil
+}
+
+func (s *Segment) ioErr(err error) error {
+	if errors.Is(err, os.ErrClosed) {
+		return fmt.Errorf("segment %d: %w", s.base, ErrClosed)
+	}
+	return fmt.Errorf("segment %d: %w", s.base, err)
+}
+
+// Recover scans the whole log file batch by batch, verifying each batch's
+// length and CRC and that offsets increase. The file is truncated at the
+// first batch that is torn, corrupt or out of order, and both indexes are
+// rebuilt from the batches before it. It returns the number of bytes cut.
+// Nothing before the first bad batch is lost.
+func (s *Segment) Recover() (truncated int64, err error) {
+	st, err := s.f.Stat()
+	if err != nil {
+		return 0, s.ioErr(err)
+	}
+	fileSize := st.Size()
+	if err := s.oi.Reset(); err != nil {
+		return 0, fmt.Errorf("segment %d: %w", s.base, err)
+	}
+	if err := s.ti.Reset(); err != nil {
+		return 0, fmt.Errorf("segment %d: %w", s.base, err)
+	}
+	s.maxTS.Store(-1)
+	s.offMaxTS = -1
+	s.sinceIdx = 0
+	s.next.Store(s.base)
+
+	r := bufio.NewReaderSize(io.NewSectionReader(s.f, 0, fileSize), 1<<20)
+	var pos int64
+	var buf []byte
+	next := s.base
+	for pos < fileSize {
+		hdr, err := r.Peek(record.HeaderSize)
+		if err != nil {
+			break // torn header at the tail
+		}
+		h, err := record.ParseHeader(hdr)
+		if err != nil || h.BaseOffset < next || int64(h.Size()) > fileSize-pos {
+			break
+		}
+		if cap(buf) < h.Size() {
+			buf = make([]byte, h.Size())
+		}
+		buf = buf[:h.Size()]
+		if _, err := io.ReadFull(r, buf); err != nil {
+			break
+		}
+		if _, err := record.Check(buf); err != nil {
+			break
+		}
+		s.indexBatch(&h, pos)
+		pos += int64(h.Size())
+		next = h.NextOffset()
+		s.next.Store(next)
+	}
+	if pos < fileSize {
+		if err := s.f.Truncate(pos); err != nil {
+			return 0, s.ioErr(err)
+		}
+	}
+	s.size.Store(pos)
+	return fileSize - pos, nil
+}
+
+// indexBatch updates the timestamps and adds index entries for a batch
+// written (or found) at pos, as Kafka does: an entry for a batch once more
+// than index.interval.bytes were written since the previous entry.
+func (s *Segment) indexBatch(h *record.BatchHeader, pos int64) {
+	if h.MaxTimestamp > s.maxTS.Load() {
+		s.maxTS.Store(h.MaxTimestamp)
+		s.offMaxTS = h.LastOffset()
+	}
+	if s.sinceIdx > s.cfg.IndexIntervalBytes {
+		// A full index only makes lookups scan further; ShouldRoll rolls
+		// the segment before that happens in practice.
+		if err := s.oi.Append(h.LastOffset(), uint32(pos)); err == nil {
+			_ = s.ti.Append(s.maxTS.Load(), s.offMaxTS)
+		}
+		s.sinceIdx = 0
+	}
+	s.sinceIdx += h.Size()
+}
+
+// BaseOffset is the offset the segment is named by; every batch in it is at
+// or after it.
+func (s *Segment) BaseOffset() int64 { return s.base }
+
+// NextOffset is the offset after the last batch of the segment (the base
+// offset when it is empty).
+func (s *Segment) NextOffset() int64 { return s.next.Load() }
+
+// Size is the number of bytes of complete batches in the log file.
+func (s *Segment) Size() int64 { return s.size.Load() }
+
+// MaxTimestamp is the largest batch timestamp in the segment, -1 when it is
+// empty; retention.ms compares it with the clock.
+func (s *Segment) MaxTimestamp() int64 { return s.maxTS.Load() }
+
+// Append writes one encoded batch at the end of the segment. The batch
+// must carry its final base offset, at or after NextOffset; callers check
+// ShouldRoll first. Only one goroutine may append at a time. Readers see
+// the batch once Append returns.
+func (s *Segment) Append(batch []byte) error {
+	h, err := record.ParseHeader(batch)
+	if err != nil {
+		return fmt.Errorf("segment %d: append: %w", s.base, err)
+	}
+	if h.Size() != len(batch) {
+		return fmt.Errorf("segment %d: append: batch of %d bytes says it has %d: %w", s.base, len(batch), h.Size(), record.ErrCorrupt)
+	}
+	if h.BaseOffset < s.next.Load() {
+		return fmt.Errorf("segment %d: append at offset %d below the next offset %d", s.base, h.BaseOffset, s.next.Load())
+	}
+	if h.LastOffset()-s.base > math.MaxUint32 {
+		return fmt.Errorf("segment %d: offset %d too far from the base offset for the index", s.base, h.LastOffset())
+	}
+	pos := s.size.Load()
+	if pos+int64(len(batch)) > MaxSegmentBytes {
+		return fmt.Errorf("segment %d: append of %d bytes would pass the 2 GiB segment limit: %w", s.base, len(batch), record.ErrRecordTooLarge)
+	}
+	if _, err := s.f.WriteAt(batch, pos); err != nil {
+		return s.ioErr(err)
+	}
+	s.indexBatch(&h, pos)
+	s.next.Store(h.NextOffset())
+	s.size.Store(pos + int64(len(batch)))
+	return nil
+}
+
+// ShouldRoll reports whether a batch of batchBytes ending at lastOffset must
+// go into a new segment: this one is not empty and would pass segmentBytes
+// (segment.bytes), or it is older than segmentMs (segment.ms), or an index
+// is full, or lastOffset does not fit the index's 32-bit relative offsets.
+//
+// A segment's age for segment.ms runs from the first ShouldRoll call after
+// it was created or opened (the writer calls it before every append), by
+// the wall clock now. Unlike Kafka, which counts from the first batch's
+// timestamp, record timestamps play no part: a producer replaying old
+// records must not roll a segment per batch.
+func (s *Segment) ShouldRoll(batchBytes int, lastOffset int64, segmentBytes int64, segmentMs time.Duration, now time.Time) bool {
+	if s.rollFrom.Load() == 0 {
+		s.rollFrom.Store(now.UnixMilli())
+	}
+	size := s.size.Load()
+	if size == 0 {
+		return false
+	}
+	if size+int64(batchBytes) > min(segmentBytes, MaxSegmentBytes) {
+		return true
+	}
+	if segmentMs > 0 && now.UnixMilli()-s.rollFrom.Load() >= segmentMs.Milliseconds() {
+		return true
+	}
+	return s.oi.IsFull() || s.ti.IsFull() || lastOffset-s.base > math.MaxUint32
+}
+
+// Sync flushes the log file to stable storage (fsync). Index files are
+// derived data and are flushed by Seal and Close.
+func (s *Segment) Sync() error {
+	if err := s.f.Sync(); err != nil {
+		return s.ioErr(err)
+	}
+	return nil
+}
+
+// Seal makes the segment inactive when the log rolls past it: it adds the
+// final time index entry, trims both indexes to their used size and
+// flushes everything. Appending after Seal still works (the indexes grow
+// again), which truncation of the log may need.
+func (s *Segment) Seal() error {
+	if s.maxTS.Load() >= 0 {
+		_ = s.ti.Append(s.maxTS.Load(), s.offMaxTS)
+	}
+	if err := s.f.Sync(); err != nil {
+		return s.ioErr(err)
+	}
+	for _, fn := range []func() error{s.oi.Sync, s.ti.Sync, s.oi.Trim, s.ti.Trim} {
+		if err := fn(); err != nil {
+			return fmt.Errorf("segment %d: %w", s.base, err)
+		}
+	}
+	return nil
+}
+
+// Acquire takes a reference that keeps the segment's files open while a
+// reader uses them, even if the owner closes or deletes the segment
+// meanwhile. It returns false once the segment is closed. Every successful
+// Acquire must be paired with Release.
+func (s *Segment) Acquire() bool {
+	for {
+		r := s.refs.Load()
+		if r <= 0 {
+			return false
+		}
+		if s.refs.CompareAndSwap(r, r+1) {
+			return true
+		}
+	}
+}
+
+// Release gives back a reference taken by Acquire.
+func (s *Segment) Release() {
+	if s.refs.Add(-1) == 0 {
+		s.finalize()
+	}
+}
+
+func (s *Segment) finalize() {
+	s.mu.Lock()
+	deleting := s.deleting
+	s.mu.Unlock()
+	err := s.closeFiles(!deleting)
+	if deleting {
+		err = errors.Join(err, s.removeFiles())
+	}
+	s.mu.Lock()
+	s.finalErr = err
+	s.mu.Unlock()
+	close(s.done)
+}
+
+// closeFiles closes the three files; with finalEntry it first adds the
+// final time index entry, as Kafka does when it closes a segment.
+func (s *Segment) closeFiles(finalEntry bool) error {
+	if finalEntry && s.maxTS.Load() >= 0 {
+		_ = s.ti.Append(s.maxTS.Load(), s.offMaxTS)
+	}
+	return errors.Join(s.oi.Close(), s.ti.Close(), s.f.Close())
+}
+
+func (s *Segment) removeFiles() error {
+	var errs []error
+	for _, suffix := range []string{LogSuffix, IndexSuffix, TimeIndexSuffix} {
+		if err := os.Remove(filepath.Join(s.dir, FileName(s.base, suffix))); err != nil && !os.IsNotExist(err) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close closes the segment's files once no reader holds them; it waits for
+// that. It is idempotent.
+func (s *Segment) Close() error {
+	s.release.Do(s.Release)
+	<-s.done
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.finalErr
+}
+
+// Delete removes the segment's files. Readers that hold a reference keep
+// reading; the files go when the last of them releases it. Delete does not
+// wait for them.
+func (s *Segment) Delete() error {
+	s.mu.Lock()
+	s.deleting = true
+	s.mu.Unlock()
+	s.release.Do(s.Release)
+	select {
+	case <-s.done:
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.finalErr
+	default:
+		return nil
+	}
+}
