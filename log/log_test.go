@@ -134,7 +134,7 @@ func TestOffsetForTimestamp(t *testing.T) {
 	}
 	cases := []struct {
 		ts, wantOff, wantTS int64
-		found              bool
+		found               bool
 	}{
 		{0, 0, 1000, true},
 		{1000, 0, 1000, true},

@@ -75,8 +75,8 @@ type Segment struct {
 	next     atomic.Int64 // offset after the last batch
 	maxTS    atomic.Int64 // largest batch timestamp so far, -1 if none
 	rollFrom atomic.Int64 // wall clock (ms) segment.ms counts from; 0 until the first ShouldRoll
-	offMaxTS int64 // offset holding maxTS (writer only)
-	sinceIdx int   // bytes appended since the last index entry (writer only)
+	offMaxTS int64        // offset holding maxTS (writer only)
+	sinceIdx int          // bytes appended since the last index entry (writer only)
 
 	refs     atomic.Int64 // 1 for the owner plus one per reader in flight
 	release  sync.Once
