@@ -1,0 +1,37 @@
+package commitlog
+
+import (
+	"errors"
+
+	"github.com/commitlog-go/commitlog/log"
+	"github.com/commitlog-go/commitlog/partition"
+)
+
+// Sentinel errors. Test for them with errors.Is; they are returned wrapped
+// with the topic, partition or file they concern.
+var (
+	// ErrOffsetOutOfRange: a read below the log start offset or above the
+	// high watermark.
+	ErrOffsetOutOfRange = log.ErrOffsetOutOfRange
+	// ErrCorrupt: bytes on disk or handed in that are not valid batches.
+	ErrCorrupt = log.ErrCorrupt
+	// ErrClosed: use of a closed broker, topic, partition or client.
+	ErrClosed = log.ErrClosed
+	// ErrRecordTooLarge: a record or batch over max.message.bytes (or the
+	// producer's max.request.size).
+	ErrRecordTooLarge = log.ErrRecordTooLarge
+	// ErrUnknownTopic: no such topic (Kafka's UNKNOWN_TOPIC_OR_PARTITION),
+	// including a topic deleted while in use.
+	ErrUnknownTopic = partition.ErrUnknownTopic
+	// ErrUnknownPartition: the topic exists but not the partition.
+	ErrUnknownPartition = errors.New("commitlog: unknown partition")
+	// ErrTopicExists: CreateTopic of a name already taken.
+	ErrTopicExists = errors.New("commitlog: topic already exists")
+	// ErrInvalidTopic: a name Kafka would refuse, or an invalid config.
+	ErrInvalidTopic = errors.New("commitlog: invalid topic")
+	// ErrInvalidConfig: a topic or client setting out of range.
+	ErrInvalidConfig = errors.New("commitlog: invalid config")
+	// ErrLocked: another Broker (in this or another process) holds the
+	// data directory.
+	ErrLocked = errors.New("commitlog: data directory locked")
+)

@@ -1,0 +1,240 @@
+package producer
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/commitlog-go/commitlog/log"
+	"github.com/commitlog-go/commitlog/partition"
+	"github.com/commitlog-go/commitlog/record"
+)
+
+var builders = sync.Pool{New: func() any { return record.NewBuilder(0, record.BatchOptions{}) }}
+
+// batch is one partition's batch in the accumulator: records encoded into
+// a builder as they arrive, and what their futures need.
+type batch struct {
+	tp      topicPartition
+	b       *record.Builder
+	ts      []int64
+	cbs     []func(RecordMetadata, error)
+	hasCB   bool
+	bytes   int64 // buffer.memory reserved
+	created time.Time
+	flush   bool // sealed by Flush/Close: send without lingering
+	done    chan struct{}
+	info    log.AppendInfo
+	err     error
+}
+
+func (b *batch) metadata(i int) RecordMetadata {
+	md := RecordMetadata{Topic: b.tp.topic, Partition: b.tp.id, Offset: -1, Timestamp: time.UnixMilli(b.ts[i])}
+	if b.err == nil {
+		md.Offset = b.info.BaseOffset + int64(i)
+		if b.info.LogAppendTime >= 0 {
+			md.Timestamp = time.UnixMilli(b.info.LogAppendTime)
+		}
+	}
+	return md
+}
+
+// partQueue is the accumulator and sender state of one partition.
+type partQueue struct {
+	p        *Producer
+	tp       topicPartition
+	part     *partition.Partition
+	numParts int32
+	maxBatch int
+
+	mu       sync.Mutex
+	open     *batch   // batch taking records
+	ready    []*batch // sealed, waiting to be sent, oldest first
+	inflight *batch   // being appended
+	draining bool     // a drain goroutine is running
+	timer    *time.Timer
+}
+
+func (q *partQueue) add(_ context.Context, rec *Record, ts int64, size int, cb func(RecordMetadata, error)) *Future {
+	q.mu.Lock()
+	if q.open != nil && q.open.b.Len() > 0 && q.open.b.Size()+size > q.maxBatch {
+		q.sealLocked()
+	}
+	if q.open == nil {
+		bl := builders.Get().(*record.Builder)
+		bl.Reset(0, record.BatchOptions{Compression: q.p.cfg.Compression})
+		q.open = &batch{tp: q.tp, b: bl, created: time.Now(), done: make(chan struct{})}
+	}
+	b := q.open
+	idx := b.b.Len()
+	b.b.Add(ts, rec.Key, rec.Value, rec.Headers)
+	b.ts = append(b.ts, ts)
+	b.cbs = append(b.cbs, cb)
+	b.hasCB = b.hasCB || cb != nil
+	b.bytes += int64(size)
+	if b.b.Size() >= q.maxBatch {
+		q.sealLocked()
+	}
+	q.scheduleLocked()
+	q.mu.Unlock()
+	if q.p.cfg.Acks == AcksNone {
+		return ackedFuture(RecordMetadata{Topic: q.tp.topic, Partition: q.tp.id, Offset: -1, Timestamp: time.UnixMilli(ts)})
+	}
+	return &Future{b: b, idx: idx}
+}
+
+func (q *partQueue) sealLocked() {
+	q.ready = append(q.ready, q.open)
+	q.open = nil
+}
+
+func (q *partQueue) sendableLocked(b *batch) bool {
+	return b.flush || q.p.cfg.Linger == 0 || time.Since(b.created) >= q.p.cfg.Linger
+}
+
+// scheduleLocked starts the partition's drain goroutine when a batch is
+// ready to go, or arms the linger timer for the open batch.
+func (q *partQueue) scheduleLocked() {
+	if q.draining {
+		return
+	}
+	if len(q.ready) > 0 || (q.open != nil && q.sendableLocked(q.open)) {
+		q.draining = true
+		q.p.wg.Add(1)
+		go q.drain()
+		return
+	}
+	if q.open != nil && q.timer == nil {
+		q.timer = time.AfterFunc(q.p.cfg.Linger-time.Since(q.open.created), q.kick)
+	}
+}
+
+func (q *partQueue) kick() {
+	q.mu.Lock()
+	q.timer = nil
+	q.scheduleLocked()
+	q.mu.Unlock()
+}
+
+// drain appends the partition's ready batches one at a time, in order,
+// and exits when nothing is ready.
+func (q *partQueue) drain() {
+	defer q.p.wg.Done()
+	for {
+		q.mu.Lock()
+		var b *batch
+		switch {
+		case len(q.ready) > 0:
+			b = q.ready[0]
+			q.ready[0] = nil
+			q.ready = q.ready[1:]
+		case q.open != nil && q.sendableLocked(q.open):
+			b = q.open
+			q.open = nil
+		}
+		if b == nil {
+			q.inflight = nil
+			q.draining = false
+			q.scheduleLocked()
+			q.mu.Unlock()
+			return
+		}
+		q.inflight = b
+		q.mu.Unlock()
+		// Sticky partitioning moves keyless records on once a batch goes.
+		q.p.cfg.Partitioner.OnNewBatch(q.tp.topic, q.tp.id, q.numParts)
+		q.send(b)
+	}
+}
+
+func (q *partQueue) send(b *batch) {
+	raw, err := b.b.Build()
+	if err == nil {
+		durable := q.p.cfg.Acks == AcksAll && q.p.cfg.Fsync
+		b.info, err = q.part.Append(raw, durable)
+	}
+	b.err = err
+	builders.Put(b.b)
+	b.b = nil
+	if b.hasCB {
+		for i, cb := range b.cbs {
+			if cb != nil {
+				cb(b.metadata(i), err)
+			}
+		}
+	}
+	b.cbs = nil
+	close(b.done)
+	q.p.mem.release(b.bytes)
+	if err != nil && q.p.cfg.Acks == AcksNone {
+		q.p.broker.Logger().Error("producer: acks=0 batch failed", "topic", q.tp.topic, "partition", q.tp.id, "records", len(b.ts), "err", err)
+	}
+}
+
+// flush seals the open batch for sending at once and returns a channel
+// closed when everything queued so far is complete (nil if nothing is).
+func (q *partQueue) flush() chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.open != nil {
+		q.open.flush = true
+		q.sealLocked()
+	}
+	var ch chan struct{}
+	switch {
+	case len(q.ready) > 0:
+		ch = q.ready[len(q.ready)-1].done
+	case q.inflight != nil:
+		ch = q.inflight.done
+	}
+	q.scheduleLocked()
+	return ch
+}
+
+// Future is the result of a Send: the record's metadata once written, or
+// the error that stopped it.
+type Future struct {
+	b   *batch
+	idx int
+	md  RecordMetadata
+	err error
+}
+
+var closedCh = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+func failedFuture(rec *Record, err error) *Future {
+	return &Future{md: RecordMetadata{Topic: rec.Topic, Partition: -1, Offset: -1}, err: err}
+}
+
+func ackedFuture(md RecordMetadata) *Future { return &Future{md: md} }
+
+// Done is closed when the result is known.
+func (f *Future) Done() <-chan struct{} {
+	if f.b == nil {
+		return closedCh
+	}
+	return f.b.done
+}
+
+// Wait waits for the result or for ctx to end (which does not cancel the
+// write).
+func (f *Future) Wait(ctx context.Context) (RecordMetadata, error) {
+	if f.b == nil {
+		return f.md, f.err
+	}
+	select {
+	case <-f.b.done:
+		return f.Result()
+	case <-ctx.Done():
+		return RecordMetadata{Topic: f.b.tp.topic, Partition: f.b.tp.id, Offset: -1}, ctx.Err()
+	}
+}
+
+// Result returns the outcome; call it after Done is closed.
+func (f *Future) Result() (RecordMetadata, error) {
+	if f.b == nil {
+		return f.md, f.err
+	}
+	<-f.b.done
+	return f.b.metadata(f.idx), f.b.err
+}

@@ -1,0 +1,252 @@
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/commitlog-go/commitlog"
+	"github.com/commitlog-go/commitlog/partition"
+	"github.com/commitlog-go/commitlog/record"
+)
+
+// Header is a record header.
+type Header = record.Header
+
+// Record is what a producer sends.
+type Record struct {
+	// Topic to write to. Required.
+	Topic string
+	// Partition is used when ExplicitPartition is true; otherwise the
+	// partitioner chooses (by key, or sticky for keyless records).
+	Partition         int32
+	ExplicitPartition bool
+	// Key and Value; nil is null (a nil Value is a tombstone on a compacted
+	// topic). The producer copies them before Send returns.
+	Key, Value []byte
+	Headers    []Header
+	// Timestamp is the CreateTime; zero means now.
+	Timestamp time.Time
+}
+
+// RecordMetadata describes a record as written.
+type RecordMetadata struct {
+	Topic     string
+	Partition int32
+	// Offset is the record's offset, -1 with acks=0.
+	Offset int64
+	// Timestamp is the timestamp stored: the producer's (CreateTime) or the
+	// log's (LogAppendTime).
+	Timestamp time.Time
+}
+
+// ErrBufferFull is returned when buffer.memory stayed full for
+// max.block.ms (Kafka's TimeoutException from send).
+var ErrBufferFull = errors.New("commitlog: producer buffer full")
+
+// Producer sends records to a broker's topics. It is safe for concurrent
+// use; Close drains it.
+type Producer struct {
+	broker *commitlog.Broker
+	cfg    Config
+
+	queues  sync.Map // topicPartition -> *partQueue
+	mem     memory
+	closing atomic.Bool
+	wg      sync.WaitGroup // drain goroutines
+	closeMu sync.Mutex
+	closed  bool
+}
+
+type topicPartition struct {
+	topic string
+	id    int32
+}
+
+// New returns a producer writing to b.
+func New(b *commitlog.Broker, cfg Config) (*Producer, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	p := &Producer{broker: b, cfg: cfg}
+	p.mem.init(cfg.BufferMemory)
+	return p, nil
+}
+
+// Send queues rec and returns its future. Errors (unknown topic, record too
+// large, buffer full, closed producer) are reported through the future.
+// It blocks only while buffer.memory is full.
+func (p *Producer) Send(ctx context.Context, rec *Record) *Future {
+	return p.send(ctx, rec, nil)
+}
+
+// SendCallback is Send that calls cb (from the partition's sender, in
+// record order) when the record is written or has failed. cb must not
+// block for long.
+func (p *Producer) SendCallback(ctx context.Context, rec *Record, cb func(RecordMetadata, error)) {
+	p.send(ctx, rec, cb)
+}
+
+// SendSync sends rec and waits for the result.
+func (p *Producer) SendSync(ctx context.Context, rec *Record) (RecordMetadata, error) {
+	return p.Send(ctx, rec).Wait(ctx)
+}
+
+func (p *Producer) send(ctx context.Context, rec *Record, cb func(RecordMetadata, error)) *Future {
+	fail := func(err error) *Future {
+		f := failedFuture(rec, err)
+		if cb != nil {
+			cb(f.md, err)
+		}
+		return f
+	}
+	if p.closing.Load() {
+		return fail(fmt.Errorf("producer: %w", commitlog.ErrClosed))
+	}
+	t, err := p.broker.Topic(rec.Topic)
+	if err != nil {
+		return fail(err)
+	}
+	n := t.NumPartitions()
+	var id int32
+	if rec.ExplicitPartition {
+		id = rec.Partition
+		if id < 0 || id >= n {
+			return fail(fmt.Errorf("producer: topic %s has %d partitions, no partition %d: %w", rec.Topic, n, id, commitlog.ErrUnknownPartition))
+		}
+	} else {
+		id = p.cfg.Partitioner.Partition(rec.Topic, rec.Key, n)
+	}
+	part, err := t.Partition(id)
+	if err != nil {
+		return fail(err)
+	}
+	ts := rec.Timestamp
+	if ts.IsZero() {
+		ts = time.Now()
+	}
+	size := record.RecordSize(0, 0, rec.Key, rec.Value, rec.Headers) + 16 // + worst-case varint growth
+	limit := min(p.cfg.MaxRequestSize, t.Config().MaxMessageBytes-record.HeaderSize)
+	if t.Config().MaxMessageBytes == 0 {
+		limit = min(p.cfg.MaxRequestSize, 1048588-record.HeaderSize)
+	}
+	if size > limit {
+		return fail(fmt.Errorf("producer: record of %d bytes for %s-%d, limit %d: %w", size, rec.Topic, id, limit, commitlog.ErrRecordTooLarge))
+	}
+	if err := p.mem.reserve(ctx, int64(size), p.cfg.MaxBlock); err != nil {
+		return fail(err)
+	}
+	q := p.queue(rec.Topic, id, part, n, limit)
+	return q.add(ctx, rec, ts.UnixMilli(), size, cb)
+}
+
+func (p *Producer) queue(topic string, id int32, part *partition.Partition, n int32, limit int) *partQueue {
+	key := topicPartition{topic, id}
+	if q, ok := p.queues.Load(key); ok {
+		q := q.(*partQueue)
+		if q.part == part {
+			return q
+		}
+		// The topic was deleted and created again: start afresh.
+		p.queues.CompareAndDelete(key, q)
+	}
+	q := &partQueue{p: p, tp: key, part: part, numParts: n, maxBatch: min(p.cfg.BatchSize, limit)}
+	actual, _ := p.queues.LoadOrStore(key, q)
+	return actual.(*partQueue)
+}
+
+// Flush sends every record queued so far and waits until all of them are
+// complete (successfully or not), or ctx ends.
+func (p *Producer) Flush(ctx context.Context) error {
+	var waits []chan struct{}
+	p.queues.Range(func(_, v any) bool {
+		if ch := v.(*partQueue).flush(); ch != nil {
+			waits = append(waits, ch)
+		}
+		return true
+	})
+	for _, ch := range waits {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// Close stops accepting records, sends everything queued (nothing buffered
+// is lost) and waits for it, or until ctx ends. It is idempotent.
+func (p *Producer) Close(ctx context.Context) error {
+	p.closeMu.Lock()
+	defer p.closeMu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.closing.Store(true)
+	if err := p.Flush(ctx); err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	p.closed = true
+	return nil
+}
+
+// memory is buffer.memory: a byte budget shared by every batch.
+type memory struct {
+	mu    sync.Mutex
+	avail int64
+	freed chan struct{} // closed and replaced when bytes come back
+}
+
+func (m *memory) init(n int64) {
+	m.avail = n
+	m.freed = make(chan struct{})
+}
+
+func (m *memory) reserve(ctx context.Context, n int64, maxBlock time.Duration) error {
+	var timer *time.Timer
+	for {
+		m.mu.Lock()
+		if m.avail >= n {
+			m.avail -= n
+			m.mu.Unlock()
+			if timer != nil {
+				timer.Stop()
+			}
+			return nil
+		}
+		ch := m.freed
+		m.mu.Unlock()
+		if timer == nil {
+			timer = time.NewTimer(maxBlock)
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			timer.Stop()
+			return fmt.Errorf("producer: waiting for buffer.memory: %w (%w)", ErrBufferFull, ctx.Err())
+		case <-timer.C:
+			return fmt.Errorf("producer: buffer.memory full for max.block.ms %v: %w", maxBlock, ErrBufferFull)
+		}
+	}
+}
+
+func (m *memory) release(n int64) {
+	m.mu.Lock()
+	m.avail += n
+	ch := m.freed
+	m.freed = make(chan struct{})
+	m.mu.Unlock()
+	close(ch)
+}

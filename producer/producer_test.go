@@ -1,0 +1,243 @@
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/commitlog-go/commitlog"
+	"github.com/commitlog-go/commitlog/record"
+	"github.com/stretchr/testify/require"
+)
+
+func newBroker(t testing.TB, topics map[string]commitlog.TopicConfig) *commitlog.Broker {
+	t.Helper()
+	b, err := commitlog.Open(t.TempDir())
+	require.NoError(t, err)
+	t.Cleanup(func() { b.Close() })
+	for name, cfg := range topics {
+		_, err := b.CreateTopic(name, cfg)
+		require.NoError(t, err)
+	}
+	return b
+}
+
+type got struct {
+	offset    int64
+	key, val  string
+	timestamp int64
+}
+
+// readPartition returns every record of one partition.
+func readPartition(t testing.TB, b *commitlog.Broker, topic string, id int32) []got {
+	t.Helper()
+	tp, err := b.Topic(topic)
+	require.NoError(t, err)
+	p, err := tp.Partition(id)
+	require.NoError(t, err)
+	var out []got
+	var it record.Iterator
+	for next := p.LogStartOffset(); next < p.HighWatermark(); {
+		data, err := p.Read(nil, next, 1<<20)
+		require.NoError(t, err)
+		require.NoError(t, record.Batches(data, func(h *record.BatchHeader, raw []byte) error {
+			require.NoError(t, it.ResetChecked(h, raw))
+			for it.Next() {
+				r := it.Record()
+				out = append(out, got{r.Offset, string(r.Key), string(r.Value), r.Timestamp})
+			}
+			next = h.NextOffset()
+			return it.Err()
+		}))
+	}
+	return out
+}
+
+func TestSendAndOrderPerPartition(t *testing.T) {
+	for _, cfg := range []Config{
+		{},
+		Config{Compression: record.LZ4}.SetLinger(0),
+		Config{BatchSize: 200, Fsync: true},
+		Config{}.SetAcks(AcksLeader),
+	} {
+		t.Run(fmt.Sprintf("linger=%v,comp=%v,batch=%d", cfg.Linger, cfg.Compression, cfg.BatchSize), func(t *testing.T) {
+			b := newBroker(t, map[string]commitlog.TopicConfig{"t": {Partitions: 4}})
+			p, err := New(b, cfg)
+			require.NoError(t, err)
+			const senders, each = 8, 300
+			var wg sync.WaitGroup
+			for s := 0; s < senders; s++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					var futures []*Future
+					for i := 0; i < each; i++ {
+						key := fmt.Sprintf("sender-%d", s) // one key per sender: one partition
+						futures = append(futures, p.Send(context.Background(), &Record{Topic: "t", Key: []byte(key), Value: []byte(fmt.Sprintf("%d:%d", s, i))}))
+					}
+					last := int64(-1)
+					for _, f := range futures {
+						md, err := f.Wait(context.Background())
+						require.NoError(t, err)
+						require.Greater(t, md.Offset, last, "one sender's records keep their order")
+						last = md.Offset
+					}
+				}()
+			}
+			wg.Wait()
+			require.NoError(t, p.Close(context.Background()))
+			total := 0
+			for id := int32(0); id < 4; id++ {
+				next := map[string]int{}
+				for _, r := range readPartition(t, b, "t", id) {
+					var s, i int
+					_, err := fmt.Sscanf(r.val, "%d:%d", &s, &i)
+					require.NoError(t, err)
+					require.Equal(t, fmt.Sprintf("sender-%d", s), r.key)
+					require.Equal(t, next[r.key], i, "per-partition order of sender %d", s)
+					next[r.key]++
+					total++
+				}
+			}
+			require.Equal(t, senders*each, total)
+		})
+	}
+}
+
+func TestKeyedRecordsStayOnOnePartition(t *testing.T) {
+	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {Partitions: 7}})
+	p, err := New(b, Config{Partitioner: Murmur2Partitioner()})
+	require.NoError(t, err)
+	defer p.Close(context.Background())
+	seen := map[string]int32{}
+	for i := 0; i < 500; i++ {
+		key := fmt.Sprintf("k%d", i%20)
+		md, err := p.SendSync(context.Background(), &Record{Topic: "t", Key: []byte(key), Value: []byte("v")})
+		require.NoError(t, err)
+		if prev, ok := seen[key]; ok {
+			require.Equal(t, prev, md.Partition)
+		}
+		seen[key] = md.Partition
+		require.Equal(t, (Murmur2([]byte(key))&0x7fffffff)%7, md.Partition)
+	}
+}
+
+func TestExplicitPartitionAndErrors(t *testing.T) {
+	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {Partitions: 3, MaxMessageBytes: 2000}})
+	p, err := New(b, Config{})
+	require.NoError(t, err)
+	defer p.Close(context.Background())
+	ctx := context.Background()
+	md, err := p.SendSync(ctx, &Record{Topic: "t", Partition: 2, ExplicitPartition: true, Value: []byte("x")})
+	require.NoError(t, err)
+	require.Equal(t, int32(2), md.Partition)
+	require.Equal(t, int64(0), md.Offset)
+
+	_, err = p.SendSync(ctx, &Record{Topic: "t", Partition: 3, ExplicitPartition: true})
+	require.ErrorIs(t, err, commitlog.ErrUnknownPartition)
+	_, err = p.SendSync(ctx, &Record{Topic: "nope", Value: []byte("x")})
+	require.ErrorIs(t, err, commitlog.ErrUnknownTopic)
+	_, err = p.SendSync(ctx, &Record{Topic: "t", Value: make([]byte, 5000)})
+	require.ErrorIs(t, err, commitlog.ErrRecordTooLarge)
+	var cbErr error
+	done := make(chan struct{})
+	p.SendCallback(ctx, &Record{Topic: "nope"}, func(_ RecordMetadata, err error) { cbErr = err; close(done) })
+	<-done
+	require.ErrorIs(t, cbErr, commitlog.ErrUnknownTopic)
+}
+
+func TestTimestamps(t *testing.T) {
+	b := newBroker(t, map[string]commitlog.TopicConfig{
+		"create": {},
+		"append": {MessageTimestampType: record.LogAppendTime},
+	})
+	p, err := New(b, Config{})
+	require.NoError(t, err)
+	defer p.Close(context.Background())
+	old := time.UnixMilli(1_500_000_000_000)
+	md, err := p.SendSync(context.Background(), &Record{Topic: "create", Value: []byte("v"), Timestamp: old})
+	require.NoError(t, err)
+	require.Equal(t, old, md.Timestamp)
+	require.Equal(t, old.UnixMilli(), readPartition(t, b, "create", 0)[0].timestamp)
+
+	before := time.Now().Add(-time.Millisecond)
+	md, err = p.SendSync(context.Background(), &Record{Topic: "append", Value: []byte("v"), Timestamp: old})
+	require.NoError(t, err)
+	require.True(t, md.Timestamp.After(before), "LogAppendTime overwrites the producer's timestamp: %v", md.Timestamp)
+	require.Equal(t, md.Timestamp.UnixMilli(), readPartition(t, b, "append", 0)[0].timestamp, "metadata returns the stored timestamp")
+}
+
+func TestBufferFullBlocksThenFails(t *testing.T) {
+	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {}})
+	// A long linger keeps the first record's memory reserved.
+	p, err := New(b, Config{BufferMemory: 1000, Linger: time.Hour, LingerSet: true, MaxBlock: 200 * time.Millisecond})
+	require.NoError(t, err)
+	f1 := p.Send(context.Background(), &Record{Topic: "t", Value: make([]byte, 600)})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = p.SendSync(ctx, &Record{Topic: "t", Value: make([]byte, 600)})
+	require.ErrorIs(t, err, ErrBufferFull)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.GreaterOrEqual(t, time.Since(start), 40*time.Millisecond, "Send blocked for room first")
+	_, err = p.SendSync(context.Background(), &Record{Topic: "t", Value: make([]byte, 600)})
+	require.ErrorIs(t, err, ErrBufferFull, "max.block.ms ends the wait")
+	// Close sends the lingering batch: nothing buffered is lost.
+	require.NoError(t, p.Close(context.Background()))
+	md, err := f1.Wait(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, int64(0), md.Offset)
+	require.Len(t, readPartition(t, b, "t", 0), 1)
+	_, err = p.SendSync(context.Background(), &Record{Topic: "t"})
+	require.ErrorIs(t, err, commitlog.ErrClosed)
+	require.NoError(t, p.Close(context.Background()), "Close is idempotent")
+}
+
+func TestCloseDrainsEverything(t *testing.T) {
+	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {Partitions: 3}})
+	p, err := New(b, Config{Linger: time.Hour, LingerSet: true})
+	require.NoError(t, err)
+	var futures []*Future
+	for i := 0; i < 1000; i++ {
+		futures = append(futures, p.Send(context.Background(), &Record{Topic: "t", Value: []byte(fmt.Sprint(i))}))
+	}
+	require.NoError(t, p.Close(context.Background()))
+	for _, f := range futures {
+		select {
+		case <-f.Done():
+		default:
+			t.Fatal("Close returned before every future completed")
+		}
+		_, err := f.Result()
+		require.NoError(t, err)
+	}
+	n := 0
+	for id := int32(0); id < 3; id++ {
+		n += len(readPartition(t, b, "t", id))
+	}
+	require.Equal(t, 1000, n)
+}
+
+func TestAcksNoneAndDeletedTopic(t *testing.T) {
+	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {}})
+	p, err := New(b, Config{}.SetAcks(AcksNone))
+	require.NoError(t, err)
+	md, err := p.SendSync(context.Background(), &Record{Topic: "t", Value: []byte("x")})
+	require.NoError(t, err)
+	require.Equal(t, int64(-1), md.Offset)
+	require.NoError(t, p.Flush(context.Background()))
+	require.Len(t, readPartition(t, b, "t", 0), 1)
+	require.NoError(t, p.Close(context.Background()))
+
+	p2, err := New(b, Config{})
+	require.NoError(t, err)
+	defer p2.Close(context.Background())
+	_, err = p2.SendSync(context.Background(), &Record{Topic: "t", Value: []byte("x")})
+	require.NoError(t, err)
+	require.NoError(t, b.DeleteTopic("t"))
+	_, err = p2.SendSync(context.Background(), &Record{Topic: "t", Value: []byte("x")})
+	require.True(t, errors.Is(err, commitlog.ErrUnknownTopic), "%v", err)
+}

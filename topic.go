@@ -1,0 +1,50 @@
+package commitlog
+
+import (
+	"fmt"
+	"sync/atomic"
+
+	"github.com/commitlog-go/commitlog/partition"
+)
+
+// Topic is a named, partitioned log. Its methods take no lock.
+type Topic struct {
+	name    string
+	cfg     TopicConfig
+	broker  *Broker
+	parts   atomic.Pointer[[]*partition.Partition]
+	deleted atomic.Bool
+}
+
+// Name is the topic's name.
+func (t *Topic) Name() string { return t.name }
+
+// Config is the topic's configuration, defaults filled in.
+func (t *Topic) Config() TopicConfig { return t.cfg }
+
+// Deleted reports whether the topic has been deleted.
+func (t *Topic) Deleted() bool { return t.deleted.Load() }
+
+// Partitions returns the topic's partitions in order.
+func (t *Topic) Partitions() []*partition.Partition {
+	if p := t.parts.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// NumPartitions is the current partition count.
+func (t *Topic) NumPartitions() int32 { return int32(len(t.Partitions())) }
+
+// Partition returns partition id, or an error wrapping ErrUnknownTopic
+// (deleted topic) or ErrUnknownPartition.
+func (t *Topic) Partition(id int32) (*partition.Partition, error) {
+	if t.deleted.Load() {
+		return nil, fmt.Errorf("commitlog: topic %s: %w", t.name, ErrUnknownTopic)
+	}
+	parts := t.Partitions()
+	if id < 0 || int(id) >= len(parts) {
+		return nil, fmt.Errorf("commitlog: topic %s has %d partitions, no partition %d: %w", t.name, len(parts), id, ErrUnknownPartition)
+	}
+	return parts[id], nil
+}
