@@ -27,9 +27,9 @@ type Partition struct {
 	id    int32
 	log   *log.Log
 
-	mu     sync.Mutex // serialises appends
-	syncMu sync.Mutex // one fsync at a time; waiters share it
-	hw     atomic.Int64
+	mu      sync.Mutex // serialises appends
+	syncMu  sync.Mutex // one fsync at a time; waiters share it
+	hw      atomic.Int64
 	wake    atomic.Pointer[chan struct{}] // closed and replaced on every append
 	closed  atomic.Bool
 	deleted atomic.Bool
