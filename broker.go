@@ -34,6 +34,7 @@ type Broker struct {
 	wg     sync.WaitGroup
 	once   sync.Once
 	err    error
+	ext    extensions
 }
 
 type options struct {
@@ -242,6 +243,8 @@ type topicChange struct {
 	name       string
 	partitions int32
 }
+
+func joinErrs(errs []error) error { return errors.Join(errs...) }
 
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
@@ -452,12 +455,13 @@ func (b *Broker) closeTopics() error {
 // partition and releases the directory lock. It is idempotent.
 func (b *Broker) Close() error {
 	b.once.Do(func() {
+		extErr := b.closeExtensions()
 		b.adminM.Lock()
 		b.closed.Store(true)
 		b.adminM.Unlock()
 		close(b.stop)
 		b.wg.Wait()
-		b.err = errors.Join(b.closeTopics(), unlockDir(b.lock))
+		b.err = errors.Join(extErr, b.closeTopics(), unlockDir(b.lock))
 	})
 	return b.err
 }

@@ -1,0 +1,844 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/commitlog-go/commitlog"
+	"github.com/commitlog-go/commitlog/assignor"
+	"github.com/commitlog-go/commitlog/partition"
+	"github.com/commitlog-go/commitlog/record"
+)
+
+// Record is a consumed record. Key, Value and header values are the
+// consumer's own copy: they stay valid.
+type Record struct {
+	Topic         string
+	Partition     int32
+	Offset        int64
+	Key, Value    []byte
+	Headers       []record.Header
+	Timestamp     time.Time
+	TimestampType record.TimestampType
+}
+
+// RebalanceListener is told when partitions move, as Kafka's
+// ConsumerRebalanceListener. Its methods run inside Poll (and Close), on
+// the polling goroutine, and may call the consumer's methods, CommitSync
+// in particular.
+type RebalanceListener interface {
+	// OnPartitionsRevoked runs before partitions are taken away in a
+	// rebalance: commit their offsets here.
+	OnPartitionsRevoked(ctx context.Context, c *Consumer, revoked []TopicPartition)
+	// OnPartitionsAssigned runs after a rebalance with the new partitions.
+	OnPartitionsAssigned(ctx context.Context, c *Consumer, assigned []TopicPartition)
+	// OnPartitionsLost runs instead of OnPartitionsRevoked when the member
+	// was already removed from the group (session or poll timeout): another
+	// member may own the partitions now, so do not commit.
+	OnPartitionsLost(ctx context.Context, c *Consumer, lost []TopicPartition)
+}
+
+// ListenerFuncs adapts functions to RebalanceListener; nil fields do nothing.
+type ListenerFuncs struct {
+	Revoked  func(ctx context.Context, c *Consumer, tps []TopicPartition)
+	Assigned func(ctx context.Context, c *Consumer, tps []TopicPartition)
+	Lost     func(ctx context.Context, c *Consumer, tps []TopicPartition)
+}
+
+// OnPartitionsRevoked calls Revoked.
+func (l ListenerFuncs) OnPartitionsRevoked(ctx context.Context, c *Consumer, tps []TopicPartition) {
+	if l.Revoked != nil {
+		l.Revoked(ctx, c, tps)
+	}
+}
+
+// OnPartitionsAssigned calls Assigned.
+func (l ListenerFuncs) OnPartitionsAssigned(ctx context.Context, c *Consumer, tps []TopicPartition) {
+	if l.Assigned != nil {
+		l.Assigned(ctx, c, tps)
+	}
+}
+
+// OnPartitionsLost calls Lost.
+func (l ListenerFuncs) OnPartitionsLost(ctx context.Context, c *Consumer, tps []TopicPartition) {
+	if l.Lost != nil {
+		l.Lost(ctx, c, tps)
+	}
+}
+
+// OffsetAndTimestamp is a result of OffsetsForTimes.
+type OffsetAndTimestamp struct {
+	Offset    int64
+	Timestamp time.Time
+}
+
+type mode int
+
+const (
+	modeNone mode = iota
+	modeSubscribe
+	modeAssign
+)
+
+type partState struct {
+	tp       TopicPartition
+	part     *partition.Partition
+	fetchPos int64 // next offset to fetch; -1 until resolved
+	pos      int64 // next offset Poll returns (what a commit stores); -1 until resolved
+	paused   bool
+}
+
+// Consumer reads records from a broker's topics, alone (Assign) or as a
+// member of a consumer group (Subscribe). Like Kafka's KafkaConsumer it is
+// meant for one goroutine: Poll, Seek, Commit and the rest are called from
+// the polling goroutine (or its rebalance listener). Close may be called
+// from any goroutine and wakes a waiting Poll.
+type Consumer struct {
+	b     *commitlog.Broker
+	cfg   Config
+	coord *Coordinator
+
+	pollMu     sync.Mutex // held by Poll and Close
+	mode       mode
+	topics     []string
+	listener   RebalanceListener
+	assigned   map[TopicPartition]*partState
+	order      []TopicPartition
+	next       int // round-robin start of the next fetch
+	buffered   []Record
+	lastCommit time.Time
+
+	gmu        sync.Mutex // group state shared with the heartbeat goroutine
+	memberID   string
+	generation int32
+	rebalance  <-chan struct{}
+	needRejoin bool
+	lastPoll   time.Time
+	protocol   assignor.RebalanceProtocol
+
+	closing      chan struct{}
+	closed       atomic.Bool
+	closeOnce    sync.Once
+	closeErr     error
+	wg           sync.WaitGroup
+	commits      chan asyncCommit
+	noHeartbts   atomic.Bool // test hook: a hung member
+	commitsMu    sync.Mutex  // guards sending on commits against its close
+	heartbeating bool
+}
+
+type asyncCommit struct {
+	offsets    map[TopicPartition]OffsetAndMetadata
+	memberID   string
+	generation int32
+	cb         func(map[TopicPartition]OffsetAndMetadata, error)
+}
+
+// New returns a consumer of b.
+func New(b *commitlog.Broker, cfg Config) (*Consumer, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	c := &Consumer{b: b, cfg: cfg, assigned: map[TopicPartition]*partState{}, generation: -1,
+		closing: make(chan struct{}), commits: make(chan asyncCommit, 1024), lastCommit: time.Now()}
+	if cfg.GroupID != "" {
+		if c.coord, err = CoordinatorFor(b); err != nil {
+			return nil, err
+		}
+	}
+	c.wg.Add(1)
+	go c.committer(c.commits)
+	return c, nil
+}
+
+// Subscribe joins the consumer group to consume topics; the group's
+// assignor decides which partitions this member gets, from the next Poll
+// on. listener may be nil.
+func (c *Consumer) Subscribe(topics []string, listener RebalanceListener) error {
+	if c.cfg.GroupID == "" {
+		return fmt.Errorf("consumer: Subscribe needs a group.id: %w", commitlog.ErrInvalidConfig)
+	}
+	if c.mode == modeAssign {
+		return fmt.Errorf("consumer: Subscribe after Assign: %w", commitlog.ErrInvalidConfig)
+	}
+	if listener == nil {
+		listener = ListenerFuncs{}
+	}
+	c.mode = modeSubscribe
+	c.topics = slices.Clone(topics)
+	c.listener = listener
+	c.gmu.Lock()
+	c.needRejoin = true
+	c.gmu.Unlock()
+	if !c.heartbeating {
+		c.heartbeating = true
+		c.wg.Add(1)
+		go c.heartbeat()
+	}
+	return nil
+}
+
+// Assign consumes exactly the given partitions, with no group membership
+// (Kafka's manual assignment). Commits then need a group.id and succeed
+// only while that group has no active members.
+func (c *Consumer) Assign(tps []TopicPartition) error {
+	if c.mode == modeSubscribe {
+		return fmt.Errorf("consumer: Assign after Subscribe: %w", commitlog.ErrInvalidConfig)
+	}
+	c.mode = modeAssign
+	c.assigned = map[TopicPartition]*partState{}
+	c.order = nil
+	c.buffered = nil
+	for _, tp := range tps {
+		if err := c.addPartition(tp); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Consumer) addPartition(tp TopicPartition) error {
+	t, err := c.b.Topic(tp.Topic)
+	if err != nil {
+		return err
+	}
+	p, err := t.Partition(tp.Partition)
+	if err != nil {
+		return err
+	}
+	c.assigned[tp] = &partState{tp: tp, part: p, fetchPos: -1, pos: -1}
+	c.order = append(c.order, tp)
+	return nil
+}
+
+func (c *Consumer) removePartitions(tps []TopicPartition) {
+	for _, tp := range tps {
+		delete(c.assigned, tp)
+	}
+	c.order = slices.DeleteFunc(c.order, func(tp TopicPartition) bool { return c.assigned[tp] == nil })
+	c.buffered = slices.DeleteFunc(c.buffered, func(r Record) bool {
+		return c.assigned[TopicPartition{Topic: r.Topic, Partition: r.Partition}] == nil
+	})
+}
+
+// Assignment returns the partitions currently assigned, sorted.
+func (c *Consumer) Assignment() []TopicPartition {
+	out := slices.Clone(c.order)
+	sortTPs(out)
+	return out
+}
+
+func sortTPs(tps []TopicPartition) {
+	slices.SortFunc(tps, func(a, b TopicPartition) int {
+		if a.Topic != b.Topic {
+			if a.Topic < b.Topic {
+				return -1
+			}
+			return 1
+		}
+		return int(a.Partition - b.Partition)
+	})
+}
+
+// MemberID and Generation identify this member in its group ("" and -1
+// outside a group).
+func (c *Consumer) MemberID() (string, int32) {
+	c.gmu.Lock()
+	defer c.gmu.Unlock()
+	return c.memberID, c.generation
+}
+
+// Poll returns the next records of the assigned partitions, at most
+// max.poll.records. In group mode it first takes part in any pending
+// rebalance, running the listener. Without data it waits, without
+// spinning, until data arrives (fetch.min.bytes), fetch.max.wait.ms passes
+// (then it returns no records and no error), or ctx ends.
+func (c *Consumer) Poll(ctx context.Context) ([]Record, error) {
+	c.pollMu.Lock()
+	defer c.pollMu.Unlock()
+	if c.closed.Load() {
+		return nil, fmt.Errorf("consumer: %w", commitlog.ErrClosed)
+	}
+	c.gmu.Lock()
+	c.lastPoll = time.Now()
+	c.gmu.Unlock()
+	deadline := time.Now().Add(c.cfg.FetchMaxWait)
+	for {
+		if c.mode == modeSubscribe {
+			if err := c.ensureGroup(ctx); err != nil {
+				return nil, err
+			}
+		}
+		c.maybeAutoCommit()
+		if len(c.buffered) >= c.cfg.MaxPollRecords {
+			return c.take(), nil
+		}
+		n, err := c.fetch()
+		if err != nil {
+			return nil, err
+		}
+		if len(c.buffered) > 0 && (n >= c.cfg.FetchMinBytes || !time.Now().Before(deadline)) {
+			return c.take(), nil
+		}
+		if !time.Now().Before(deadline) {
+			return nil, nil
+		}
+		if err := c.wait(ctx, deadline); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// take hands out up to max.poll.records buffered records and moves the
+// positions past them.
+func (c *Consumer) take() []Record {
+	n := min(len(c.buffered), c.cfg.MaxPollRecords)
+	out := c.buffered[:n:n]
+	c.buffered = c.buffered[n:]
+	for _, r := range out {
+		if ps := c.assigned[TopicPartition{Topic: r.Topic, Partition: r.Partition}]; ps != nil {
+			ps.pos = r.Offset + 1
+		}
+	}
+	// Partitions whose buffered records are all handed out are positioned
+	// at their fetch position (skipping compaction gaps and empty batches).
+	pending := map[TopicPartition]bool{}
+	for _, r := range c.buffered {
+		pending[TopicPartition{Topic: r.Topic, Partition: r.Partition}] = true
+	}
+	for tp, ps := range c.assigned {
+		if !pending[tp] && ps.fetchPos >= 0 {
+			ps.pos = ps.fetchPos
+		}
+	}
+	return out
+}
+
+// wait blocks until a partition gets data, a rebalance starts, the
+// deadline passes, ctx ends or the consumer closes.
+func (c *Consumer) wait(ctx context.Context, deadline time.Time) error {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	cases := []reflect.SelectCase{
+		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
+		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timer.C)},
+		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(c.closing)},
+	}
+	c.gmu.Lock()
+	if c.rebalance != nil {
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(c.rebalance)})
+	}
+	c.gmu.Unlock()
+	for _, tp := range c.order {
+		ps := c.assigned[tp]
+		if ps.paused || ps.fetchPos < 0 {
+			continue
+		}
+		ch := ps.part.Changed()
+		if ps.part.HighWatermark() > ps.fetchPos {
+			return nil // data arrived since the fetch
+		}
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
+	}
+	chosen, _, _ := reflect.Select(cases)
+	switch chosen {
+	case 0:
+		return ctx.Err()
+	case 2:
+		return fmt.Errorf("consumer: %w", commitlog.ErrClosed)
+	}
+	return nil
+}
+
+// fetch reads from every assigned, unpaused partition, starting with a
+// different one each time so that none starves, and buffers the records.
+// It returns the bytes fetched.
+func (c *Consumer) fetch() (int, error) {
+	budget := c.cfg.FetchMaxBytes
+	total := 0
+	for i := range c.order {
+		if budget <= 0 {
+			break
+		}
+		tp := c.order[(c.next+i)%len(c.order)]
+		ps := c.assigned[tp]
+		if ps.paused {
+			continue
+		}
+		if err := c.resolve(ps); err != nil {
+			return total, err
+		}
+		if ps.part.HighWatermark() <= ps.fetchPos {
+			continue
+		}
+		data, err := ps.part.Read(nil, ps.fetchPos, min(c.cfg.MaxPartitionFetchBytes, budget))
+		if errors.Is(err, commitlog.ErrOffsetOutOfRange) {
+			if err := c.reset(ps); err != nil {
+				return total, err
+			}
+			continue
+		}
+		if err != nil {
+			return total, fmt.Errorf("consumer: %w", err)
+		}
+		budget -= len(data)
+		total += len(data)
+		if err := c.decode(ps, data); err != nil {
+			return total, err
+		}
+	}
+	if len(c.order) > 0 {
+		c.next = (c.next + 1) % len(c.order)
+	}
+	return total, nil
+}
+
+func (c *Consumer) decode(ps *partState, data []byte) error {
+	var it record.Iterator
+	err := record.Batches(data, func(h *record.BatchHeader, raw []byte) error {
+		if err := it.ResetChecked(h, raw); err != nil {
+			return err
+		}
+		if h.IsControl() {
+			ps.fetchPos = max(ps.fetchPos, h.NextOffset())
+			return nil
+		}
+		for it.Next() {
+			r := it.Record()
+			if r.Offset < ps.fetchPos {
+				continue
+			}
+			rec := Record{Topic: ps.tp.Topic, Partition: ps.tp.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value,
+				Timestamp: time.UnixMilli(r.Timestamp), TimestampType: h.TimestampType()}
+			if len(r.Headers) > 0 {
+				rec.Headers = slices.Clone(r.Headers)
+			}
+			c.buffered = append(c.buffered, rec)
+		}
+		if it.Err() != nil {
+			return it.Err()
+		}
+		ps.fetchPos = max(ps.fetchPos, h.NextOffset())
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("consumer: %s-%d at offset %d: %w", ps.tp.Topic, ps.tp.Partition, ps.fetchPos, err)
+	}
+	return nil
+}
+
+// resolve gives a partition without a position one: its committed offset,
+// or auto.offset.reset.
+func (c *Consumer) resolve(ps *partState) error {
+	if ps.fetchPos >= 0 {
+		return nil
+	}
+	if c.coord != nil {
+		if om, ok := c.coord.FetchOffsets(c.cfg.GroupID, []TopicPartition{ps.tp})[ps.tp]; ok {
+			ps.fetchPos, ps.pos = om.Offset, om.Offset
+			return nil
+		}
+	}
+	return c.reset(ps)
+}
+
+func (c *Consumer) reset(ps *partState) error {
+	switch c.cfg.AutoOffsetReset {
+	case ResetEarliest:
+		ps.fetchPos = ps.part.LogStartOffset()
+	case ResetLatest:
+		ps.fetchPos = ps.part.HighWatermark()
+	default:
+		return fmt.Errorf("consumer: %s-%d has no valid position and auto.offset.reset is none: %w", ps.tp.Topic, ps.tp.Partition, commitlog.ErrOffsetOutOfRange)
+	}
+	ps.pos = ps.fetchPos
+	c.buffered = slices.DeleteFunc(c.buffered, func(r Record) bool { return r.Topic == ps.tp.Topic && r.Partition == ps.tp.Partition })
+	return nil
+}
+
+// ensureGroup takes part in rebalances until the member is in a stable
+// generation.
+func (c *Consumer) ensureGroup(ctx context.Context) error {
+	for {
+		c.gmu.Lock()
+		need := c.needRejoin || c.memberID == ""
+		if c.rebalance != nil {
+			select {
+			case <-c.rebalance:
+				need = true
+			default:
+			}
+		}
+		memberID, gen, proto := c.memberID, c.generation, c.protocol
+		c.gmu.Unlock()
+		if !need {
+			return nil
+		}
+		owned := c.Assignment()
+		if memberID != "" && errors.Is(c.coord.Heartbeat(c.cfg.GroupID, memberID, gen), ErrUnknownMemberID) {
+			// Removed from the group (session or poll timeout): another
+			// member may own these partitions now.
+			if len(owned) > 0 {
+				c.listener.OnPartitionsLost(ctx, c, owned)
+				c.removePartitions(owned)
+			}
+			c.gmu.Lock()
+			c.memberID, c.generation, c.rebalance, c.protocol = "", -1, nil, assignor.Eager
+			c.gmu.Unlock()
+			continue
+		}
+		if proto == assignor.Eager && len(owned) > 0 && memberID != "" {
+			c.commitBeforeRevoke(ctx, memberID, gen)
+			c.listener.OnPartitionsRevoked(ctx, c, owned)
+			c.removePartitions(owned)
+			owned = nil
+		}
+		res, err := c.coord.JoinGroup(ctx, c.cfg.GroupID, JoinRequest{
+			MemberID: memberID, Topics: c.topics, Assignors: c.cfg.Assignors, Owned: owned, OwnedGeneration: gen,
+			SessionTimeout: c.cfg.SessionTimeout, RebalanceTimeout: c.cfg.MaxPollInterval,
+		})
+		if errors.Is(err, ErrUnknownMemberID) {
+			if lost := c.Assignment(); len(lost) > 0 {
+				c.listener.OnPartitionsLost(ctx, c, lost)
+				c.removePartitions(lost)
+			}
+			c.gmu.Lock()
+			c.memberID, c.generation, c.rebalance, c.protocol = "", -1, nil, assignor.Eager
+			c.gmu.Unlock()
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		c.gmu.Lock()
+		c.memberID, c.generation, c.rebalance, c.protocol = res.MemberID, res.Generation, res.Rebalance, res.Protocol
+		c.needRejoin = false
+		c.lastPoll = time.Now()
+		c.gmu.Unlock()
+		newSet := map[TopicPartition]bool{}
+		for _, tp := range res.Assignment {
+			newSet[tp] = true
+		}
+		var revoked, added []TopicPartition
+		for _, tp := range c.Assignment() {
+			if !newSet[tp] {
+				revoked = append(revoked, tp)
+			}
+		}
+		for _, tp := range res.Assignment {
+			if c.assigned[tp] == nil {
+				added = append(added, tp)
+			}
+		}
+		if len(revoked) > 0 {
+			// Cooperative: give up only what moves, then rejoin so the
+			// partitions can be assigned to their new owners.
+			c.listener.OnPartitionsRevoked(ctx, c, revoked)
+			c.removePartitions(revoked)
+			c.gmu.Lock()
+			c.needRejoin = true
+			c.gmu.Unlock()
+		}
+		for _, tp := range added {
+			if err := c.addPartition(tp); err != nil {
+				c.b.Logger().Warn("assigned partition unavailable", "topic", tp.Topic, "partition", tp.Partition, "err", err)
+			}
+		}
+		c.listener.OnPartitionsAssigned(ctx, c, added)
+	}
+}
+
+// commitBeforeRevoke is what enable.auto.commit does before a rebalance:
+// commit what was consumed, synchronously.
+func (c *Consumer) commitBeforeRevoke(ctx context.Context, memberID string, gen int32) {
+	if c.cfg.DisableAutoCommit {
+		return
+	}
+	if err := c.commit(ctx, c.currentOffsets(), memberID, gen); err != nil {
+		c.b.Logger().Warn("auto-commit before rebalance failed", "group", c.cfg.GroupID, "err", err)
+	}
+}
+
+func (c *Consumer) maybeAutoCommit() {
+	if c.cfg.DisableAutoCommit || c.cfg.GroupID == "" || time.Since(c.lastCommit) < c.cfg.AutoCommitInterval {
+		return
+	}
+	c.lastCommit = time.Now()
+	c.CommitAsync(nil, func(_ map[TopicPartition]OffsetAndMetadata, err error) {
+		if err != nil {
+			c.b.Logger().Warn("auto-commit failed", "group", c.cfg.GroupID, "err", err)
+		}
+	})
+}
+
+func (c *Consumer) currentOffsets() map[TopicPartition]OffsetAndMetadata {
+	out := map[TopicPartition]OffsetAndMetadata{}
+	for tp, ps := range c.assigned {
+		if ps.pos >= 0 {
+			out[tp] = OffsetAndMetadata{Offset: ps.pos}
+		}
+	}
+	return out
+}
+
+func (c *Consumer) commit(_ context.Context, offsets map[TopicPartition]OffsetAndMetadata, memberID string, gen int32) error {
+	if c.coord == nil {
+		return fmt.Errorf("consumer: commits need a group.id: %w", commitlog.ErrInvalidConfig)
+	}
+	if c.mode != modeSubscribe {
+		memberID, gen = "", -1
+	}
+	err := c.coord.CommitOffsets(c.cfg.GroupID, memberID, gen, offsets)
+	if errors.Is(err, ErrIllegalGeneration) || errors.Is(err, ErrUnknownMemberID) || errors.Is(err, ErrRebalanceInProgress) {
+		c.gmu.Lock()
+		c.needRejoin = c.mode == modeSubscribe
+		c.gmu.Unlock()
+	}
+	return err
+}
+
+// CommitSync commits offsets (nil: the positions of every assigned
+// partition, i.e. what Poll has returned) and returns once they are
+// durable. A member that lost its partitions in a rebalance gets
+// ErrIllegalGeneration or ErrUnknownMemberID and commits nothing.
+func (c *Consumer) CommitSync(ctx context.Context, offsets map[TopicPartition]OffsetAndMetadata) error {
+	if offsets == nil {
+		offsets = c.currentOffsets()
+	}
+	memberID, gen := c.MemberID()
+	return c.commit(ctx, offsets, memberID, gen)
+}
+
+// CommitAsync commits offsets (nil: the current positions) in the
+// background and calls cb, if not nil, with the result. Callbacks run in
+// the order of the calls, on the consumer's commit goroutine.
+func (c *Consumer) CommitAsync(offsets map[TopicPartition]OffsetAndMetadata, cb func(map[TopicPartition]OffsetAndMetadata, error)) {
+	if offsets == nil {
+		offsets = c.currentOffsets()
+	}
+	memberID, gen := c.MemberID()
+	c.commitsMu.Lock()
+	defer c.commitsMu.Unlock()
+	if c.commits == nil {
+		if cb != nil {
+			cb(offsets, fmt.Errorf("consumer: %w", commitlog.ErrClosed))
+		}
+		return
+	}
+	c.commits <- asyncCommit{offsets: offsets, memberID: memberID, generation: gen, cb: cb}
+}
+
+func (c *Consumer) committer(commits <-chan asyncCommit) {
+	defer c.wg.Done()
+	for req := range commits {
+		err := c.commit(context.Background(), req.offsets, req.memberID, req.generation)
+		if req.cb != nil {
+			req.cb(req.offsets, err)
+		}
+	}
+}
+
+// heartbeat keeps the member in its group every heartbeat.interval.ms and
+// leaves the group when Poll has not been called for max.poll.interval.ms.
+func (c *Consumer) heartbeat() {
+	defer c.wg.Done()
+	tick := time.NewTicker(c.cfg.HeartbeatInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-c.closing:
+			return
+		case <-tick.C:
+		}
+		if c.noHeartbts.Load() {
+			continue
+		}
+		c.gmu.Lock()
+		memberID, gen, lastPoll := c.memberID, c.generation, c.lastPoll
+		c.gmu.Unlock()
+		if memberID == "" {
+			continue
+		}
+		if time.Since(lastPoll) > c.cfg.MaxPollInterval {
+			c.b.Logger().Warn("max.poll.interval.ms passed without a poll; leaving the group", "group", c.cfg.GroupID, "member", memberID)
+			c.coord.LeaveGroup(c.cfg.GroupID, memberID)
+			continue
+		}
+		if err := c.coord.Heartbeat(c.cfg.GroupID, memberID, gen); err != nil {
+			c.gmu.Lock()
+			c.needRejoin = true
+			c.gmu.Unlock()
+		}
+	}
+}
+
+// Committed returns the group's committed offsets for tps.
+func (c *Consumer) Committed(_ context.Context, tps []TopicPartition) (map[TopicPartition]OffsetAndMetadata, error) {
+	if c.coord == nil {
+		return nil, fmt.Errorf("consumer: Committed needs a group.id: %w", commitlog.ErrInvalidConfig)
+	}
+	return c.coord.FetchOffsets(c.cfg.GroupID, tps), nil
+}
+
+func (c *Consumer) state(tp TopicPartition) (*partState, error) {
+	ps := c.assigned[tp]
+	if ps == nil {
+		return nil, fmt.Errorf("consumer: %s-%d is not assigned to this consumer: %w", tp.Topic, tp.Partition, commitlog.ErrUnknownPartition)
+	}
+	return ps, nil
+}
+
+// Seek sets the next offset Poll returns for an assigned partition.
+func (c *Consumer) Seek(tp TopicPartition, offset int64) error {
+	ps, err := c.state(tp)
+	if err != nil {
+		return err
+	}
+	ps.fetchPos, ps.pos = offset, offset
+	c.buffered = slices.DeleteFunc(c.buffered, func(r Record) bool { return r.Topic == tp.Topic && r.Partition == tp.Partition })
+	return nil
+}
+
+// SeekToBeginning moves partitions (all assigned when none given) to their
+// log start offset.
+func (c *Consumer) SeekToBeginning(tps ...TopicPartition) error {
+	return c.seekEach(tps, func(ps *partState) int64 { return ps.part.LogStartOffset() })
+}
+
+// SeekToEnd moves partitions (all assigned when none given) to their high
+// watermark.
+func (c *Consumer) SeekToEnd(tps ...TopicPartition) error {
+	return c.seekEach(tps, func(ps *partState) int64 { return ps.part.HighWatermark() })
+}
+
+func (c *Consumer) seekEach(tps []TopicPartition, to func(*partState) int64) error {
+	if len(tps) == 0 {
+		tps = c.Assignment()
+	}
+	for _, tp := range tps {
+		ps, err := c.state(tp)
+		if err != nil {
+			return err
+		}
+		if err := c.Seek(tp, to(ps)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Position is the offset of the next record Poll returns for tp.
+func (c *Consumer) Position(tp TopicPartition) (int64, error) {
+	ps, err := c.state(tp)
+	if err != nil {
+		return 0, err
+	}
+	if err := c.resolve(ps); err != nil {
+		return 0, err
+	}
+	return ps.pos, nil
+}
+
+// OffsetsForTimes returns, for each partition, the first offset whose
+// timestamp is at or after the given time (nil when there is none), as
+// Kafka's offsetsForTimes. The partitions need not be assigned.
+func (c *Consumer) OffsetsForTimes(times map[TopicPartition]time.Time) (map[TopicPartition]*OffsetAndTimestamp, error) {
+	out := map[TopicPartition]*OffsetAndTimestamp{}
+	for tp, ts := range times {
+		t, err := c.b.Topic(tp.Topic)
+		if err != nil {
+			return nil, err
+		}
+		p, err := t.Partition(tp.Partition)
+		if err != nil {
+			return nil, err
+		}
+		off, at, found, err := p.OffsetForTimestamp(ts.UnixMilli())
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			out[tp] = &OffsetAndTimestamp{Offset: off, Timestamp: time.UnixMilli(at)}
+		} else {
+			out[tp] = nil
+		}
+	}
+	return out, nil
+}
+
+// Pause stops fetching from partitions until Resume; the group membership
+// is kept.
+func (c *Consumer) Pause(tps ...TopicPartition) error {
+	return c.setPaused(tps, true)
+}
+
+// Resume undoes Pause.
+func (c *Consumer) Resume(tps ...TopicPartition) error {
+	return c.setPaused(tps, false)
+}
+
+func (c *Consumer) setPaused(tps []TopicPartition, paused bool) error {
+	for _, tp := range tps {
+		ps, err := c.state(tp)
+		if err != nil {
+			return err
+		}
+		ps.paused = paused
+		if paused {
+			c.buffered = slices.DeleteFunc(c.buffered, func(r Record) bool { return r.Topic == tp.Topic && r.Partition == tp.Partition })
+			ps.fetchPos = ps.pos
+		}
+	}
+	return nil
+}
+
+// Paused lists the paused partitions.
+func (c *Consumer) Paused() []TopicPartition {
+	var out []TopicPartition
+	for tp, ps := range c.assigned {
+		if ps.paused {
+			out = append(out, tp)
+		}
+	}
+	sortTPs(out)
+	return out
+}
+
+// Close leaves the group: with auto-commit it commits what was consumed,
+// runs OnPartitionsRevoked, leaves (the others rebalance at once), finishes
+// pending async commits and stops the heartbeat. It wakes a Poll blocked
+// in another goroutine. It is idempotent.
+func (c *Consumer) Close(ctx context.Context) error {
+	c.closeOnce.Do(func() {
+		c.closed.Store(true)
+		close(c.closing)
+		c.pollMu.Lock()
+		defer c.pollMu.Unlock()
+		memberID, gen := c.MemberID()
+		if c.mode == modeSubscribe && memberID != "" {
+			owned := c.Assignment()
+			if errors.Is(c.coord.Heartbeat(c.cfg.GroupID, memberID, gen), ErrUnknownMemberID) {
+				c.listener.OnPartitionsLost(ctx, c, owned)
+			} else {
+				c.commitBeforeRevoke(ctx, memberID, gen)
+				c.listener.OnPartitionsRevoked(ctx, c, owned)
+				c.coord.LeaveGroup(c.cfg.GroupID, memberID)
+			}
+		} else if c.mode == modeAssign && c.coord != nil && !c.cfg.DisableAutoCommit {
+			c.closeErr = c.commit(ctx, c.currentOffsets(), "", -1)
+		}
+		c.commitsMu.Lock()
+		close(c.commits)
+		c.commits = nil
+		c.commitsMu.Unlock()
+		c.wg.Wait()
+	})
+	return c.closeErr
+}

@@ -1,0 +1,432 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/commitlog-go/commitlog"
+	"github.com/commitlog-go/commitlog/assignor"
+)
+
+// Group errors, as Kafka names them.
+var (
+	// ErrIllegalGeneration: a commit or heartbeat from a generation that is
+	// no longer current; the member lost its partitions in a rebalance.
+	ErrIllegalGeneration = errors.New("commitlog: illegal generation")
+	// ErrRebalanceInProgress: the group is rebalancing; rejoin.
+	ErrRebalanceInProgress = errors.New("commitlog: rebalance in progress")
+	// ErrUnknownMemberID: the member is not in the group (it left, or was
+	// removed after session.timeout.ms or max.poll.interval.ms).
+	ErrUnknownMemberID = errors.New("commitlog: unknown member id")
+	// ErrInconsistentGroupProtocol: the member shares no assignor with the
+	// group.
+	ErrInconsistentGroupProtocol = errors.New("commitlog: inconsistent group protocol")
+)
+
+type coordinatorKey struct{}
+
+// Coordinator is the in-process group coordinator of one broker: it keeps
+// each group's members, generations and assignments, runs the leader's
+// assignor, expires members that stop heartbeating, and stores committed
+// offsets in __consumer_offsets. Each group has its own lock, so a
+// rebalance in one group never stops another. Consumers use it; it is
+// exported for tools and tests.
+type Coordinator struct {
+	broker  *commitlog.Broker
+	offsets *offsetStore
+	mu      sync.Mutex
+	groups  map[string]*group
+	seq     atomic.Int64
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	once    sync.Once
+}
+
+// CoordinatorFor returns the broker's coordinator, starting it (and
+// creating __consumer_offsets, then loading the committed offsets) on first
+// use. The broker stops it on Close.
+func CoordinatorFor(b *commitlog.Broker) (*Coordinator, error) {
+	v, err := b.Extension(coordinatorKey{}, func() (any, error) {
+		store, err := openOffsetStore(b, DefaultOffsetsTopicPartitions)
+		if err != nil {
+			return nil, err
+		}
+		c := &Coordinator{broker: b, offsets: store, groups: map[string]*group{}, stop: make(chan struct{})}
+		c.wg.Add(1)
+		go c.run()
+		return c, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*Coordinator), nil
+}
+
+// Close stops the coordinator's expiry loop. Members still waiting in a
+// join are released with ErrUnknownMemberID... the broker closes it.
+func (c *Coordinator) Close() error {
+	c.once.Do(func() {
+		close(c.stop)
+		c.wg.Wait()
+	})
+	return nil
+}
+
+type groupState int
+
+const (
+	stateEmpty groupState = iota
+	statePreparing
+	stateStable
+)
+
+type group struct {
+	id         string
+	mu         sync.Mutex
+	state      groupState
+	generation int32
+	protocol   string
+	leader     string
+	members    map[string]*member
+	joined     map[string]bool
+	done       chan struct{} // closed when the current rebalance completes
+	deadline   time.Time     // rebalance timeout
+	counts     map[string]int32
+}
+
+type member struct {
+	id               string
+	topics           []string
+	assignors        []assignor.Assignor
+	owned            []TopicPartition
+	ownedGen         int32
+	lastSeen         time.Time
+	sessionTimeout   time.Duration
+	rebalanceTimeout time.Duration
+	assignment       []TopicPartition
+	rebalance        chan struct{} // closed when a rebalance starts
+}
+
+// JoinRequest is what a member says when it joins.
+type JoinRequest struct {
+	MemberID         string // "" for a new member
+	Topics           []string
+	Assignors        []assignor.Assignor // in preference order
+	Owned            []TopicPartition    // current partitions, for sticky assignors
+	OwnedGeneration  int32
+	SessionTimeout   time.Duration
+	RebalanceTimeout time.Duration
+}
+
+// JoinResult is the outcome of a completed rebalance for one member.
+type JoinResult struct {
+	MemberID   string
+	Generation int32
+	Leader     string
+	Protocol   assignor.RebalanceProtocol
+	Assignor   string
+	Assignment []TopicPartition
+	// Rebalance is closed when the next rebalance starts: the member must
+	// then rejoin.
+	Rebalance <-chan struct{}
+}
+
+func (c *Coordinator) group(id string) *group {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g := c.groups[id]
+	if g == nil {
+		g = &group{id: id, members: map[string]*member{}}
+		c.groups[id] = g
+	}
+	return g
+}
+
+// JoinGroup adds or refreshes a member and waits until the rebalance it
+// takes part in completes (every member has rejoined, or the rebalance
+// timeout removed those that did not). The leader's assignor computes the
+// assignment.
+func (c *Coordinator) JoinGroup(ctx context.Context, groupID string, req JoinRequest) (JoinResult, error) {
+	if len(req.Assignors) == 0 {
+		return JoinResult{}, fmt.Errorf("consumer: join %s: no assignor: %w", groupID, ErrInconsistentGroupProtocol)
+	}
+	g := c.group(groupID)
+	g.mu.Lock()
+	m := g.members[req.MemberID]
+	if m == nil && req.MemberID != "" {
+		g.mu.Unlock()
+		return JoinResult{}, fmt.Errorf("consumer: group %s member %s: %w", groupID, req.MemberID, ErrUnknownMemberID)
+	}
+	if len(g.members) > 0 && g.commonAssignor(req.Assignors) == "" {
+		g.mu.Unlock()
+		return JoinResult{}, fmt.Errorf("consumer: group %s: %w", groupID, ErrInconsistentGroupProtocol)
+	}
+	if m == nil {
+		m = &member{id: fmt.Sprintf("%s-%d", groupID, c.seq.Add(1)), rebalance: make(chan struct{})}
+		g.members[m.id] = m
+	}
+	m.topics = slices.Clone(req.Topics)
+	m.assignors = req.Assignors
+	m.owned = slices.Clone(req.Owned)
+	m.ownedGen = req.OwnedGeneration
+	m.sessionTimeout = req.SessionTimeout
+	m.rebalanceTimeout = req.RebalanceTimeout
+	m.lastSeen = time.Now()
+	if g.state != statePreparing {
+		g.startRebalanceLocked()
+	}
+	g.joined[m.id] = true
+	if len(g.joined) == len(g.members) {
+		c.completeLocked(g)
+	}
+	done := g.done
+	g.mu.Unlock()
+
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return JoinResult{}, ctx.Err()
+	case <-c.stop:
+		return JoinResult{}, fmt.Errorf("consumer: coordinator: %w", commitlog.ErrClosed)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.members[m.id] != m {
+		return JoinResult{}, fmt.Errorf("consumer: group %s member %s: %w", groupID, m.id, ErrUnknownMemberID)
+	}
+	res := JoinResult{MemberID: m.id, Generation: g.generation, Leader: g.leader, Assignor: g.protocol,
+		Assignment: slices.Clone(m.assignment), Rebalance: m.rebalance}
+	if a := g.assignorByName(g.protocol); a != nil {
+		res.Protocol = a.Protocol()
+	}
+	return res, nil
+}
+
+// startRebalanceLocked tells every member to rejoin.
+func (g *group) startRebalanceLocked() {
+	g.state = statePreparing
+	g.joined = map[string]bool{}
+	g.done = make(chan struct{})
+	timeout := time.Duration(0)
+	for _, m := range g.members {
+		close(m.rebalance)
+		m.rebalance = make(chan struct{})
+		timeout = max(timeout, m.rebalanceTimeout)
+	}
+	g.deadline = time.Now().Add(timeout)
+}
+
+func (g *group) commonAssignor(candidates []assignor.Assignor) string {
+	for _, a := range candidates {
+		ok := true
+		for _, m := range g.members {
+			if !slices.ContainsFunc(m.assignors, func(b assignor.Assignor) bool { return b.Name() == a.Name() }) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return a.Name()
+		}
+	}
+	return ""
+}
+
+func (g *group) assignorByName(name string) assignor.Assignor {
+	if l := g.members[g.leader]; l != nil {
+		for _, a := range l.assignors {
+			if a.Name() == name {
+				return a
+			}
+		}
+	}
+	return nil
+}
+
+// completeLocked ends a rebalance: members that did not rejoin are
+// dropped, the generation advances, the leader's assignor runs.
+func (c *Coordinator) completeLocked(g *group) {
+	for id := range g.members {
+		if !g.joined[id] {
+			delete(g.members, id)
+		}
+	}
+	g.generation++
+	defer close(g.done)
+	if len(g.members) == 0 {
+		g.state = stateEmpty
+		g.leader, g.protocol = "", ""
+		return
+	}
+	ids := slices.Sorted(maps.Keys(g.members))
+	if g.members[g.leader] == nil {
+		g.leader = ids[0]
+	}
+	leader := g.members[g.leader]
+	g.protocol = g.commonAssignor(leader.assignors)
+	a := g.assignorByName(g.protocol)
+	counts := map[string]int32{}
+	var in []assignor.Member
+	for _, id := range ids {
+		m := g.members[id]
+		for _, topic := range m.topics {
+			if _, ok := counts[topic]; ok {
+				continue
+			}
+			if t, err := c.broker.Topic(topic); err == nil {
+				counts[topic] = t.NumPartitions()
+			}
+		}
+		in = append(in, assignor.Member{ID: id, Topics: m.topics, Owned: m.owned, Generation: m.ownedGen})
+	}
+	g.counts = counts
+	out, err := a.Assign(in, counts)
+	if err != nil {
+		c.broker.Logger().Error("assignor failed; members get no partitions", "group", g.id, "assignor", g.protocol, "err", err)
+		out = assignor.Assignment{}
+	}
+	for _, id := range ids {
+		g.members[id].assignment = out[id]
+	}
+	g.state = stateStable
+	c.broker.Logger().Info("group rebalanced", "group", g.id, "generation", g.generation, "members", len(ids), "assignor", g.protocol, "leader", g.leader)
+}
+
+// Heartbeat keeps a member alive. It returns ErrRebalanceInProgress when
+// the member must rejoin, ErrIllegalGeneration for a stale generation and
+// ErrUnknownMemberID for a member the group no longer has.
+func (c *Coordinator) Heartbeat(groupID, memberID string, generation int32) error {
+	g := c.group(groupID)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	m := g.members[memberID]
+	if m == nil {
+		return fmt.Errorf("consumer: group %s member %s: %w", groupID, memberID, ErrUnknownMemberID)
+	}
+	m.lastSeen = time.Now()
+	if g.state == statePreparing {
+		return fmt.Errorf("consumer: group %s: %w", groupID, ErrRebalanceInProgress)
+	}
+	if generation != g.generation {
+		return fmt.Errorf("consumer: group %s generation %d, current %d: %w", groupID, generation, g.generation, ErrIllegalGeneration)
+	}
+	return nil
+}
+
+// LeaveGroup removes a member; the others rebalance.
+func (c *Coordinator) LeaveGroup(groupID, memberID string) {
+	g := c.group(groupID)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	c.removeLocked(g, memberID, "left")
+}
+
+func (c *Coordinator) removeLocked(g *group, memberID, why string) {
+	m := g.members[memberID]
+	if m == nil {
+		return
+	}
+	delete(g.members, memberID)
+	close(m.rebalance)
+	m.rebalance = make(chan struct{})
+	c.broker.Logger().Info("member removed", "group", g.id, "member", memberID, "reason", why)
+	if g.state != statePreparing {
+		g.startRebalanceLocked()
+	}
+	delete(g.joined, memberID)
+	if len(g.joined) == len(g.members) {
+		c.completeLocked(g)
+	}
+}
+
+// CommitOffsets stores offsets for a group. Members commit with their
+// member id and generation; a stale generation gets ErrIllegalGeneration
+// and an unknown member ErrUnknownMemberID, so a member that lost its
+// partitions can never rewind their offsets. A consumer without group
+// membership (manual assignment) commits with an empty member id and
+// generation -1, accepted only while the group has no members.
+func (c *Coordinator) CommitOffsets(groupID, memberID string, generation int32, offsets map[TopicPartition]OffsetAndMetadata) error {
+	g := c.group(groupID)
+	g.mu.Lock()
+	defer g.mu.Unlock() // held across the write: no stale commit can land after a rebalance
+	if memberID == "" && generation < 0 {
+		if len(g.members) > 0 {
+			return fmt.Errorf("consumer: group %s has members; a standalone commit: %w", groupID, ErrIllegalGeneration)
+		}
+	} else {
+		m := g.members[memberID]
+		if m == nil {
+			return fmt.Errorf("consumer: group %s member %s: %w", groupID, memberID, ErrUnknownMemberID)
+		}
+		if generation != g.generation {
+			return fmt.Errorf("consumer: group %s generation %d, current %d: %w", groupID, generation, g.generation, ErrIllegalGeneration)
+		}
+		m.lastSeen = time.Now()
+	}
+	return c.offsets.commit(groupID, offsets)
+}
+
+// FetchOffsets returns a group's committed offsets for tps (all of them
+// when tps is nil).
+func (c *Coordinator) FetchOffsets(groupID string, tps []TopicPartition) map[TopicPartition]OffsetAndMetadata {
+	return c.offsets.fetch(groupID, tps)
+}
+
+// run expires members past session.timeout.ms, ends rebalances past their
+// timeout, and rebalances groups whose topics gained partitions.
+func (c *Coordinator) run() {
+	defer c.wg.Done()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-tick.C:
+		}
+		c.mu.Lock()
+		groups := slices.Collect(maps.Values(c.groups))
+		c.mu.Unlock()
+		now := time.Now()
+		for _, g := range groups {
+			g.mu.Lock()
+			for id, m := range g.members {
+				if g.state == statePreparing && g.joined[id] {
+					continue // waiting in JoinGroup counts as alive
+				}
+				if now.Sub(m.lastSeen) > m.sessionTimeout {
+					c.removeLocked(g, id, "session timeout")
+				}
+			}
+			if g.state == statePreparing && now.After(g.deadline) {
+				c.completeLocked(g)
+			}
+			if g.state == stateStable && c.partitionsChanged(g) {
+				c.broker.Logger().Info("topic partitions changed; rebalancing", "group", g.id)
+				g.startRebalanceLocked()
+			}
+			g.mu.Unlock()
+		}
+	}
+}
+
+func (c *Coordinator) partitionsChanged(g *group) bool {
+	for _, m := range g.members {
+		for _, topic := range m.topics {
+			n := int32(0)
+			if t, err := c.broker.Topic(topic); err == nil {
+				n = t.NumPartitions()
+			}
+			if g.counts[topic] != n {
+				return true
+			}
+		}
+	}
+	return false
+}
