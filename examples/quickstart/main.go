@@ -1,6 +1,8 @@
 // Command quickstart opens a broker in a temporary directory, creates a
-// topic, produces 10 000 keyed records with the batching producer and reads
-// them back partition by partition, printing what each partition holds.
+// topic of 3 partitions, produces 10 000 keyed records with the batching
+// producer, consumes them with a consumer group of 3 members, and prints
+// how many records each partition held and the offsets the group
+// committed.
 //
 //	go run ./examples/quickstart
 package main
@@ -9,11 +11,20 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sort"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/commitlog-go/commitlog"
+	"github.com/commitlog-go/commitlog/consumer"
 	"github.com/commitlog-go/commitlog/producer"
-	"github.com/commitlog-go/commitlog/record"
+)
+
+const (
+	topic   = "orders"
+	records = 10_000
+	members = 3
 )
 
 func main() {
@@ -24,32 +35,34 @@ func main() {
 }
 
 func run() error {
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	dir, err := os.MkdirTemp("", "commitlog-quickstart-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
 
+	// 1. A broker owns the data directory; topics live in it.
 	b, err := commitlog.Open(dir)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	if _, err := b.CreateTopic("orders", commitlog.TopicConfig{Partitions: 3}); err != nil {
+	if _, err := b.CreateTopic(topic, commitlog.TopicConfig{Partitions: 3}); err != nil {
 		return err
 	}
 
+	// 2. Produce: records with the same key go to the same partition.
+	start := time.Now()
 	p, err := producer.New(b, producer.Config{})
 	if err != nil {
 		return err
 	}
-	start := time.Now()
-	const n = 10_000
-	futures := make([]*producer.Future, 0, n)
-	for i := 0; i < n; i++ {
+	futures := make([]*producer.Future, 0, records)
+	for i := 0; i < records; i++ {
 		futures = append(futures, p.Send(ctx, &producer.Record{
-			Topic: "orders",
+			Topic: topic,
 			Key:   []byte(fmt.Sprintf("customer-%d", i%100)),
 			Value: []byte(fmt.Sprintf("order %d", i)),
 		}))
@@ -62,41 +75,80 @@ func run() error {
 	if err := p.Close(ctx); err != nil {
 		return err
 	}
-	fmt.Printf("produced %d records in %v\n", n, time.Since(start).Round(time.Millisecond))
+	fmt.Printf("produced %d records in %v\n", records, time.Since(start).Round(time.Millisecond))
 
-	t, err := b.Topic("orders")
+	// 3. Consume with a group of 3: the group splits the partitions.
+	var consumed atomic.Int64
+	var mu sync.Mutex
+	perPartition := map[int32]int{}
+	var wg sync.WaitGroup
+	errs := make(chan error, members)
+	for m := 0; m < members; m++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := consumer.New(b, consumer.Config{
+				GroupID:           "quickstart",
+				AutoOffsetReset:   consumer.ResetEarliest,
+				DisableAutoCommit: true,
+				FetchMaxWait:      50 * time.Millisecond,
+			})
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close(ctx)
+			if err := c.Subscribe([]string{topic}, nil); err != nil {
+				errs <- err
+				return
+			}
+			for consumed.Load() < records {
+				recs, err := c.Poll(ctx)
+				if err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				for _, r := range recs {
+					perPartition[r.Partition]++
+				}
+				mu.Unlock()
+				consumed.Add(int64(len(recs)))
+				if err := c.CommitSync(ctx, nil); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		return err
+	}
+
+	// 4. What the group committed: the next offset to read per partition.
+	c, err := consumer.New(b, consumer.Config{GroupID: "quickstart"})
 	if err != nil {
 		return err
 	}
-	total := 0
-	var it record.Iterator
-	for _, part := range t.Partitions() {
-		count := 0
-		for next := part.LogStartOffset(); next < part.HighWatermark(); {
-			data, err := part.Read(nil, next, 1<<20)
-			if err != nil {
-				return err
-			}
-			err = record.Batches(data, func(h *record.BatchHeader, raw []byte) error {
-				if err := it.ResetChecked(h, raw); err != nil {
-					return err
-				}
-				for it.Next() {
-					count++
-				}
-				next = h.NextOffset()
-				return it.Err()
-			})
-			if err != nil {
-				return err
-			}
-		}
-		fmt.Printf("partition %d: %d records, log end offset %d\n", part.ID(), count, part.LogEndOffset())
-		total += count
+	defer c.Close(ctx)
+	committed, err := c.Committed(ctx, nil)
+	if err != nil {
+		return err
 	}
-	fmt.Printf("read back %d records\n", total)
-	if total != n {
-		return fmt.Errorf("read %d records, produced %d", total, n)
+	var ids []int
+	for id := range perPartition {
+		ids = append(ids, int(id))
+	}
+	sort.Ints(ids)
+	for _, id := range ids {
+		tp := consumer.TopicPartition{Topic: topic, Partition: int32(id)}
+		fmt.Printf("partition %d: consumed %d records, committed offset %d\n", id, perPartition[int32(id)], committed[tp].Offset)
+	}
+	fmt.Printf("consumed %d records with a group of %d in %v\n", consumed.Load(), members, time.Since(start).Round(time.Millisecond))
+	if consumed.Load() != records {
+		return fmt.Errorf("consumed %d records, produced %d", consumed.Load(), records)
 	}
 	return nil
 }
