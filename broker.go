@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/commitlog-go/commitlog/log"
 	"github.com/commitlog-go/commitlog/partition"
 )
 
@@ -149,6 +150,10 @@ func (b *Broker) load() error {
 		if !e.IsDir() {
 			continue
 		}
+		if strings.HasSuffix(e.Name(), log.DeletedSuffix) {
+			_ = os.RemoveAll(filepath.Join(b.dir, e.Name())) // a deletion cut short
+			continue
+		}
 		name, id, ok := splitPartitionDir(e.Name())
 		if !ok {
 			continue
@@ -199,7 +204,10 @@ func (b *Broker) step(name string) error {
 // writeMeta commits a new topic map: it writes a temporary file, fsyncs
 // it, renames it over meta.json and fsyncs the directory, so a crash
 // leaves either the old or the new metadata, never a mix.
-func (b *Broker) writeMeta(topics map[string]*Topic, override ...topicChange) error {
+//
+// It reports whether the rename happened: from then on the change is in
+// effect (it is what the next Open sees), even if what follows fails.
+func (b *Broker) writeMeta(topics map[string]*Topic, override ...topicChange) (committed bool, err error) {
 	meta := metadata{Version: 1, Topics: map[string]topicMeta{}}
 	for name, t := range topics {
 		meta.Topics[name] = topicMeta{Partitions: t.NumPartitions(), Config: t.cfg.Settings()}
@@ -211,30 +219,30 @@ func (b *Broker) writeMeta(topics map[string]*Topic, override ...topicChange) er
 	}
 	data, err := json.MarshalIndent(meta, "", "  ")
 	if err != nil {
-		return err
+		return false, err
 	}
 	tmp := filepath.Join(b.dir, metaFile+".tmp")
 	f, err := os.Create(tmp)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if _, err := f.Write(data); err != nil {
 		f.Close()
-		return err
+		return false, err
 	}
 	if err := errors.Join(f.Sync(), f.Close()); err != nil {
-		return err
+		return false, err
 	}
 	if err := b.step("meta-temp-written"); err != nil {
-		return err
+		return false, err
 	}
 	if err := os.Rename(tmp, filepath.Join(b.dir, metaFile)); err != nil {
-		return err
+		return false, err
 	}
 	if err := b.step("meta-renamed"); err != nil {
-		return err
+		return true, err
 	}
-	return syncDir(b.dir)
+	return true, syncDir(b.dir)
 }
 
 // topicChange is a partition count the metadata commits before the topic
@@ -302,11 +310,15 @@ func (b *Broker) CreateTopic(name string, cfg TopicConfig) (*Topic, error) {
 	}
 	next := maps.Clone(cur)
 	next[name] = t
-	if err := b.writeMeta(next); err != nil {
+	committed, err := b.writeMeta(next)
+	if err != nil && !committed {
 		return fail(fmt.Errorf("commitlog: create topic %s: %w", name, err))
 	}
 	b.topics.Store(&next)
 	b.opts.logger.Info("created topic", "topic", name, "partitions", cfg.Partitions)
+	if err != nil {
+		return t, fmt.Errorf("commitlog: create topic %s: the topic exists, but making its metadata durable failed: %w", name, err)
+	}
 	return t, nil
 }
 
@@ -356,12 +368,16 @@ func (b *Broker) AddPartitions(name string, total int32) error {
 	if err := b.step("partitions-created"); err != nil {
 		return fail(err)
 	}
-	if err := b.writeMeta(cur, topicChange{name, total}); err != nil {
+	committed, err := b.writeMeta(cur, topicChange{name, total})
+	if err != nil && !committed {
 		return fail(fmt.Errorf("commitlog: add partitions to %s: %w", name, err))
 	}
 	parts := append(slices.Clone(old), added...)
 	t.parts.Store(&parts)
 	b.opts.logger.Info("added partitions", "topic", name, "from", len(old), "to", total)
+	if err != nil {
+		return fmt.Errorf("commitlog: add partitions to %s: the partitions exist, but making the metadata durable failed: %w", name, err)
+	}
 	return nil
 }
 
@@ -382,15 +398,16 @@ func (b *Broker) DeleteTopic(name string) error {
 	}
 	next := maps.Clone(cur)
 	delete(next, name)
-	if err := b.writeMeta(next); err != nil {
+	committed, err := b.writeMeta(next)
+	if err != nil && !committed {
 		return fmt.Errorf("commitlog: delete topic %s: %w", name, err)
 	}
 	b.topics.Store(&next)
 	t.deleted.Store(true)
-	if err := b.step("meta-committed"); err != nil {
-		return err
+	errs := []error{err}
+	if err == nil {
+		errs = append(errs, b.step("meta-committed"))
 	}
-	var errs []error
 	for _, p := range t.Partitions() {
 		errs = append(errs, p.Delete())
 	}

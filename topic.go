@@ -19,8 +19,13 @@ type Topic struct {
 // Name is the topic's name.
 func (t *Topic) Name() string { return t.name }
 
-// Config is the topic's configuration, defaults filled in.
-func (t *Topic) Config() TopicConfig { return t.cfg }
+// Config is the topic's configuration, defaults filled in. Partitions is
+// the current count, which AddPartitions raises.
+func (t *Topic) Config() TopicConfig {
+	c := t.cfg
+	c.Partitions = t.NumPartitions()
+	return c
+}
 
 // Deleted reports whether the topic has been deleted.
 func (t *Topic) Deleted() bool { return t.deleted.Load() }

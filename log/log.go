@@ -427,14 +427,30 @@ func (l *Log) Close() error {
 	return nil
 }
 
-// Delete closes the log and removes its directory.
+// DeletedSuffix ends the name a deleted log's directory is renamed to
+// before its files are removed (Kafka renames to "<topic>-<partition>.<id>-delete").
+// A directory with this suffix found at startup is garbage.
+const DeletedSuffix = "-delete"
+
+// Delete closes the log and removes its directory. The directory is first
+// renamed aside, so that a log created under the same name right after
+// never shares a path with files that readers of this one still hold open
+// (they keep reading them; the space is freed when they are done).
 func (l *Log) Delete() error {
 	l.mu.Lock()
+	defer l.mu.Unlock()
+	dir := l.dir
 	if !l.closed.Swap(true) {
+		aside := fmt.Sprintf("%s.%d%s", l.dir, time.Now().UnixNano(), DeletedSuffix)
+		if err := os.Rename(l.dir, aside); err == nil {
+			dir = aside
+		}
+		// Close, not Delete: the segments know their files by the old
+		// path, which may soon belong to a new log. Close waits for reads
+		// in flight, which copy out and finish quickly.
 		for _, s := range l.segments() {
-			_ = s.Delete()
+			_ = s.Close()
 		}
 	}
-	l.mu.Unlock()
-	return os.RemoveAll(l.dir)
+	return os.RemoveAll(dir)
 }
