@@ -92,6 +92,7 @@ type partState struct {
 	fetchPos int64 // next offset to fetch; -1 until resolved
 	pos      int64 // next offset Poll returns (what a commit stores); -1 until resolved
 	paused   bool
+	buffered int // records of this partition in Consumer.buffered
 }
 
 // Consumer reads records from a broker's topics, alone (Assign) or as a
@@ -305,16 +306,15 @@ func (c *Consumer) take() []Record {
 	for _, r := range out {
 		if ps := c.assigned[TopicPartition{Topic: r.Topic, Partition: r.Partition}]; ps != nil {
 			ps.pos = r.Offset + 1
+			ps.buffered--
 		}
 	}
 	// Partitions whose buffered records are all handed out are positioned
 	// at their fetch position (skipping compaction gaps and empty batches).
-	pending := map[TopicPartition]bool{}
-	for _, r := range c.buffered {
-		pending[TopicPartition{Topic: r.Topic, Partition: r.Partition}] = true
-	}
-	for tp, ps := range c.assigned {
-		if !pending[tp] && ps.fetchPos >= 0 {
+	// ps.buffered counts them: scanning the rest of the buffer instead
+	// would make every Poll cost O(buffered records).
+	for _, ps := range c.assigned {
+		if ps.buffered == 0 && ps.fetchPos >= 0 {
 			ps.pos = ps.fetchPos
 		}
 	}
@@ -421,6 +421,7 @@ func (c *Consumer) decode(ps *partState, data []byte) error {
 				rec.Headers = slices.Clone(r.Headers)
 			}
 			c.buffered = append(c.buffered, rec)
+			ps.buffered++
 		}
 		if it.Err() != nil {
 			return it.Err()
@@ -460,6 +461,7 @@ func (c *Consumer) reset(ps *partState) error {
 	}
 	ps.pos = ps.fetchPos
 	c.buffered = slices.DeleteFunc(c.buffered, func(r Record) bool { return r.Topic == ps.tp.Topic && r.Partition == ps.tp.Partition })
+	ps.buffered = 0
 	return nil
 }
 
@@ -703,6 +705,7 @@ func (c *Consumer) Seek(tp TopicPartition, offset int64) error {
 	}
 	ps.fetchPos, ps.pos = offset, offset
 	c.buffered = slices.DeleteFunc(c.buffered, func(r Record) bool { return r.Topic == tp.Topic && r.Partition == tp.Partition })
+	ps.buffered = 0
 	return nil
 }
 
@@ -793,6 +796,7 @@ func (c *Consumer) setPaused(tps []TopicPartition, paused bool) error {
 		ps.paused = paused
 		if paused {
 			c.buffered = slices.DeleteFunc(c.buffered, func(r Record) bool { return r.Topic == tp.Topic && r.Partition == tp.Partition })
+			ps.buffered = 0
 			ps.fetchPos = ps.pos
 		}
 	}

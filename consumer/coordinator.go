@@ -68,8 +68,8 @@ func CoordinatorFor(b *commitlog.Broker) (*Coordinator, error) {
 	return v.(*Coordinator), nil
 }
 
-// Close stops the coordinator's expiry loop. Members still waiting in a
-// join are released with ErrUnknownMemberID... the broker closes it.
+// Close stops the coordinator's expiry loop and releases members waiting
+// in JoinGroup with ErrClosed. The broker calls it on Close.
 func (c *Coordinator) Close() error {
 	c.once.Do(func() {
 		close(c.stop)
@@ -186,11 +186,26 @@ func (c *Coordinator) JoinGroup(ctx context.Context, groupID string, req JoinReq
 		c.completeLocked(g)
 	}
 	done := g.done
+	// The channel the next rebalance closes. Taken now, not after done: a
+	// rebalance that starts between the completion and this member's
+	// wake-up replaces m.rebalance, and the member, handed the new open
+	// channel, would not rejoin until a heartbeat told it to.
+	rebalance := m.rebalance
 	g.mu.Unlock()
 
 	select {
 	case <-done:
 	case <-ctx.Done():
+		if req.MemberID == "" {
+			// The caller never learns the new member's id, so it could
+			// not leave: take it out now rather than at the rebalance
+			// timeout.
+			g.mu.Lock()
+			if g.members[m.id] == m {
+				c.removeLocked(g, m.id, "join cancelled")
+			}
+			g.mu.Unlock()
+		}
 		return JoinResult{}, ctx.Err()
 	case <-c.stop:
 		return JoinResult{}, fmt.Errorf("consumer: coordinator: %w", commitlog.ErrClosed)
@@ -201,7 +216,7 @@ func (c *Coordinator) JoinGroup(ctx context.Context, groupID string, req JoinReq
 		return JoinResult{}, fmt.Errorf("consumer: group %s member %s: %w", groupID, m.id, ErrUnknownMemberID)
 	}
 	res := JoinResult{MemberID: m.id, Generation: g.generation, Leader: g.leader, Assignor: g.protocol,
-		Assignment: slices.Clone(m.assignment), Rebalance: m.rebalance}
+		Assignment: slices.Clone(m.assignment), Rebalance: rebalance}
 	if a := g.assignorByName(g.protocol); a != nil {
 		res.Protocol = a.Protocol()
 	}
