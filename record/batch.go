@@ -245,19 +245,22 @@ func updateCRC(b []byte) {
 }
 
 // Batches walks the concatenated batches in b (as read from a segment file)
-// and calls fn with each batch's header and bytes. It stops at the first
+// and calls fn with each batch's header and bytes; the header is reused
+// from one call to the next. It stops at the first
 // batch that is cut short or corrupt and returns an error wrapping
 // ErrCorrupt, or at the first error fn returns.
 func Batches(b []byte, fn func(h *BatchHeader, batch []byte) error) error {
+	h := new(BatchHeader) // one header for the walk: fn may keep no reference to it
 	for len(b) > 0 {
-		h, err := Check(b)
-		if err != nil {
+		var err error
+		if *h, err = Check(b); err != nil {
 			return err
 		}
-		if err := fn(&h, b[:h.Size()]); err != nil {
+		size := h.Size()
+		if err := fn(h, b[:size]); err != nil {
 			return err
 		}
-		b = b[h.Size():]
+		b = b[size:]
 	}
 	return nil
 }

@@ -79,6 +79,7 @@ type Segment struct {
 	sinceIdx int          // bytes appended since the last index entry (writer only)
 
 	refs     atomic.Int64 // 1 for the owner plus one per reader in flight
+	closing  atomic.Bool  // Close or Delete started: no new readers
 	release  sync.Once
 	mu       sync.Mutex // guards deleting and finalErr
 	deleting bool
@@ -395,6 +396,9 @@ func (s *Segment) Seal() error {
 // meanwhile. It returns false once the segment is closed. Every successful
 // Acquire must be paired with Release.
 func (s *Segment) Acquire() bool {
+	if s.closing.Load() {
+		return false
+	}
 	for {
 		r := s.refs.Load()
 		if r <= 0 {
@@ -449,6 +453,7 @@ func (s *Segment) removeFiles() error {
 // Close closes the segment's files once no reader holds them; it waits for
 // that. It is idempotent.
 func (s *Segment) Close() error {
+	s.closing.Store(true)
 	s.release.Do(s.Release)
 	<-s.done
 	s.mu.Lock()
@@ -463,6 +468,7 @@ func (s *Segment) Delete() error {
 	s.mu.Lock()
 	s.deleting = true
 	s.mu.Unlock()
+	s.closing.Store(true)
 	s.release.Do(s.Release)
 	select {
 	case <-s.done:
