@@ -42,7 +42,13 @@ type options struct {
 	logger      *slog.Logger
 	maintenance time.Duration
 	hook        func(step string) error // failure injection for tests
+	noExpvar    bool
 }
+
+// WithoutExpvar keeps the broker out of the "commitlog" expvar, which by
+// default publishes the Stats of every open broker (at /debug/vars when
+// the program serves expvar's handler).
+func WithoutExpvar() Option { return func(o *options) { o.noExpvar = true } }
 
 // Option configures Open.
 type Option func(*options)
@@ -97,6 +103,9 @@ func Open(dir string, opts ...Option) (*Broker, error) {
 	if o.maintenance > 0 {
 		b.wg.Add(1)
 		go b.maintain()
+	}
+	if !o.noExpvar {
+		publishExpvar(b)
 	}
 	return b, nil
 }
@@ -448,8 +457,10 @@ func (b *Broker) maintain() {
 			return
 		case <-tick.C:
 		}
+		now := time.Now()
 		for _, t := range *b.topics.Load() {
 			for _, p := range t.Partitions() {
+				p.Metrics().Tick(now)
 				if err := p.Maintain(); err != nil && !errors.Is(err, ErrClosed) {
 					b.opts.logger.Error("maintenance failed", "topic", t.name, "partition", p.ID(), "err", err)
 				}
@@ -472,6 +483,7 @@ func (b *Broker) closeTopics() error {
 // partition and releases the directory lock. It is idempotent.
 func (b *Broker) Close() error {
 	b.once.Do(func() {
+		unpublishExpvar(b)
 		extErr := b.closeExtensions()
 		b.adminM.Lock()
 		b.closed.Store(true)

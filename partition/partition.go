@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/commitlog-go/commitlog/log"
 )
@@ -33,7 +34,11 @@ type Partition struct {
 	wake    atomic.Pointer[chan struct{}] // closed and replaced on every append
 	closed  atomic.Bool
 	deleted atomic.Bool
+	metrics Metrics
 }
+
+// Metrics returns the partition's live metrics.
+func (p *Partition) Metrics() *Metrics { return &p.metrics }
 
 // gone is the error for use after Close or Delete.
 func (p *Partition) gone() error {
@@ -78,6 +83,7 @@ func (p *Partition) LogEndOffset() int64 { return p.log.EndOffset() }
 // high watermark and wakes waiting readers. With durable set it returns
 // only once the batch is fsynced; concurrent durable appends share fsyncs.
 func (p *Partition) Append(batch []byte, durable bool) (log.AppendInfo, error) {
+	start := time.Now()
 	p.mu.Lock()
 	if p.closed.Load() {
 		p.mu.Unlock()
@@ -96,6 +102,10 @@ func (p *Partition) Append(batch []byte, durable bool) (log.AppendInfo, error) {
 			return info, err
 		}
 	}
+	p.metrics.Records.Mark(int64(info.NumRecords))
+	p.metrics.Bytes.Mark(int64(info.Size))
+	p.metrics.Batches.Mark(1)
+	p.metrics.AppendLatency.Observe(time.Since(start))
 	return info, nil
 }
 
@@ -130,7 +140,10 @@ func (p *Partition) Read(dst []byte, offset int64, maxBytes int) ([]byte, error)
 	if p.closed.Load() {
 		return dst[:0], p.gone()
 	}
+	start := time.Now()
 	out, err := p.log.ReadUpTo(dst, offset, p.hw.Load(), maxBytes)
+	p.metrics.FetchLatency.Observe(time.Since(start))
+	p.metrics.BytesOut.Mark(int64(len(out)))
 	if err != nil && p.closed.Load() {
 		return dst[:0], p.gone()
 	}

@@ -1,0 +1,85 @@
+package consumer
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/commitlog-go/commitlog"
+)
+
+// ContributeStats adds every group's state and lag to the broker's Stats
+// (commitlog.StatsContributor): lag per partition is the high watermark
+// minus the committed offset, for every partition the group has committed
+// or currently has assigned.
+func (c *Coordinator) ContributeStats(s *commitlog.Stats) {
+	c.mu.Lock()
+	ids := slices.Sorted(maps.Keys(c.groups))
+	groups := make([]*group, len(ids))
+	for i, id := range ids {
+		groups[i] = c.groups[id]
+	}
+	c.mu.Unlock()
+	// Groups that only have committed offsets (no live members) count too.
+	c.offsets.mu.RLock()
+	for id := range c.offsets.cache {
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+			groups = append(groups, nil)
+		}
+	}
+	c.offsets.mu.RUnlock()
+	for i, id := range ids {
+		gs := commitlog.GroupStats{Group: id, State: "Empty"}
+		tps := map[TopicPartition]bool{}
+		if g := groups[i]; g != nil {
+			g.mu.Lock()
+			gs.Generation = g.generation
+			gs.Members = len(g.members)
+			switch g.state {
+			case statePreparing:
+				gs.State = "PreparingRebalance"
+			case stateStable:
+				gs.State = "Stable"
+			}
+			for _, m := range g.members {
+				for _, tp := range m.assignment {
+					tps[tp] = true
+				}
+			}
+			g.mu.Unlock()
+		}
+		committed := c.offsets.fetch(id, nil)
+		for tp := range committed {
+			tps[tp] = true
+		}
+		keys := slices.SortedFunc(maps.Keys(tps), func(a, b TopicPartition) int {
+			if a.Topic != b.Topic {
+				if a.Topic < b.Topic {
+					return -1
+				}
+				return 1
+			}
+			return int(a.Partition - b.Partition)
+		})
+		for _, tp := range keys {
+			t, err := c.broker.Topic(tp.Topic)
+			if err != nil {
+				continue
+			}
+			p, err := t.Partition(tp.Partition)
+			if err != nil {
+				continue
+			}
+			pl := commitlog.PartitionLag{Topic: tp.Topic, Partition: tp.Partition, Committed: -1, HighWatermark: p.HighWatermark()}
+			if om, ok := committed[tp]; ok {
+				pl.Committed = om.Offset
+				pl.Lag = max(pl.HighWatermark-om.Offset, 0)
+			} else {
+				pl.Lag = pl.HighWatermark - p.LogStartOffset()
+			}
+			gs.TotalLag += pl.Lag
+			gs.Lag = append(gs.Lag, pl)
+		}
+		s.Groups = append(s.Groups, gs)
+	}
+}

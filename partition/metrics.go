@@ -1,0 +1,196 @@
+package partition
+
+import (
+	"math"
+	"math/bits"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Metrics are a partition's counters, rates and latency histograms, cheap
+// enough for the hot path: atomic adds, no locks.
+type Metrics struct {
+	Records       Meter     // records appended (Kafka's MessagesInPerSec)
+	Bytes         Meter     // bytes appended (BytesInPerSec)
+	Batches       Meter     // batches appended (ProduceRequestsPerSec)
+	BytesOut      Meter     // bytes read by fetches (BytesOutPerSec)
+	AppendLatency Histogram // time in Append, including fsync when durable
+	FetchLatency  Histogram // time in Read
+}
+
+// Tick advances the rates and rotates the latency windows; the broker
+// calls it periodically. Reads tick too, so calling it is optional.
+func (m *Metrics) Tick(now time.Time) {
+	for _, mt := range []*Meter{&m.Records, &m.Bytes, &m.Batches, &m.BytesOut} {
+		mt.tick(now)
+	}
+	m.AppendLatency.rotate(now)
+	m.FetchLatency.rotate(now)
+}
+
+// meterInterval and meterAlpha make the rate a one-minute exponentially
+// weighted moving average, ticked every 5 s, as Kafka's (Yammer) meters.
+const meterInterval = 5 * time.Second
+
+var meterAlpha = 1 - math.Exp(-5.0/60.0)
+
+// Meter counts events and keeps their one-minute rate.
+type Meter struct {
+	count atomic.Int64
+
+	mu        sync.Mutex
+	rate      float64
+	started   bool
+	lastTick  time.Time
+	lastCount int64
+}
+
+// Mark records n events.
+func (m *Meter) Mark(n int64) { m.count.Add(n) }
+
+// Count is the total since the partition opened.
+func (m *Meter) Count() int64 { return m.count.Load() }
+
+// Rate is the one-minute moving average, events per second.
+func (m *Meter) Rate() float64 {
+	m.tick(time.Now())
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.rate
+}
+
+func (m *Meter) tick(now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.lastTick.IsZero() {
+		m.lastTick = now
+		m.lastCount = m.count.Load()
+		return
+	}
+	ticks := int(now.Sub(m.lastTick) / meterInterval)
+	if ticks == 0 {
+		return
+	}
+	// Without a tick for a while, spread what happened evenly over the
+	// missed intervals.
+	c := m.count.Load()
+	instant := float64(c-m.lastCount) / (float64(ticks) * meterInterval.Seconds())
+	m.lastCount = c
+	m.lastTick = m.lastTick.Add(time.Duration(ticks) * meterInterval)
+	for i := 0; i < ticks; i++ {
+		if !m.started {
+			m.rate, m.started = instant, true
+		} else {
+			m.rate += meterAlpha * (instant - m.rate)
+		}
+		if i > 600 { // an hour of ticks: the average has converged
+			m.rate = instant
+			break
+		}
+	}
+}
+
+// Histogram records durations in log-linear buckets (8 per power of two,
+// so a percentile is within about 9% of the true value) over a sliding
+// window of one to two minutes: the current minute and the one before.
+type Histogram struct {
+	mu      sync.Mutex
+	slots   [2]*buckets
+	cur     atomic.Pointer[buckets]
+	rotated time.Time
+}
+
+const subBuckets = 8
+
+type buckets struct {
+	n [64 * subBuckets]atomic.Int64
+}
+
+func bucketOf(ns int64) int {
+	if ns < subBuckets {
+		return int(max(ns, 0))
+	}
+	u := uint64(ns)
+	e := bits.Len64(u) - 1 // position of the top bit, >= 3
+	sub := int(u>>(e-3)) & (subBuckets - 1)
+	return (e-2)*subBuckets + sub
+}
+
+// bucketLow is the smallest duration in bucket i (the inverse of bucketOf).
+func bucketLow(i int) int64 {
+	if i < subBuckets {
+		return int64(i)
+	}
+	e := i/subBuckets + 2
+	sub := i % subBuckets
+	return int64(subBuckets+sub) << (e - 3)
+}
+
+func (h *Histogram) current() *buckets {
+	if b := h.cur.Load(); b != nil {
+		return b
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.slots[0] == nil {
+		h.slots[0], h.slots[1] = new(buckets), new(buckets)
+		h.cur.Store(h.slots[0])
+		h.rotated = time.Now()
+	}
+	return h.cur.Load()
+}
+
+// Observe records one duration.
+func (h *Histogram) Observe(d time.Duration) {
+	h.current().n[bucketOf(int64(d))].Add(1)
+}
+
+func (h *Histogram) rotate(now time.Time) {
+	h.current()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if now.Sub(h.rotated) < time.Minute {
+		return
+	}
+	h.rotated = now
+	old := h.slots[1]
+	for i := range old.n {
+		old.n[i].Store(0)
+	}
+	h.slots[0], h.slots[1] = old, h.slots[0]
+	h.cur.Store(h.slots[0])
+}
+
+// Percentiles returns the durations below which the given fractions (0..1)
+// of the observations in the window fall, and the number of observations.
+func (h *Histogram) Percentiles(qs ...float64) ([]time.Duration, int64) {
+	h.current()
+	h.mu.Lock()
+	a, b := h.slots[0], h.slots[1]
+	h.mu.Unlock()
+	var counts [64 * subBuckets]int64
+	var total int64
+	for i := range counts {
+		counts[i] = a.n[i].Load() + b.n[i].Load()
+		total += counts[i]
+	}
+	out := make([]time.Duration, len(qs))
+	if total == 0 {
+		return out, 0
+	}
+	for j, q := range qs {
+		rank := int64(math.Ceil(q * float64(total)))
+		var seen int64
+		for i, c := range counts {
+			seen += c
+			if seen >= rank && c > 0 {
+				// Report the middle of the bucket.
+				lo, hi := bucketLow(i), bucketLow(i+1)
+				out[j] = time.Duration(lo + (hi-lo)/2)
+				break
+			}
+		}
+	}
+	return out, total
+}

@@ -1,0 +1,118 @@
+package commitlog
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+)
+
+// WritePrometheus writes the broker's Stats in the Prometheus text
+// exposition format (version 0.0.4), with no dependency on a Prometheus
+// client library. Metric names follow Kafka's JMX names, snake-cased under
+// the "commitlog_" prefix.
+func (b *Broker) WritePrometheus(w io.Writer) error {
+	s := b.Stats()
+	pw := &promWriter{w: w}
+	type metric struct {
+		name, help, kind string
+	}
+	gauge := func(m metric, labels string, v float64) {
+		pw.metric(m.name, m.help, m.kind, labels, v)
+	}
+	var (
+		msgs    = metric{"commitlog_messages_in_per_sec", "Records appended per second, one-minute rate (MessagesInPerSec).", "gauge"}
+		bytesIn = metric{"commitlog_bytes_in_per_sec", "Bytes appended per second, one-minute rate (BytesInPerSec).", "gauge"}
+		bytesOu = metric{"commitlog_bytes_out_per_sec", "Bytes fetched per second, one-minute rate (BytesOutPerSec).", "gauge"}
+		batches = metric{"commitlog_produce_batches_per_sec", "Batches appended per second, one-minute rate (ProduceRequestsPerSec).", "gauge"}
+		total   = metric{"commitlog_messages_total", "Records appended since the broker opened.", "counter"}
+		leo     = metric{"commitlog_log_end_offset", "Log end offset.", "gauge"}
+		lso     = metric{"commitlog_log_start_offset", "Log start offset.", "gauge"}
+		hw      = metric{"commitlog_high_watermark", "High watermark.", "gauge"}
+		size    = metric{"commitlog_log_size_bytes", "Size of the partition's segments.", "gauge"}
+		segs    = metric{"commitlog_log_segments", "Number of segments.", "gauge"}
+		appendL = metric{"commitlog_append_latency_seconds", "Append latency percentiles over the last one to two minutes.", "gauge"}
+		fetchL  = metric{"commitlog_fetch_latency_seconds", "Fetch latency percentiles over the last one to two minutes.", "gauge"}
+		lag     = metric{"commitlog_consumer_group_lag", "High watermark minus committed offset.", "gauge"}
+		members = metric{"commitlog_consumer_group_members", "Members of the group.", "gauge"}
+	)
+	for _, t := range s.Topics {
+		for _, p := range t.Partitions {
+			l := fmt.Sprintf(`topic=%q,partition="%d"`, t.Name, p.Partition)
+			gauge(msgs, l, p.Throughput.MessagesInPerSec)
+			gauge(bytesIn, l, p.Throughput.BytesInPerSec)
+			gauge(bytesOu, l, p.Throughput.BytesOutPerSec)
+			gauge(batches, l, p.Throughput.ProduceBatchPerSec)
+			gauge(total, l, float64(p.Throughput.Messages))
+			gauge(leo, l, float64(p.LogEndOffset))
+			gauge(lso, l, float64(p.LogStartOffset))
+			gauge(hw, l, float64(p.HighWatermark))
+			gauge(size, l, float64(p.SizeBytes))
+			gauge(segs, l, float64(p.Segments))
+			for _, lat := range []struct {
+				m   metric
+				lat Latency
+			}{{appendL, p.AppendLatency}, {fetchL, p.FetchLatency}} {
+				gauge(lat.m, l+`,quantile="0.5"`, lat.lat.P50.Seconds())
+				gauge(lat.m, l+`,quantile="0.99"`, lat.lat.P99.Seconds())
+				gauge(lat.m, l+`,quantile="0.999"`, lat.lat.P999.Seconds())
+			}
+		}
+	}
+	for _, g := range s.Groups {
+		gauge(members, fmt.Sprintf(`group=%q`, g.Group), float64(g.Members))
+		for _, pl := range g.Lag {
+			gauge(lag, fmt.Sprintf(`group=%q,topic=%q,partition="%d"`, g.Group, pl.Topic, pl.Partition), float64(pl.Lag))
+		}
+	}
+	return pw.flush()
+}
+
+// PrometheusHandler serves WritePrometheus over HTTP, for a /metrics route.
+func (b *Broker) PrometheusHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		_ = b.WritePrometheus(w)
+	})
+}
+
+// promWriter groups samples by metric family, as the text format
+// requires, and writes them out in the order the families first appeared.
+type promWriter struct {
+	w      io.Writer
+	order  []string
+	family map[string]*promFamily
+}
+
+type promFamily struct {
+	help, kind string
+	lines      []string
+}
+
+func (p *promWriter) metric(name, help, kind, labels string, v float64) {
+	if p.family == nil {
+		p.family = map[string]*promFamily{}
+	}
+	f := p.family[name]
+	if f == nil {
+		f = &promFamily{help: help, kind: kind}
+		p.family[name] = f
+		p.order = append(p.order, name)
+	}
+	f.lines = append(f.lines, fmt.Sprintf("%s{%s} %s\n", name, labels, strconv.FormatFloat(v, 'g', -1, 64)))
+}
+
+func (p *promWriter) flush() error {
+	for _, name := range p.order {
+		f := p.family[name]
+		if _, err := fmt.Fprintf(p.w, "# HELP %s %s\n# TYPE %s %s\n", name, f.help, name, f.kind); err != nil {
+			return err
+		}
+		for _, l := range f.lines {
+			if _, err := io.WriteString(p.w, l); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
