@@ -2,6 +2,7 @@ package producer
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"time"
 
@@ -51,7 +52,9 @@ type partQueue struct {
 	open     *batch   // batch taking records
 	ready    []*batch // sealed, waiting to be sent, oldest first
 	inflight *batch   // being appended
-	draining bool     // a drain goroutine is running
+	busy     bool     // the sender is in its loop (not waiting for work)
+	started  bool     // the sender goroutine runs
+	wake     chan struct{}
 	timer    *time.Timer
 }
 
@@ -92,16 +95,26 @@ func (q *partQueue) sendableLocked(b *batch) bool {
 	return b.flush || q.p.cfg.Linger == 0 || time.Since(b.created) >= q.p.cfg.Linger
 }
 
-// scheduleLocked starts the partition's drain goroutine when a batch is
-// ready to go, or arms the linger timer for the open batch.
+// scheduleLocked wakes the partition's sender when a batch is ready to go,
+// or arms the linger timer for the open batch. The sender is one
+// long-lived goroutine per partition (started on first use, stopped by
+// Close): it keeps its grown stack, and a busy sender picks up new batches
+// without being woken.
 func (q *partQueue) scheduleLocked() {
-	if q.draining {
+	if q.busy {
 		return
 	}
 	if len(q.ready) > 0 || (q.open != nil && q.sendableLocked(q.open)) {
-		q.draining = true
-		q.p.wg.Add(1)
-		go q.drain()
+		if !q.started {
+			q.started = true
+			q.wake = make(chan struct{}, 1)
+			q.p.wg.Add(1)
+			go q.sender()
+		}
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
 		return
 	}
 	if q.open != nil && q.timer == nil {
@@ -116,10 +129,23 @@ func (q *partQueue) kick() {
 	q.mu.Unlock()
 }
 
-// drain appends the partition's ready batches one at a time, in order,
-// and exits when nothing is ready.
-func (q *partQueue) drain() {
+// sender appends the partition's ready batches one at a time, in order,
+// whenever it is woken, until the producer closes.
+func (q *partQueue) sender() {
 	defer q.p.wg.Done()
+	for {
+		select {
+		case <-q.wake:
+			q.drain()
+		case <-q.p.stop:
+			q.drain() // Close flushed everything; this finds nothing left
+			return
+		}
+	}
+}
+
+// drain sends batches until none is ready.
+func (q *partQueue) drain() {
 	for {
 		q.mu.Lock()
 		var b *batch
@@ -134,24 +160,50 @@ func (q *partQueue) drain() {
 		}
 		if b == nil {
 			q.inflight = nil
-			q.draining = false
+			q.busy = false
 			q.scheduleLocked()
 			q.mu.Unlock()
 			return
 		}
+		q.busy = true
 		q.inflight = b
 		q.mu.Unlock()
 		// Sticky partitioning moves keyless records on once a batch goes.
 		q.p.cfg.Partitioner.OnNewBatch(q.tp.topic, q.tp.id, q.numParts)
 		q.send(b)
+		if q.durable() {
+			q.gatherWaiters(len(b.ts))
+		}
+	}
+}
+
+func (q *partQueue) durable() bool { return q.p.cfg.Acks == AcksAll && q.p.cfg.Fsync }
+
+// gatherWaiters gives the senders whose records the last fsync just
+// completed a moment to send their next ones, so that they join the next
+// batch instead of waiting a whole fsync for the one after (the group
+// commit a database's commit_delay tunes). It yields the processor a few
+// times, without sleeping, while the open batch holds fewer records than
+// the batch just written.
+func (q *partQueue) gatherWaiters(last int) {
+	for i := 0; i < 4; i++ {
+		q.mu.Lock()
+		n := 0
+		if q.open != nil {
+			n = q.open.b.Len()
+		}
+		q.mu.Unlock()
+		if n >= last {
+			return
+		}
+		runtime.Gosched()
 	}
 }
 
 func (q *partQueue) send(b *batch) {
 	raw, err := b.b.Build()
 	if err == nil {
-		durable := q.p.cfg.Acks == AcksAll && q.p.cfg.Fsync
-		b.info, err = q.part.Append(raw, durable)
+		b.info, err = q.part.Append(raw, q.durable())
 	}
 	b.err = err
 	builders.Put(b.b)

@@ -56,7 +56,9 @@ type Producer struct {
 	queues  sync.Map // topicPartition -> *partQueue
 	mem     memory
 	closing atomic.Bool
-	wg      sync.WaitGroup // drain goroutines
+	sendMu  sync.RWMutex   // held shared by Send, exclusively by Close
+	stop    chan struct{}  // closed by Close once everything is flushed
+	wg      sync.WaitGroup // partition senders
 	closeMu sync.Mutex
 	closed  bool
 }
@@ -72,7 +74,7 @@ func New(b *commitlog.Broker, cfg Config) (*Producer, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Producer{broker: b, cfg: cfg}
+	p := &Producer{broker: b, cfg: cfg, stop: make(chan struct{})}
 	p.mem.init(cfg.BufferMemory)
 	return p, nil
 }
@@ -104,6 +106,8 @@ func (p *Producer) send(ctx context.Context, rec *Record, cb func(RecordMetadata
 		}
 		return f
 	}
+	p.sendMu.RLock() // Close waits for sends in progress before its final flush
+	defer p.sendMu.RUnlock()
 	if p.closing.Load() {
 		return fail(fmt.Errorf("producer: %w", commitlog.ErrClosed))
 	}
@@ -188,9 +192,12 @@ func (p *Producer) Close(ctx context.Context) error {
 		return nil
 	}
 	p.closing.Store(true)
+	p.sendMu.Lock() // no Send is between its closing check and its queue
+	p.sendMu.Unlock()
 	if err := p.Flush(ctx); err != nil {
 		return err
 	}
+	close(p.stop)
 	done := make(chan struct{})
 	go func() { p.wg.Wait(); close(done) }()
 	select {
@@ -204,9 +211,10 @@ func (p *Producer) Close(ctx context.Context) error {
 
 // memory is buffer.memory: a byte budget shared by every batch.
 type memory struct {
-	mu    sync.Mutex
-	avail int64
-	freed chan struct{} // closed and replaced when bytes come back
+	mu      sync.Mutex
+	avail   int64
+	waiters int
+	freed   chan struct{} // closed and replaced when bytes come back to waiters
 }
 
 func (m *memory) init(n int64) {
@@ -227,17 +235,25 @@ func (m *memory) reserve(ctx context.Context, n int64, maxBlock time.Duration) e
 			return nil
 		}
 		ch := m.freed
+		m.waiters++
 		m.mu.Unlock()
 		if timer == nil {
 			timer = time.NewTimer(maxBlock)
 		}
+		var err error
 		select {
 		case <-ch:
 		case <-ctx.Done():
 			timer.Stop()
-			return fmt.Errorf("producer: waiting for buffer.memory: %w (%w)", ErrBufferFull, ctx.Err())
+			err = fmt.Errorf("producer: waiting for buffer.memory: %w (%w)", ErrBufferFull, ctx.Err())
 		case <-timer.C:
-			return fmt.Errorf("producer: buffer.memory full for max.block.ms %v: %w", maxBlock, ErrBufferFull)
+			err = fmt.Errorf("producer: buffer.memory full for max.block.ms %v: %w", maxBlock, ErrBufferFull)
+		}
+		m.mu.Lock()
+		m.waiters--
+		m.mu.Unlock()
+		if err != nil {
+			return err
 		}
 	}
 }
@@ -245,6 +261,10 @@ func (m *memory) reserve(ctx context.Context, n int64, maxBlock time.Duration) e
 func (m *memory) release(n int64) {
 	m.mu.Lock()
 	m.avail += n
+	if m.waiters == 0 {
+		m.mu.Unlock()
+		return
+	}
 	ch := m.freed
 	m.freed = make(chan struct{})
 	m.mu.Unlock()

@@ -1,0 +1,318 @@
+package bench
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/commitlog-go/commitlog"
+	prod "github.com/commitlog-go/commitlog/producer"
+)
+
+// ProducerPerfConfig configures RunProducerPerf, the core of
+// cmd/producer-perf (Kafka's kafka-producer-perf-test).
+type ProducerPerfConfig struct {
+	// Topic to write to; created with Partitions partitions if missing.
+	Topic string
+	// NumRecords is how many records to send.
+	NumRecords int64
+	// RecordSize is the size of each record's value in bytes.
+	RecordSize int
+	// Throughput caps the send rate in records/s; 0 or less is unthrottled
+	// (the command's -1).
+	Throughput float64
+	// Partitions of the topic (default 1).
+	Partitions int32
+	// Keys: 0 sends keyless records (sticky partitioning); K > 0 cycles
+	// through K distinct keys (hash partitioning).
+	Keys int
+	// Dir is the broker's data directory; "" uses a temporary directory
+	// removed at the end.
+	Dir string
+	// Interval between progress lines (default 5 s).
+	Interval time.Duration
+	// CSV, if not nil, receives the progress and final rows as CSV.
+	CSV io.Writer
+	// Producer is the producer's configuration (acks, fsync, linger,
+	// batch size, compression...).
+	Producer prod.Config
+}
+
+// ProducerPerfResult is the outcome of RunProducerPerf. Latencies run from
+// Send to the record's completion callback.
+type ProducerPerfResult struct {
+	Records       int64 // records sent (completed, with or without error)
+	Errors        int64 // records that failed
+	Bytes         int64 // value bytes sent
+	Elapsed       time.Duration
+	RecordsPerSec float64
+	MBPerSec      float64 // MiB/s of values, as Kafka counts
+	AvgLatency    time.Duration
+	MaxLatency    time.Duration
+	P50, P95      time.Duration
+	P99, P999     time.Duration
+}
+
+// perfPayload returns size random upper-case letters, as Kafka's perf test
+// generates (fixed seed, so runs compress alike).
+func perfPayload(size int) []byte {
+	r := rand.New(rand.NewPCG(1, 2))
+	p := make([]byte, size)
+	for i := range p {
+		p[i] = byte('A' + r.IntN(26))
+	}
+	return p
+}
+
+const mib = 1 << 20
+
+// perfWindow accumulates the completions of one progress interval.
+type perfWindow struct {
+	mu     sync.Mutex
+	start  time.Time
+	count  int64
+	bytes  int64
+	latSum int64 // µs
+	latMax int64 // µs
+}
+
+func (w *perfWindow) record(latUs, bytes int64) {
+	w.mu.Lock()
+	w.count++
+	w.bytes += bytes
+	w.latSum += latUs
+	w.latMax = max(w.latMax, latUs)
+	w.mu.Unlock()
+}
+
+// take returns the window's totals and starts a new one at now.
+func (w *perfWindow) take(now time.Time) (count, bytes, latSum, latMax int64, elapsed time.Duration) {
+	w.mu.Lock()
+	count, bytes, latSum, latMax = w.count, w.bytes, w.latSum, w.latMax
+	elapsed = now.Sub(w.start)
+	w.start, w.count, w.bytes, w.latSum, w.latMax = now, 0, 0, 0, 0
+	w.mu.Unlock()
+	return
+}
+
+func ms(us int64) float64 { return float64(us) / 1000 }
+
+func msd(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+var csvHeader = []string{"type", "elapsed_s", "records", "records_per_sec", "mb_per_sec",
+	"avg_latency_ms", "max_latency_ms", "p50_ms", "p95_ms", "p99_ms", "p999_ms", "errors"}
+
+func fmtf(f float64) string { return strconv.FormatFloat(f, 'f', 3, 64) }
+
+// RunProducerPerf opens a broker (in cfg.Dir or a temporary directory),
+// creates cfg.Topic, sends cfg.NumRecords records of cfg.RecordSize bytes
+// with a producer, and writes Kafka-style progress lines every cfg.Interval
+// and a final summary line to out:
+//
+//	N records sent, X records/sec (Y MB/sec), A ms avg latency, M ms max latency.
+//	N records sent, X records/sec (Y MB/sec), A ms avg latency, M ms max latency, P ms 50th, P ms 95th, P ms 99th, P ms 99.9th.
+//
+// It returns early with ctx's error if ctx ends; the result then covers the
+// records sent so far. Failed records are counted in Errors and the first
+// failure is returned as the error.
+func RunProducerPerf(ctx context.Context, cfg ProducerPerfConfig, out io.Writer) (res ProducerPerfResult, err error) {
+	if cfg.Topic == "" {
+		return res, errors.New("producer-perf: no topic")
+	}
+	if cfg.NumRecords < 0 || cfg.RecordSize < 0 || cfg.Keys < 0 {
+		return res, errors.New("producer-perf: num-records, record-size and keys must not be negative")
+	}
+	if cfg.Partitions <= 0 {
+		cfg.Partitions = 1
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = 5 * time.Second
+	}
+	dir := cfg.Dir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "producer-perf-"); err != nil {
+			return res, err
+		}
+		defer os.RemoveAll(dir)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	b, err := commitlog.Open(dir, commitlog.WithLogger(logger))
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		if cerr := b.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	if _, err := b.CreateTopic(cfg.Topic, commitlog.TopicConfig{Partitions: cfg.Partitions}); err != nil {
+		if !errors.Is(err, commitlog.ErrTopicExists) {
+			return res, err
+		}
+	}
+	p, err := prod.New(b, cfg.Producer)
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if cerr := p.Close(cctx); err == nil {
+			err = cerr
+		}
+	}()
+
+	var cw *csv.Writer
+	if cfg.CSV != nil {
+		cw = csv.NewWriter(cfg.CSV)
+		_ = cw.Write(csvHeader)
+	}
+
+	value := perfPayload(cfg.RecordSize)
+	var keys [][]byte
+	for i := range cfg.Keys {
+		keys = append(keys, fmt.Appendf(nil, "key-%d", i))
+	}
+	// Latencies in µs, one slot per record, written by the callbacks.
+	lat := make([]int64, cfg.NumRecords)
+	var (
+		wg       sync.WaitGroup
+		errCount atomic.Int64
+		firstErr atomic.Pointer[error]
+		win      perfWindow
+	)
+	start := time.Now()
+	win.start = start
+
+	// Progress lines.
+	var outMu sync.Mutex
+	stopTicker := make(chan struct{})
+	tickerDone := make(chan struct{})
+	var stopOnce sync.Once
+	stopProgress := func() { stopOnce.Do(func() { close(stopTicker); <-tickerDone }) }
+	defer stopProgress()
+	go func() {
+		defer close(tickerDone)
+		t := time.NewTicker(cfg.Interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopTicker:
+				return
+			case now := <-t.C:
+				n, by, sum, mx, el := win.take(now)
+				secs := el.Seconds()
+				avg := 0.0
+				if n > 0 {
+					avg = ms(sum) / float64(n)
+				}
+				outMu.Lock()
+				fmt.Fprintf(out, "%d records sent, %.1f records/sec (%.2f MB/sec), %.1f ms avg latency, %.1f ms max latency.\n",
+					n, float64(n)/secs, float64(by)/mib/secs, avg, ms(mx))
+				if cw != nil {
+					_ = cw.Write([]string{"interval", fmtf(now.Sub(start).Seconds()), strconv.FormatInt(n, 10),
+						fmtf(float64(n) / secs), fmtf(float64(by) / mib / secs), fmtf(avg), fmtf(ms(mx)), "", "", "", "", ""})
+					cw.Flush()
+				}
+				outMu.Unlock()
+			}
+		}
+	}()
+
+	rec := prod.Record{Topic: cfg.Topic, Value: value}
+	size := int64(len(value))
+	var sent int64
+	for i := range cfg.NumRecords {
+		if ctx.Err() != nil {
+			break
+		}
+		if cfg.Throughput > 0 {
+			// Pacing: record i is due at start + i/Throughput. Oversleeping
+			// is made up by sending the following records without a pause.
+			due := start.Add(time.Duration(float64(i) / cfg.Throughput * float64(time.Second)))
+			if d := time.Until(due); d > 0 {
+				time.Sleep(d)
+			}
+		}
+		if keys != nil {
+			rec.Key = keys[i%int64(len(keys))]
+		}
+		wg.Add(1)
+		sendStart := time.Now()
+		// The producer copies Key and Value before SendCallback returns, so
+		// rec is reused.
+		p.SendCallback(ctx, &rec, func(_ prod.RecordMetadata, err error) {
+			l := time.Since(sendStart).Microseconds()
+			lat[i] = l
+			if err != nil {
+				if errCount.Add(1) == 1 {
+					firstErr.Store(&err)
+				}
+			}
+			win.record(l, size)
+			wg.Done()
+		})
+		sent++
+	}
+	// Records already queued are waited for even when ctx has ended.
+	if err := p.Flush(context.WithoutCancel(ctx)); err != nil {
+		return res, err
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	stopProgress()
+
+	lat = lat[:sent]
+	res.Records = sent
+	res.Errors = errCount.Load()
+	res.Bytes = sent * size
+	res.Elapsed = elapsed
+	res.RecordsPerSec = float64(sent) / elapsed.Seconds()
+	res.MBPerSec = float64(res.Bytes) / mib / elapsed.Seconds()
+	if sent > 0 {
+		var sum int64
+		for _, l := range lat {
+			sum += l
+		}
+		slices.Sort(lat)
+		pct := func(q float64) time.Duration {
+			return time.Duration(lat[int(q*float64(len(lat)-1))]) * time.Microsecond
+		}
+		res.AvgLatency = time.Duration(sum/sent) * time.Microsecond
+		res.MaxLatency = time.Duration(lat[len(lat)-1]) * time.Microsecond
+		res.P50, res.P95, res.P99, res.P999 = pct(0.5), pct(0.95), pct(0.99), pct(0.999)
+	}
+	outMu.Lock()
+	fmt.Fprintf(out, "%d records sent, %.1f records/sec (%.2f MB/sec), %.2f ms avg latency, %.2f ms max latency, %.2f ms 50th, %.2f ms 95th, %.2f ms 99th, %.2f ms 99.9th.\n",
+		res.Records, res.RecordsPerSec, res.MBPerSec, msd(res.AvgLatency), msd(res.MaxLatency),
+		msd(res.P50), msd(res.P95), msd(res.P99), msd(res.P999))
+	if cw != nil {
+		_ = cw.Write([]string{"final", fmtf(elapsed.Seconds()), strconv.FormatInt(res.Records, 10),
+			fmtf(res.RecordsPerSec), fmtf(res.MBPerSec), fmtf(msd(res.AvgLatency)), fmtf(msd(res.MaxLatency)),
+			fmtf(msd(res.P50)), fmtf(msd(res.P95)), fmtf(msd(res.P99)), fmtf(msd(res.P999)),
+			strconv.FormatInt(res.Errors, 10)})
+		cw.Flush()
+		if err := cw.Error(); err != nil {
+			outMu.Unlock()
+			return res, err
+		}
+	}
+	outMu.Unlock()
+	if e := firstErr.Load(); e != nil {
+		return res, fmt.Errorf("producer-perf: %d of %d records failed, first: %w", res.Errors, res.Records, *e)
+	}
+	if ctx.Err() != nil {
+		return res, ctx.Err()
+	}
+	return res, nil
+}

@@ -1,0 +1,238 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/commitlog-go/commitlog"
+	prod "github.com/commitlog-go/commitlog/producer"
+	"github.com/commitlog-go/commitlog/record"
+)
+
+// Whole-stack producer benchmarks: producer.Producer over a broker in a
+// temporary directory, through the public API only. Run them with
+//
+//	go test ./bench -run '^$' -bench 'SyncSenders|AsyncThroughput' -count 5 -benchtime 2s
+//
+// ns/op is per record; records/s counts all senders together.
+
+// openPerfBroker opens a broker in a fresh directory with a topic of
+// partitions partitions and a producer with cfg, all closed at cleanup.
+func openPerfBroker(b *testing.B, topic string, partitions int32, cfg prod.Config) (*commitlog.Broker, *prod.Producer) {
+	b.Helper()
+	br, err := commitlog.Open(b.TempDir(), commitlog.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = br.Close() })
+	if _, err := br.CreateTopic(topic, commitlog.TopicConfig{Partitions: partitions}); err != nil {
+		b.Fatal(err)
+	}
+	p, err := prod.New(br, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = p.Close(context.Background()) })
+	return br, p
+}
+
+// countBatches returns the number of batches in partition 0 of topic:
+// the number of appends (and, with fsync, at most the number of fsyncs)
+// the producer made.
+func countBatches(b *testing.B, br *commitlog.Broker, topic string) int64 {
+	b.Helper()
+	t, err := br.Topic(topic)
+	if err != nil {
+		b.Fatal(err)
+	}
+	part, err := t.Partition(0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var (
+		n   int64
+		off int64
+		buf []byte
+	)
+	for off < part.HighWatermark() {
+		if buf, err = part.Read(buf, off, 1<<20); err != nil {
+			b.Fatal(err)
+		}
+		err = record.Batches(buf, func(h *record.BatchHeader, _ []byte) error {
+			n++
+			off = h.NextOffset()
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	return n
+}
+
+// BenchmarkSyncSenders has senders goroutines each calling SendSync in a
+// loop on one partition (b.N records in all), with acks=all and linger 0.
+//
+// Group commit: a partition has at most one batch being appended (and,
+// with Fsync, fsynced) at a time. While it is, the records of the other
+// senders gather in the next open batch, and the next append carries them
+// all with one write and one fsync. So with fsync=true one sender pays an
+// fsync per record, while 8 senders share each fsync among the records
+// that arrived during the previous one. It is a closed loop: every sender
+// has at most one record in flight, so 8 senders can at best be 8 times
+// as fast as one (records per fsync <= 8), and in steady state the
+// senders split into about two groups that take turns (one group's batch
+// is being fsynced while the other's gathers), about 4 records per fsync.
+// records/append reports the records carried by each append (and fsync).
+// With fsync=false there is no slow step to amortise, so the gain is
+// bounded by the CPU cost of a record and by the number of cores.
+func BenchmarkSyncSenders(b *testing.B) {
+	for _, fsync := range []bool{true, false} {
+		for _, senders := range []int{1, 8} {
+			b.Run(fmt.Sprintf("fsync=%t/senders=%d", fsync, senders), func(b *testing.B) {
+				benchSyncSenders(b, senders, fsync)
+			})
+		}
+	}
+}
+
+func benchSyncSenders(b *testing.B, senders int, fsync bool) {
+	cfg := prod.Config{Fsync: fsync}.SetAcks(prod.AcksAll).SetLinger(0)
+	br, p := openPerfBroker(b, "sync", 1, cfg)
+	value := perfPayload(100)
+	ctx := context.Background()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rec := prod.Record{Topic: "sync", ExplicitPartition: true, Value: value}
+			for next.Add(1) <= int64(b.N) {
+				if _, err := p.SendSync(ctx, &rec); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	// Records per append: how much group commit happened (at most senders).
+	b.ReportMetric(float64(b.N)/float64(countBatches(b, br, "sync")), "records/append")
+}
+
+// BenchmarkAsyncThroughput sends keyless records (sticky partitioning)
+// with Send as fast as it can, acks=1 and the default linger.ms and
+// batch.size, waiting for the futures a chunk at a time while the next
+// chunk is being sent, so the pipeline never runs dry.
+func BenchmarkAsyncThroughput(b *testing.B) {
+	sizes := []struct {
+		name string
+		n    int
+	}{{"100B", 100}, {"1KiB", 1024}}
+	comps := []struct {
+		name string
+		c    record.Compression
+	}{{"none", record.None}, {"lz4", record.LZ4}}
+	for _, size := range sizes {
+		for _, parts := range []int32{1, 8} {
+			for _, comp := range comps {
+				b.Run(fmt.Sprintf("size=%s/partitions=%d/compression=%s", size.name, parts, comp.name), func(b *testing.B) {
+					benchAsync(b, size.n, parts, comp.c)
+				})
+			}
+		}
+	}
+}
+
+func benchAsync(b *testing.B, size int, parts int32, comp record.Compression) {
+	const chunk = 10000
+	cfg := prod.Config{Compression: comp}.SetAcks(prod.AcksLeader)
+	_, p := openPerfBroker(b, "async", parts, cfg)
+	ctx := context.Background()
+	rec := prod.Record{Topic: "async", Value: perfPayload(size)}
+	wait := func(fs []*prod.Future) {
+		for _, f := range fs {
+			if _, err := f.Wait(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	prev := make([]*prod.Future, 0, chunk)
+	cur := make([]*prod.Future, 0, chunk)
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		cur = append(cur, p.Send(ctx, &rec))
+		if len(cur) == chunk {
+			wait(prev)
+			prev, cur = cur, prev[:0]
+		}
+	}
+	if err := p.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	wait(prev)
+	wait(cur)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// TestProducerPerfSmoke runs the core of cmd/producer-perf on a small,
+// throttled load.
+func TestProducerPerfSmoke(t *testing.T) {
+	var out, csvOut bytes.Buffer
+	cfg := ProducerPerfConfig{
+		Topic:      "perf",
+		NumRecords: 2000,
+		RecordSize: 100,
+		Throughput: 20000, // 0.1 s
+		Partitions: 2,
+		Dir:        t.TempDir(),
+		Interval:   30 * time.Millisecond,
+		CSV:        &csvOut,
+		Producer:   prod.Config{}.SetAcks(prod.AcksLeader).SetLinger(time.Millisecond),
+	}
+	res, err := RunProducerPerf(context.Background(), cfg, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("output:\n%s", out.String())
+	if res.Records != 2000 || res.Errors != 0 || res.Bytes != 2000*100 {
+		t.Fatalf("result %+v: want 2000 records, 0 errors, 200000 bytes", res)
+	}
+	if res.Elapsed < 90*time.Millisecond {
+		t.Errorf("elapsed %v: --throughput 20000 should take about 100 ms", res.Elapsed)
+	}
+	if res.P50 > res.P99 || res.P99 > res.P999 || res.P999 > res.MaxLatency || res.MaxLatency <= 0 {
+		t.Errorf("latencies out of order: %+v", res)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	final := lines[len(lines)-1]
+	if !strings.HasPrefix(final, "2000 records sent, ") || !strings.HasSuffix(final, " ms 99.9th.") {
+		t.Errorf("final line %q", final)
+	}
+	if len(lines) < 2 || !strings.HasSuffix(lines[0], " ms max latency.") {
+		t.Errorf("no progress line before the final one:\n%s", out.String())
+	}
+	rows, err := csv.NewReader(&csvOut).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != len(lines)+1 || rows[0][0] != "type" || rows[len(rows)-1][0] != "final" || rows[len(rows)-1][2] != "2000" {
+		t.Errorf("csv rows %q do not match the output lines", rows)
+	}
+}

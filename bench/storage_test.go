@@ -1,0 +1,265 @@
+package bench
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/commitlog-go/commitlog/log"
+	"github.com/commitlog-go/commitlog/record"
+)
+
+// Whole-stack storage benchmarks: the producer's side encodes every batch
+// with record.Builder inside the timed loop and the consumer's side decodes
+// every record it reads with record.Iterator, around package log. The
+// storage layer alone (pre-encoded batches, headers only) is measured by
+// the benchmarks of package log; the difference between the two is the
+// codec's share. Run them with
+//
+//	go test ./bench -run '^$' -bench . -count 5 -benchtime 2s
+//
+// BenchmarkRandomLookup/1e7 writes a 1.2 GB log once per process (in a
+// temporary directory under os.TempDir(), removed at its end); -short
+// skips it.
+
+// storageConfig is Kafka's defaults (1 GiB segments, 4 KiB index
+// interval, fsync left to the OS) without time-based retention.
+func storageConfig() log.Config {
+	return log.Config{SegmentBytes: 1 << 30, RetentionMs: -1}
+}
+
+func storageOpenLog(b *testing.B, dir string) *log.Log {
+	b.Helper()
+	l, err := log.Open(dir, storageConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = l.Close() })
+	return l
+}
+
+func storageSizeName(n int) string {
+	if n%1024 == 0 {
+		return fmt.Sprintf("%dKiB", n/1024)
+	}
+	return fmt.Sprintf("%dB", n)
+}
+
+// storageProducer encodes batches of records with values of size bytes
+// and 8-byte keys, as a client would, reusing one Builder.
+type storageProducer struct {
+	bl    *record.Builder
+	keys  [][]byte
+	value []byte
+}
+
+func newStorageProducer(records, size int) *storageProducer {
+	p := &storageProducer{bl: record.NewBuilder(0, record.BatchOptions{})}
+	for i := range records {
+		p.keys = append(p.keys, fmt.Appendf(nil, "key%05d", i))
+	}
+	p.value = bytes.Repeat([]byte("commitlog-"), size/10+1)[:size]
+	return p
+}
+
+// next encodes the next batch; its bytes are valid until the next call.
+func (p *storageProducer) next(tb testing.TB) []byte {
+	p.bl.Reset(0, record.BatchOptions{})
+	ts := time.Now().UnixMilli()
+	for _, k := range p.keys {
+		p.bl.Add(ts, k, p.value, nil)
+	}
+	raw, err := p.bl.Build()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return raw
+}
+
+func storageAppend(b *testing.B, records, size int, fsync bool) {
+	l := storageOpenLog(b, b.TempDir())
+	p := newStorageProducer(records, size)
+	b.SetBytes(int64(records * size))
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		if _, err := l.Append(p.next(b)); err != nil {
+			b.Fatal(err)
+		}
+		if fsync {
+			if err := l.Sync(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		n++
+	}
+	b.ReportMetric(float64(n*records)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkAppend encodes and appends one batch per op, without fsync.
+// SetBytes counts record values, so MB/s is payload.
+func BenchmarkAppend(b *testing.B) {
+	for _, size := range []int{100, 1024} {
+		for _, records := range []int{1, 100} {
+			b.Run(fmt.Sprintf("record=%s/batch=%d", storageSizeName(size), records), func(b *testing.B) {
+				storageAppend(b, records, size, false)
+			})
+		}
+	}
+}
+
+// BenchmarkAppendFsync is BenchmarkAppend/record=1KiB/batch=100 with
+// log.Sync (fsync of the active segment) after every append: the cost
+// of acks that wait for the disk, per batch.
+func BenchmarkAppendFsync(b *testing.B) {
+	storageAppend(b, 100, 1024, true)
+}
+
+// storageConsumer decodes every record of the batches it is given.
+type storageConsumer struct {
+	it      record.Iterator
+	next    int64
+	records int64
+	sum     int
+}
+
+func (c *storageConsumer) consume(data []byte) error {
+	return record.Batches(data, func(h *record.BatchHeader, batch []byte) error {
+		if err := c.it.ResetChecked(h, batch); err != nil {
+			return err
+		}
+		for c.it.Next() {
+			r := c.it.Record()
+			if r.Offset < c.next {
+				continue
+			}
+			c.sum += len(r.Key) + len(r.Value)
+			c.records++
+		}
+		c.next = h.NextOffset()
+		return c.it.Err()
+	})
+}
+
+// BenchmarkReadSequential reads a 64 MiB log of 1 KiB records (batches of
+// 100) from start to end, 1 MiB per Read, and decodes every record.
+func BenchmarkReadSequential(b *testing.B) {
+	l := storageOpenLog(b, b.TempDir())
+	p := newStorageProducer(100, 1024)
+	for l.Size() < 64<<20 {
+		if _, err := l.Append(p.next(b)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	start, end, size := l.StartOffset(), l.EndOffset(), l.Size()
+	b.SetBytes(size)
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		c := storageConsumer{next: start}
+		for c.next < end {
+			data, err := l.Read(c.next, 1<<20)
+			if err != nil || len(data) == 0 {
+				b.Fatalf("read at %d: %d bytes, %v", c.next, len(data), err)
+			}
+			if err := c.consume(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if c.records != end-start {
+			b.Fatalf("decoded %d records, want %d", c.records, end-start)
+		}
+		n++
+	}
+	b.ReportMetric(float64(n)*float64(end-start)/b.Elapsed().Seconds(), "records/s")
+}
+
+// storageLookupLogs are the logs of BenchmarkRandomLookup, built on first
+// use in a directory of the parent benchmark, whose function runs once per
+// process (the sub-benchmarks run -count times inside it): each log is
+// built once and removed when the parent ends.
+type storageLookupLogs struct {
+	dir  string
+	logs map[int64]*log.Log
+}
+
+func newStorageLookupLogs(b *testing.B) *storageLookupLogs {
+	ll := &storageLookupLogs{dir: b.TempDir(), logs: map[int64]*log.Log{}}
+	b.Cleanup(func() { // runs before the TempDir removal, registered earlier
+		for _, l := range ll.logs {
+			_ = l.Close()
+		}
+	})
+	return ll
+}
+
+// get returns the log of records 100-byte records in batches of 100.
+func (ll *storageLookupLogs) get(b *testing.B, records int64) *log.Log {
+	if l := ll.logs[records]; l != nil {
+		return l
+	}
+	t0 := time.Now()
+	l, err := log.Open(filepath.Join(ll.dir, fmt.Sprint(records)), storageConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ll.logs[records] = l
+	p := newStorageProducer(100, 100)
+	for l.EndOffset() < records {
+		if _, err := l.Append(p.next(b)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("built a log of %d records: %d segments, %.0f MB in %v", l.EndOffset(),
+		l.NumSegments(), float64(l.Size())/1e6, time.Since(t0).Round(time.Millisecond))
+	return l
+}
+
+// BenchmarkRandomLookup fetches the record at one random offset per op:
+// Read(off, 1), then decode the returned batch up to off. Logs of 1e5 and
+// 1e7 records of 100 bytes in batches of 100.
+//
+// Target: 1e7 within 1.3x of 1e5 ns/op; the lookup is O(log segments + log
+// index entries) plus a scan bounded by index.interval.bytes, so its cost
+// should not grow with the log (see the same benchmark in package log).
+func BenchmarkRandomLookup(b *testing.B) {
+	logs := newStorageLookupLogs(b)
+	for _, c := range []struct {
+		name    string
+		records int64
+	}{{"1e5", 1e5}, {"1e7", 1e7}} {
+		b.Run(c.name, func(b *testing.B) {
+			if c.records > 1e6 && testing.Short() {
+				b.Skip("-short: skipping the 1.1 GB log")
+			}
+			l := logs.get(b, c.records)
+			end := l.EndOffset()
+			rng := rand.New(rand.NewPCG(uint64(end), 7))
+			var it record.Iterator
+			b.ReportAllocs()
+			for b.Loop() {
+				off := rng.Int64N(end)
+				data, err := l.Read(off, 1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := it.Reset(data); err != nil {
+					b.Fatal(err)
+				}
+				found := false
+				for it.Next() {
+					if r := it.Record(); r.Offset == off {
+						found = len(r.Value) == 100
+						break
+					}
+				}
+				if !found {
+					b.Fatalf("offset %d not in the batch read (%v)", off, it.Err())
+				}
+			}
+		})
+	}
+}
