@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -135,30 +133,15 @@ func RunConsumerPerf(ctx context.Context, cfg ConsumerPerfConfig, out io.Writer)
 	if cfg.FetchMaxWait <= 0 {
 		cfg.FetchMaxWait = 50 * time.Millisecond
 	}
-	dir := cfg.Dir
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "consumer-perf-"); err != nil {
-			return res, err
-		}
-		defer os.RemoveAll(dir)
-	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	b, err := commitlog.Open(dir, commitlog.WithLogger(logger))
+	b, t, closeBroker, err := openToolBroker(cfg.Dir, "consumer-perf-", cfg.Topic, cfg.Partitions)
 	if err != nil {
 		return res, err
 	}
 	defer func() {
-		if cerr := b.Close(); err == nil {
+		if cerr := closeBroker(); err == nil {
 			err = cerr
 		}
 	}()
-	t, err := b.CreateTopic(cfg.Topic, commitlog.TopicConfig{Partitions: cfg.Partitions})
-	if errors.Is(err, commitlog.ErrTopicExists) {
-		t, err = b.Topic(cfg.Topic)
-	}
-	if err != nil {
-		return res, err
-	}
 
 	var have int64
 	for _, p := range t.Partitions() {

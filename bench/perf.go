@@ -138,28 +138,15 @@ func RunProducerPerf(ctx context.Context, cfg ProducerPerfConfig, out io.Writer)
 	if cfg.Interval <= 0 {
 		cfg.Interval = 5 * time.Second
 	}
-	dir := cfg.Dir
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "producer-perf-"); err != nil {
-			return res, err
-		}
-		defer os.RemoveAll(dir)
-	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	b, err := commitlog.Open(dir, commitlog.WithLogger(logger))
+	b, _, closeBroker, err := openToolBroker(cfg.Dir, "producer-perf-", cfg.Topic, cfg.Partitions)
 	if err != nil {
 		return res, err
 	}
 	defer func() {
-		if cerr := b.Close(); err == nil {
+		if cerr := closeBroker(); err == nil {
 			err = cerr
 		}
 	}()
-	if _, err := b.CreateTopic(cfg.Topic, commitlog.TopicConfig{Partitions: cfg.Partitions}); err != nil {
-		if !errors.Is(err, commitlog.ErrTopicExists) {
-			return res, err
-		}
-	}
 	p, err := prod.New(b, cfg.Producer)
 	if err != nil {
 		return res, err
@@ -315,4 +302,38 @@ func RunProducerPerf(ctx context.Context, cfg ProducerPerfConfig, out io.Writer)
 		return res, ctx.Err()
 	}
 	return res, nil
+}
+
+// openToolBroker opens a broker for a perf tool in dir (a temporary
+// directory named with prefix when dir is empty, removed by the returned
+// close function) with warnings logged to stderr, and creates the topic
+// or finds it.
+func openToolBroker(dir, prefix, topic string, partitions int32) (*commitlog.Broker, *commitlog.Topic, func() error, error) {
+	cleanup := func() {}
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", prefix)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		dir, cleanup = tmp, func() { os.RemoveAll(tmp) }
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	b, err := commitlog.Open(dir, commitlog.WithLogger(logger))
+	if err != nil {
+		cleanup()
+		return nil, nil, nil, err
+	}
+	closeAll := func() error {
+		defer cleanup()
+		return b.Close()
+	}
+	t, err := b.CreateTopic(topic, commitlog.TopicConfig{Partitions: partitions})
+	if errors.Is(err, commitlog.ErrTopicExists) {
+		t, err = b.Topic(topic)
+	}
+	if err != nil {
+		closeAll()
+		return nil, nil, nil, err
+	}
+	return b, t, closeAll, nil
 }
