@@ -364,8 +364,8 @@ func (c *Consumer) fetch() (int, error) {
 	budget := c.cfg.FetchMaxBytes
 	total := 0
 	for i := range c.order {
-		if budget <= 0 {
-			break
+		if budget <= 0 || len(c.buffered) >= c.cfg.MaxPollRecords {
+			break // enough for this poll; the rest waits for the next fetch
 		}
 		tp := c.order[(c.next+i)%len(c.order)]
 		ps := c.assigned[tp]
