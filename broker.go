@@ -43,6 +43,7 @@ type options struct {
 	maintenance time.Duration
 	hook        func(step string) error // failure injection for tests
 	noExpvar    bool
+	cleaner     cleanerOptions // the log cleaner (cleaner.go)
 }
 
 // WithoutExpvar keeps the broker out of the "commitlog" expvar, which by
@@ -104,6 +105,7 @@ func Open(dir string, opts ...Option) (*Broker, error) {
 		b.wg.Add(1)
 		go b.maintain()
 	}
+	b.startCleaner()
 	if !o.noExpvar {
 		publishExpvar(b)
 	}

@@ -53,6 +53,24 @@ type TopicConfig struct {
 	IndexIntervalBytes int
 	// SegmentIndexBytes: segment.index.bytes, default 10 MiB.
 	SegmentIndexBytes int
+
+	// The settings of log compaction (cleanup.policy compact or
+	// compact,delete); see package log and the README's "Compaction".
+
+	// DeleteRetentionMs: delete.retention.ms, how long a tombstone stays
+	// after the cleaning pass that first saw it, default 1 day. Kafka's
+	// 0 is written as a negative value here (zero means the default);
+	// ParseTopicConfig and Settings translate.
+	DeleteRetentionMs time.Duration
+	// MinCleanableDirtyRatio: min.cleanable.dirty.ratio, the share of a
+	// partition's closed segments that must be dirty before the cleaner
+	// compacts it, default 0.5. Kafka's 0 is written as a negative value
+	// here (zero means the default); ParseTopicConfig and Settings
+	// translate.
+	MinCleanableDirtyRatio float64
+	// MinCompactionLagMs: min.compaction.lag.ms, how old a record must be
+	// before compaction may touch it, default 0.
+	MinCompactionLagMs time.Duration
 }
 
 func (c TopicConfig) withDefaults() TopicConfig {
@@ -82,6 +100,10 @@ func (c TopicConfig) validate() error {
 		return fmt.Errorf("min.insync.replicas %d: commitlog keeps one replica: %w", c.MinInsyncReplicas, ErrInvalidConfig)
 	case c.MessageTimestampType != record.CreateTime && c.MessageTimestampType != record.LogAppendTime:
 		return fmt.Errorf("message.timestamp.type %d: %w", c.MessageTimestampType, ErrInvalidConfig)
+	case !(c.MinCleanableDirtyRatio <= 1): // NaN too
+		return fmt.Errorf("min.cleanable.dirty.ratio %v not in [0, 1]: %w", c.MinCleanableDirtyRatio, ErrInvalidConfig)
+	case c.MinCompactionLagMs < 0:
+		return fmt.Errorf("min.compaction.lag.ms %v: %w", c.MinCompactionLagMs, ErrInvalidConfig)
 	}
 	switch c.CleanupPolicy {
 	case CleanupDelete, CleanupCompact, CleanupCompactDelete, "delete,compact":
@@ -106,6 +128,11 @@ func (c TopicConfig) logConfig() log.Config {
 		IndexIntervalBytes: c.IndexIntervalBytes,
 		SegmentIndexBytes:  c.SegmentIndexBytes,
 		TimestampType:      c.MessageTimestampType,
+
+		Compact:                c.Compacted(),
+		DeleteRetention:        c.DeleteRetentionMs,
+		MinCleanableDirtyRatio: c.MinCleanableDirtyRatio,
+		MinCompactionLag:       c.MinCompactionLagMs,
 	}
 	if !strings.Contains(c.CleanupPolicy, CleanupDelete) {
 		// A compact-only topic keeps every key's latest record forever.
@@ -126,6 +153,19 @@ func ParseTopicConfig(partitions int32, settings map[string]string) (TopicConfig
 		switch k {
 		case "cleanup.policy":
 			c.CleanupPolicy = v
+			continue
+		case "min.cleanable.dirty.ratio":
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return c, bad(err)
+			}
+			if f < 0 || f > 1 {
+				return c, bad(fmt.Errorf("want a ratio in [0, 1]"))
+			}
+			c.MinCleanableDirtyRatio = f
+			if f == 0 {
+				c.MinCleanableDirtyRatio = -1 // Kafka's 0; zero here means the default
+			}
 			continue
 		case "message.timestamp.type":
 			switch v {
@@ -166,6 +206,19 @@ func ParseTopicConfig(partitions int32, settings map[string]string) (TopicConfig
 			c.IndexIntervalBytes = int(n)
 		case "segment.index.bytes":
 			c.SegmentIndexBytes = int(n)
+		case "delete.retention.ms":
+			if n < 0 {
+				return c, bad(fmt.Errorf("must not be negative"))
+			}
+			c.DeleteRetentionMs = ms
+			if n == 0 {
+				c.DeleteRetentionMs = -1 // Kafka's 0; zero here means the default
+			}
+		case "min.compaction.lag.ms":
+			if n < 0 {
+				return c, bad(fmt.Errorf("must not be negative"))
+			}
+			c.MinCompactionLagMs = ms
 		default:
 			return c, fmt.Errorf("unknown topic setting %q: %w", k, ErrInvalidConfig)
 		}
@@ -211,6 +264,21 @@ func (c TopicConfig) Settings() map[string]string {
 	}
 	set("index.interval.bytes", int64(c.IndexIntervalBytes))
 	set("segment.index.bytes", int64(c.SegmentIndexBytes))
+	switch {
+	case c.DeleteRetentionMs < 0:
+		m["delete.retention.ms"] = "0"
+	case c.DeleteRetentionMs > 0:
+		m["delete.retention.ms"] = ms(c.DeleteRetentionMs)
+	}
+	switch {
+	case c.MinCleanableDirtyRatio < 0:
+		m["min.cleanable.dirty.ratio"] = "0"
+	case c.MinCleanableDirtyRatio > 0:
+		m["min.cleanable.dirty.ratio"] = strconv.FormatFloat(c.MinCleanableDirtyRatio, 'g', -1, 64)
+	}
+	if c.MinCompactionLagMs > 0 {
+		m["min.compaction.lag.ms"] = ms(c.MinCompactionLagMs)
+	}
 	return m
 }
 

@@ -20,6 +20,9 @@ var (
 	// ErrRecordTooLarge: a record or batch over max.message.bytes (or the
 	// producer's max.request.size).
 	ErrRecordTooLarge = log.ErrRecordTooLarge
+	// ErrInvalidRecord: a record the topic refuses for what it holds: one
+	// without a key sent to a compacted topic (Kafka's INVALID_RECORD).
+	ErrInvalidRecord = log.ErrInvalidRecord
 	// ErrUnknownTopic: no such topic (Kafka's UNKNOWN_TOPIC_OR_PARTITION),
 	// including a topic deleted while in use.
 	ErrUnknownTopic = partition.ErrUnknownTopic

@@ -19,6 +19,13 @@ const (
 	DefaultSegmentIndexBytes  = 10 << 20                     // segment.index.bytes
 	DefaultFlushMessages      = math.MaxInt64                // flush.messages: leave flushing to the OS
 	DefaultFlushMs            = time.Duration(math.MaxInt64) // flush.ms: never by time
+
+	DefaultDeleteRetention        = 24 * time.Hour // delete.retention.ms: 1 day
+	DefaultMinCleanableDirtyRatio = 0.5            // min.cleanable.dirty.ratio
+	DefaultMinCompactionLag       = 0              // min.compaction.lag.ms
+	// DefaultDedupeBufferSize is log.cleaner.dedupe.buffer.size, the
+	// memory of the offset map one compaction pass may use (128 MiB).
+	DefaultDedupeBufferSize = 128 << 20
 )
 
 // Config holds a log's settings. The zero value of each field means its
@@ -54,6 +61,36 @@ type Config struct {
 	// TimestampType is message.timestamp.type: CreateTime (default) keeps
 	// the producer's timestamps, LogAppendTime overwrites them on append.
 	TimestampType record.TimestampType
+
+	// Compact turns on log compaction (cleanup.policy includes "compact"):
+	// Compact and the broker's cleaner keep at least the latest record of
+	// every key and remove the rest; see the package documentation. Records
+	// without a key are then refused on append. Retention ("delete") is
+	// governed by RetentionMs and RetentionBytes independently: set both
+	// to -1 for a compact-only log, keep them for "compact,delete".
+	Compact bool
+	// DeleteRetention is how long a tombstone (a record with a null
+	// value) is kept after the cleaning pass that first saw it
+	// (delete.retention.ms, default 1 day), so that consumers reading
+	// behind see the deletion. Negative means zero: tombstones go at the
+	// first pass after that one.
+	DeleteRetention time.Duration
+	// MinCleanableDirtyRatio is the share of the closed segments' bytes
+	// that must be dirty (written since the last cleaning) before the
+	// broker's cleaner compacts the log (min.cleanable.dirty.ratio,
+	// default 0.5). Negative means zero: any dirty byte will do. Compact
+	// ignores it.
+	MinCleanableDirtyRatio float64
+	// MinCompactionLag is how old a batch must be (by its max timestamp)
+	// before compaction may remove records on account of it or from it
+	// (min.compaction.lag.ms, default 0).
+	MinCompactionLag time.Duration
+	// DedupeBufferSize bounds the offset map of one Compact call in bytes
+	// (Kafka's broker setting log.cleaner.dedupe.buffer.size, default 128
+	// MiB); a pass whose dirty keys do not fit cleans part of the log and
+	// leaves the rest to the next pass. The broker's cleaner uses its own
+	// setting (log.CleanerConfig).
+	DedupeBufferSize int64
 	// Logger receives segment rolls, retention deletes and recovery
 	// truncations. Nil is silent.
 	Logger *slog.Logger
@@ -88,6 +125,18 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SegmentIndexBytes <= 0 {
 		c.SegmentIndexBytes = DefaultSegmentIndexBytes
+	}
+	// Negative DeleteRetention, MinCleanableDirtyRatio and
+	// MinCompactionLag stay negative (Config reports what was asked) and
+	// count as zero where they are used.
+	if c.DeleteRetention == 0 {
+		c.DeleteRetention = DefaultDeleteRetention
+	}
+	if c.MinCleanableDirtyRatio == 0 {
+		c.MinCleanableDirtyRatio = DefaultMinCleanableDirtyRatio
+	}
+	if c.DedupeBufferSize <= 0 {
+		c.DedupeBufferSize = DefaultDedupeBufferSize
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

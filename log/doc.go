@@ -2,16 +2,18 @@
 // segments (package segment) in one directory, and everything that spans
 // segments: appending with offset assignment, reading from an offset,
 // lookups by timestamp, rolling to a new segment (segment.bytes,
-// segment.ms), retention (retention.bytes, retention.ms), the flush policy
-// (flush.messages, flush.ms, explicit Sync) and recovery on open.
+// segment.ms), retention (retention.bytes, retention.ms), compaction
+// (cleanup.policy compact), the flush policy (flush.messages, flush.ms,
+// explicit Sync) and recovery on open.
 //
 // # Offsets
 //
-// Offsets are dense and start at 0. The log start offset is the base
-// offset of the oldest segment; retention deletes whole segments only, so
-// it moves in steps of segments. The log end offset (LEO) is the offset the
-// next batch gets. Reads below the log start offset or above the LEO fail
-// with ErrOffsetOutOfRange; a read at the LEO returns nothing.
+// Offsets are assigned densely from 0 and never change; compaction removes
+// records and so leaves gaps, which readers skip. The log start offset is
+// the base offset of the oldest segment; retention deletes whole segments
+// only, so it moves in steps of segments. The log end offset (LEO) is the
+// offset the next batch gets. Reads below the log start offset or above
+// the LEO fail with ErrOffsetOutOfRange; a read at the LEO returns nothing.
 //
 // # Recovery
 //
@@ -33,11 +35,106 @@
 // too. The log itself starts no goroutines. Retention never deletes the
 // active segment: segment.ms rolls it first.
 //
+// # Compaction
+//
+// A log with Config.Compact (cleanup.policy "compact" or "compact,delete")
+// keeps at least the latest record of every key, forever, and lets the rest
+// go, as Kafka's log cleaner does. A Cleaner runs passes; the broker runs
+// one Cleaner in one goroutine, and Compact runs a pass by hand. The
+// decisions, and where they differ from Kafka:
+//
+//   - What is cleaned. Closed segments only, never the active one. The
+//     cleaner's checkpoint (CleanerCheckpointFile in the log directory,
+//     replaced atomically) is the first dirty offset: everything below it
+//     has been compacted. A pass maps the key of every record from the
+//     first dirty offset on to the offset of its latest record, then
+//     rewrites every closed segment below the end of what it mapped, clean
+//     ones included (their keys may have newer records now), and moves the
+//     checkpoint to that end. The mapped range ends at the end of the
+//     closed segments, at the first batch whose max timestamp is within
+//     MinCompactionLag of now (min.compaction.lag.ms; records from there on
+//     are copied byte for byte), or where the offset map fills: then at the
+//     end of the last segment mapped whole (at the last batch mapped whole
+//     if not even one segment fits; Kafka fails there), and the next pass
+//     goes on from it.
+//   - When. The broker's cleaner cleans a log when its dirty ratio, the
+//     bytes of closed segments from the first dirty offset on (up to the
+//     first segment younger than the lag) over the bytes of all closed
+//     segments, is at least MinCleanableDirtyRatio (min.cleanable.dirty.ratio),
+//     or when a kept tombstone's delete horizon has passed (KIP-534); the
+//     dirtiest log first. CleanerState reports all of it. Compact ignores
+//     the ratio.
+//   - The offset map. The xxhash64 of each key (Kafka uses MD5) maps to its
+//     latest offset in an open-addressing table of 16-byte slots filled to
+//     at most 90%, which grows by doubling up to DedupeBufferSize
+//     (log.cleaner.dedupe.buffer.size, 128 MiB: about 7.5 million keys a
+//     pass); memory is thus bounded whatever the log's size. Two keys with
+//     the same 64-bit hash count as one key: the older records of one may
+//     be removed on account of the other. The chance that any two of n keys
+//     in one pass collide is about n²/2⁶⁵: 3·10⁻¹⁰ for 10⁵ keys, 3·10⁻⁶ for
+//     10⁷. Kafka documents the same kind of risk for its MD5-based map.
+//   - Which records stay. A record stays if no later record has its key
+//     (by the map). Records without a key are dropped, as Kafka drops them
+//     (and Append refuses them on a compacted log, with ErrInvalidRecord).
+//     A tombstone (null value) stays until its batch's delete horizon: the
+//     first pass that rewrites a batch holding tombstones sets attribute
+//     bit 6 and stores the horizon, now + DeleteRetention
+//     (delete.retention.ms), in the batch's base timestamp field, with the
+//     record timestamps re-based so they read back unchanged (KIP-534,
+//     Kafka 3.x); a later pass removes tombstones whose horizon has passed.
+//     Control batches, and batches in a codec this package cannot read
+//     (snappy, zstd), are kept as they are. Every batch's CRC is verified:
+//     a damaged batch fails the pass, never gets a fresh valid CRC.
+//   - How batches are rewritten. A batch that keeps all its records (and
+//     needs no horizon) is copied byte for byte. Otherwise it is rebuilt as
+//     a valid v2 batch with the original base offset, last offset delta,
+//     max timestamp, compression, timestamp type, producer fields and
+//     leader epoch, and the kept records with their offsets, timestamps
+//     and headers. A batch with nothing left goes, except the last batch of
+//     the cleaned range, which stays (empty if need be) so that the cleaned
+//     segment ends at the same offset as the segments it replaces: the
+//     recovery of an interrupted swap relies on it.
+//   - Merging. Consecutive segments are grouped while their total size
+//     stays within segment.bytes and their offsets within the 32-bit
+//     relative offsets of Kafka's index (Kafka's groupSegmentsBySize); each
+//     group becomes one segment named by the first one's base offset. Full
+//     segments thus merge on the pass after the one that shrank them.
+//   - Crash safety. A group's cleaned segment is written under ".cleaned"
+//     names (log and both indexes), fsynced, then swapped in under the
+//     log's mutex: its files are renamed to ".swap" (the commit point), the
+//     old segments' to ".deleted", then the ".swap" files to their final
+//     names, with a directory fsync after each step; then the new segment
+//     list is published and the old segments' files are removed once their
+//     last reader is done. Index files are renamed before the .log file, so
+//     the .log file's name tells which state a segment is in. Open deletes
+//     ".cleaned" and ".deleted" files, completes every ".swap" (removes the
+//     segments whose base offsets fall in its offset range, then renames
+//     it), and deletes ".swap" index files left without their .log file. A
+//     crash at any step thus leaves either the old segments or the new
+//     one, never both, never neither. A swap that fails after its commit
+//     point (an I/O error) leaves the files for Open to finish, keeps
+//     serving the old segments (their open files hold the same records)
+//     and stops compaction of the log until it is reopened (Kafka's
+//     "uncleanable partitions").
+//   - Concurrency. A pass holds no lock while it reads and writes: appends,
+//     rolls, retention and reads go on. It takes the log's mutex only for
+//     each swap's renames and fsyncs. Readers that loaded the old segment
+//     list keep reading the old segments' open files; a read that finds a
+//     segment gone retries with the new list. Passes of one log are
+//     serialised; Close and Delete stop a pass in flight at its next batch
+//     and wait for it. A pass whose segments retention deleted meanwhile
+//     skips them. IOMaxBytesPerSecond throttles a Cleaner
+//     (log.cleaner.io.max.bytes.per.second).
+//   - Left out: transactions (aborted transactional records are not
+//     removed; commitlog writes none), max.compaction.lag.ms, keeping the
+//     last batch of each producer id for idempotence (commitlog has no
+//     idempotent producer), more than one cleaner thread.
+//
 // # Concurrency
 //
 // Appends, rolls, retention and Close serialise on the log's own mutex.
 // Readers take no lock: they load an immutable snapshot of the segment list
 // and hold a reference on the segment they read, so they never block the
-// writer and a segment deleted by retention is removed from disk only once
-// its last reader is done.
+// writer and a segment deleted by retention or replaced by compaction is
+// removed from disk only once its last reader is done.
 package log

@@ -1,6 +1,8 @@
 package log
 
 import (
+	"errors"
+
 	"github.com/commitlog-go/commitlog/record"
 	"github.com/commitlog-go/commitlog/segment"
 )
@@ -14,3 +16,8 @@ var (
 	ErrCorrupt          = record.ErrCorrupt
 	ErrRecordTooLarge   = record.ErrRecordTooLarge
 )
+
+// ErrInvalidRecord reports a record the log refuses for what it holds
+// rather than how it is encoded: a record without a key appended to a
+// compacted log (Kafka's INVALID_RECORD).
+var ErrInvalidRecord = errors.New("commitlog: invalid record")

@@ -34,6 +34,14 @@ type Log struct {
 	unflushed int64        // records appended since the last fsync
 	firstDirt time.Time    // time of the oldest unflushed append
 	closed    atomic.Bool
+
+	// Compaction (compact.go). cleanMu serialises passes and lets Close
+	// and Delete wait for one in flight to stop.
+	cleanMu         sync.Mutex
+	cleanFirstDirty atomic.Int64 // the checkpoint: first offset not mapped, -1 if none
+	cleanHorizon    atomic.Int64 // earliest delete horizon of kept tombstones, -1 if none
+	uncleanable     atomic.Bool  // a swap failed half-way: no more passes until reopened
+	hook            func(step string) error
 }
 
 // AppendInfo describes a batch the log appended.
@@ -54,6 +62,9 @@ type RecoveryInfo struct {
 	CleanShutdown  bool
 	Segments       int
 	TruncatedBytes int64 // bytes cut from torn or corrupt tails
+	// SwapsCompleted counts compaction swaps that a crash interrupted
+	// and Open finished.
+	SwapsCompleted int
 }
 
 // Open opens (or creates) the log in dir. After a crash it recovers the
@@ -75,6 +86,7 @@ func OpenWithInfo(dir string, cfg Config) (*Log, RecoveryInfo, error) {
 	}
 	l := &Log{dir: dir, cfg: cfg}
 
+	var err error
 	marker := filepath.Join(dir, CleanShutdownFile)
 	if _, err := os.Stat(marker); err == nil {
 		info.CleanShutdown = true
@@ -86,11 +98,14 @@ func OpenWithInfo(dir string, cfg Config) (*Log, RecoveryInfo, error) {
 		}
 	}
 
+	segCfg := segment.Config{IndexIntervalBytes: cfg.IndexIntervalBytes, MaxIndexBytes: cfg.SegmentIndexBytes}
+	if info.SwapsCompleted, err = l.recoverCleaning(segCfg); err != nil {
+		return nil, info, err
+	}
 	bases, err := l.scanDir()
 	if err != nil {
 		return nil, info, err
 	}
-	segCfg := segment.Config{IndexIntervalBytes: cfg.IndexIntervalBytes, MaxIndexBytes: cfg.SegmentIndexBytes}
 	var segs []*segment.Segment
 	fail := func(err error) (*Log, RecoveryInfo, error) {
 		for _, s := range segs {
@@ -141,6 +156,12 @@ func OpenWithInfo(dir string, cfg Config) (*Log, RecoveryInfo, error) {
 	l.end.Store(max(last.NextOffset(), last.BaseOffset()))
 	l.flushed.Store(l.end.Load())
 	l.firstDirt = time.Time{}
+	cp, err := readCheckpoint(dir)
+	if err != nil {
+		cfg.Logger.Warn("ignoring the cleaner checkpoint; the next compaction treats the whole log as dirty", "dir", dir, "err", err)
+	}
+	l.cleanFirstDirty.Store(cp.firstDirty)
+	l.cleanHorizon.Store(cp.deleteHorizon)
 	return l, info, nil
 }
 
@@ -244,6 +265,11 @@ func (l *Log) Append(batch []byte) (AppendInfo, error) {
 	}
 	if h.Size() != len(batch) {
 		return AppendInfo{}, fmt.Errorf("log %s: append: %d bytes after the batch: %w", l.dir, len(batch)-h.Size(), ErrCorrupt)
+	}
+	if l.cfg.Compact && !h.IsControl() {
+		if err := checkKeys(&h, batch); err != nil {
+			return AppendInfo{}, fmt.Errorf("log %s: append: %w", l.dir, err)
+		}
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -405,10 +431,17 @@ func (l *Log) syncLocked() error {
 // flight) and leaves the clean-shutdown marker. It is idempotent.
 func (l *Log) Close() error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.closed.Swap(true) {
+		l.mu.Unlock()
 		return nil
 	}
+	l.mu.Unlock()
+	// A compaction pass in flight sees closed and stops; wait for it, so
+	// that it neither holds segments nor leaves files behind.
+	l.cleanMu.Lock()
+	defer l.cleanMu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	segs := l.segments()
 	errs := []error{segs[len(segs)-1].Sync()}
 	for _, s := range segs {
@@ -438,9 +471,16 @@ const DeletedSuffix = "-delete"
 // (they keep reading them; the space is freed when they are done).
 func (l *Log) Delete() error {
 	l.mu.Lock()
+	wasClosed := l.closed.Swap(true)
+	l.mu.Unlock()
+	// Wait for a compaction pass in flight to stop before the directory
+	// moves: it removes its own files by their paths.
+	l.cleanMu.Lock()
+	defer l.cleanMu.Unlock()
+	l.mu.Lock()
 	defer l.mu.Unlock()
 	dir := l.dir
-	if !l.closed.Swap(true) {
+	if !wasClosed {
 		aside := fmt.Sprintf("%s.%d%s", l.dir, time.Now().UnixNano(), DeletedSuffix)
 		if err := os.Rename(l.dir, aside); err == nil {
 			dir = aside

@@ -124,7 +124,7 @@ type BatchHeader struct {
 	CRC                  uint32
 	Attributes           int16
 	LastOffsetDelta      int32
-	FirstTimestamp       int64 // Kafka's baseTimestamp
+	FirstTimestamp       int64 // Kafka's baseTimestamp; the delete horizon when HasDeleteHorizon
 	MaxTimestamp         int64
 	ProducerID           int64
 	ProducerEpoch        int16
@@ -160,6 +160,22 @@ func (h *BatchHeader) IsTransactional() bool { return h.Attributes&transactional
 
 // IsControl reports attribute bit 5 (a control batch, e.g. a transaction marker).
 func (h *BatchHeader) IsControl() bool { return h.Attributes&controlBit != 0 }
+
+// HasDeleteHorizon reports attribute bit 6: the log cleaner has stamped the
+// batch with a delete horizon (KIP-534), kept in the base timestamp field.
+func (h *BatchHeader) HasDeleteHorizon() bool { return h.Attributes&deleteHorizonFlagBit != 0 }
+
+// DeleteHorizon returns the time (ms since the epoch) from which the log
+// cleaner may remove the batch's tombstones, and whether the batch has one.
+// With a horizon, FirstTimestamp holds it rather than the first record's
+// timestamp (record timestamps still decode correctly: they are deltas from
+// whatever the field holds).
+func (h *BatchHeader) DeleteHorizon() (int64, bool) {
+	if !h.HasDeleteHorizon() {
+		return -1, false
+	}
+	return h.FirstTimestamp, true
+}
 
 // ParseHeader decodes the fixed header at the start of b and checks that it
 // is a plausible v2 batch: magic 2, a batch length that covers at least the

@@ -32,6 +32,34 @@ type BatchOptions struct {
 	// Transactional and Control set attribute bits 4 and 5.
 	Transactional bool
 	Control       bool
+	// DeleteHorizon, when positive, is the time (ms since the epoch) after
+	// which the log cleaner may remove the batch's tombstones (KIP-534). The
+	// builder sets attribute bit 6 and stores the horizon as the batch's
+	// base timestamp (Kafka's baseTimestamp field); record timestamps are
+	// encoded as deltas from it, so they read back unchanged. Zero or
+	// negative means no horizon: the base timestamp is the first record's.
+	DeleteHorizon int64
+}
+
+// Options returns the BatchOptions that rebuild a batch with the same
+// batch-level fields as the one h describes (compression, timestamp type,
+// producer fields, leader epoch, transactional and control bits, delete
+// horizon). The log cleaner uses it to rewrite batches.
+func (h *BatchHeader) Options() BatchOptions {
+	o := BatchOptions{
+		Compression:          h.Compression(),
+		TimestampType:        h.TimestampType(),
+		ProducerID:           h.ProducerID,
+		ProducerEpoch:        h.ProducerEpoch,
+		BaseSequence:         h.BaseSequence,
+		PartitionLeaderEpoch: h.PartitionLeaderEpoch,
+		Transactional:        h.IsTransactional(),
+		Control:              h.IsControl(),
+	}
+	if ms, ok := h.DeleteHorizon(); ok {
+		o.DeleteHorizon = ms
+	}
+	return o
 }
 
 // NoProducer is ProducerID, ProducerEpoch and BaseSequence of a batch that
@@ -76,6 +104,12 @@ func (b *Builder) Reset(baseOffset int64, opts BatchOptions) {
 	b.firstTS = 0
 	b.maxTS = -1
 	b.fixedTS = false
+	if opts.DeleteHorizon > 0 {
+		// The base timestamp field holds the horizon; record timestamps
+		// are deltas from it.
+		b.firstTS = opts.DeleteHorizon
+		b.fixedTS = true
+	}
 	b.body = b.body[:0]
 }
 
@@ -175,9 +209,13 @@ func (b *Builder) SetLastOffsetDelta(d int32) {
 
 // SetTimestamps overrides the batch's first and max timestamps; compaction
 // uses it to keep those of the original batch. Call it before the first Add:
-// record timestamps are then encoded as deltas from firstTS.
+// record timestamps are then encoded as deltas from firstTS. A batch with a
+// delete horizon (BatchOptions.DeleteHorizon) keeps the horizon in the base
+// timestamp field, and only maxTS is taken.
 func (b *Builder) SetTimestamps(firstTS, maxTS int64) {
-	b.firstTS = firstTS
+	if b.opts.DeleteHorizon <= 0 {
+		b.firstTS = firstTS
+	}
 	b.maxTS = maxTS
 	b.fixedTS = true
 }
@@ -221,6 +259,9 @@ func (b *Builder) Build() ([]byte, error) {
 	}
 	if b.opts.Control {
 		attrs |= controlBit
+	}
+	if b.opts.DeleteHorizon > 0 {
+		attrs |= deleteHorizonFlagBit
 	}
 	maxTS := b.maxTS
 	if b.count == 0 && maxTS < 0 {

@@ -149,6 +149,77 @@ func TestCompactedShapes(t *testing.T) {
 	require.Equal(t, []int64{300, 200}, []int64{recs[0].Timestamp, recs[1].Timestamp})
 }
 
+func TestDeleteHorizon(t *testing.T) {
+	const horizon = 1_700_086_400_000
+	for _, c := range []Compression{None, LZ4, GZIP} {
+		t.Run(c.String(), func(t *testing.T) {
+			// A cleaned batch: gaps in offsets, the original max timestamp,
+			// the horizon in the base timestamp field, tombstones kept.
+			opts := BatchOptions{Compression: c, DeleteHorizon: horizon, ProducerID: 7, ProducerEpoch: 1, BaseSequence: 3}
+			b := NewBuilder(500, opts)
+			b.SetTimestamps(1_700_000_000_000, 1_700_000_000_900)
+			b.AddWithDelta(1, 1_700_000_000_100, []byte("a"), []byte("1"), nil)
+			b.AddWithDelta(4, 1_700_000_000_050, []byte("b"), nil, nil) // a tombstone, earlier timestamp
+			b.AddWithDelta(5, 1_700_000_000_900, []byte("c"), []byte("3"), []Header{{Key: "h", Value: []byte("v")}})
+			b.SetLastOffsetDelta(8)
+			raw, err := b.Build()
+			require.NoError(t, err)
+			h, recs, err := Decode(raw)
+			require.NoError(t, err)
+			require.True(t, h.HasDeleteHorizon())
+			got, ok := h.DeleteHorizon()
+			require.True(t, ok)
+			require.Equal(t, int64(horizon), got)
+			require.Equal(t, int64(horizon), h.FirstTimestamp)
+			require.Equal(t, int64(1_700_000_000_900), h.MaxTimestamp)
+			require.Equal(t, int64(508), h.LastOffset())
+			require.Equal(t, c, h.Compression())
+			require.Equal(t, []int64{501, 504, 505}, []int64{recs[0].Offset, recs[1].Offset, recs[2].Offset})
+			require.Equal(t, []int64{1_700_000_000_100, 1_700_000_000_050, 1_700_000_000_900},
+				[]int64{recs[0].Timestamp, recs[1].Timestamp, recs[2].Timestamp}, "record timestamps read back unchanged")
+			require.Nil(t, recs[1].Value)
+			// Options reproduces the batch-level fields.
+			require.Equal(t, opts, h.Options())
+
+			// Rebuilding from Options gives the same bytes.
+			b2 := NewBuilder(h.BaseOffset, h.Options())
+			b2.SetTimestamps(h.FirstTimestamp, h.MaxTimestamp)
+			for _, r := range recs {
+				b2.AddWithDelta(int32(r.Offset-h.BaseOffset), r.Timestamp, r.Key, r.Value, r.Headers)
+			}
+			b2.SetLastOffsetDelta(h.LastOffsetDelta)
+			again, err := b2.Build()
+			require.NoError(t, err)
+			require.Equal(t, raw, again)
+		})
+	}
+	t.Run("none", func(t *testing.T) {
+		raw := build(t, 0, BatchOptions{}, sampleRecords())
+		h, err := Check(raw)
+		require.NoError(t, err)
+		require.False(t, h.HasDeleteHorizon())
+		ms, ok := h.DeleteHorizon()
+		require.False(t, ok)
+		require.Equal(t, int64(-1), ms)
+		require.Zero(t, h.Options().DeleteHorizon)
+	})
+	t.Run("empty batch", func(t *testing.T) {
+		b := NewBuilder(10, BatchOptions{DeleteHorizon: horizon})
+		b.SetTimestamps(5, 9)
+		b.SetLastOffsetDelta(3)
+		raw, err := b.Build()
+		require.NoError(t, err)
+		h, recs, err := Decode(raw)
+		require.NoError(t, err)
+		require.Empty(t, recs)
+		require.Equal(t, int64(13), h.LastOffset())
+		require.Equal(t, int64(9), h.MaxTimestamp)
+		ms, ok := h.DeleteHorizon()
+		require.True(t, ok)
+		require.Equal(t, int64(horizon), ms)
+	})
+}
+
 func TestCorruptInputs(t *testing.T) {
 	good := build(t, 0, BatchOptions{}, sampleRecords())
 	lz := build(t, 0, BatchOptions{Compression: LZ4}, sampleRecords())

@@ -52,6 +52,23 @@ func (s *Segment) locate(offset, size int64) (int64, record.BatchHeader, error) 
 	return size, h, nil
 }
 
+// Position returns the byte position in the log file of the first batch
+// whose last offset is at or after offset (Size when there is none), using
+// the offset index and a short scan. The log cleaner uses it to measure how
+// much of a segment is dirty.
+func (s *Segment) Position(offset int64) (int64, error) {
+	if !s.Acquire() {
+		return 0, fmt.Errorf("segment %d: %w", s.base, ErrClosed)
+	}
+	defer s.Release()
+	size := s.size.Load()
+	if offset >= s.next.Load() {
+		return size, nil
+	}
+	pos, _, err := s.locate(offset, size)
+	return pos, err
+}
+
 // Read appends to dst[:0] the whole batches that start with the batch
 // holding offset (or the first batch after it), up to maxBytes, stopping
 // before any batch whose last offset is at or past maxOffset (the high

@@ -81,9 +81,11 @@ type Segment struct {
 	refs     atomic.Int64 // 1 for the owner plus one per reader in flight
 	closing  atomic.Bool  // Close or Delete started: no new readers
 	release  sync.Once
-	mu       sync.Mutex // guards deleting and finalErr
+	mu       sync.Mutex // guards deleting, finalErr, suffix and logPath
 	deleting bool
 	finalErr error
+	suffix   string // extra file name suffix (".cleaned", ".swap", ".deleted") or ""
+	logPath  string // current path of the .log file
 	done     chan struct{}
 }
 
@@ -92,13 +94,24 @@ type Segment struct {
 // full scan when its indexes pass their sanity checks; a segment whose
 // index files are missing or damaged is recovered (see Recover) at once.
 func Open(dir string, baseOffset int64, cfg Config) (*Segment, error) {
+	return OpenWithSuffix(dir, baseOffset, "", cfg)
+}
+
+// OpenWithSuffix is Open for a segment whose three file names carry an
+// extra suffix after the usual one, as Kafka names segments in the middle
+// of a change: "00000000000000000100.log.cleaned" and its
+// ".index.cleaned" and ".timeindex.cleaned" while the log cleaner writes
+// them, ".swap" while they replace the segments they were cleaned from.
+// RenameSuffix moves the files between such names.
+func OpenWithSuffix(dir string, baseOffset int64, suffix string, cfg Config) (*Segment, error) {
 	cfg = cfg.withDefaults()
-	s := &Segment{dir: dir, base: baseOffset, cfg: cfg, offMaxTS: -1, done: make(chan struct{})}
+	s := &Segment{dir: dir, base: baseOffset, cfg: cfg, offMaxTS: -1, done: make(chan struct{}), suffix: suffix}
 	s.refs.Store(1)
 	s.maxTS.Store(-1)
 	s.next.Store(baseOffset)
 
-	logPath := filepath.Join(dir, FileName(baseOffset, LogSuffix))
+	logPath := filepath.Join(dir, FileName(baseOffset, LogSuffix)+suffix)
+	s.logPath = logPath
 	f, err := os.OpenFile(logPath, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("segment %d: %w", baseOffset, err)
@@ -115,8 +128,8 @@ func Open(dir string, baseOffset int64, cfg Config) (*Segment, error) {
 	}
 	s.size.Store(st.Size())
 
-	idxPath := filepath.Join(dir, FileName(baseOffset, IndexSuffix))
-	tidxPath := filepath.Join(dir, FileName(baseOffset, TimeIndexSuffix))
+	idxPath := filepath.Join(dir, FileName(baseOffset, IndexSuffix)+suffix)
+	tidxPath := filepath.Join(dir, FileName(baseOffset, TimeIndexSuffix)+suffix)
 	missing := !exists(idxPath) || !exists(tidxPath)
 	if s.oi, err = index.OpenOffsetIndex(idxPath, baseOffset, cfg.MaxIndexBytes); err != nil {
 		f.Close()
@@ -336,6 +349,47 @@ func (s *Segment) Append(batch []byte) error {
 	return nil
 }
 
+// AppendBatches writes several encoded batches laid back to back in b with
+// one write, as the log cleaner does with the batches it keeps. Every
+// batch must be whole and carry its final base offset, above the previous
+// one's last offset; the rules of Append apply to each. Nothing is written
+// unless all of them pass.
+func (s *Segment) AppendBatches(b []byte) error {
+	pos := s.size.Load()
+	if pos+int64(len(b)) > MaxSegmentBytes {
+		return fmt.Errorf("segment %d: append of %d bytes would pass the 2 GiB segment limit: %w", s.base, len(b), record.ErrRecordTooLarge)
+	}
+	next := s.next.Load()
+	for off := 0; off < len(b); {
+		h, err := record.ParseHeader(b[off:])
+		if err != nil {
+			return fmt.Errorf("segment %d: append: %w", s.base, err)
+		}
+		if h.Size() > len(b)-off {
+			return fmt.Errorf("segment %d: append: batch at %d runs past the %d bytes given: %w", s.base, h.BaseOffset, len(b), record.ErrCorrupt)
+		}
+		if h.BaseOffset < next {
+			return fmt.Errorf("segment %d: append at offset %d below the next offset %d", s.base, h.BaseOffset, next)
+		}
+		if h.LastOffset()-s.base > math.MaxUint32 {
+			return fmt.Errorf("segment %d: offset %d too far from the base offset for the index", s.base, h.LastOffset())
+		}
+		next = h.NextOffset()
+		off += h.Size()
+	}
+	if _, err := s.f.WriteAt(b, pos); err != nil {
+		return s.ioErr(err)
+	}
+	for off := 0; off < len(b); {
+		h, _ := record.ParseHeader(b[off:])
+		s.indexBatch(&h, pos+int64(off))
+		off += h.Size()
+	}
+	s.next.Store(next)
+	s.size.Store(pos + int64(len(b)))
+	return nil
+}
+
 // ShouldRoll reports whether a batch of batchBytes ending at lastOffset must
 // go into a new segment: this one is not empty and would pass segmentBytes
 // (segment.bytes), or it is older than segmentMs (segment.ms), or an index
@@ -440,10 +494,67 @@ func (s *Segment) closeFiles(finalEntry bool) error {
 	return errors.Join(s.oi.Close(), s.ti.Close(), s.f.Close())
 }
 
+// removeFiles removes the three files under their current names. The
+// .log file goes last, as in RenameSuffix: a .log file on disk is what
+// makes a segment exist, its indexes are derived data.
 func (s *Segment) removeFiles() error {
+	s.mu.Lock()
+	logPath := s.logPath
+	s.mu.Unlock()
 	var errs []error
-	for _, suffix := range []string{LogSuffix, IndexSuffix, TimeIndexSuffix} {
-		if err := os.Remove(filepath.Join(s.dir, FileName(s.base, suffix))); err != nil && !os.IsNotExist(err) {
+	for _, path := range []string{s.oi.Path(), s.ti.Path(), logPath} {
+		if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Suffix is the extra suffix of the segment's file names ("" for a
+// segment under its final names).
+func (s *Segment) Suffix() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.suffix
+}
+
+// RenameSuffix renames the segment's three files from their current extra
+// suffix to suffix ("" for the final names), index files first and the
+// .log file last, so that after a crash half-way the .log file still names
+// the state the segment was in (index files found without their .log file
+// are derived data and may be removed). Open files are unaffected: readers
+// in flight keep reading, and a later Delete removes the files under their
+// new names. Like Append, it must not run concurrently with other writer
+// methods.
+func (s *Segment) RenameSuffix(suffix string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if suffix == s.suffix {
+		return nil
+	}
+	name := func(kind string) string { return filepath.Join(s.dir, FileName(s.base, kind)+suffix) }
+	if err := s.oi.Rename(name(IndexSuffix)); err != nil {
+		return fmt.Errorf("segment %d: %w", s.base, err)
+	}
+	if err := s.ti.Rename(name(TimeIndexSuffix)); err != nil {
+		return fmt.Errorf("segment %d: %w", s.base, err)
+	}
+	if err := os.Rename(s.logPath, name(LogSuffix)); err != nil {
+		return fmt.Errorf("segment %d: %w", s.base, err)
+	}
+	s.logPath = name(LogSuffix)
+	s.suffix = suffix
+	return nil
+}
+
+// RemoveFiles removes the files of the segment with the given base offset
+// and extra suffix from dir, if they exist: index files first, the .log
+// file last. It is for files no open Segment owns (leftovers found at
+// startup).
+func RemoveFiles(dir string, baseOffset int64, suffix string) error {
+	var errs []error
+	for _, kind := range []string{IndexSuffix, TimeIndexSuffix, LogSuffix} {
+		if err := os.Remove(filepath.Join(dir, FileName(baseOffset, kind)+suffix)); err != nil && !os.IsNotExist(err) {
 			errs = append(errs, err)
 		}
 	}

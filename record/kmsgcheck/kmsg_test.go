@@ -174,3 +174,39 @@ func TestKmsgDecodesWhatWeEncode(t *testing.T) {
 		require.Empty(t, body)
 	}
 }
+
+// A batch the log cleaner stamped with a delete horizon (KIP-534): kmsg
+// sees attribute bit 6, the horizon as FirstTimestamp and timestamp deltas
+// relative to it.
+func TestKmsgDeleteHorizon(t *testing.T) {
+	const horizon = 1_700_086_400_000
+	b := record.NewBuilder(7, record.BatchOptions{DeleteHorizon: horizon})
+	b.SetTimestamps(1_700_000_000_000, 1_700_000_000_500)
+	b.AddWithDelta(0, 1_700_000_000_000, []byte("k"), nil, nil)
+	b.AddWithDelta(3, 1_700_000_000_500, []byte("j"), []byte("v"), nil)
+	ours, err := b.Build()
+	require.NoError(t, err)
+	var kb kmsg.RecordBatch
+	require.NoError(t, kb.ReadFrom(ours))
+	require.Equal(t, int16(0x40), kb.Attributes&0x40)
+	require.Equal(t, int64(horizon), kb.FirstTimestamp)
+	require.Equal(t, int64(1_700_000_000_500), kb.MaxTimestamp)
+	require.Equal(t, int32(3), kb.LastOffsetDelta)
+	require.Equal(t, ours, kb.AppendTo(nil))
+	want := crc32.Checksum(ours[21:], crc32.MakeTable(crc32.Castagnoli))
+	require.Equal(t, want, uint32(kb.CRC))
+	body := kb.Records
+	for _, w := range []struct {
+		delta int32
+		ts    int64
+	}{{0, 1_700_000_000_000}, {3, 1_700_000_000_500}} {
+		l, n := binary.Varint(body)
+		require.Greater(t, n, 0)
+		var kr kmsg.Record
+		require.NoError(t, kr.ReadFrom(body[:n+int(l)]))
+		body = body[n+int(l):]
+		require.Equal(t, w.delta, kr.OffsetDelta)
+		require.Equal(t, w.ts, kb.FirstTimestamp+kr.TimestampDelta64)
+	}
+	require.Empty(t, body)
+}

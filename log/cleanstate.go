@@ -1,0 +1,188 @@
+package log
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/commitlog-go/commitlog/record"
+	"github.com/commitlog-go/commitlog/segment"
+)
+
+// recoverCleaning puts the directory back into a consistent state after a
+// crash in the middle of a compaction, before the segments are listed:
+//
+//   - ".cleaned" files were never swapped in: removed;
+//   - ".deleted" files were replaced already: removed;
+//   - a ".log.swap" file is a complete, fsynced cleaned segment whose swap
+//     had begun: the segments it replaces (every segment whose base offset
+//     falls in its offset range) are removed and its files take their
+//     final names;
+//   - ".swap" index files left without their ".log.swap" file are derived
+//     data of a swap that completed or never began: removed.
+//
+// It returns the number of swaps it completed.
+func (l *Log) recoverCleaning(segCfg segment.Config) (int, error) {
+	entries, err := os.ReadDir(l.dir)
+	if err != nil {
+		return 0, fmt.Errorf("log %s: %w", l.dir, err)
+	}
+	var swaps []int64
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case strings.HasSuffix(name, CleanedFileSuffix), strings.HasSuffix(name, DeletedFileSuffix),
+			name == CleanerCheckpointFile+".tmp":
+			if err := os.Remove(filepath.Join(l.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return 0, fmt.Errorf("log %s: %w", l.dir, err)
+			}
+		}
+		if base, ok := parseName(name, segment.LogSuffix+SwapFileSuffix); ok {
+			swaps = append(swaps, base)
+		}
+	}
+	slices.Sort(swaps)
+	for _, base := range swaps {
+		if err := l.completeSwap(base, segCfg); err != nil {
+			return 0, fmt.Errorf("log %s: finishing the interrupted compaction swap of segment %d: %w", l.dir, base, err)
+		}
+	}
+	// Index files of a swap with no .log.swap left.
+	entries, err = os.ReadDir(l.dir)
+	if err != nil {
+		return 0, fmt.Errorf("log %s: %w", l.dir, err)
+	}
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), SwapFileSuffix) {
+			if err := os.Remove(filepath.Join(l.dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return 0, fmt.Errorf("log %s: %w", l.dir, err)
+			}
+		}
+	}
+	if len(swaps) > 0 {
+		if err := syncDir(l.dir); err != nil {
+			return 0, fmt.Errorf("log %s: %w", l.dir, err)
+		}
+	}
+	return len(swaps), nil
+}
+
+func (l *Log) completeSwap(base int64, segCfg segment.Config) error {
+	s, err := segment.OpenWithSuffix(l.dir, base, SwapFileSuffix, segCfg)
+	if err != nil {
+		return err
+	}
+	next := s.NextOffset()
+	if err := s.Close(); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(l.dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if old, ok := parseName(e.Name(), segment.LogSuffix); ok && old >= base && old < max(next, base+1) {
+			if err := segment.RemoveFiles(l.dir, old, ""); err != nil {
+				return err
+			}
+		}
+	}
+	if err := syncDir(l.dir); err != nil {
+		return err
+	}
+	for _, kind := range []string{segment.IndexSuffix, segment.TimeIndexSuffix, segment.LogSuffix} {
+		from := filepath.Join(l.dir, segment.FileName(base, kind)+SwapFileSuffix)
+		if err := os.Rename(from, filepath.Join(l.dir, segment.FileName(base, kind))); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	l.cfg.Logger.Warn("finished an interrupted compaction swap", "dir", l.dir, "segment", base, "next_offset", next)
+	return nil
+}
+
+// CleanerState is what the log cleaner knows about a log.
+type CleanerState struct {
+	// Compact is Config.Compact.
+	Compact bool
+	// FirstDirtyOffset is the first offset the cleaner has not mapped yet.
+	FirstDirtyOffset int64
+	// CleanBytes are the bytes of closed segments below FirstDirtyOffset;
+	// DirtyBytes those from it to the end of the closed segments, or to
+	// the first segment with a batch younger than min.compaction.lag.ms.
+	CleanBytes, DirtyBytes int64
+	// DirtyRatio is DirtyBytes / (CleanBytes + DirtyBytes), 0 when both
+	// are 0.
+	DirtyRatio float64
+	// DeleteHorizon is the earliest delete horizon (ms since the epoch) of
+	// the tombstones the cleaner kept, -1 if none.
+	DeleteHorizon int64
+	// NeedsCleaning says the broker's cleaner should compact the log: it
+	// is compacted, and its dirty ratio is at least
+	// min.cleanable.dirty.ratio with some dirty bytes, or a kept
+	// tombstone's delete horizon has passed.
+	NeedsCleaning bool
+	// Uncleanable is set after a swap failed half-way: the log is not
+	// compacted again until it is reopened, which finishes the swap.
+	Uncleanable bool
+}
+
+// CleanerState measures the log for the cleaner. It takes no lock and
+// reads at most one index entry and a few batch headers.
+func (l *Log) CleanerState() CleanerState {
+	st := CleanerState{Compact: l.cfg.Compact, DeleteHorizon: l.cleanHorizon.Load(), Uncleanable: l.uncleanable.Load()}
+	segs := l.segments()
+	st.FirstDirtyOffset = l.firstDirty(segs)
+	now := l.cfg.Now().UnixMilli()
+	lagLimit := now - max(l.cfg.MinCompactionLag, 0).Milliseconds()
+	young := false
+	for _, s := range segs[:len(segs)-1] {
+		size := s.Size()
+		clean := int64(0)
+		switch {
+		case s.NextOffset() <= st.FirstDirtyOffset:
+			clean = size
+		case s.BaseOffset() < st.FirstDirtyOffset:
+			pos, err := s.Position(st.FirstDirtyOffset)
+			if err != nil {
+				pos = 0
+			}
+			clean = pos
+		}
+		st.CleanBytes += clean
+		young = young || s.MaxTimestamp() > lagLimit
+		if !young {
+			st.DirtyBytes += size - clean
+		}
+	}
+	if total := st.CleanBytes + st.DirtyBytes; total > 0 {
+		st.DirtyRatio = float64(st.DirtyBytes) / float64(total)
+	}
+	due := st.DeleteHorizon >= 0 && st.DeleteHorizon <= now
+	st.NeedsCleaning = st.Compact && !st.Uncleanable && !l.closed.Load() &&
+		(st.DirtyBytes > 0 && st.DirtyRatio >= max(l.cfg.MinCleanableDirtyRatio, 0) || due)
+	return st
+}
+
+var iterators = sync.Pool{New: func() any { return new(record.Iterator) }}
+
+// checkKeys refuses a batch with a record that has no key: a compacted log
+// cannot keep "the latest record of its key" for it (Kafka refuses it
+// with INVALID_RECORD, "Compacted topic cannot accept message without
+// key").
+func checkKeys(h *record.BatchHeader, batch []byte) error {
+	it := iterators.Get().(*record.Iterator)
+	defer iterators.Put(it)
+	if err := it.ResetChecked(h, batch); err != nil {
+		return err
+	}
+	for it.Next() {
+		if it.Record().Key == nil {
+			return fmt.Errorf("record at offset delta %d has no key, and a compacted log needs one: %w", it.Record().Offset-h.BaseOffset, ErrInvalidRecord)
+		}
+	}
+	return it.Err()
+}
