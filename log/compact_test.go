@@ -46,6 +46,7 @@ func requireDeduplicatedBelow(t testing.TB, recs []crec, end int64) {
 func TestCompactRandomWorkload(t *testing.T) {
 	for _, seed := range []uint64{1, 2, 3} {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			t.Parallel()
 			clock := &fakeClock{epoch}
 			cfg := compactConfig(clock)
 			cfg.DeleteRetention = time.Hour
