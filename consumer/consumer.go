@@ -363,6 +363,14 @@ func (c *Consumer) wait(ctx context.Context, deadline time.Time) error {
 func (c *Consumer) fetch() (int, error) {
 	budget := c.cfg.FetchMaxBytes
 	total := 0
+	// Every assigned partition gets a position (committed offset or
+	// auto.offset.reset) even if this fetch stops early, so that Position
+	// and commits cover it, as in Kafka.
+	for _, tp := range c.order {
+		if err := c.resolve(c.assigned[tp]); err != nil {
+			return 0, err
+		}
+	}
 	for i := range c.order {
 		if budget <= 0 || len(c.buffered) >= c.cfg.MaxPollRecords {
 			break // enough for this poll; the rest waits for the next fetch
@@ -371,9 +379,6 @@ func (c *Consumer) fetch() (int, error) {
 		ps := c.assigned[tp]
 		if ps.paused {
 			continue
-		}
-		if err := c.resolve(ps); err != nil {
-			return total, err
 		}
 		if ps.part.HighWatermark() <= ps.fetchPos {
 			continue

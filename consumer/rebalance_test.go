@@ -137,8 +137,10 @@ func TestMaxPollIntervalLeavesGroup(t *testing.T) {
 	require.Eventually(t, func() bool { return log.counts()["active"] == 4 }, 5*time.Second, 10*time.Millisecond)
 	var lost []TopicPartition
 	slow.listener = ListenerFuncs{
-		Lost:     func(_ context.Context, _ *Consumer, tps []TopicPartition) { lost = tps },
-		Revoked:  func(_ context.Context, _ *Consumer, tps []TopicPartition) { t.Errorf("revoked %v after being removed", tps) },
+		Lost: func(_ context.Context, _ *Consumer, tps []TopicPartition) { lost = tps },
+		Revoked: func(_ context.Context, _ *Consumer, tps []TopicPartition) {
+			t.Errorf("revoked %v after being removed", tps)
+		},
 		Assigned: log.listener(t, "slow").OnPartitionsAssigned,
 	}
 	_, err = slow.Poll(context.Background())
