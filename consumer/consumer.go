@@ -380,7 +380,17 @@ func (c *Consumer) fetch() (int, error) {
 		if ps.paused {
 			continue
 		}
-		if ps.part.HighWatermark() <= ps.fetchPos {
+		if hw := ps.part.HighWatermark(); hw < ps.fetchPos {
+			// Past the end (a Seek, or a committed offset of a topic that
+			// was created again): out of range, as a fetch there is in
+			// Kafka. The high watermark never goes back, so this is no race.
+			if err := c.reset(ps); err != nil {
+				return total, err
+			}
+			if ps.part.HighWatermark() <= ps.fetchPos {
+				continue
+			}
+		} else if hw == ps.fetchPos {
 			continue
 		}
 		data, err := ps.part.Read(nil, ps.fetchPos, min(c.cfg.MaxPartitionFetchBytes, budget))
