@@ -517,7 +517,7 @@ func (c *Consumer) ensureGroup(ctx context.Context) error {
 			c.removePartitions(owned)
 			owned = nil
 		}
-		res, err := c.coord.JoinGroup(ctx, c.cfg.GroupID, JoinRequest{
+		res, err := c.join(ctx, JoinRequest{
 			MemberID: memberID, Topics: c.topics, Assignors: c.cfg.Assignors, Owned: owned, OwnedGeneration: gen,
 			SessionTimeout: c.cfg.SessionTimeout, RebalanceTimeout: c.cfg.MaxPollInterval,
 		})
@@ -570,6 +570,25 @@ func (c *Consumer) ensureGroup(ctx context.Context) error {
 		}
 		c.listener.OnPartitionsAssigned(ctx, c, added)
 	}
+}
+
+// join is JoinGroup, cut short by Close: the wait for the other members
+// can last up to the rebalance timeout (max.poll.interval.ms).
+func (c *Consumer) join(ctx context.Context, req JoinRequest) (JoinResult, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-c.closing:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	res, err := c.coord.JoinGroup(ctx, c.cfg.GroupID, req)
+	if err != nil && c.closed.Load() {
+		return res, fmt.Errorf("consumer: %w", commitlog.ErrClosed)
+	}
+	return res, err
 }
 
 // commitBeforeRevoke is what enable.auto.commit does before a rebalance:

@@ -60,3 +60,45 @@ func TestPositionPastEndIsOutOfRange(t *testing.T) {
 		require.Equal(t, "w-0", string(recs[0].Value))
 	})
 }
+
+// TestCloseWakesPollInRebalance: Close, from another goroutine, wakes a
+// Poll that waits in JoinGroup for a member that is busy (it heartbeats
+// but does not poll, within max.poll.interval.ms). Before the fix Close
+// waited for the rebalance to end: up to max.poll.interval.ms.
+func TestCloseWakesPollInRebalance(t *testing.T) {
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 2})
+	require.NoError(t, err)
+	busy, err := New(b, fastConfig("g"))
+	require.NoError(t, err)
+	require.NoError(t, busy.Subscribe([]string{"t"}, nil))
+	_, err = busy.Poll(context.Background())
+	require.NoError(t, err)
+	require.Len(t, busy.Assignment(), 2)
+	// busy now "processes" for a long time: it keeps heartbeating.
+
+	joiner, err := New(b, fastConfig("g"))
+	require.NoError(t, err)
+	require.NoError(t, joiner.Subscribe([]string{"t"}, nil))
+	polled := make(chan error, 1)
+	go func() {
+		_, err := joiner.Poll(context.Background())
+		polled <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // joiner waits in JoinGroup for busy
+	closed := make(chan error, 1)
+	go func() { closed <- joiner.Close(context.Background()) }()
+	select {
+	case err := <-closed:
+		require.NoError(t, err)
+	case <-time.After(2 * time.Second):
+		t.Fatal("Close did not wake the Poll waiting in the rebalance")
+	}
+	require.ErrorIs(t, <-polled, commitlog.ErrClosed)
+	// The group does not keep waiting for the closed member.
+	_, err = busy.Poll(context.Background())
+	require.NoError(t, err)
+	require.Len(t, busy.Assignment(), 2)
+	require.NoError(t, busy.Close(context.Background()))
+}
