@@ -132,12 +132,21 @@ type Consumer struct {
 	noHeartbts   atomic.Bool // test hook: a hung member
 	commitsMu    sync.Mutex  // guards sending on commits against its close
 	heartbeating bool
+
+	// Commits land in the order they were made (as over Kafka's one
+	// coordinator connection): each takes a sequence number when made, and
+	// an entry is dropped when a later commit of its partition has
+	// already been written.
+	commitSeq  atomic.Uint64
+	orderMu    sync.Mutex
+	appliedSeq map[TopicPartition]uint64
 }
 
 type asyncCommit struct {
 	offsets    map[TopicPartition]OffsetAndMetadata
 	memberID   string
 	generation int32
+	seq        uint64
 	cb         func(map[TopicPartition]OffsetAndMetadata, error)
 }
 
@@ -597,7 +606,7 @@ func (c *Consumer) commitBeforeRevoke(ctx context.Context, memberID string, gen 
 	if c.cfg.DisableAutoCommit {
 		return
 	}
-	if err := c.commit(ctx, c.currentOffsets(), memberID, gen); err != nil {
+	if err := c.commitInOrder(ctx, c.currentOffsets(), memberID, gen, c.commitSeq.Add(1)); err != nil {
 		c.b.Logger().Warn("auto-commit before rebalance failed", "group", c.cfg.GroupID, "err", err)
 	}
 }
@@ -649,7 +658,37 @@ func (c *Consumer) CommitSync(ctx context.Context, offsets map[TopicPartition]Of
 		offsets = c.currentOffsets()
 	}
 	memberID, gen := c.MemberID()
-	return c.commit(ctx, offsets, memberID, gen)
+	return c.commitInOrder(ctx, offsets, memberID, gen, c.commitSeq.Add(1))
+}
+
+// commitInOrder writes the entries of a commit made as number seq that no
+// later commit has overtaken: a CommitAsync queued before a CommitSync
+// must not rewind what the CommitSync wrote.
+func (c *Consumer) commitInOrder(ctx context.Context, offsets map[TopicPartition]OffsetAndMetadata, memberID string, gen int32, seq uint64) error {
+	c.orderMu.Lock()
+	defer c.orderMu.Unlock()
+	fresh := offsets
+	for tp := range offsets {
+		if c.appliedSeq[tp] > seq {
+			fresh = map[TopicPartition]OffsetAndMetadata{}
+			for tp, om := range offsets {
+				if c.appliedSeq[tp] <= seq {
+					fresh[tp] = om
+				}
+			}
+			break
+		}
+	}
+	err := c.commit(ctx, fresh, memberID, gen)
+	if err == nil {
+		if c.appliedSeq == nil {
+			c.appliedSeq = map[TopicPartition]uint64{}
+		}
+		for tp := range fresh {
+			c.appliedSeq[tp] = seq
+		}
+	}
+	return err
 }
 
 // CommitAsync commits offsets (nil: the current positions) in the
@@ -668,13 +707,13 @@ func (c *Consumer) CommitAsync(offsets map[TopicPartition]OffsetAndMetadata, cb 
 		}
 		return
 	}
-	c.commits <- asyncCommit{offsets: offsets, memberID: memberID, generation: gen, cb: cb}
+	c.commits <- asyncCommit{offsets: offsets, memberID: memberID, generation: gen, seq: c.commitSeq.Add(1), cb: cb}
 }
 
 func (c *Consumer) committer(commits <-chan asyncCommit) {
 	defer c.wg.Done()
 	for req := range commits {
-		err := c.commit(context.Background(), req.offsets, req.memberID, req.generation)
+		err := c.commitInOrder(context.Background(), req.offsets, req.memberID, req.generation, req.seq)
 		if req.cb != nil {
 			req.cb(req.offsets, err)
 		}
@@ -870,7 +909,7 @@ func (c *Consumer) Close(ctx context.Context) error {
 				c.coord.LeaveGroup(c.cfg.GroupID, memberID)
 			}
 		} else if c.mode == modeAssign && c.coord != nil && !c.cfg.DisableAutoCommit {
-			c.closeErr = c.commit(ctx, c.currentOffsets(), "", -1)
+			c.closeErr = c.commitInOrder(ctx, c.currentOffsets(), "", -1, c.commitSeq.Add(1))
 		}
 		c.commitsMu.Lock()
 		close(c.commits)

@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -101,4 +102,62 @@ func TestCloseWakesPollInRebalance(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, busy.Assignment(), 2)
 	require.NoError(t, busy.Close(context.Background()))
+}
+
+// TestCommitAsyncThenSyncKeepsOrder: commits land in the order they were
+// made, as over Kafka's one coordinator connection: an async commit queued
+// before a CommitSync must not be written after it, rewinding the
+// committed offset (and re-delivering records after a restart).
+func TestCommitAsyncThenSyncKeepsOrder(t *testing.T) {
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 1})
+	require.NoError(t, err)
+	tp := TopicPartition{Topic: "t"}
+	c, err := New(b, Config{GroupID: "g", DisableAutoCommit: true})
+	require.NoError(t, err)
+	defer c.Close(context.Background())
+	require.NoError(t, c.Assign([]TopicPartition{tp}))
+	for i := int64(0); i < 50; i++ {
+		done := make(chan error, 1)
+		c.CommitAsync(map[TopicPartition]OffsetAndMetadata{tp: {Offset: 2*i + 1}}, func(_ map[TopicPartition]OffsetAndMetadata, err error) { done <- err })
+		require.NoError(t, c.CommitSync(context.Background(), map[TopicPartition]OffsetAndMetadata{tp: {Offset: 2*i + 2}}))
+		require.NoError(t, <-done)
+		got, err := c.Committed(context.Background(), []TopicPartition{tp})
+		require.NoError(t, err)
+		require.Equal(t, 2*i+2, got[tp].Offset, "round %d: the earlier async commit overwrote the later sync one", i)
+	}
+}
+
+// TestCloseAfterAutoCommitKeepsFinalOffsets: in Assign mode with
+// auto-commit, Close commits the final positions; an auto-commit queued by
+// an earlier Poll must not land after it with older positions.
+func TestCloseAfterAutoCommitKeepsFinalOffsets(t *testing.T) {
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 1})
+	require.NoError(t, err)
+	produce(t, b, "t", "v", 400)
+	tp := TopicPartition{Topic: "t"}
+	for round := 0; round < 20; round++ {
+		group := fmt.Sprintf("g%d", round)
+		c, err := New(b, Config{GroupID: group, AutoOffsetReset: ResetEarliest, MaxPollRecords: 10,
+			AutoCommitInterval: time.Nanosecond, FetchMaxWait: 10 * time.Millisecond})
+		require.NoError(t, err)
+		require.NoError(t, c.Assign([]TopicPartition{tp}))
+		var n int64
+		for n < 20 {
+			recs, err := c.Poll(context.Background())
+			require.NoError(t, err)
+			n += int64(len(recs))
+		}
+		// This Poll queues an auto-commit of 20, then returns 10 more.
+		recs, err := c.Poll(context.Background())
+		require.NoError(t, err)
+		n += int64(len(recs))
+		require.NoError(t, c.Close(context.Background()))
+		coord, err := CoordinatorFor(b)
+		require.NoError(t, err)
+		require.Equal(t, n, coord.FetchOffsets(group, []TopicPartition{tp})[tp].Offset, "round %d", round)
+	}
 }
