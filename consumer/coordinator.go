@@ -267,10 +267,16 @@ func (g *group) assignorByName(name string) assignor.Assignor {
 // completeLocked ends a rebalance: members that did not rejoin are
 // dropped, the generation advances, the leader's assignor runs.
 func (c *Coordinator) completeLocked(g *group) {
-	for id := range g.members {
+	now := time.Now()
+	for id, m := range g.members {
 		if !g.joined[id] {
 			delete(g.members, id)
+			continue
 		}
+		// Each member's session starts afresh, as in Kafka: one that
+		// waited in JoinGroup (a new one cannot heartbeat) for longer
+		// than its session timeout is not expired the moment it joins.
+		m.lastSeen = now
 	}
 	g.generation++
 	defer close(g.done)
