@@ -600,6 +600,19 @@ func (c *Consumer) join(ctx context.Context, req JoinRequest) (JoinResult, error
 	return res, err
 }
 
+// rejoinIfCurrent marks the member for a rejoin after the coordinator
+// refused a request made as memberID in generation gen, unless the member
+// has rejoined since: a late answer to a request of an older generation (a
+// queued async commit, a heartbeat racing with the join) must not force
+// another rebalance of the whole group.
+func (c *Consumer) rejoinIfCurrent(memberID string, gen int32) {
+	c.gmu.Lock()
+	defer c.gmu.Unlock()
+	if c.memberID == memberID && c.generation == gen { // (outside a group, needRejoin is never read)
+		c.needRejoin = true
+	}
+}
+
 // commitBeforeRevoke is what enable.auto.commit does before a rebalance:
 // commit what was consumed, synchronously.
 func (c *Consumer) commitBeforeRevoke(ctx context.Context, memberID string, gen int32) {
@@ -642,9 +655,7 @@ func (c *Consumer) commit(_ context.Context, offsets map[TopicPartition]OffsetAn
 	}
 	err := c.coord.CommitOffsets(c.cfg.GroupID, memberID, gen, offsets)
 	if errors.Is(err, ErrIllegalGeneration) || errors.Is(err, ErrUnknownMemberID) || errors.Is(err, ErrRebalanceInProgress) {
-		c.gmu.Lock()
-		c.needRejoin = c.mode == modeSubscribe
-		c.gmu.Unlock()
+		c.rejoinIfCurrent(memberID, gen)
 	}
 	return err
 }
@@ -747,9 +758,7 @@ func (c *Consumer) heartbeat() {
 			continue
 		}
 		if err := c.coord.Heartbeat(c.cfg.GroupID, memberID, gen); err != nil {
-			c.gmu.Lock()
-			c.needRejoin = true
-			c.gmu.Unlock()
+			c.rejoinIfCurrent(memberID, gen)
 		}
 	}
 }

@@ -200,3 +200,40 @@ func TestLongJoinDoesNotExpireNewMember(t *testing.T) {
 	time.Sleep(cfg.SessionTimeout / 2) // the coordinator checks every 20 ms
 	require.NoError(t, joiner.coord.Heartbeat("g", id, gen), "the new member was expired right after joining")
 }
+
+// TestStaleCommitResultDoesNotRebalance: an async commit (an auto-commit)
+// queued in generation N and written after the member rejoined in N+1 is
+// rejected, rightly; but the member is already in the current generation,
+// so the rejection must not make it rejoin, which forced a needless
+// rebalance of the whole group (an eager one revokes every partition).
+func TestStaleCommitResultDoesNotRebalance(t *testing.T) {
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 2})
+	require.NoError(t, err)
+	c, err := New(b, fastConfig("g"))
+	require.NoError(t, err)
+	defer c.Close(context.Background())
+	require.NoError(t, c.Subscribe([]string{"t"}, nil))
+	_, err = c.Poll(context.Background())
+	require.NoError(t, err)
+	id, oldGen := c.MemberID()
+	// A rebalance: the member rejoins in a new generation.
+	require.NoError(t, c.Subscribe([]string{"t"}, nil))
+	_, err = c.Poll(context.Background())
+	require.NoError(t, err)
+	_, gen := c.MemberID()
+	require.Greater(t, gen, oldGen)
+	// The commit queued in the old generation lands now.
+	done := make(chan error, 1)
+	c.commitsMu.Lock()
+	c.commits <- asyncCommit{offsets: map[TopicPartition]OffsetAndMetadata{{Topic: "t"}: {Offset: 0}},
+		memberID: id, generation: oldGen, seq: c.commitSeq.Add(1),
+		cb: func(_ map[TopicPartition]OffsetAndMetadata, err error) { done <- err }}
+	c.commitsMu.Unlock()
+	require.ErrorIs(t, <-done, ErrIllegalGeneration)
+	_, err = c.Poll(context.Background())
+	require.NoError(t, err)
+	_, now := c.MemberID()
+	require.Equal(t, gen, now, "a stale commit result made the member rejoin")
+}
