@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -17,6 +18,10 @@ import (
 // OffsetsTopic is the internal compacted topic that stores committed
 // offsets, as in Kafka.
 const OffsetsTopic = "__consumer_offsets"
+
+// maxOffsetMetadata is Kafka's offset.metadata.max.bytes default: longer
+// commit metadata is refused (OFFSET_METADATA_TOO_LARGE).
+const maxOffsetMetadata = 4096
 
 // DefaultOffsetsTopicPartitions is offsets.topic.num.partitions. Kafka's
 // default is 50; an embedded broker serves far fewer groups, and every
@@ -125,6 +130,20 @@ func (s *offsetStore) partitionFor(group string) (*partition.Partition, error) {
 func (s *offsetStore) commit(group string, offsets map[TopicPartition]OffsetAndMetadata) error {
 	if len(offsets) == 0 {
 		return nil
+	}
+	// Strings in the records carry an int16 length: a longer one would be
+	// written truncated and make the whole topic fail to load.
+	if len(group) > math.MaxInt16 {
+		return fmt.Errorf("consumer: group id of %d bytes, at most %d: %w", len(group), math.MaxInt16, commitlog.ErrInvalidConfig)
+	}
+	for tp, om := range offsets {
+		if len(tp.Topic) > math.MaxInt16 {
+			return fmt.Errorf("consumer: commit for group %s: topic name of %d bytes: %w", group, len(tp.Topic), commitlog.ErrInvalidTopic)
+		}
+		if len(om.Metadata) > maxOffsetMetadata {
+			return fmt.Errorf("consumer: commit for group %s: %s-%d metadata of %d bytes, at most %d (offset.metadata.max.bytes): %w",
+				group, tp.Topic, tp.Partition, len(om.Metadata), maxOffsetMetadata, commitlog.ErrRecordTooLarge)
+		}
 	}
 	p, err := s.partitionFor(group)
 	if err != nil {
