@@ -255,7 +255,11 @@ type Future struct {
 var closedCh = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 func failedFuture(rec *Record, err error) *Future {
-	return &Future{md: RecordMetadata{Topic: rec.Topic, Partition: -1, Offset: -1}, err: err}
+	md := RecordMetadata{Partition: -1, Offset: -1}
+	if rec != nil {
+		md.Topic = rec.Topic
+	}
+	return &Future{md: md, err: err}
 }
 
 func ackedFuture(md RecordMetadata) *Future { return &Future{md: md} }

@@ -106,6 +106,9 @@ func (p *Producer) send(ctx context.Context, rec *Record, cb func(RecordMetadata
 		}
 		return f
 	}
+	if rec == nil {
+		return fail(fmt.Errorf("producer: nil record: %w", commitlog.ErrInvalidRecord))
+	}
 	p.sendMu.RLock() // Close waits for sends in progress before its final flush
 	defer p.sendMu.RUnlock()
 	if p.closing.Load() {
