@@ -118,6 +118,11 @@ func (p *Producer) send(ctx context.Context, rec *Record, cb func(RecordMetadata
 	if err != nil {
 		return fail(err)
 	}
+	if rec.Key == nil && t.Config().Compacted() {
+		// The log refuses the whole batch holding such a record: fail it
+		// here, alone, rather than the valid records batched with it.
+		return fail(fmt.Errorf("producer: a record without a key sent to compacted topic %s: %w", rec.Topic, commitlog.ErrInvalidRecord))
+	}
 	n := t.NumPartitions()
 	var id int32
 	if rec.ExplicitPartition {
