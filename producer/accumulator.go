@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/commitlog-go/commitlog/log"
@@ -45,7 +46,7 @@ type partQueue struct {
 	p        *Producer
 	tp       topicPartition
 	part     *partition.Partition
-	numParts int32
+	numParts atomic.Int32 // the topic's partition count at the latest Send
 	maxBatch int
 
 	mu       sync.Mutex
@@ -169,7 +170,7 @@ func (q *partQueue) drain() {
 		q.inflight = b
 		q.mu.Unlock()
 		// Sticky partitioning moves keyless records on once a batch goes.
-		q.p.cfg.Partitioner.OnNewBatch(q.tp.topic, q.tp.id, q.numParts)
+		q.p.cfg.Partitioner.OnNewBatch(q.tp.topic, q.tp.id, q.numParts.Load())
 		q.send(b)
 		if q.durable() {
 			q.gatherWaiters(len(b.ts))

@@ -161,12 +161,16 @@ func (p *Producer) queue(topic string, id int32, part *partition.Partition, n in
 	if q, ok := p.queues.Load(key); ok {
 		q := q.(*partQueue)
 		if q.part == part {
+			if q.numParts.Load() != n {
+				q.numParts.Store(n) // AddPartitions raised it
+			}
 			return q
 		}
 		// The topic was deleted and created again: start afresh.
 		p.queues.CompareAndDelete(key, q)
 	}
-	q := &partQueue{p: p, tp: key, part: part, numParts: n, maxBatch: min(p.cfg.BatchSize, limit)}
+	q := &partQueue{p: p, tp: key, part: part, maxBatch: min(p.cfg.BatchSize, limit)}
+	q.numParts.Store(n)
 	actual, _ := p.queues.LoadOrStore(key, q)
 	return actual.(*partQueue)
 }
