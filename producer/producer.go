@@ -149,7 +149,7 @@ func (p *Producer) send(ctx context.Context, rec *Record, cb func(RecordMetadata
 	if size > limit {
 		return fail(fmt.Errorf("producer: record of %d bytes for %s-%d, limit %d: %w", size, rec.Topic, id, limit, commitlog.ErrRecordTooLarge))
 	}
-	if err := p.mem.reserve(ctx, int64(size), p.cfg.MaxBlock); err != nil {
+	if err := p.mem.reserve(ctx, int64(size), p.cfg.MaxBlock, p.expedite); err != nil {
 		return fail(err)
 	}
 	q := p.queue(rec.Topic, id, part, n, limit)
@@ -173,6 +173,16 @@ func (p *Producer) queue(topic string, id int32, part *partition.Partition, n in
 	q.numParts.Store(n)
 	actual, _ := p.queues.LoadOrStore(key, q)
 	return actual.(*partQueue)
+}
+
+// expedite sends every open batch without waiting out linger.ms: a Send
+// waits for the buffer.memory they hold (Kafka's accumulator counts every
+// batch ready while the buffer pool has waiters).
+func (p *Producer) expedite() {
+	p.queues.Range(func(_, v any) bool {
+		v.(*partQueue).flush()
+		return true
+	})
 }
 
 // Flush sends every record queued so far and waits until all of them are
@@ -234,7 +244,9 @@ func (m *memory) init(n int64) {
 	m.freed = make(chan struct{})
 }
 
-func (m *memory) reserve(ctx context.Context, n int64, maxBlock time.Duration) error {
+// reserve takes n bytes, waiting for them up to maxBlock or ctx; it calls
+// onWait each time it has to wait.
+func (m *memory) reserve(ctx context.Context, n int64, maxBlock time.Duration, onWait func()) error {
 	var timer *time.Timer
 	for {
 		m.mu.Lock()
@@ -249,6 +261,9 @@ func (m *memory) reserve(ctx context.Context, n int64, maxBlock time.Duration) e
 		ch := m.freed
 		m.waiters++
 		m.mu.Unlock()
+		if onWait != nil {
+			onWait()
+		}
 		if timer == nil {
 			timer = time.NewTimer(maxBlock)
 		}
