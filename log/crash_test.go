@@ -244,3 +244,30 @@ func TestCorruptOldSegmentIsReported(t *testing.T) {
 	}
 	require.True(t, sawCorrupt)
 }
+
+// TestSignedSegmentNamesAreNotSegments puts files whose names parse as
+// base offsets only with a sign ("+0000000000000000000.log.swap", 20
+// characters) next to a real log: they are not Kafka segment names, and
+// must neither replace the real segment 0 nor be opened as segments.
+func TestSignedSegmentNamesAreNotSegments(t *testing.T) {
+	for _, name := range []string{
+		"+0000000000000000000.log.swap",
+		"+0000000000000000000.log",
+		"+0000000000000000039.log",
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir, want, _, _ := crashFixture(t)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, name), nil, 0o644))
+			l, info, err := OpenWithInfo(dir, testConfig())
+			require.NoError(t, err)
+			defer l.Close()
+			require.Zero(t, info.SwapsCompleted)
+			require.Equal(t, 3, info.Segments)
+			got := readAll(t, l, 0)
+			require.Len(t, got, len(want))
+			for i, r := range got {
+				require.Equal(t, want[i], r.Value[:len(want[i])])
+			}
+		})
+	}
+}

@@ -202,6 +202,13 @@ func parseName(name, suffix string) (int64, bool) {
 	if !ok || len(digits) != 20 {
 		return 0, false
 	}
+	// Only the 20 digits Kafka writes: ParseInt would also take a sign
+	// ("+0000000000000000005"), naming a file that is not the segment's.
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return 0, false
+		}
+	}
 	base, err := strconv.ParseInt(digits, 10, 64)
 	return base, err == nil && base >= 0
 }
