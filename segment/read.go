@@ -44,6 +44,9 @@ func (s *Segment) locate(offset, size int64) (int64, record.BatchHeader, error) 
 		if err != nil {
 			return 0, h, fmt.Errorf("segment %d, position %d: %w", s.base, pos, err)
 		}
+		if int64(h.Size()) > size-pos {
+			return 0, h, s.pastEnd(pos, h.Size(), size)
+		}
 		if h.LastOffset() >= offset {
 			return pos, h, nil
 		}
@@ -108,6 +111,12 @@ func (s *Segment) Read(dst []byte, offset, maxOffset int64, maxBytes int) ([]byt
 	return buf[:end], nil
 }
 
+// pastEnd reports a batch whose length runs past the end of the segment's
+// complete batches: its length field is damaged.
+func (s *Segment) pastEnd(pos int64, n int, size int64) error {
+	return fmt.Errorf("segment %d, position %d: batch of %d bytes runs past the end (%d): %w", s.base, pos, n, size, record.ErrCorrupt)
+}
+
 func grow(b []byte, n int) []byte {
 	if cap(b) < n {
 		return make([]byte, n)
@@ -144,6 +153,9 @@ func (s *Segment) FindOffsetByTimestamp(ts, maxOffset int64) (offset, timestamp 
 		}
 		if h.BaseOffset >= maxOffset {
 			break
+		}
+		if int64(h.Size()) > size-pos {
+			return 0, 0, false, s.pastEnd(pos, h.Size(), size)
 		}
 		if h.MaxTimestamp >= ts {
 			buf = grow(buf, h.Size())

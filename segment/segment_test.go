@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -842,4 +843,48 @@ func BenchmarkSegmentRead(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(end)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// TestBatchLengthPastTheEnd damages the length field of a batch in the
+// middle of a segment (it is outside the part Open rescans) so that the
+// batch claims to run far past the end of the file. Reads that reach it
+// report ErrCorrupt: they neither return nothing, which lets a log reader
+// move on to the next segment and silently skip the rest of this one, nor
+// allocate the 2 GiB the length claims.
+func TestBatchLengthPastTheEnd(t *testing.T) {
+	const base = 10
+	cfg := Config{IndexIntervalBytes: 128}
+	dir := t.TempDir()
+	s, err := Open(dir, base, cfg)
+	require.NoError(t, err)
+	ws := fill(t, s, 100, 1_700_000_000_000)
+	size := s.Size()
+	require.NoError(t, s.Close())
+
+	bad := ws[10]
+	f, err := os.OpenFile(segPath(dir, base, LogSuffix), os.O_RDWR, 0)
+	require.NoError(t, err)
+	_, err = f.WriteAt([]byte{0x7f, 0xff, 0, 0}, bad.pos+8) // batchLength
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	s = openSeg(t, dir, base, cfg)
+	require.Equal(t, size, s.Size(), "the damage is before the last index entry: Open does not see it")
+
+	for off := bad.h.BaseOffset; off <= bad.h.LastOffset(); off++ {
+		got, err := s.Read(nil, off, math.MaxInt64, 1<<20)
+		require.ErrorIs(t, err, record.ErrCorrupt, "offset %d", off)
+		require.Empty(t, got)
+	}
+	// Reading from before it returns the whole batches before it.
+	got, err := s.Read(nil, ws[9].h.BaseOffset, math.MaxInt64, 1<<20)
+	require.NoError(t, err)
+	require.Equal(t, ws[9].bytes, got)
+
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, _, _, err = s.FindOffsetByTimestamp(bad.h.MaxTimestamp, math.MaxInt64)
+	runtime.ReadMemStats(&after)
+	require.ErrorIs(t, err, record.ErrCorrupt)
+	require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(64<<20), "allocated what the damaged length claims")
 }
