@@ -21,7 +21,8 @@ import (
 //   - a ".log.swap" file is a complete, fsynced cleaned segment whose swap
 //     had begun: the segments it replaces (every segment whose base offset
 //     falls in its offset range) are removed and its files take their
-//     final names;
+//     final names; a damaged (torn or empty) one is removed instead while
+//     the old segment at its base offset is still in place;
 //   - ".swap" index files left without their ".log.swap" file are derived
 //     data of a swap that completed or never began: removed.
 //
@@ -46,9 +47,14 @@ func (l *Log) recoverCleaning(segCfg segment.Config) (int, error) {
 		}
 	}
 	slices.Sort(swaps)
+	completed := 0
 	for _, base := range swaps {
-		if err := l.completeSwap(base, segCfg); err != nil {
+		done, err := l.completeSwap(base, segCfg)
+		if err != nil {
 			return 0, fmt.Errorf("log %s: finishing the interrupted compaction swap of segment %d: %w", l.dir, base, err)
+		}
+		if done {
+			completed++
 		}
 	}
 	// Index files of a swap with no .log.swap left.
@@ -68,40 +74,62 @@ func (l *Log) recoverCleaning(segCfg segment.Config) (int, error) {
 			return 0, fmt.Errorf("log %s: %w", l.dir, err)
 		}
 	}
-	return len(swaps), nil
+	return completed, nil
 }
 
-func (l *Log) completeSwap(base int64, segCfg segment.Config) error {
+// completeSwap finishes the swap of the .log.swap file with base offset
+// base, or discards the swap when it is damaged (the cleaner fsyncs it
+// whole before the commit point, so a torn or empty one is damage) and the
+// segments it was cleaned from are all still in place: the swap renames
+// the old segment at base first, so while base's .log file is there, none
+// of them has been renamed yet. It reports whether it completed the swap.
+func (l *Log) completeSwap(base int64, segCfg segment.Config) (bool, error) {
+	swapLog := filepath.Join(l.dir, segment.FileName(base, segment.LogSuffix)+SwapFileSuffix)
+	st, err := os.Stat(swapLog)
+	if err != nil {
+		return false, err
+	}
 	s, err := segment.OpenWithSuffix(l.dir, base, SwapFileSuffix, segCfg)
 	if err != nil {
-		return err
+		return false, err
 	}
-	next := s.NextOffset()
+	// Verify every batch, as Kafka recovers a swap segment before using it.
+	if _, err := s.Recover(); err != nil {
+		_ = s.Close()
+		return false, err
+	}
+	next, size := s.NextOffset(), s.Size()
 	if err := s.Close(); err != nil {
-		return err
+		return false, err
+	}
+	if size == 0 || size < st.Size() {
+		if _, err := os.Stat(filepath.Join(l.dir, segment.FileName(base, segment.LogSuffix))); err == nil {
+			l.cfg.Logger.Warn("discarded a damaged compaction swap file; the segments it was cleaned from stay", "dir", l.dir, "segment", base, "bytes", st.Size(), "valid_bytes", size)
+			return false, segment.RemoveFiles(l.dir, base, SwapFileSuffix)
+		}
 	}
 	entries, err := os.ReadDir(l.dir)
 	if err != nil {
-		return err
+		return false, err
 	}
 	for _, e := range entries {
 		if old, ok := parseName(e.Name(), segment.LogSuffix); ok && old >= base && old < max(next, base+1) {
 			if err := segment.RemoveFiles(l.dir, old, ""); err != nil {
-				return err
+				return false, err
 			}
 		}
 	}
 	if err := syncDir(l.dir); err != nil {
-		return err
+		return false, err
 	}
 	for _, kind := range []string{segment.IndexSuffix, segment.TimeIndexSuffix, segment.LogSuffix} {
 		from := filepath.Join(l.dir, segment.FileName(base, kind)+SwapFileSuffix)
 		if err := os.Rename(from, filepath.Join(l.dir, segment.FileName(base, kind))); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
+			return false, err
 		}
 	}
 	l.cfg.Logger.Warn("finished an interrupted compaction swap", "dir", l.dir, "segment", base, "next_offset", next)
-	return nil
+	return true, nil
 }
 
 // CleanerState is what the log cleaner knows about a log.

@@ -349,3 +349,31 @@ func TestCompactCrashMidRename(t *testing.T) {
 		require.Equal(t, 1, done)
 	})
 }
+
+// A .log.swap file found torn (cut short, or empty) while the segments it
+// was cleaned from are all still there under their final names: the swap
+// is discarded and the log reads as before the pass. Completing it would
+// remove every old segment whose base offset lies in what is left of it
+// and lose the records past the tear.
+func TestCompactTornSwapWithOldSegmentsIntact(t *testing.T) {
+	c := newCrashCase(t, true)
+	g := c.groups[0]
+	swapLog := segment.FileName(g[0], segment.LogSuffix) + SwapFileSuffix
+	for _, keep := range []float64{0.5, 0} {
+		t.Run(fmt.Sprintf("kept %.0f%%", keep*100), func(t *testing.T) {
+			dir := c.snapshotAt(t, "swap")
+			require.FileExists(t, filepath.Join(dir, segment.FileName(g[0], segment.LogSuffix)), "no old segment renamed yet")
+			path := filepath.Join(dir, swapLog)
+			require.NoError(t, os.Truncate(path, int64(float64(fileSize(t, path))*keep)))
+
+			l, info, err := OpenWithInfo(dir, c.cfg)
+			require.NoError(t, err)
+			defer l.Close()
+			require.Zero(t, info.SwapsCompleted)
+			got := readRecords(t, l)
+			require.Zero(t, c.requireBeforeOrAfter(t, got, "torn swap"), "the group reads as before the pass")
+			require.Equal(t, c.before, got)
+			requireOnlySegmentFiles(t, l)
+		})
+	}
+}

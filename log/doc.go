@@ -109,7 +109,9 @@
 //     the .log file's name tells which state a segment is in. Open deletes
 //     ".cleaned" and ".deleted" files, completes every ".swap" (removes the
 //     segments whose base offsets fall in its offset range, then renames
-//     it), and deletes ".swap" index files left without their .log file. A
+//     it; a ".swap" found torn while the old segment at its base offset is
+//     still in place is deleted instead), and deletes ".swap" index files
+//     left without their .log file. A
 //     crash at any step thus leaves either the old segments or the new
 //     one, never both, never neither. A swap that fails after its commit
 //     point (an I/O error) leaves the files for Open to finish, keeps
