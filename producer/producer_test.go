@@ -172,10 +172,19 @@ func TestTimestamps(t *testing.T) {
 
 func TestBufferFullBlocksThenFails(t *testing.T) {
 	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {}})
-	// A long linger keeps the first record's memory reserved.
-	p, err := New(b, Config{BufferMemory: 1000, Linger: time.Hour, LingerSet: true, MaxBlock: 200 * time.Millisecond})
+	// The first record's memory stays reserved while its callback runs (a
+	// lingering batch would be sent at once for a Send waiting for room).
+	p, err := New(b, Config{BufferMemory: 1000, MaxBlock: 200 * time.Millisecond}.SetLinger(0))
 	require.NoError(t, err)
-	f1 := p.Send(context.Background(), &Record{Topic: "t", Value: make([]byte, 600)})
+	release, written := make(chan struct{}), make(chan struct{})
+	var md1 RecordMetadata
+	var err1 error
+	p.SendCallback(context.Background(), &Record{Topic: "t", Value: make([]byte, 600)}, func(md RecordMetadata, err error) {
+		md1, err1 = md, err
+		close(written)
+		<-release
+	})
+	<-written
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -185,11 +194,10 @@ func TestBufferFullBlocksThenFails(t *testing.T) {
 	require.GreaterOrEqual(t, time.Since(start), 40*time.Millisecond, "Send blocked for room first")
 	_, err = p.SendSync(context.Background(), &Record{Topic: "t", Value: make([]byte, 600)})
 	require.ErrorIs(t, err, ErrBufferFull, "max.block.ms ends the wait")
-	// Close sends the lingering batch: nothing buffered is lost.
+	close(release)
 	require.NoError(t, p.Close(context.Background()))
-	md, err := f1.Wait(context.Background())
-	require.NoError(t, err)
-	require.Equal(t, int64(0), md.Offset)
+	require.NoError(t, err1)
+	require.Equal(t, int64(0), md1.Offset)
 	require.Len(t, readPartition(t, b, "t", 0), 1)
 	_, err = p.SendSync(context.Background(), &Record{Topic: "t"})
 	require.ErrorIs(t, err, commitlog.ErrClosed)
