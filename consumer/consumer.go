@@ -1,10 +1,12 @@
 package consumer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -125,9 +127,10 @@ type Consumer struct {
 
 	closing      chan struct{}
 	closed       atomic.Bool
-	closeOnce    sync.Once
+	closeDone    chan struct{} // closed once Close has finished
 	closeErr     error
-	wg           sync.WaitGroup
+	wg           sync.WaitGroup // the heartbeat goroutine
+	commitDone   chan struct{}  // closed when the commit goroutine ends
 	commits      chan asyncCommit
 	noHeartbts   atomic.Bool // test hook: a hung member
 	commitsMu    sync.Mutex  // guards sending on commits against its close
@@ -140,6 +143,11 @@ type Consumer struct {
 	commitSeq  atomic.Uint64
 	orderMu    sync.Mutex
 	appliedSeq map[TopicPartition]uint64
+
+	// Goroutines (see goid) that run Close, a rebalance listener inside
+	// Poll, and a CommitAsync callback: a Close from inside a callback
+	// must not wait for what its own goroutine holds.
+	closerG, listenerG, callbackG atomic.Uint64
 }
 
 type asyncCommit struct {
@@ -157,13 +165,13 @@ func New(b *commitlog.Broker, cfg Config) (*Consumer, error) {
 		return nil, err
 	}
 	c := &Consumer{b: b, cfg: cfg, assigned: map[TopicPartition]*partState{}, generation: -1,
-		closing: make(chan struct{}), commits: make(chan asyncCommit, 1024), lastCommit: time.Now()}
+		closing: make(chan struct{}), closeDone: make(chan struct{}), commitDone: make(chan struct{}),
+		commits: make(chan asyncCommit, 1024), lastCommit: time.Now()}
 	if cfg.GroupID != "" {
 		if c.coord, err = CoordinatorFor(b); err != nil {
 			return nil, err
 		}
 	}
-	c.wg.Add(1)
 	go c.committer(c.commits)
 	return c, nil
 }
@@ -512,19 +520,25 @@ func (c *Consumer) ensureGroup(ctx context.Context) error {
 			// Removed from the group (session or poll timeout): another
 			// member may own these partitions now.
 			if len(owned) > 0 {
-				c.listener.OnPartitionsLost(ctx, c, owned)
+				c.callListener(func() { c.listener.OnPartitionsLost(ctx, c, owned) })
 				c.removePartitions(owned)
 			}
 			c.gmu.Lock()
 			c.memberID, c.generation, c.rebalance, c.protocol = "", -1, nil, assignor.Eager
 			c.gmu.Unlock()
+			if c.closed.Load() {
+				return fmt.Errorf("consumer: %w", commitlog.ErrClosed)
+			}
 			continue
 		}
 		if proto == assignor.Eager && len(owned) > 0 && memberID != "" {
 			c.commitBeforeRevoke(ctx, memberID, gen)
-			c.listener.OnPartitionsRevoked(ctx, c, owned)
+			c.callListener(func() { c.listener.OnPartitionsRevoked(ctx, c, owned) })
 			c.removePartitions(owned)
 			owned = nil
+			if c.closed.Load() {
+				return fmt.Errorf("consumer: %w", commitlog.ErrClosed)
+			}
 		}
 		res, err := c.join(ctx, JoinRequest{
 			MemberID: memberID, Topics: c.topics, Assignors: c.cfg.Assignors, Owned: owned, OwnedGeneration: gen,
@@ -532,12 +546,15 @@ func (c *Consumer) ensureGroup(ctx context.Context) error {
 		})
 		if errors.Is(err, ErrUnknownMemberID) {
 			if lost := c.Assignment(); len(lost) > 0 {
-				c.listener.OnPartitionsLost(ctx, c, lost)
+				c.callListener(func() { c.listener.OnPartitionsLost(ctx, c, lost) })
 				c.removePartitions(lost)
 			}
 			c.gmu.Lock()
 			c.memberID, c.generation, c.rebalance, c.protocol = "", -1, nil, assignor.Eager
 			c.gmu.Unlock()
+			if c.closed.Load() {
+				return fmt.Errorf("consumer: %w", commitlog.ErrClosed)
+			}
 			continue
 		}
 		if err != nil {
@@ -566,19 +583,52 @@ func (c *Consumer) ensureGroup(ctx context.Context) error {
 		if len(revoked) > 0 {
 			// Cooperative: give up only what moves, then rejoin so the
 			// partitions can be assigned to their new owners.
-			c.listener.OnPartitionsRevoked(ctx, c, revoked)
+			c.callListener(func() { c.listener.OnPartitionsRevoked(ctx, c, revoked) })
 			c.removePartitions(revoked)
 			c.gmu.Lock()
 			c.needRejoin = true
 			c.gmu.Unlock()
+			if c.closed.Load() {
+				return fmt.Errorf("consumer: %w", commitlog.ErrClosed)
+			}
 		}
 		for _, tp := range added {
 			if err := c.addPartition(tp); err != nil {
 				c.b.Logger().Warn("assigned partition unavailable", "topic", tp.Topic, "partition", tp.Partition, "err", err)
 			}
 		}
-		c.listener.OnPartitionsAssigned(ctx, c, added)
+		c.callListener(func() { c.listener.OnPartitionsAssigned(ctx, c, added) })
+		if c.closed.Load() {
+			return fmt.Errorf("consumer: %w", commitlog.ErrClosed)
+		}
 	}
+}
+
+// callListener runs a rebalance listener method, noting the goroutine so
+// that a Close from inside the listener knows that it runs within Poll,
+// which holds pollMu.
+func (c *Consumer) callListener(f func()) {
+	prev := c.listenerG.Swap(goid())
+	defer c.listenerG.Store(prev)
+	f()
+}
+
+// goid is the running goroutine's id, read from the header runtime.Stack
+// writes ("goroutine 18 [running]:"). Go has no other way to tell a Close
+// called from inside one of this consumer's callbacks, on the goroutine
+// Close would wait for, from a Close on another goroutine; it is used only
+// around callbacks and in Close.
+func goid() uint64 {
+	var buf [32]byte
+	n := runtime.Stack(buf[:], false)
+	var id uint64
+	for _, ch := range bytes.TrimPrefix(buf[:n], []byte("goroutine ")) {
+		if ch < '0' || ch > '9' {
+			break
+		}
+		id = id*10 + uint64(ch-'0')
+	}
+	return id
 }
 
 // join is JoinGroup, cut short by Close: the wait for the other members
@@ -722,11 +772,14 @@ func (c *Consumer) CommitAsync(offsets map[TopicPartition]OffsetAndMetadata, cb 
 }
 
 func (c *Consumer) committer(commits <-chan asyncCommit) {
-	defer c.wg.Done()
+	defer close(c.commitDone)
+	me := goid()
 	for req := range commits {
 		err := c.commitInOrder(context.Background(), req.offsets, req.memberID, req.generation, req.seq)
 		if req.cb != nil {
+			c.callbackG.Store(me) // a Close in cb must not wait for this goroutine
 			req.cb(req.offsets, err)
+			c.callbackG.Store(0)
 		}
 	}
 }
@@ -900,31 +953,46 @@ func (c *Consumer) Paused() []TopicPartition {
 // Close leaves the group: with auto-commit it commits what was consumed,
 // runs OnPartitionsRevoked, leaves (the others rebalance at once), finishes
 // pending async commits and stops the heartbeat. It wakes a Poll blocked
-// in another goroutine. It is idempotent.
+// in another goroutine. It is idempotent, and may be called from a
+// rebalance listener or a CommitAsync callback: there it does not wait for
+// the Poll or commit goroutine it runs on (a Poll then returns ErrClosed
+// once the listener returns; later async commits finish after Close).
 func (c *Consumer) Close(ctx context.Context) error {
-	c.closeOnce.Do(func() {
-		c.closed.Store(true)
-		close(c.closing)
+	me := goid()
+	if c.closed.Swap(true) {
+		if c.closerG.Load() == me || c.listenerG.Load() == me || c.callbackG.Load() == me {
+			return nil // from a callback of a Close or of what Close waits for
+		}
+		<-c.closeDone
+		return c.closeErr
+	}
+	c.closerG.Store(me)
+	defer close(c.closeDone)
+	close(c.closing)
+	if c.listenerG.Load() != me { // else Poll holds pollMu on this goroutine
 		c.pollMu.Lock()
 		defer c.pollMu.Unlock()
-		memberID, gen := c.MemberID()
-		if c.mode == modeSubscribe && memberID != "" {
-			owned := c.Assignment()
-			if errors.Is(c.coord.Heartbeat(c.cfg.GroupID, memberID, gen), ErrUnknownMemberID) {
-				c.listener.OnPartitionsLost(ctx, c, owned)
-			} else {
-				c.commitBeforeRevoke(ctx, memberID, gen)
-				c.listener.OnPartitionsRevoked(ctx, c, owned)
-				c.coord.LeaveGroup(c.cfg.GroupID, memberID)
-			}
-		} else if c.mode == modeAssign && c.coord != nil && !c.cfg.DisableAutoCommit {
-			c.closeErr = c.commitInOrder(ctx, c.currentOffsets(), "", -1, c.commitSeq.Add(1))
+	}
+	memberID, gen := c.MemberID()
+	if c.mode == modeSubscribe && memberID != "" {
+		owned := c.Assignment()
+		if errors.Is(c.coord.Heartbeat(c.cfg.GroupID, memberID, gen), ErrUnknownMemberID) {
+			c.callListener(func() { c.listener.OnPartitionsLost(ctx, c, owned) })
+		} else {
+			c.commitBeforeRevoke(ctx, memberID, gen)
+			c.callListener(func() { c.listener.OnPartitionsRevoked(ctx, c, owned) })
+			c.coord.LeaveGroup(c.cfg.GroupID, memberID)
 		}
-		c.commitsMu.Lock()
-		close(c.commits)
-		c.commits = nil
-		c.commitsMu.Unlock()
-		c.wg.Wait()
-	})
+	} else if c.mode == modeAssign && c.coord != nil && !c.cfg.DisableAutoCommit {
+		c.closeErr = c.commitInOrder(ctx, c.currentOffsets(), "", -1, c.commitSeq.Add(1))
+	}
+	c.commitsMu.Lock()
+	close(c.commits)
+	c.commits = nil
+	c.commitsMu.Unlock()
+	c.wg.Wait()
+	if c.callbackG.Load() != me {
+		<-c.commitDone
+	}
 	return c.closeErr
 }
