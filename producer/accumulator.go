@@ -55,6 +55,7 @@ type partQueue struct {
 	inflight *batch   // being appended
 	busy     bool     // the sender is in its loop (not waiting for work)
 	started  bool     // the sender goroutine runs
+	retired  bool     // replaced (the topic was created again): no lingering
 	wake     chan struct{}
 	timer    *time.Timer
 }
@@ -76,7 +77,7 @@ func (q *partQueue) add(_ context.Context, rec *Record, ts int64, size int, cb f
 	b.cbs = append(b.cbs, cb)
 	b.hasCB = b.hasCB || cb != nil
 	b.bytes += int64(size)
-	if b.b.Size() >= q.maxBatch {
+	if b.b.Size() >= q.maxBatch || q.retired {
 		q.sealLocked()
 	}
 	q.scheduleLocked()
@@ -222,6 +223,15 @@ func (q *partQueue) send(b *batch) {
 	if err != nil && q.p.cfg.Acks == AcksNone {
 		q.p.broker.Logger().Error("producer: acks=0 batch failed", "topic", q.tp.topic, "partition", q.tp.id, "records", len(b.ts), "err", err)
 	}
+}
+
+// retire sends what the queue holds at once: Flush and Close no longer see
+// it, but its sender, which Close stops, sends every sealed batch first.
+func (q *partQueue) retire() {
+	q.mu.Lock()
+	q.retired = true
+	q.mu.Unlock()
+	q.flush()
 }
 
 // flush seals the open batch for sending at once and returns a channel

@@ -166,8 +166,11 @@ func (p *Producer) queue(topic string, id int32, part *partition.Partition, n in
 			}
 			return q
 		}
-		// The topic was deleted and created again: start afresh.
-		p.queues.CompareAndDelete(key, q)
+		// The topic was deleted and created again: start afresh, and send
+		// (fail) the old partition's records now, not after their linger.
+		if p.queues.CompareAndDelete(key, q) {
+			q.retire()
+		}
 	}
 	q := &partQueue{p: p, tp: key, part: part, maxBatch: min(p.cfg.BatchSize, limit)}
 	q.numParts.Store(n)

@@ -98,3 +98,35 @@ func TestFullBufferSendsLingeringBatches(t *testing.T) {
 	}
 	require.Less(t, time.Since(start), time.Second)
 }
+
+// TestCloseCompletesRecordsOfARecreatedTopic: records lingering for a
+// topic that is then deleted and created again are completed (with an
+// error: their partition is gone) by Flush and Close, like every other
+// record. The producer dropped their partition queue when the new topic's
+// first record came, and Flush and Close no longer saw them: their futures
+// stayed open (for the linger, or for good once the sender had stopped)
+// and their buffer.memory stayed reserved.
+func TestCloseCompletesRecordsOfARecreatedTopic(t *testing.T) {
+	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {}})
+	p, err := New(b, Config{}.SetLinger(time.Hour))
+	require.NoError(t, err)
+	old := p.Send(context.Background(), &Record{Topic: "t", Value: []byte("old")})
+	require.NoError(t, b.DeleteTopic("t"))
+	_, err = b.CreateTopic("t", commitlog.TopicConfig{})
+	require.NoError(t, err)
+	cur := p.Send(context.Background(), &Record{Topic: "t", Value: []byte("new")})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, p.Close(ctx))
+	select {
+	case <-old.Done():
+	default:
+		t.Fatal("Close returned with a record of the deleted topic still pending")
+	}
+	_, err = old.Result()
+	require.ErrorIs(t, err, commitlog.ErrUnknownTopic)
+	md, err := cur.Result()
+	require.NoError(t, err)
+	require.Equal(t, int64(0), md.Offset)
+	require.Equal(t, int64(DefaultBufferMemory), p.mem.avail, "buffer.memory all given back")
+}
