@@ -19,5 +19,6 @@ var (
 
 // ErrInvalidRecord reports a record the log refuses for what it holds
 // rather than how it is encoded: a record without a key appended to a
-// compacted log (Kafka's INVALID_RECORD).
+// compacted log, or a batch that does not hold one record per offset it
+// spans (Kafka's INVALID_RECORD).
 var ErrInvalidRecord = errors.New("commitlog: invalid record")

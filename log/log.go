@@ -256,8 +256,9 @@ func (l *Log) Size() int64 {
 // NumSegments is the number of segments.
 func (l *Log) NumSegments() int { return len(l.segments()) }
 
-// Append validates one encoded v2 batch (size limit, header, CRC), assigns
-// it the next offsets, stamps LogAppendTime when the log uses it, rolls the
+// Append validates one encoded v2 batch (size limit, header, CRC, one
+// record per offset), assigns it the next offsets, stamps LogAppendTime
+// when the log uses it, rolls the
 // active segment if needed and writes it. It rewrites the batch's base
 // offset (and timestamp) in place: the caller hands the buffer over. The
 // batch is readable when Append returns; it is durable once FlushedOffset
@@ -272,6 +273,11 @@ func (l *Log) Append(batch []byte) (AppendInfo, error) {
 	}
 	if h.Size() != len(batch) {
 		return AppendInfo{}, fmt.Errorf("log %s: append: %d bytes after the batch: %w", l.dir, len(batch)-h.Size(), ErrCorrupt)
+	}
+	// One record per offset, as Kafka demands of a client's batch: offsets
+	// stay dense.
+	if h.NumRecords < 1 || int64(h.LastOffsetDelta) != int64(h.NumRecords)-1 {
+		return AppendInfo{}, fmt.Errorf("log %s: append: batch of %d records spans %d offsets: %w", l.dir, h.NumRecords, int64(h.LastOffsetDelta)+1, ErrInvalidRecord)
 	}
 	if l.cfg.Compact && !h.IsControl() {
 		if err := checkKeys(&h, batch); err != nil {

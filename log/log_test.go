@@ -1,6 +1,7 @@
 package log
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -102,6 +103,37 @@ func TestMaxMessageBytesAndBadBatches(t *testing.T) {
 	_, err = l.Append([]byte{1, 2, 3})
 	require.ErrorIs(t, err, ErrCorrupt)
 	require.Equal(t, int64(0), l.EndOffset(), "rejected batches take no offsets")
+}
+
+// TestAppendRefusesBatchesThatSkipOffsets: a batch must hold one record
+// per offset it spans, as Kafka's broker demands of a client's batch
+// ("Inconsistent batch offset range", "Invalid reported count"). An empty
+// batch, or one whose last offset delta runs past its records, would take
+// offsets that hold no record: offsets would no longer be dense.
+func TestAppendRefusesBatchesThatSkipOffsets(t *testing.T) {
+	l, err := Open(t.TempDir(), testConfig())
+	require.NoError(t, err)
+	defer l.Close()
+
+	empty, err := record.NewBuilder(0, record.BatchOptions{}).Build()
+	require.NoError(t, err)
+	_, err = l.Append(bytes.Clone(empty))
+	require.ErrorIs(t, err, ErrInvalidRecord)
+
+	b := record.NewBuilder(0, record.BatchOptions{})
+	b.Add(1, []byte("k"), []byte("v0"), nil)
+	b.Add(1, []byte("k"), []byte("v1"), nil)
+	b.SetLastOffsetDelta(1_000_000)
+	sparse, err := b.Build()
+	require.NoError(t, err)
+	_, err = l.Append(bytes.Clone(sparse))
+	require.ErrorIs(t, err, ErrInvalidRecord)
+	require.Equal(t, int64(0), l.EndOffset(), "rejected batches take no offsets")
+
+	info, err := l.Append(batchOf(t, "ok", 2, 1, 10))
+	require.NoError(t, err)
+	require.Equal(t, int64(0), info.BaseOffset)
+	require.Equal(t, int64(2), l.EndOffset())
 }
 
 func TestLogAppendTime(t *testing.T) {
