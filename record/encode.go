@@ -39,6 +39,12 @@ type BatchOptions struct {
 	// encoded as deltas from it, so they read back unchanged. Zero or
 	// negative means no horizon: the base timestamp is the first record's.
 	DeleteHorizon int64
+
+	// fromHeader is set by BatchHeader.Options for a header whose producer
+	// fields are all zero: they are taken as they are (producer id 0,
+	// epoch 0 and sequence 0 is a real idempotent producer's first batch),
+	// not as the "none" of the zero BatchOptions.
+	fromHeader bool
 }
 
 // Options returns the BatchOptions that rebuild a batch with the same
@@ -56,6 +62,8 @@ func (h *BatchHeader) Options() BatchOptions {
 		Transactional:        h.IsTransactional(),
 		Control:              h.IsControl(),
 	}
+	// Producer id 0, epoch 0, sequence 0 would read as "none" to Reset.
+	o.fromHeader = o.ProducerID == 0 && o.ProducerEpoch == 0 && o.BaseSequence == 0
 	if ms, ok := h.DeleteHorizon(); ok {
 		o.DeleteHorizon = ms
 	}
@@ -94,7 +102,7 @@ func NewBuilder(baseOffset int64, opts BatchOptions) *Builder {
 
 // Reset empties the builder for a new batch, keeping its buffers.
 func (b *Builder) Reset(baseOffset int64, opts BatchOptions) {
-	if opts.ProducerID == 0 && opts.ProducerEpoch == 0 && opts.BaseSequence == 0 {
+	if opts.ProducerID == 0 && opts.ProducerEpoch == 0 && opts.BaseSequence == 0 && !opts.fromHeader {
 		opts.ProducerID, opts.ProducerEpoch, opts.BaseSequence = NoProducer, NoProducer, NoProducer
 	}
 	b.opts = opts

@@ -332,3 +332,32 @@ func TestParseCompression(t *testing.T) {
 	_, err := ParseCompression("brotli")
 	require.Error(t, err)
 }
+
+// TestOptionsKeepProducerZero: producer id 0, epoch 0, base sequence 0 is
+// a real idempotent producer's first batch (Kafka hands out producer ids
+// from 0). Rebuilding a batch from its header's Options, as the log
+// cleaner does, must keep those fields, not turn them into "no producer"
+// (-1) as the zero BatchOptions means.
+func TestOptionsKeepProducerZero(t *testing.T) {
+	raw := build(t, 0, BatchOptions{ProducerID: 1}, sampleRecords()[:2])
+	binary.BigEndian.PutUint64(raw[offProducerID:], 0)
+	binary.BigEndian.PutUint16(raw[offProducerEpoch:], 0)
+	binary.BigEndian.PutUint32(raw[offBaseSequence:], 0)
+	updateCRC(raw)
+	h, err := Check(raw)
+	require.NoError(t, err)
+	require.Equal(t, [3]int64{0, 0, 0}, [3]int64{h.ProducerID, int64(h.ProducerEpoch), int64(h.BaseSequence)})
+
+	b := NewBuilder(h.BaseOffset, h.Options())
+	b.Add(1, []byte("k"), []byte("v"), nil)
+	out, err := b.Build()
+	require.NoError(t, err)
+	got, err := Check(out)
+	require.NoError(t, err)
+	require.Equal(t, [3]int64{0, 0, 0}, [3]int64{got.ProducerID, int64(got.ProducerEpoch), int64(got.BaseSequence)})
+
+	// The zero BatchOptions still means no producer.
+	got, err = Check(build(t, 0, BatchOptions{}, sampleRecords()[:1]))
+	require.NoError(t, err)
+	require.Equal(t, [3]int64{-1, -1, -1}, [3]int64{got.ProducerID, int64(got.ProducerEpoch), int64(got.BaseSequence)})
+}
