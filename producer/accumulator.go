@@ -58,6 +58,7 @@ type partQueue struct {
 	retired  bool     // replaced (the topic was created again): no lingering
 	wake     chan struct{}
 	timer    *time.Timer
+	gid      uint64 // the sender goroutine's id (goid), set by it
 }
 
 func (q *partQueue) add(_ context.Context, rec *Record, ts int64, size int, cb func(RecordMetadata, error)) *Future {
@@ -135,6 +136,7 @@ func (q *partQueue) kick() {
 // whenever it is woken, until the producer closes.
 func (q *partQueue) sender() {
 	defer q.p.wg.Done()
+	q.gid = goid()
 	for {
 		select {
 		case <-q.wake:
@@ -211,11 +213,13 @@ func (q *partQueue) send(b *batch) {
 	builders.Put(b.b)
 	b.b = nil
 	if b.hasCB {
+		q.p.enterCallbacks(q.gid)
 		for i, cb := range b.cbs {
 			if cb != nil {
 				cb(b.metadata(i), err)
 			}
 		}
+		q.p.leaveCallbacks(q.gid)
 	}
 	b.cbs = nil
 	close(b.done)

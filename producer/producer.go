@@ -1,9 +1,11 @@
 package producer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,6 +63,11 @@ type Producer struct {
 	wg      sync.WaitGroup // partition senders
 	closeMu sync.Mutex
 	closed  bool
+
+	// Senders running SendCallback callbacks, by goroutine id (goid):
+	// Flush and Close called there must not wait for that very sender.
+	callbacks  sync.Map
+	inCallback atomic.Int32
 }
 
 type topicPartition struct {
@@ -188,9 +195,19 @@ func (p *Producer) expedite() {
 	})
 }
 
+// errFlushInCallback is Flush's error when called from a SendCallback
+// callback, as Kafka's flush refuses to be called from one.
+var errFlushInCallback = errors.New("producer: Flush called from a send callback, which would wait for that callback to return")
+
 // Flush sends every record queued so far and waits until all of them are
-// complete (successfully or not), or ctx ends.
+// complete (successfully or not), or ctx ends. Called from a SendCallback
+// callback, it sends them but returns an error at once: it would wait for
+// the callback itself.
 func (p *Producer) Flush(ctx context.Context) error {
+	if p.calledFromCallback() {
+		p.expedite()
+		return errFlushInCallback
+	}
 	var waits []chan struct{}
 	p.queues.Range(func(_, v any) bool {
 		if ch := v.(*partQueue).flush(); ch != nil {
@@ -209,8 +226,15 @@ func (p *Producer) Flush(ctx context.Context) error {
 }
 
 // Close stops accepting records, sends everything queued (nothing buffered
-// is lost) and waits for it, or until ctx ends. It is idempotent.
+// is lost) and waits for it, or until ctx ends. It is idempotent. Called
+// from a SendCallback callback, it stops accepting records and returns at
+// once; the rest of the close goes on once the callback returns.
 func (p *Producer) Close(ctx context.Context) error {
+	if p.calledFromCallback() {
+		p.closing.Store(true)
+		go func() { _ = p.Close(context.Background()) }()
+		return nil
+	}
 	p.closeMu.Lock()
 	defer p.closeMu.Unlock()
 	if p.closed {
@@ -232,6 +256,43 @@ func (p *Producer) Close(ctx context.Context) error {
 	}
 	p.closed = true
 	return nil
+}
+
+func (p *Producer) enterCallbacks(gid uint64) {
+	p.inCallback.Add(1)
+	p.callbacks.Store(gid, struct{}{})
+}
+
+func (p *Producer) leaveCallbacks(gid uint64) {
+	p.callbacks.Delete(gid)
+	p.inCallback.Add(-1)
+}
+
+// calledFromCallback reports whether the caller runs on a sender that is
+// running SendCallback callbacks.
+func (p *Producer) calledFromCallback() bool {
+	if p.inCallback.Load() == 0 {
+		return false
+	}
+	_, ok := p.callbacks.Load(goid())
+	return ok
+}
+
+// goid is the running goroutine's id, read from the header runtime.Stack
+// writes ("goroutine 18 [running]:"): Go has no other way to tell a Flush
+// or Close called from a callback, on the sender it would wait for, from
+// one called anywhere else.
+func goid() uint64 {
+	var buf [32]byte
+	n := runtime.Stack(buf[:], false)
+	var id uint64
+	for _, ch := range bytes.TrimPrefix(buf[:n], []byte("goroutine ")) {
+		if ch < '0' || ch > '9' {
+			break
+		}
+		id = id*10 + uint64(ch-'0')
+	}
+	return id
 }
 
 // memory is buffer.memory: a byte budget shared by every batch.

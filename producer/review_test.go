@@ -130,3 +130,62 @@ func TestCloseCompletesRecordsOfARecreatedTopic(t *testing.T) {
 	require.Equal(t, int64(0), md.Offset)
 	require.Equal(t, int64(DefaultBufferMemory), p.mem.avail, "buffer.memory all given back")
 }
+
+// TestFlushAndCloseFromCallback: SendCallback's callback runs on the
+// partition's sender, and Flush and Close wait for the batch whose
+// callbacks are running: called from a callback they deadlocked forever.
+// Flush now refuses (as Kafka's does from a callback) and Close stops
+// accepting records at once and completes everything once the callback
+// returns.
+func TestFlushAndCloseFromCallback(t *testing.T) {
+	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {Partitions: 2}})
+	wait := func(t *testing.T, ch <-chan struct{}) {
+		t.Helper()
+		select {
+		case <-ch:
+		case <-time.After(2 * time.Second):
+			t.Fatal("deadlock")
+		}
+	}
+	t.Run("flush", func(t *testing.T) {
+		p, err := New(b, Config{})
+		require.NoError(t, err)
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			p.Close(ctx)
+		}()
+		done := make(chan struct{})
+		var flushErr error
+		p.SendCallback(context.Background(), &Record{Topic: "t", Value: []byte("x")}, func(RecordMetadata, error) {
+			defer close(done)
+			flushErr = p.Flush(context.Background())
+		})
+		wait(t, done)
+		require.Error(t, flushErr)
+	})
+	t.Run("close", func(t *testing.T) {
+		p, err := New(b, Config{}.SetLinger(time.Hour))
+		require.NoError(t, err)
+		done := make(chan struct{})
+		var closeErr, sendErr error
+		var other *Future
+		p.SendCallback(context.Background(), &Record{Topic: "t", Partition: 0, ExplicitPartition: true, Value: []byte("x")}, func(RecordMetadata, error) {
+			defer close(done)
+			closeErr = p.Close(context.Background())
+			_, sendErr = p.Send(context.Background(), &Record{Topic: "t", Value: []byte("late")}).Wait(context.Background())
+		})
+		other = p.Send(context.Background(), &Record{Topic: "t", Partition: 1, ExplicitPartition: true, Value: []byte("y")})
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = p.Flush(ctx) // sends the first record; its callback closes
+		wait(t, done)
+		require.NoError(t, closeErr)
+		require.ErrorIs(t, sendErr, commitlog.ErrClosed)
+		closed := make(chan struct{})
+		go func() { defer close(closed); require.NoError(t, p.Close(context.Background())) }()
+		wait(t, closed)
+		_, err = other.Result()
+		require.NoError(t, err)
+	})
+}
