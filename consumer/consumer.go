@@ -288,6 +288,11 @@ func (c *Consumer) Poll(ctx context.Context) ([]Record, error) {
 	c.lastPoll = time.Now()
 	c.gmu.Unlock()
 	deadline := time.Now().Add(c.cfg.FetchMaxWait)
+	// Records an earlier fetch buffered are returned without waiting, as
+	// Kafka's consumer does; fetch.min.bytes counts what this Poll fetched
+	// in all its rounds.
+	ready := len(c.buffered) > 0
+	fetched := 0
 	for {
 		if c.mode == modeSubscribe {
 			if err := c.ensureGroup(ctx); err != nil {
@@ -302,7 +307,8 @@ func (c *Consumer) Poll(ctx context.Context) ([]Record, error) {
 		if err != nil {
 			return nil, err
 		}
-		if len(c.buffered) > 0 && (n >= c.cfg.FetchMinBytes || !time.Now().Before(deadline)) {
+		fetched += n
+		if len(c.buffered) > 0 && (ready || fetched >= c.cfg.FetchMinBytes || !time.Now().Before(deadline)) {
 			return c.take(), nil
 		}
 		if !time.Now().Before(deadline) {
