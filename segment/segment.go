@@ -185,7 +185,7 @@ func (s *Segment) restore() error {
 		if h, err = s.headerAt(pos, size); err != nil {
 			return err
 		}
-		if h.BaseOffset < s.base || h.Size() > int(size-pos) {
+		if !s.fits(&h) || h.Size() > int(size-pos) {
 			return fmt.Errorf("segment %d: batch at position %d does not fit: %w", s.base, pos, record.ErrCorrupt)
 		}
 		if h.MaxTimestamp > s.maxTS.Load() {
@@ -216,6 +216,14 @@ func (s *Segment) headerAt(pos, size int64) (record.BatchHeader, error) {
 		return h, fmt.Errorf("segment %d, position %d: %w", s.base, pos, err)
 	}
 	return h, nil
+}
+
+// fits reports whether every offset of the batch h describes is one the
+// segment can hold: at most 2^32-1 past its base offset (the index's
+// relative offsets), computed without overflow for a damaged base offset
+// near the largest int64.
+func (s *Segment) fits(h *record.BatchHeader) bool {
+	return h.BaseOffset >= s.base && h.BaseOffset-s.base <= math.MaxUint32-int64(h.LastOffsetDelta)
 }
 
 func (s *Segment) ioErr(err error) error {
@@ -257,7 +265,7 @@ func (s *Segment) Recover() (truncated int64, err error) {
 			break // torn header at the tail
 		}
 		h, err := record.ParseHeader(hdr)
-		if err != nil || h.BaseOffset < next || int64(h.Size()) > fileSize-pos {
+		if err != nil || h.BaseOffset < next || !s.fits(&h) || int64(h.Size()) > fileSize-pos {
 			break
 		}
 		if cap(buf) < h.Size() {
@@ -333,7 +341,7 @@ func (s *Segment) Append(batch []byte) error {
 	if h.BaseOffset < s.next.Load() {
 		return fmt.Errorf("segment %d: append at offset %d below the next offset %d", s.base, h.BaseOffset, s.next.Load())
 	}
-	if h.LastOffset()-s.base > math.MaxUint32 {
+	if !s.fits(&h) {
 		return fmt.Errorf("segment %d: offset %d too far from the base offset for the index", s.base, h.LastOffset())
 	}
 	pos := s.size.Load()
@@ -371,7 +379,7 @@ func (s *Segment) AppendBatches(b []byte) error {
 		if h.BaseOffset < next {
 			return fmt.Errorf("segment %d: append at offset %d below the next offset %d", s.base, h.BaseOffset, next)
 		}
-		if h.LastOffset()-s.base > math.MaxUint32 {
+		if !s.fits(&h) {
 			return fmt.Errorf("segment %d: offset %d too far from the base offset for the index", s.base, h.LastOffset())
 		}
 		next = h.NextOffset()

@@ -472,6 +472,18 @@ func TestRecover(t *testing.T) {
 			appendFile(t, path, batchN(t, next-2, 3, 50, 1))
 			return len(ws)
 		}, false},
+		// The base offset lies outside the CRC: a damaged one must not
+		// move the next offset where the segment could never have
+		// appended (past its index's 32-bit relative offsets, or past
+		// the largest int64 so that it wraps below the base offset).
+		{"offsets past the index's reach", func(t *testing.T, path string, ws []written, next int64) int {
+			appendFile(t, path, batchN(t, next+math.MaxUint32, 3, 50, 1))
+			return len(ws)
+		}, true},
+		{"offsets past the largest int64", func(t *testing.T, path string, ws []written, next int64) int {
+			appendFile(t, path, batchN(t, math.MaxInt64-1, 3, 50, 1))
+			return len(ws)
+		}, true},
 		{"bad crc in the middle", func(t *testing.T, path string, ws []written, next int64) int {
 			w := ws[7]
 			f, err := os.OpenFile(path, os.O_RDWR, 0)
