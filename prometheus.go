@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // WritePrometheus writes the broker's Stats in the Prometheus text
@@ -38,7 +39,7 @@ func (b *Broker) WritePrometheus(w io.Writer) error {
 	)
 	for _, t := range s.Topics {
 		for _, p := range t.Partitions {
-			l := fmt.Sprintf(`topic=%q,partition="%d"`, t.Name, p.Partition)
+			l := fmt.Sprintf(`topic=%s,partition="%d"`, promLabel(t.Name), p.Partition)
 			gauge(msgs, l, p.Throughput.MessagesInPerSec)
 			gauge(bytesIn, l, p.Throughput.BytesInPerSec)
 			gauge(bytesOu, l, p.Throughput.BytesOutPerSec)
@@ -60,13 +61,23 @@ func (b *Broker) WritePrometheus(w io.Writer) error {
 		}
 	}
 	for _, g := range s.Groups {
-		gauge(members, fmt.Sprintf(`group=%q`, g.Group), float64(g.Members))
+		gauge(members, `group=`+promLabel(g.Group), float64(g.Members))
 		for _, pl := range g.Lag {
-			gauge(lag, fmt.Sprintf(`group=%q,topic=%q,partition="%d"`, g.Group, pl.Topic, pl.Partition), float64(pl.Lag))
+			gauge(lag, fmt.Sprintf(`group=%s,topic=%s,partition="%d"`, promLabel(g.Group), promLabel(pl.Topic), pl.Partition), float64(pl.Lag))
 		}
 	}
 	return pw.flush()
 }
+
+// promLabel quotes a label value as the text format says: backslash,
+// double quote and line feed escaped, every other character as is (Go's
+// %q escapes, such as \t or \u00a0, make Prometheus reject the scrape).
+// The format wants UTF-8: invalid bytes become U+FFFD.
+func promLabel(v string) string {
+	return `"` + promEscaper.Replace(strings.ToValidUTF8(v, "\uFFFD")) + `"`
+}
+
+var promEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
 
 // PrometheusHandler serves WritePrometheus over HTTP, for a /metrics route.
 func (b *Broker) PrometheusHandler() http.Handler {
