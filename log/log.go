@@ -132,6 +132,11 @@ func OpenWithInfo(dir string, cfg Config) (*Log, RecoveryInfo, error) {
 			return fail(fmt.Errorf("log %s: %w", dir, err))
 		}
 		segs = append(segs, s)
+		// Make the new log's directory and first segment durable entries
+		// (POSIX does not promise that fsyncing a file does it).
+		if err := errors.Join(syncDir(dir), syncDir(filepath.Dir(dir))); err != nil {
+			return fail(fmt.Errorf("log %s: %w", dir, err))
+		}
 	} else if !info.CleanShutdown {
 		last := segs[len(segs)-1]
 		cut, err := last.Recover()
@@ -355,6 +360,7 @@ func (l *Log) roll(now time.Time) (*segment.Segment, error) {
 		return nil, fmt.Errorf("log %s: roll: %w", l.dir, err)
 	}
 	if err := syncDir(l.dir); err != nil {
+		_ = s.Close()
 		return nil, fmt.Errorf("log %s: roll: %w", l.dir, err)
 	}
 	l.publish(append(slices.Clip(segs), s))
@@ -456,7 +462,10 @@ func (l *Log) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	segs := l.segments()
-	errs := []error{segs[len(segs)-1].Sync()}
+	// Seal, not just Sync: the marker below tells the next Open to trust
+	// the indexes, so they must be on disk (with the final time index
+	// entry) before it is written.
+	errs := []error{segs[len(segs)-1].Seal()}
 	for _, s := range segs {
 		errs = append(errs, s.Close())
 	}
