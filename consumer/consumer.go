@@ -123,6 +123,7 @@ type Consumer struct {
 	rebalance  <-chan struct{}
 	needRejoin bool
 	lastPoll   time.Time
+	joining    bool // Poll waits in JoinGroup: that is polling
 	protocol   assignor.RebalanceProtocol
 
 	closing      chan struct{}
@@ -649,7 +650,16 @@ func (c *Consumer) join(ctx context.Context, req JoinRequest) (JoinResult, error
 		case <-ctx.Done():
 		}
 	}()
+	// Waiting for the other members inside Poll is not a poll timeout:
+	// the rebalance can last the largest max.poll.interval.ms of the group.
+	c.gmu.Lock()
+	c.joining = true
+	c.gmu.Unlock()
 	res, err := c.coord.JoinGroup(ctx, c.cfg.GroupID, req)
+	c.gmu.Lock()
+	c.joining = false
+	c.lastPoll = time.Now()
+	c.gmu.Unlock()
 	if err != nil && c.closed.Load() {
 		return res, fmt.Errorf("consumer: %w", commitlog.ErrClosed)
 	}
@@ -806,12 +816,12 @@ func (c *Consumer) heartbeat() {
 			continue
 		}
 		c.gmu.Lock()
-		memberID, gen, lastPoll := c.memberID, c.generation, c.lastPoll
+		memberID, gen, lastPoll, joining := c.memberID, c.generation, c.lastPoll, c.joining
 		c.gmu.Unlock()
 		if memberID == "" {
 			continue
 		}
-		if time.Since(lastPoll) > c.cfg.MaxPollInterval {
+		if !joining && time.Since(lastPoll) > c.cfg.MaxPollInterval {
 			c.b.Logger().Warn("max.poll.interval.ms passed without a poll; leaving the group", "group", c.cfg.GroupID, "member", memberID)
 			c.coord.LeaveGroup(c.cfg.GroupID, memberID)
 			continue
