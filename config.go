@@ -182,8 +182,13 @@ func ParseTopicConfig(partitions int32, settings map[string]string) (TopicConfig
 			return c, bad(err)
 		}
 		ms := time.Duration(n) * time.Millisecond
-		if n < 0 {
+		switch {
+		case n < 0:
 			ms = -1
+		case n > int64(math.MaxInt64/time.Millisecond):
+			// Beyond time.Duration (292 years): as long as can be. The
+			// product would wrap, to a tiny retention.ms for one.
+			ms = math.MaxInt64
 		}
 		switch k {
 		case "segment.bytes":
