@@ -88,6 +88,8 @@ const (
 	modeAssign
 )
 
+func (c *Consumer) getMode() mode { return mode(c.curMode.Load()) }
+
 type partState struct {
 	tp       TopicPartition
 	part     *partition.Partition
@@ -107,8 +109,8 @@ type Consumer struct {
 	cfg   Config
 	coord *Coordinator
 
-	pollMu     sync.Mutex // held by Poll and Close
-	mode       mode
+	pollMu     sync.Mutex   // held by Poll and Close
+	curMode    atomic.Int32 // a mode: the commit goroutine and Close read it
 	topics     []string
 	listener   RebalanceListener
 	assigned   map[TopicPartition]*partState
@@ -184,13 +186,13 @@ func (c *Consumer) Subscribe(topics []string, listener RebalanceListener) error 
 	if c.cfg.GroupID == "" {
 		return fmt.Errorf("consumer: Subscribe needs a group.id: %w", commitlog.ErrInvalidConfig)
 	}
-	if c.mode == modeAssign {
+	if c.getMode() == modeAssign {
 		return fmt.Errorf("consumer: Subscribe after Assign: %w", commitlog.ErrInvalidConfig)
 	}
 	if listener == nil {
 		listener = ListenerFuncs{}
 	}
-	c.mode = modeSubscribe
+	c.curMode.Store(int32(modeSubscribe))
 	c.topics = slices.Clone(topics)
 	c.listener = listener
 	c.gmu.Lock()
@@ -208,10 +210,10 @@ func (c *Consumer) Subscribe(topics []string, listener RebalanceListener) error 
 // (Kafka's manual assignment). Commits then need a group.id and succeed
 // only while that group has no active members.
 func (c *Consumer) Assign(tps []TopicPartition) error {
-	if c.mode == modeSubscribe {
+	if c.getMode() == modeSubscribe {
 		return fmt.Errorf("consumer: Assign after Subscribe: %w", commitlog.ErrInvalidConfig)
 	}
-	c.mode = modeAssign
+	c.curMode.Store(int32(modeAssign))
 	c.assigned = map[TopicPartition]*partState{}
 	c.order = nil
 	c.buffered = nil
@@ -295,7 +297,7 @@ func (c *Consumer) Poll(ctx context.Context) ([]Record, error) {
 	ready := len(c.buffered) > 0
 	fetched := 0
 	for {
-		if c.mode == modeSubscribe {
+		if c.getMode() == modeSubscribe {
 			if err := c.ensureGroup(ctx); err != nil {
 				return nil, err
 			}
@@ -716,7 +718,7 @@ func (c *Consumer) commit(_ context.Context, offsets map[TopicPartition]OffsetAn
 	if c.coord == nil {
 		return fmt.Errorf("consumer: commits need a group.id: %w", commitlog.ErrInvalidConfig)
 	}
-	if c.mode != modeSubscribe {
+	if c.getMode() != modeSubscribe {
 		memberID, gen = "", -1
 	}
 	err := c.coord.CommitOffsets(c.cfg.GroupID, memberID, gen, offsets)
@@ -990,7 +992,7 @@ func (c *Consumer) Close(ctx context.Context) error {
 		defer c.pollMu.Unlock()
 	}
 	memberID, gen := c.MemberID()
-	if c.mode == modeSubscribe && memberID != "" {
+	if c.getMode() == modeSubscribe && memberID != "" {
 		owned := c.Assignment()
 		if errors.Is(c.coord.Heartbeat(c.cfg.GroupID, memberID, gen), ErrUnknownMemberID) {
 			c.callListener(func() { c.listener.OnPartitionsLost(ctx, c, owned) })
@@ -999,7 +1001,7 @@ func (c *Consumer) Close(ctx context.Context) error {
 			c.callListener(func() { c.listener.OnPartitionsRevoked(ctx, c, owned) })
 			c.coord.LeaveGroup(c.cfg.GroupID, memberID)
 		}
-	} else if c.mode == modeAssign && c.coord != nil && !c.cfg.DisableAutoCommit {
+	} else if c.getMode() == modeAssign && c.coord != nil && !c.cfg.DisableAutoCommit {
 		c.closeErr = c.commitInOrder(ctx, c.currentOffsets(), "", -1, c.commitSeq.Add(1))
 	}
 	c.commitsMu.Lock()

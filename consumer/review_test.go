@@ -471,3 +471,23 @@ func TestJoinWaitIsNotAPollTimeout(t *testing.T) {
 	require.Equal(t, quickID, id, "quick was expelled while it waited in Poll")
 	require.Empty(t, lost)
 }
+
+// TestResubscribeWhileCommitting (run with -race): Subscribe again, to
+// change topics, while auto-commits are in flight. The commit goroutine
+// read the consumer's mode that Subscribe writes: a data race.
+func TestResubscribeWhileCommitting(t *testing.T) {
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 2})
+	require.NoError(t, err)
+	c, err := New(b, fastConfig("g"))
+	require.NoError(t, err)
+	defer c.Close(context.Background())
+	require.NoError(t, c.Subscribe([]string{"t"}, nil))
+	_, err = c.Poll(context.Background())
+	require.NoError(t, err)
+	for i := 0; i < 50; i++ {
+		c.CommitAsync(nil, nil)
+		require.NoError(t, c.Subscribe([]string{"t"}, nil))
+	}
+}
