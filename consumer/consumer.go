@@ -96,7 +96,8 @@ type partState struct {
 	fetchPos int64 // next offset to fetch; -1 until resolved
 	pos      int64 // next offset Poll returns (what a commit stores); -1 until resolved
 	paused   bool
-	buffered int // records of this partition in Consumer.buffered
+	buffered int  // records of this partition in Consumer.buffered
+	gone     bool // its topic was deleted: skipped, as Kafka does
 }
 
 // Consumer reads records from a broker's topics, alone (Assign) or as a
@@ -364,7 +365,7 @@ func (c *Consumer) wait(ctx context.Context, deadline time.Time) error {
 	c.gmu.Unlock()
 	for _, tp := range c.order {
 		ps := c.assigned[tp]
-		if ps.paused || ps.fetchPos < 0 {
+		if ps.paused || ps.fetchPos < 0 || ps.gone {
 			continue
 		}
 		ch := ps.part.Changed()
@@ -403,7 +404,7 @@ func (c *Consumer) fetch() (int, error) {
 		}
 		tp := c.order[(c.next+i)%len(c.order)]
 		ps := c.assigned[tp]
-		if ps.paused {
+		if ps.paused || ps.gone {
 			continue
 		}
 		if hw := ps.part.HighWatermark(); hw < ps.fetchPos {
@@ -424,6 +425,13 @@ func (c *Consumer) fetch() (int, error) {
 			if err := c.reset(ps); err != nil {
 				return total, err
 			}
+			continue
+		}
+		if errors.Is(err, commitlog.ErrUnknownTopic) {
+			// Deleted: the other partitions go on (a group rebalances it
+			// away). Failing the Poll would starve them all.
+			ps.gone = true
+			c.b.Logger().Warn("assigned partition's topic was deleted; skipping it", "topic", tp.Topic, "partition", tp.Partition)
 			continue
 		}
 		if err != nil {

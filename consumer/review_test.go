@@ -491,3 +491,31 @@ func TestResubscribeWhileCommitting(t *testing.T) {
 		require.NoError(t, c.Subscribe([]string{"t"}, nil))
 	}
 }
+
+// TestDeletedTopicDoesNotStopOtherPartitions: a deleted topic's partition
+// is skipped (with a warning) as Kafka's consumer does, so the other
+// assigned partitions keep being consumed. Its read error failed every
+// Poll instead, and the other partitions' records were never delivered.
+func TestDeletedTopicDoesNotStopOtherPartitions(t *testing.T) {
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	for _, n := range []string{"t", "u"} {
+		_, err := b.CreateTopic(n, commitlog.TopicConfig{Partitions: 1})
+		require.NoError(t, err)
+	}
+	produce(t, b, "u", "u", 5)
+	c, err := New(b, Config{AutoOffsetReset: ResetEarliest, FetchMaxWait: 20 * time.Millisecond})
+	require.NoError(t, err)
+	defer c.Close(context.Background())
+	require.NoError(t, c.Assign([]TopicPartition{{Topic: "t"}, {Topic: "u"}}))
+	require.NoError(t, b.DeleteTopic("u"))
+	produce(t, b, "t", "t", 5)
+	var got []Record
+	for i := 0; i < 3 && len(got) < 5; i++ {
+		recs, err := c.Poll(context.Background())
+		require.NoError(t, err)
+		got = append(got, recs...)
+	}
+	require.Len(t, got, 5)
+	require.Equal(t, "t", got[0].Topic)
+}
