@@ -858,11 +858,15 @@ func (c *Consumer) state(tp TopicPartition) (*partState, error) {
 	return ps, nil
 }
 
-// Seek sets the next offset Poll returns for an assigned partition.
+// Seek sets the next offset Poll returns for an assigned partition. A
+// negative offset is refused, as Kafka's seek refuses it.
 func (c *Consumer) Seek(tp TopicPartition, offset int64) error {
 	ps, err := c.state(tp)
 	if err != nil {
 		return err
+	}
+	if offset < 0 {
+		return fmt.Errorf("consumer: seek %s-%d to negative offset %d: %w", tp.Topic, tp.Partition, offset, commitlog.ErrOffsetOutOfRange)
 	}
 	ps.fetchPos, ps.pos = offset, offset
 	c.buffered = slices.DeleteFunc(c.buffered, func(r Record) bool { return r.Topic == tp.Topic && r.Partition == tp.Partition })

@@ -519,3 +519,24 @@ func TestDeletedTopicDoesNotStopOtherPartitions(t *testing.T) {
 	require.Len(t, got, 5)
 	require.Equal(t, "t", got[0].Topic)
 }
+
+// TestSeekNegativeRefused: a negative offset is refused, as Kafka's seek
+// refuses it; it was taken for "no position yet", so the Seek was silently
+// replaced by the committed offset or auto.offset.reset.
+func TestSeekNegativeRefused(t *testing.T) {
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 1})
+	require.NoError(t, err)
+	produce(t, b, "t", "v", 10)
+	tp := TopicPartition{Topic: "t"}
+	c, err := New(b, Config{AutoOffsetReset: ResetLatest})
+	require.NoError(t, err)
+	defer c.Close(context.Background())
+	require.NoError(t, c.Assign([]TopicPartition{tp}))
+	require.NoError(t, c.Seek(tp, 3))
+	require.Error(t, c.Seek(tp, -1))
+	pos, err := c.Position(tp)
+	require.NoError(t, err)
+	require.Equal(t, int64(3), pos, "the refused Seek changed nothing")
+}
