@@ -219,6 +219,9 @@ func (c *Consumer) Assign(tps []TopicPartition) error {
 	c.order = nil
 	c.buffered = nil
 	for _, tp := range tps {
+		if c.assigned[tp] != nil {
+			continue // a set, as in Kafka
+		}
 		if err := c.addPartition(tp); err != nil {
 			return err
 		}

@@ -540,3 +540,19 @@ func TestSeekNegativeRefused(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(3), pos, "the refused Seek changed nothing")
 }
+
+// TestAssignDuplicates: Assign takes a set of partitions, as Kafka's
+// assign does; a partition listed twice was assigned twice (listed twice
+// by Assignment and fetched twice per round).
+func TestAssignDuplicates(t *testing.T) {
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 2})
+	require.NoError(t, err)
+	c, err := New(b, Config{})
+	require.NoError(t, err)
+	defer c.Close(context.Background())
+	tp0, tp1 := TopicPartition{Topic: "t"}, TopicPartition{Topic: "t", Partition: 1}
+	require.NoError(t, c.Assign([]TopicPartition{tp0, tp1, tp0}))
+	require.Equal(t, []TopicPartition{tp0, tp1}, c.Assignment())
+}
