@@ -455,6 +455,12 @@ func (c *Consumer) fetch() (int, error) {
 func (c *Consumer) decode(ps *partState, data []byte) error {
 	var it record.Iterator
 	err := record.Batches(data, func(h *record.BatchHeader, raw []byte) error {
+		if h.Compression() != record.None {
+			// The records alias the iterator's decompression buffer, which
+			// the next compressed batch would overwrite: each compressed
+			// batch gets a buffer of its own (data is this fetch's own).
+			it = record.Iterator{}
+		}
 		if err := it.ResetChecked(h, raw); err != nil {
 			return err
 		}
