@@ -106,13 +106,21 @@ func (p *Producer) SendSync(ctx context.Context, rec *Record) (RecordMetadata, e
 }
 
 func (p *Producer) send(ctx context.Context, rec *Record, cb func(RecordMetadata, error)) *Future {
-	fail := func(err error) *Future {
-		f := failedFuture(rec, err)
+	f, err := p.enqueue(ctx, rec, cb)
+	if err != nil {
+		// The callback runs after enqueue released sendMu: it may call
+		// Send or Close.
+		f = failedFuture(rec, err)
 		if cb != nil {
 			cb(f.md, err)
 		}
-		return f
 	}
+	return f
+}
+
+// enqueue queues rec, or returns why it cannot.
+func (p *Producer) enqueue(ctx context.Context, rec *Record, cb func(RecordMetadata, error)) (*Future, error) {
+	fail := func(err error) (*Future, error) { return nil, err }
 	if rec == nil {
 		return fail(fmt.Errorf("producer: nil record: %w", commitlog.ErrInvalidRecord))
 	}
@@ -160,7 +168,7 @@ func (p *Producer) send(ctx context.Context, rec *Record, cb func(RecordMetadata
 		return fail(err)
 	}
 	q := p.queue(rec.Topic, id, part, n, limit)
-	return q.add(ctx, rec, ts.UnixMilli(), size, cb)
+	return q.add(ctx, rec, ts.UnixMilli(), size, cb), nil
 }
 
 func (p *Producer) queue(topic string, id int32, part *partition.Partition, n int32, limit int) *partQueue {

@@ -189,3 +189,24 @@ func TestFlushAndCloseFromCallback(t *testing.T) {
 		require.NoError(t, err)
 	})
 }
+
+// TestFailedSendCallbackMayCallProducer: the callback of a Send that fails
+// at once (unknown topic, record too large, buffer full, closed) ran while
+// Send held the lock Close takes to wait for Sends in progress: a callback
+// calling Close deadlocked.
+func TestFailedSendCallbackMayCallProducer(t *testing.T) {
+	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {}})
+	p, err := New(b, Config{})
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go p.SendCallback(context.Background(), &Record{Topic: "nope"}, func(_ RecordMetadata, err error) {
+		require.ErrorIs(t, err, commitlog.ErrUnknownTopic)
+		done <- p.Close(context.Background())
+	})
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(2 * time.Second):
+		t.Fatal("deadlock")
+	}
+}
