@@ -796,14 +796,15 @@ func (c *Consumer) CommitAsync(offsets map[TopicPartition]OffsetAndMetadata, cb 
 	}
 	memberID, gen := c.MemberID()
 	c.commitsMu.Lock()
-	defer c.commitsMu.Unlock()
 	if c.commits == nil {
+		c.commitsMu.Unlock() // before cb, which may call CommitAsync
 		if cb != nil {
 			cb(offsets, fmt.Errorf("consumer: %w", commitlog.ErrClosed))
 		}
 		return
 	}
 	c.commits <- asyncCommit{offsets: offsets, memberID: memberID, generation: gen, seq: c.commitSeq.Add(1), cb: cb}
+	c.commitsMu.Unlock()
 }
 
 func (c *Consumer) committer(commits <-chan asyncCommit) {

@@ -597,3 +597,27 @@ func TestCompressedBatchesKeepTheirValues(t *testing.T) {
 	require.Equal(t, "v"+fmt.Sprintf("%v-0-0", record.LZ4), string(recs[0].Value))
 	require.Equal(t, "v"+fmt.Sprintf("%v-3-9", record.GZIP), string(recs[79].Value))
 }
+
+// TestCommitAsyncCallbackAfterCloseMayRetry: after Close, CommitAsync
+// calls back with ErrClosed at once; it did so holding the lock CommitAsync
+// takes, so a callback retrying with CommitAsync deadlocked.
+func TestCommitAsyncCallbackAfterCloseMayRetry(t *testing.T) {
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	c, err := New(b, Config{GroupID: "g"})
+	require.NoError(t, err)
+	require.NoError(t, c.Close(context.Background()))
+	done := make(chan error, 2)
+	go c.CommitAsync(nil, func(_ map[TopicPartition]OffsetAndMetadata, err error) {
+		done <- err
+		c.CommitAsync(nil, func(_ map[TopicPartition]OffsetAndMetadata, err error) { done <- err })
+	})
+	for i := 0; i < 2; i++ {
+		select {
+		case err := <-done:
+			require.ErrorIs(t, err, commitlog.ErrClosed)
+		case <-time.After(2 * time.Second):
+			t.Fatal("deadlock")
+		}
+	}
+}
