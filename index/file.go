@@ -308,3 +308,75 @@ func (m *mappedFile) relative(offset int64) (uint32, error) {
 	}
 	return uint32(offset - m.base), nil
 }
+
+// File is what an offset index and a time index have in common: the
+// memory-mapped file, its entry count and its lifetime. OffsetIndex and
+// TimeIndex embed it.
+type File struct {
+	m mappedFile
+}
+
+// Entries returns the number of entries in the index (0 after Close).
+func (f *File) Entries() int {
+	return int(f.m.n.Load())
+}
+
+// IsFull reports whether the index holds as many entries as its maximum size
+// allows, so that the next Append that needs an entry would return
+// ErrIndexFull.
+func (f *File) IsFull() bool {
+	return int(f.m.n.Load()) >= f.m.maxEntries
+}
+
+// BaseOffset returns the base offset of the segment the index belongs to.
+func (f *File) BaseOffset() int64 {
+	return f.m.base
+}
+
+// Reset removes all entries, zeroing their bytes, and forgets any corruption
+// noticed when the file was opened. The index can then be rebuilt with Append.
+func (f *File) Reset() error {
+	if err := f.m.truncateEntries(0); err != nil {
+		return err
+	}
+	f.m.oddSize = false
+	return nil
+}
+
+// Sync flushes the mapped entries and the file to stable storage (msync and
+// fsync). Close does not sync; call Sync first when durability matters.
+func (f *File) Sync() error {
+	return f.m.sync()
+}
+
+// Trim shrinks the file to the size of its entries and remaps it; it is
+// called when the segment rolls. The index stays usable: a later Append grows
+// the file back to its configured maximum size.
+func (f *File) Trim() error {
+	return f.m.trim()
+}
+
+// Close trims the file to the size of its entries, unmaps and closes it. It
+// does not sync (see Sync). Calling Close again does nothing and returns nil.
+// After Close, readers see an empty index and writer methods return an error
+// wrapping os.ErrClosed.
+func (f *File) Close() error {
+	return f.m.close()
+}
+
+// Delete closes the index and removes its file. A file that is already gone
+// is not an error.
+func (f *File) Delete() error {
+	return f.m.remove()
+}
+
+// Rename renames the index file to newPath (for example to add a ".deleted"
+// suffix). It works on open and closed indexes; Path reports the new name.
+func (f *File) Rename(newPath string) error {
+	return f.m.rename(newPath)
+}
+
+// Path returns the current path of the index file.
+func (f *File) Path() string {
+	return f.m.getPath()
+}

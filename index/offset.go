@@ -20,7 +20,7 @@ const OffsetEntrySize = 8
 // Entries, IsFull, BaseOffset and Path are safe to call concurrently with
 // them and with each other. See the package documentation.
 type OffsetIndex struct {
-	m mappedFile
+	File
 }
 
 // OpenOffsetIndex opens the offset index at path for the segment whose first
@@ -110,11 +110,6 @@ func (ix *OffsetIndex) Lookup(offset int64) (entryOffset int64, position uint32)
 	return m.base + int64(rel), pos
 }
 
-// Entries returns the number of entries in the index (0 after Close).
-func (ix *OffsetIndex) Entries() int {
-	return int(ix.m.n.Load())
-}
-
 // LastEntry returns the entry with the largest offset, or ok=false if the
 // index is empty or closed.
 func (ix *OffsetIndex) LastEntry() (offset int64, position uint32, ok bool) {
@@ -127,17 +122,6 @@ func (ix *OffsetIndex) LastEntry() (offset int64, position uint32, ok bool) {
 	}
 	rel, pos := offsetEntry(b, n-1)
 	return m.base + int64(rel), pos, true
-}
-
-// IsFull reports whether the index holds as many entries as its maximum size
-// allows, so that the next Append would return ErrIndexFull.
-func (ix *OffsetIndex) IsFull() bool {
-	return int(ix.m.n.Load()) >= ix.m.maxEntries
-}
-
-// BaseOffset returns the base offset of the segment the index belongs to.
-func (ix *OffsetIndex) BaseOffset() int64 {
-	return ix.m.base
 }
 
 // TruncateTo removes every entry whose offset is greater than or equal to
@@ -165,16 +149,6 @@ func (ix *OffsetIndex) TruncateTo(offset int64) error {
 		}
 	}
 	return m.truncateEntries(lo)
-}
-
-// Reset removes all entries, zeroing their bytes, and forgets any corruption
-// noticed when the file was opened. The index can then be rebuilt with Append.
-func (ix *OffsetIndex) Reset() error {
-	if err := ix.m.truncateEntries(0); err != nil {
-		return err
-	}
-	ix.m.oddSize = false
-	return nil
 }
 
 // SanityCheck verifies the entries: the file size was a whole number of
@@ -207,42 +181,4 @@ func (ix *OffsetIndex) SanityCheck(logSize int64) error {
 		prevRel, prevPos = rel, pos
 	}
 	return nil
-}
-
-// Sync flushes the mapped entries and the file to stable storage (msync and
-// fsync). Close does not sync; call Sync first when durability matters.
-func (ix *OffsetIndex) Sync() error {
-	return ix.m.sync()
-}
-
-// Trim shrinks the file to the size of its entries and remaps it; it is
-// called when the segment rolls. The index stays usable: a later Append grows
-// the file back to its configured maximum size.
-func (ix *OffsetIndex) Trim() error {
-	return ix.m.trim()
-}
-
-// Close trims the file to the size of its entries, unmaps and closes it. It
-// does not sync (see Sync). Calling Close again does nothing and returns nil.
-// After Close, readers see an empty index and writer methods return an error
-// wrapping os.ErrClosed.
-func (ix *OffsetIndex) Close() error {
-	return ix.m.close()
-}
-
-// Delete closes the index and removes its file. A file that is already gone
-// is not an error.
-func (ix *OffsetIndex) Delete() error {
-	return ix.m.remove()
-}
-
-// Rename renames the index file to newPath (for example to add a ".deleted"
-// suffix). It works on open and closed indexes; Path reports the new name.
-func (ix *OffsetIndex) Rename(newPath string) error {
-	return ix.m.rename(newPath)
-}
-
-// Path returns the current path of the index file.
-func (ix *OffsetIndex) Path() string {
-	return ix.m.getPath()
 }

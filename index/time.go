@@ -20,7 +20,7 @@ const TimeEntrySize = 12
 // call concurrently with them and with each other. See the package
 // documentation.
 type TimeIndex struct {
-	m mappedFile
+	File
 }
 
 // OpenTimeIndex opens the time index at path for the segment whose first
@@ -146,23 +146,6 @@ func (ti *TimeIndex) LastEntry() (timestamp int64, offset int64, ok bool) {
 	return ts, m.base + int64(rel), true
 }
 
-// Entries returns the number of entries in the index (0 after Close).
-func (ti *TimeIndex) Entries() int {
-	return int(ti.m.n.Load())
-}
-
-// IsFull reports whether the index holds as many entries as its maximum size
-// allows, so that the next Append that needs an entry would return
-// ErrIndexFull.
-func (ti *TimeIndex) IsFull() bool {
-	return int(ti.m.n.Load()) >= ti.m.maxEntries
-}
-
-// BaseOffset returns the base offset of the segment the index belongs to.
-func (ti *TimeIndex) BaseOffset() int64 {
-	return ti.m.base
-}
-
 // TruncateTo removes every entry whose offset is greater than or equal to
 // offset, zeroing their bytes in the file.
 func (ti *TimeIndex) TruncateTo(offset int64) error {
@@ -183,16 +166,6 @@ func (ti *TimeIndex) TruncateTo(offset int64) error {
 		}
 	}
 	return m.truncateEntries(lo)
-}
-
-// Reset removes all entries, zeroing their bytes, and forgets any corruption
-// noticed when the file was opened. The index can then be rebuilt with Append.
-func (ti *TimeIndex) Reset() error {
-	if err := ti.m.truncateEntries(0); err != nil {
-		return err
-	}
-	ti.m.oddSize = false
-	return nil
 }
 
 // SanityCheck verifies the entries: the file size was a whole number of
@@ -226,42 +199,4 @@ func (ti *TimeIndex) SanityCheck(logEndOffset int64) error {
 		prevTS, prevRel = ts, rel
 	}
 	return nil
-}
-
-// Sync flushes the mapped entries and the file to stable storage (msync and
-// fsync). Close does not sync; call Sync first when durability matters.
-func (ti *TimeIndex) Sync() error {
-	return ti.m.sync()
-}
-
-// Trim shrinks the file to the size of its entries and remaps it; it is
-// called when the segment rolls. The index stays usable: a later Append grows
-// the file back to its configured maximum size.
-func (ti *TimeIndex) Trim() error {
-	return ti.m.trim()
-}
-
-// Close trims the file to the size of its entries, unmaps and closes it. It
-// does not sync (see Sync). Calling Close again does nothing and returns nil.
-// After Close, readers see an empty index and writer methods return an error
-// wrapping os.ErrClosed.
-func (ti *TimeIndex) Close() error {
-	return ti.m.close()
-}
-
-// Delete closes the index and removes its file. A file that is already gone
-// is not an error.
-func (ti *TimeIndex) Delete() error {
-	return ti.m.remove()
-}
-
-// Rename renames the index file to newPath (for example to add a ".deleted"
-// suffix). It works on open and closed indexes; Path reports the new name.
-func (ti *TimeIndex) Rename(newPath string) error {
-	return ti.m.rename(newPath)
-}
-
-// Path returns the current path of the index file.
-func (ti *TimeIndex) Path() string {
-	return ti.m.getPath()
 }
