@@ -314,20 +314,28 @@ func consumerPerfConsume(ctx context.Context, b *commitlog.Broker, cfg ConsumerP
 	for _, c := range members {
 		subscribed := time.Now()
 		var assignedOnce sync.Once
-		listener := cons.ListenerFuncs{Assigned: func(_ context.Context, _ *cons.Consumer, tps []cons.TopicPartition) {
-			if len(tps) == 0 {
-				return
-			}
-			assignedOnce.Do(func() {
-				d := int64(time.Since(subscribed))
-				for {
-					old := rebalance.Load()
-					if d <= old || rebalance.CompareAndSwap(old, d) {
-						return
-					}
+		listener := cons.ListenerFuncs{
+			// Partitions that move in a rebalance take their progress along,
+			// so the final commit of their new owner does not go back.
+			Revoked: func(ctx context.Context, c *cons.Consumer, _ []cons.TopicPartition) {
+				if err := c.CommitSync(ctx, nil); err != nil {
+					fail(fmt.Errorf("consumer-perf: commit on revoke: %w", err))
 				}
-			})
-		}}
+			},
+			Assigned: func(_ context.Context, _ *cons.Consumer, tps []cons.TopicPartition) {
+				if len(tps) == 0 {
+					return
+				}
+				assignedOnce.Do(func() {
+					d := int64(time.Since(subscribed))
+					for {
+						old := rebalance.Load()
+						if d <= old || rebalance.CompareAndSwap(old, d) {
+							return
+						}
+					}
+				})
+			}}
 		if err := c.Subscribe([]string{cfg.Topic}, listener); err != nil {
 			return res, err
 		}
