@@ -12,7 +12,7 @@ import (
 func BenchmarkOffsetIndexLookup(b *testing.B) {
 	for _, n := range []int{1_000, 1_000_000} {
 		b.Run(fmt.Sprintf("entries=%d", n), func(b *testing.B) {
-			ix, err := OpenOffsetIndex(filepath.Join(b.TempDir(), "b.index"), 0, n*OffsetEntrySize)
+			ix, err := OpenOffsetIndex(nil, filepath.Join(b.TempDir(), "b.index"), 0, n*OffsetEntrySize)
 			require.NoError(b, err)
 			defer ix.Close()
 			for i := range n {
@@ -36,7 +36,7 @@ func BenchmarkOffsetIndexLookup(b *testing.B) {
 func BenchmarkTimeIndexLookup(b *testing.B) {
 	for _, n := range []int{1_000, 1_000_000} {
 		b.Run(fmt.Sprintf("entries=%d", n), func(b *testing.B) {
-			ti, err := OpenTimeIndex(filepath.Join(b.TempDir(), "b.timeindex"), 0, n*TimeEntrySize)
+			ti, err := OpenTimeIndex(nil, filepath.Join(b.TempDir(), "b.timeindex"), 0, n*TimeEntrySize)
 			require.NoError(b, err)
 			defer ti.Close()
 			for i := range n {
@@ -58,7 +58,7 @@ func BenchmarkTimeIndexLookup(b *testing.B) {
 }
 
 func BenchmarkOffsetIndexAppend(b *testing.B) {
-	ix, err := OpenOffsetIndex(filepath.Join(b.TempDir(), "b.index"), 0, 10<<20)
+	ix, err := OpenOffsetIndex(nil, filepath.Join(b.TempDir(), "b.index"), 0, 10<<20)
 	require.NoError(b, err)
 	defer ix.Close()
 	b.ReportAllocs()

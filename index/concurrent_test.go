@@ -22,7 +22,7 @@ func TestOffsetIndexConcurrentReaders(t *testing.T) {
 		entries = 100_000
 		readers = 4
 	)
-	ix, err := OpenOffsetIndex(filepath.Join(t.TempDir(), "c.index"), base, entries*OffsetEntrySize)
+	ix, err := OpenOffsetIndex(nil, filepath.Join(t.TempDir(), "c.index"), base, entries*OffsetEntrySize)
 	require.NoError(t, err)
 
 	var closing atomic.Bool
@@ -96,7 +96,7 @@ func TestTimeIndexConcurrentReaders(t *testing.T) {
 		entries = 100_000
 		readers = 4
 	)
-	ti, err := OpenTimeIndex(filepath.Join(t.TempDir(), "c.timeindex"), base, entries*TimeEntrySize)
+	ti, err := OpenTimeIndex(nil, filepath.Join(t.TempDir(), "c.timeindex"), base, entries*TimeEntrySize)
 	require.NoError(t, err)
 
 	var closing, done atomic.Bool

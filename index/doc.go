@@ -7,13 +7,15 @@
 //     {timestamp int64, relativeOffset uint32} mapping a timestamp to the
 //     offset of the record that first reached it.
 //
-// Relative offsets are offset minus the segment's base offset. Both files are
-// preallocated (ftruncate) to a configured maximum size, memory-mapped
-// read-write with github.com/edsrzf/mmap-go, and trimmed to the used size when
-// the segment rolls or is closed. The number of entries in an existing file is
-// its valid prefix: the file size rounded down to a whole number of entries,
-// less any trailing all-zero entries (padding left by preallocation when the
-// process stopped without closing the index).
+// Relative offsets are offset minus the segment's base offset. An index is
+// held in memory, read whole when it is opened (a sealed segment's index is
+// about 1/500 of its log), and written to its file with positional writes
+// (pwrite) when the segment syncs, rolls or closes: the file holds exactly
+// its entries, never preallocated padding. Nothing is memory-mapped, so a
+// full disk is an error from the write that met it (Sync, Trim or Close),
+// never a SIGBUS, and a file truncated by someone else cannot fault a
+// reader. Entries not yet written after a crash are rebuilt by the segment's
+// recovery, which scans the log.
 //
 // Indexes are derived data. A damaged file never causes a panic: SanityCheck
 // reports it with an error wrapping record.ErrCorrupt, and the caller is
@@ -25,12 +27,11 @@
 // Sync, Trim, Close, Delete and Rename must be called by one goroutine at a
 // time (the caller serialises them). Any number of readers may call Lookup,
 // FirstAtOrAfter, LastEntry, Entries, IsFull, BaseOffset and Path at the same
-// time as the writer and each other. The writer stores an entry's bytes before
-// publishing the new entry count with an atomic store; a reader loads the count
-// once and binary-searches the entries below it, so it always sees complete
-// entries. A sync.RWMutex guards the lifetime of the mapping: readers hold it
-// shared, and operations that remap, unmap or rewrite published entries (Trim,
-// TruncateTo, Reset, Close, Delete, Rename and an Append that has to grow the
-// file again after Trim) hold it exclusively. Reads after Close behave as on an
-// empty index and never fault.
+// time as the writer and each other, without a lock. The writer stores an
+// entry's bytes before publishing the new entry count with an atomic store; a
+// reader loads the count, then the buffer, and binary-searches the entries
+// below the count, so it always sees complete entries. The writer never
+// rewrites a published entry in place: growing and truncating copy into a
+// new buffer, which is published atomically. Reads after Close behave as on
+// an empty index.
 package index

@@ -23,7 +23,7 @@ func fileSize(t testing.TB, path string) int64 {
 }
 
 // copyFile copies src to a new file in the same directory, simulating what a
-// crash leaves on disk: the preallocated, untrimmed file.
+// crash leaves on disk.
 func copyFile(t testing.TB, src string) string {
 	t.Helper()
 	b, err := os.ReadFile(src)
@@ -59,7 +59,7 @@ func rawTimeFile(t testing.TB, path string, base int64, es timeEntries, extra []
 
 func newOffsetIndex(t testing.TB, base int64, maxBytes int, es offsetEntries) *OffsetIndex {
 	t.Helper()
-	ix, err := OpenOffsetIndex(filepath.Join(t.TempDir(), "00000000000000000000.index"), base, maxBytes)
+	ix, err := OpenOffsetIndex(nil, filepath.Join(t.TempDir(), "00000000000000000000.index"), base, maxBytes)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = ix.Close() })
 	for _, e := range es {
@@ -70,7 +70,7 @@ func newOffsetIndex(t testing.TB, base int64, maxBytes int, es offsetEntries) *O
 
 func newTimeIndex(t testing.TB, base int64, maxBytes int, es timeEntries) *TimeIndex {
 	t.Helper()
-	ti, err := OpenTimeIndex(filepath.Join(t.TempDir(), "00000000000000000000.timeindex"), base, maxBytes)
+	ti, err := OpenTimeIndex(nil, filepath.Join(t.TempDir(), "00000000000000000000.timeindex"), base, maxBytes)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = ti.Close() })
 	for _, e := range es {

@@ -3,6 +3,7 @@ package index
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/commitlog-go/commitlog/vfs"
 	"math"
 )
 
@@ -26,15 +27,15 @@ type OffsetIndex struct {
 // OpenOffsetIndex opens the offset index at path for the segment whose first
 // offset is baseOffset, creating the file if it does not exist.
 //
-// The file is preallocated to maxBytes rounded down to a multiple of 8 and
-// memory-mapped read-write. An existing file keeps its valid prefix: its size
-// rounded down to a multiple of 8, less trailing all-zero entries after the
-// first (padding left when the index was not closed). A file larger than
-// maxBytes is kept whole but reports IsFull. maxBytes below 8 is an error.
-// Kafka's default (segment.index.bytes) is 10 MiB.
-func OpenOffsetIndex(path string, baseOffset int64, maxBytes int) (*OffsetIndex, error) {
+// The index holds at most maxBytes / 8 entries (segment.index.bytes, Kafka's
+// default 10 MiB); maxBytes below 8 is an error. An existing file is read
+// whole and keeps its valid prefix: its size rounded down to a multiple of 8,
+// less trailing all-zero entries after the first (padding that versions which
+// preallocated the file left after a crash). A file larger than maxBytes is
+// kept whole but reports IsFull. fsys nil is the OS file system.
+func OpenOffsetIndex(fsys vfs.FS, path string, baseOffset int64, maxBytes int) (*OffsetIndex, error) {
 	ix := &OffsetIndex{}
-	if err := ix.m.open(path, baseOffset, OffsetEntrySize, maxBytes); err != nil {
+	if err := ix.m.open(fsys, path, baseOffset, OffsetEntrySize, maxBytes); err != nil {
 		return nil, err
 	}
 	return ix, nil
@@ -49,28 +50,28 @@ func offsetEntry(b []byte, i int) (rel, pos uint32) {
 // Append adds an entry saying that the batch containing offset starts at byte
 // position in the log. offset must be greater than the last entry's offset
 // and at most 2^32-1 past the base offset. It returns an error wrapping
-// ErrIndexFull when the index is full. After Trim, Append grows the file back
-// to its configured size and continues.
+// ErrIndexFull when the index is full. The entry is in memory at once and
+// reaches the file at the next Sync, Trim or Close.
 func (ix *OffsetIndex) Append(offset int64, position uint32) error {
 	m := &ix.m
-	n, err := m.writable()
-	if err != nil {
-		return err
+	if m.closed.Load() {
+		return m.errClosed()
 	}
+	b, n := m.view()
 	rel, err := m.relative(offset)
 	if err != nil {
 		return err
 	}
 	if n > 0 {
-		if lastRel, _ := offsetEntry(m.mm, n-1); rel <= lastRel {
+		if lastRel, _ := offsetEntry(b, n-1); rel <= lastRel {
 			return fmt.Errorf("index %s: offset %d is not after the last entry's offset %d",
-				m.path, offset, m.base+int64(lastRel))
+				m.getPath(), offset, m.base+int64(lastRel))
 		}
 	}
-	if err := m.reserve(n); err != nil {
+	e, err := m.slot(n)
+	if err != nil {
 		return err
 	}
-	e := m.mm[n*OffsetEntrySize : n*OffsetEntrySize+OffsetEntrySize]
 	binary.BigEndian.PutUint32(e[0:4], rel)
 	binary.BigEndian.PutUint32(e[4:8], position)
 	m.n.Store(int64(n + 1)) // publish after the bytes are in place
@@ -90,8 +91,6 @@ func (ix *OffsetIndex) Lookup(offset int64) (entryOffset int64, position uint32)
 	if offset-m.base < math.MaxUint32 {
 		target = uint32(offset - m.base)
 	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
 	b, n := m.view()
 	// Find the first entry with rel > target; the answer is the one before.
 	lo, hi := 0, n
@@ -114,8 +113,6 @@ func (ix *OffsetIndex) Lookup(offset int64) (entryOffset int64, position uint32)
 // index is empty or closed.
 func (ix *OffsetIndex) LastEntry() (offset int64, position uint32, ok bool) {
 	m := &ix.m
-	m.mu.RLock()
-	defer m.mu.RUnlock()
 	b, n := m.view()
 	if n == 0 {
 		return 0, 0, false
@@ -128,7 +125,7 @@ func (ix *OffsetIndex) LastEntry() (offset int64, position uint32, ok bool) {
 // offset, zeroing their bytes in the file.
 func (ix *OffsetIndex) TruncateTo(offset int64) error {
 	m := &ix.m
-	if m.closed {
+	if m.closed.Load() {
 		return m.errClosed()
 	}
 	if offset <= m.base {
@@ -158,7 +155,7 @@ func (ix *OffsetIndex) TruncateTo(offset int64) error {
 // caller should Reset and rebuild the index.
 func (ix *OffsetIndex) SanityCheck(logSize int64) error {
 	m := &ix.m
-	if m.closed {
+	if m.closed.Load() {
 		return m.errClosed()
 	}
 	if m.oddSize {

@@ -11,13 +11,13 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestOpenOffsetIndexPreallocates(t *testing.T) {
+func TestOpenOffsetIndexCreatesEmptyFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "00000000000000000042.index")
-	ix, err := OpenOffsetIndex(path, 42, 100)
+	ix, err := OpenOffsetIndex(nil, path, 42, 100)
 	require.NoError(t, err)
 	defer ix.Close()
 
-	require.Equal(t, int64(96), fileSize(t, path), "rounded down to a multiple of 8")
+	require.Equal(t, int64(0), fileSize(t, path), "no preallocation: a full disk fails a write, never a page fault")
 	require.Equal(t, 0, ix.Entries())
 	require.Equal(t, int64(42), ix.BaseOffset())
 	require.Equal(t, path, ix.Path())
@@ -33,12 +33,12 @@ func TestOpenOffsetIndexPreallocates(t *testing.T) {
 func TestOpenOffsetIndexErrors(t *testing.T) {
 	dir := t.TempDir()
 	for _, maxBytes := range []int{-1, 0, 7} {
-		_, err := OpenOffsetIndex(filepath.Join(dir, "a.index"), 0, maxBytes)
+		_, err := OpenOffsetIndex(nil, filepath.Join(dir, "a.index"), 0, maxBytes)
 		require.Error(t, err, "maxBytes %d", maxBytes)
 	}
-	_, err := OpenOffsetIndex(filepath.Join(dir, "missing-dir", "a.index"), 0, 1024)
+	_, err := OpenOffsetIndex(nil, filepath.Join(dir, "missing-dir", "a.index"), 0, 1024)
 	require.Error(t, err)
-	_, err = OpenOffsetIndex(filepath.Join(dir, "b.index"), -1, 1024)
+	_, err = OpenOffsetIndex(nil, filepath.Join(dir, "b.index"), -1, 1024)
 	require.Error(t, err)
 }
 
@@ -119,7 +119,6 @@ func TestOffsetIndexAppendErrors(t *testing.T) {
 
 func TestOffsetIndexFull(t *testing.T) {
 	ix := newOffsetIndex(t, 0, 3*8+5, nil)
-	require.Equal(t, int64(24), fileSize(t, ix.Path()))
 	for i := range 3 {
 		require.False(t, ix.IsFull())
 		require.NoError(t, ix.Append(int64(i*10), uint32(i*100)))
@@ -163,13 +162,12 @@ func TestOffsetIndexTruncateTo(t *testing.T) {
 			require.Equal(t, tc.want, offsetContents(ix))
 			require.Equal(t, len(tc.want), ix.Entries())
 
-			// Dropped entries are zeroed on disk: the file holds the kept
-			// entries followed by zeros only.
+			// Dropped entries leave the file at the next Trim: it holds
+			// exactly the kept entries.
+			require.NoError(t, ix.Trim())
 			raw, err := os.ReadFile(ix.Path())
 			require.NoError(t, err)
-			for i, b := range raw[len(tc.want)*8:] {
-				require.Zero(t, b, "byte %d after the kept entries", len(tc.want)*8+i)
-			}
+			require.Len(t, raw, len(tc.want)*8)
 
 			// Appending continues after the new last entry.
 			next := int64(base)
@@ -199,7 +197,7 @@ func TestOffsetIndexReset(t *testing.T) {
 
 func TestOffsetIndexReopenAfterClose(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "00000000000000000100.index")
-	ix, err := OpenOffsetIndex(path, 100, 1<<20)
+	ix, err := OpenOffsetIndex(nil, path, 100, 1<<20)
 	require.NoError(t, err)
 	want := offsetEntries{{100, 0}, {103, 4096}, {107, 8192}}
 	for _, e := range want {
@@ -208,12 +206,11 @@ func TestOffsetIndexReopenAfterClose(t *testing.T) {
 	require.NoError(t, ix.Sync())
 	require.NoError(t, ix.Close())
 	require.NoError(t, ix.Close(), "Close is idempotent")
-	require.Equal(t, int64(24), fileSize(t, path), "Close trims to the used size")
+	require.Equal(t, int64(24), fileSize(t, path), "the file holds exactly the entries")
 
-	ix, err = OpenOffsetIndex(path, 100, 1<<20)
+	ix, err = OpenOffsetIndex(nil, path, 100, 1<<20)
 	require.NoError(t, err)
 	defer ix.Close()
-	require.Equal(t, int64(1<<20), fileSize(t, path), "reopen grows the file for appends")
 	require.Equal(t, want, offsetContents(ix))
 	require.NoError(t, ix.SanityCheck(8193))
 	require.NoError(t, ix.Append(110, 12288))
@@ -226,10 +223,11 @@ func TestOffsetIndexReopenUntrimmed(t *testing.T) {
 	ix := newOffsetIndex(t, 0, 4096, offsetEntries{{0, 0}, {10, 100}, {20, 200}})
 	require.NoError(t, ix.Sync())
 
-	// A copy of the preallocated file is what a crash leaves behind.
+	// A preallocated file, as versions that memory-mapped the index left
+	// it after a crash, keeps its entries and drops the padding.
 	crashed := copyFile(t, ix.Path())
-	require.Equal(t, int64(4096), fileSize(t, crashed))
-	cx, err := OpenOffsetIndex(crashed, 0, 4096)
+	require.NoError(t, os.Truncate(crashed, 4096))
+	cx, err := OpenOffsetIndex(nil, crashed, 0, 4096)
 	require.NoError(t, err)
 	require.Equal(t, offsetEntries{{0, 0}, {10, 100}, {20, 200}}, offsetContents(cx))
 	require.NoError(t, cx.SanityCheck(201))
@@ -238,18 +236,13 @@ func TestOffsetIndexReopenUntrimmed(t *testing.T) {
 	require.Equal(t, int64(32), fileSize(t, crashed))
 
 	// Opening the same live file a second time sees the same entries.
-	second, err := OpenOffsetIndex(ix.Path(), 0, 4096)
+	second, err := OpenOffsetIndex(nil, ix.Path(), 0, 4096)
 	require.NoError(t, err)
 	require.Equal(t, 3, second.Entries())
 	off, pos := second.Lookup(15)
 	require.Equal(t, int64(10), off)
 	require.Equal(t, uint32(100), pos)
-	// Release the second mapping without trimming the file under the first.
-	second.m.mu.Lock()
-	require.NoError(t, second.m.mm.Unmap())
 	require.NoError(t, second.m.f.Close())
-	second.m.closed = true
-	second.m.mu.Unlock()
 }
 
 func TestOffsetIndexReopenAllPadding(t *testing.T) {
@@ -258,7 +251,7 @@ func TestOffsetIndexReopenAllPadding(t *testing.T) {
 	// harmless for lookups, and SanityCheck flags it against an empty log.
 	path := filepath.Join(t.TempDir(), "a.index")
 	require.NoError(t, os.WriteFile(path, make([]byte, 800), 0o644))
-	ix, err := OpenOffsetIndex(path, 7, 800)
+	ix, err := OpenOffsetIndex(nil, path, 7, 800)
 	require.NoError(t, err)
 	defer ix.Close()
 	require.Equal(t, offsetEntries{{7, 0}}, offsetContents(ix))
@@ -288,7 +281,7 @@ func TestOffsetIndexSanityCheck(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "x.index")
 			rawOffsetFile(t, path, base, tc.entries, nil)
-			ix, err := OpenOffsetIndex(path, base, 1024)
+			ix, err := OpenOffsetIndex(nil, path, base, 1024)
 			require.NoError(t, err, "opening never fails on bad contents")
 			defer ix.Close()
 			require.Equal(t, len(tc.entries), ix.Entries())
@@ -312,7 +305,7 @@ func TestOffsetIndexSanityCheck(t *testing.T) {
 func TestOffsetIndexCorruptedInPlace(t *testing.T) {
 	// Flip bytes of a valid file so that offsets decrease.
 	path := filepath.Join(t.TempDir(), "x.index")
-	ix, err := OpenOffsetIndex(path, 0, 1024)
+	ix, err := OpenOffsetIndex(nil, path, 0, 1024)
 	require.NoError(t, err)
 	for i := range 10 {
 		require.NoError(t, ix.Append(int64(i*10), uint32(i*100)))
@@ -323,7 +316,7 @@ func TestOffsetIndexCorruptedInPlace(t *testing.T) {
 	raw[5*8] = 0xff // entry 5's relative offset becomes huge
 	require.NoError(t, os.WriteFile(path, raw, 0o644))
 
-	ix, err = OpenOffsetIndex(path, 0, 1024)
+	ix, err = OpenOffsetIndex(nil, path, 0, 1024)
 	require.NoError(t, err)
 	defer ix.Close()
 	err = ix.SanityCheck(-1)
@@ -333,10 +326,9 @@ func TestOffsetIndexCorruptedInPlace(t *testing.T) {
 func TestOffsetIndexOddFileSize(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.index")
 	rawOffsetFile(t, path, 0, offsetEntries{{0, 0}, {4, 40}}, []byte{1, 2, 3})
-	ix, err := OpenOffsetIndex(path, 0, 1024)
+	ix, err := OpenOffsetIndex(nil, path, 0, 1024)
 	require.NoError(t, err)
 	require.Equal(t, offsetEntries{{0, 0}, {4, 40}}, offsetContents(ix))
-	require.Equal(t, int64(1024), fileSize(t, path))
 	err = ix.SanityCheck(-1)
 	require.ErrorIs(t, err, record.ErrCorrupt)
 	off, pos := ix.Lookup(5)
@@ -344,7 +336,7 @@ func TestOffsetIndexOddFileSize(t *testing.T) {
 	require.Equal(t, uint32(40), pos)
 
 	// The partial entry's bytes were cleared: a crash now leaves clean padding.
-	crashed, err := OpenOffsetIndex(copyFile(t, path), 0, 1024)
+	crashed, err := OpenOffsetIndex(nil, copyFile(t, path), 0, 1024)
 	require.NoError(t, err)
 	require.Equal(t, 2, crashed.Entries())
 	require.NoError(t, crashed.Close())
@@ -355,7 +347,7 @@ func TestOffsetIndexOddFileSize(t *testing.T) {
 
 	// A file larger than maxBytes with an odd size is rounded down too.
 	rawOffsetFile(t, path, 0, offsetEntries{{0, 0}, {4, 40}, {8, 80}}, []byte{9})
-	ix, err = OpenOffsetIndex(path, 0, 16)
+	ix, err = OpenOffsetIndex(nil, path, 0, 16)
 	require.NoError(t, err)
 	defer ix.Close()
 	require.Equal(t, 3, ix.Entries())
@@ -374,8 +366,10 @@ func TestOffsetIndexTrimThenAppend(t *testing.T) {
 	require.Equal(t, uint32(20), pos)
 
 	require.NoError(t, ix.Append(3, 30))
-	require.Equal(t, int64(4096), fileSize(t, ix.Path()), "Append grows a trimmed file back")
+	require.Equal(t, int64(24), fileSize(t, ix.Path()), "an entry reaches the file at the next Trim, Sync or Close")
 	require.Equal(t, offsetEntries{{0, 0}, {1, 10}, {2, 20}, {3, 30}}, offsetContents(ix))
+	require.NoError(t, ix.Sync())
+	require.Equal(t, int64(32), fileSize(t, ix.Path()))
 
 	// An empty index trims to an empty file and can still be appended to.
 	empty := newOffsetIndex(t, 0, 4096, nil)
@@ -432,7 +426,7 @@ func TestOffsetIndexRename(t *testing.T) {
 	_, err := os.Stat(old)
 	require.ErrorIs(t, err, os.ErrNotExist)
 
-	// Still usable, and Close trims the file under its new name.
+	// Still usable, and Close writes the file under its new name.
 	require.NoError(t, ix.Append(9, 90))
 	require.NoError(t, ix.Close())
 	require.Equal(t, int64(24), fileSize(t, renamed))

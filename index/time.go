@@ -3,6 +3,7 @@ package index
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/commitlog-go/commitlog/vfs"
 )
 
 // TimeEntrySize is the size in bytes of one time index entry.
@@ -26,14 +27,15 @@ type TimeIndex struct {
 // OpenTimeIndex opens the time index at path for the segment whose first
 // offset is baseOffset, creating the file if it does not exist.
 //
-// The file is preallocated to maxBytes rounded down to a multiple of 12 and
-// memory-mapped read-write. An existing file keeps its valid prefix: its size
+// The index holds at most maxBytes / 12 entries; maxBytes below 12 is an
+// error. An existing file is read whole and keeps its valid prefix: its size
 // rounded down to a multiple of 12, less trailing all-zero entries after the
-// first (padding left when the index was not closed). A file larger than
-// maxBytes is kept whole but reports IsFull. maxBytes below 12 is an error.
-func OpenTimeIndex(path string, baseOffset int64, maxBytes int) (*TimeIndex, error) {
+// first (padding that versions which preallocated the file left after a
+// crash). A file larger than maxBytes is kept whole but reports IsFull. fsys
+// nil is the OS file system.
+func OpenTimeIndex(fsys vfs.FS, path string, baseOffset int64, maxBytes int) (*TimeIndex, error) {
 	ti := &TimeIndex{}
-	if err := ti.m.open(path, baseOffset, TimeEntrySize, maxBytes); err != nil {
+	if err := ti.m.open(fsys, path, baseOffset, TimeEntrySize, maxBytes); err != nil {
 		return nil, err
 	}
 	return ti, nil
@@ -50,32 +52,32 @@ func timeEntry(b []byte, i int) (ts int64, rel uint32) {
 // timestamp nothing is appended and Append returns nil. offset must not be
 // below the last entry's offset (an error otherwise) and must be at most
 // 2^32-1 past the base offset. It returns an error wrapping ErrIndexFull when
-// an entry is due but the index is full. After Trim, Append grows the file
-// back to its configured size and continues.
+// an entry is due but the index is full. The entry is in memory at once and
+// reaches the file at the next Sync, Trim or Close.
 func (ti *TimeIndex) Append(timestamp int64, offset int64) error {
 	m := &ti.m
-	n, err := m.writable()
-	if err != nil {
-		return err
+	if m.closed.Load() {
+		return m.errClosed()
 	}
+	b, n := m.view()
 	rel, err := m.relative(offset)
 	if err != nil {
 		return err
 	}
 	if n > 0 {
-		lastTS, lastRel := timeEntry(m.mm, n-1)
+		lastTS, lastRel := timeEntry(b, n-1)
 		if rel < lastRel {
 			return fmt.Errorf("index %s: offset %d is before the last entry's offset %d",
-				m.path, offset, m.base+int64(lastRel))
+				m.getPath(), offset, m.base+int64(lastRel))
 		}
 		if timestamp <= lastTS {
 			return nil
 		}
 	}
-	if err := m.reserve(n); err != nil {
+	e, err := m.slot(n)
+	if err != nil {
 		return err
 	}
-	e := m.mm[n*TimeEntrySize : n*TimeEntrySize+TimeEntrySize]
 	binary.BigEndian.PutUint64(e[0:8], uint64(timestamp))
 	binary.BigEndian.PutUint32(e[8:12], rel)
 	m.n.Store(int64(n + 1)) // publish after the bytes are in place
@@ -105,8 +107,6 @@ func searchTS(b []byte, n int, timestamp int64) int {
 // and does not allocate.
 func (ti *TimeIndex) Lookup(timestamp int64) (entryTimestamp int64, entryOffset int64, ok bool) {
 	m := &ti.m
-	m.mu.RLock()
-	defer m.mu.RUnlock()
 	b, n := m.view()
 	i := searchTS(b, n, timestamp)
 	if i == 0 {
@@ -121,8 +121,6 @@ func (ti *TimeIndex) Lookup(timestamp int64) (entryTimestamp int64, entryOffset 
 // It is a binary search and does not allocate.
 func (ti *TimeIndex) FirstAtOrAfter(timestamp int64) (entryTimestamp int64, entryOffset int64, ok bool) {
 	m := &ti.m
-	m.mu.RLock()
-	defer m.mu.RUnlock()
 	b, n := m.view()
 	i := searchTS(b, n, timestamp)
 	if i == n {
@@ -136,8 +134,6 @@ func (ti *TimeIndex) FirstAtOrAfter(timestamp int64) (entryTimestamp int64, entr
 // index is empty or closed.
 func (ti *TimeIndex) LastEntry() (timestamp int64, offset int64, ok bool) {
 	m := &ti.m
-	m.mu.RLock()
-	defer m.mu.RUnlock()
 	b, n := m.view()
 	if n == 0 {
 		return 0, 0, false
@@ -150,7 +146,7 @@ func (ti *TimeIndex) LastEntry() (timestamp int64, offset int64, ok bool) {
 // offset, zeroing their bytes in the file.
 func (ti *TimeIndex) TruncateTo(offset int64) error {
 	m := &ti.m
-	if m.closed {
+	if m.closed.Load() {
 		return m.errClosed()
 	}
 	b, n := m.view()
@@ -175,7 +171,7 @@ func (ti *TimeIndex) TruncateTo(offset int64) error {
 // the caller should Reset and rebuild the index.
 func (ti *TimeIndex) SanityCheck(logEndOffset int64) error {
 	m := &ti.m
-	if m.closed {
+	if m.closed.Load() {
 		return m.errClosed()
 	}
 	if m.oddSize {

@@ -3,6 +3,7 @@ package log
 import (
 	"errors"
 	"fmt"
+	"github.com/commitlog-go/commitlog/vfs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -29,9 +30,9 @@ type cleanerCheckpoint struct {
 	deleteHorizon int64 // earliest horizon of a batch that still holds tombstones, -1: none
 }
 
-func readCheckpoint(dir string) (cleanerCheckpoint, error) {
+func readCheckpoint(fsys vfs.FS, dir string) (cleanerCheckpoint, error) {
 	cp := cleanerCheckpoint{firstDirty: -1, deleteHorizon: -1}
-	data, err := os.ReadFile(filepath.Join(dir, CleanerCheckpointFile))
+	data, err := fsys.ReadFile(filepath.Join(dir, CleanerCheckpointFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return cp, nil
 	}
@@ -54,20 +55,6 @@ func readCheckpoint(dir string) (cleanerCheckpoint, error) {
 	return cleanerCheckpoint{firstDirty: off, deleteHorizon: hor}, nil
 }
 
-func writeCheckpoint(dir string, cp cleanerCheckpoint) error {
-	path := filepath.Join(dir, CleanerCheckpointFile)
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(f, "0\n%d %d\n", cp.firstDirty, cp.deleteHorizon)
-	if err = errors.Join(err, f.Sync(), f.Close()); err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(dir)
+func writeCheckpoint(fsys vfs.FS, dir string, cp cleanerCheckpoint) error {
+	return vfs.WriteAtomic(fsys, filepath.Join(dir, CleanerCheckpointFile), fmt.Appendf(nil, "0\n%d %d\n", cp.firstDirty, cp.deleteHorizon))
 }

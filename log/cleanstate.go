@@ -28,7 +28,7 @@ import (
 //
 // It returns the number of swaps it completed.
 func (l *Log) recoverCleaning(segCfg segment.Config) (int, error) {
-	entries, err := os.ReadDir(l.dir)
+	entries, err := l.cfg.FS.ReadDir(l.dir)
 	if err != nil {
 		return 0, fmt.Errorf("log %s: %w", l.dir, err)
 	}
@@ -38,7 +38,7 @@ func (l *Log) recoverCleaning(segCfg segment.Config) (int, error) {
 		switch {
 		case strings.HasSuffix(name, CleanedFileSuffix), strings.HasSuffix(name, DeletedFileSuffix),
 			name == CleanerCheckpointFile+".tmp":
-			if err := os.Remove(filepath.Join(l.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := l.cfg.FS.Remove(filepath.Join(l.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return 0, fmt.Errorf("log %s: %w", l.dir, err)
 			}
 		}
@@ -58,19 +58,19 @@ func (l *Log) recoverCleaning(segCfg segment.Config) (int, error) {
 		}
 	}
 	// Index files of a swap with no .log.swap left.
-	entries, err = os.ReadDir(l.dir)
+	entries, err = l.cfg.FS.ReadDir(l.dir)
 	if err != nil {
 		return 0, fmt.Errorf("log %s: %w", l.dir, err)
 	}
 	for _, e := range entries {
 		if strings.HasSuffix(e.Name(), SwapFileSuffix) {
-			if err := os.Remove(filepath.Join(l.dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := l.cfg.FS.Remove(filepath.Join(l.dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return 0, fmt.Errorf("log %s: %w", l.dir, err)
 			}
 		}
 	}
 	if len(swaps) > 0 {
-		if err := syncDir(l.dir); err != nil {
+		if err := l.cfg.FS.SyncDir(l.dir); err != nil {
 			return 0, fmt.Errorf("log %s: %w", l.dir, err)
 		}
 	}
@@ -85,7 +85,7 @@ func (l *Log) recoverCleaning(segCfg segment.Config) (int, error) {
 // of them has been renamed yet. It reports whether it completed the swap.
 func (l *Log) completeSwap(base int64, segCfg segment.Config) (bool, error) {
 	swapLog := filepath.Join(l.dir, segment.FileName(base, segment.LogSuffix)+SwapFileSuffix)
-	st, err := os.Stat(swapLog)
+	st, err := l.cfg.FS.Stat(swapLog)
 	if err != nil {
 		return false, err
 	}
@@ -103,28 +103,28 @@ func (l *Log) completeSwap(base int64, segCfg segment.Config) (bool, error) {
 		return false, err
 	}
 	if size == 0 || size < st.Size() {
-		if _, err := os.Stat(filepath.Join(l.dir, segment.FileName(base, segment.LogSuffix))); err == nil {
+		if _, err := l.cfg.FS.Stat(filepath.Join(l.dir, segment.FileName(base, segment.LogSuffix))); err == nil {
 			l.cfg.Logger.Warn("discarded a damaged compaction swap file; the segments it was cleaned from stay", "dir", l.dir, "segment", base, "bytes", st.Size(), "valid_bytes", size)
-			return false, segment.RemoveFiles(l.dir, base, SwapFileSuffix)
+			return false, segment.RemoveFiles(l.cfg.FS, l.dir, base, SwapFileSuffix)
 		}
 	}
-	entries, err := os.ReadDir(l.dir)
+	entries, err := l.cfg.FS.ReadDir(l.dir)
 	if err != nil {
 		return false, err
 	}
 	for _, e := range entries {
 		if old, ok := parseName(e.Name(), segment.LogSuffix); ok && old >= base && old < max(next, base+1) {
-			if err := segment.RemoveFiles(l.dir, old, ""); err != nil {
+			if err := segment.RemoveFiles(l.cfg.FS, l.dir, old, ""); err != nil {
 				return false, err
 			}
 		}
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := l.cfg.FS.SyncDir(l.dir); err != nil {
 		return false, err
 	}
 	for _, kind := range []string{segment.IndexSuffix, segment.TimeIndexSuffix, segment.LogSuffix} {
 		from := filepath.Join(l.dir, segment.FileName(base, kind)+SwapFileSuffix)
-		if err := os.Rename(from, filepath.Join(l.dir, segment.FileName(base, kind))); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := l.cfg.FS.Rename(from, filepath.Join(l.dir, segment.FileName(base, kind))); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return false, err
 		}
 	}

@@ -178,7 +178,7 @@ func (c *Cleaner) Clean(ctx context.Context, l *Log) (CleanResult, error) {
 	if err := l.step("checkpoint"); err != nil {
 		return res, err
 	}
-	if err := writeCheckpoint(l.dir, cp); err != nil {
+	if err := writeCheckpoint(l.cfg.FS, l.dir, cp); err != nil {
 		// Only progress is lost: the next pass maps from further back.
 		l.cfg.Logger.Warn("could not write the cleaner checkpoint", "dir", l.dir, "err", err)
 	}
@@ -327,8 +327,8 @@ const flushBytes = 1 << 20
 func (c *Cleaner) cleanGroup(ctx context.Context, l *Log, group []*segment.Segment, end, now int64, res *CleanResult) (int64, error) {
 	base := group[0].BaseOffset()
 	groupEnd := group[len(group)-1].NextOffset()
-	segCfg := segment.Config{IndexIntervalBytes: l.cfg.IndexIntervalBytes, MaxIndexBytes: l.cfg.SegmentIndexBytes}
-	if err := segment.RemoveFiles(l.dir, base, CleanedFileSuffix); err != nil {
+	segCfg := l.cfg.segmentConfig()
+	if err := segment.RemoveFiles(l.cfg.FS, l.dir, base, CleanedFileSuffix); err != nil {
 		return -1, fmt.Errorf("log %s: %w", l.dir, err)
 	}
 	dst, err := segment.OpenWithSuffix(l.dir, base, CleanedFileSuffix, segCfg)
@@ -547,7 +547,7 @@ func (l *Log) install(group []*segment.Segment, dst *segment.Segment) error {
 		return fmt.Errorf("log %s: %w", l.dir, err)
 	}
 	commit := func() error {
-		if err := syncDir(l.dir); err != nil {
+		if err := l.cfg.FS.SyncDir(l.dir); err != nil {
 			return err
 		}
 		if err := l.step("swap"); err != nil {
@@ -561,13 +561,13 @@ func (l *Log) install(group []*segment.Segment, dst *segment.Segment) error {
 				return err
 			}
 		}
-		if err := syncDir(l.dir); err != nil {
+		if err := l.cfg.FS.SyncDir(l.dir); err != nil {
 			return err
 		}
 		if err := dst.RenameSuffix(""); err != nil {
 			return err
 		}
-		if err := syncDir(l.dir); err != nil {
+		if err := l.cfg.FS.SyncDir(l.dir); err != nil {
 			return err
 		}
 		return l.step("installed")

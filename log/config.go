@@ -1,6 +1,8 @@
 package log
 
 import (
+	"github.com/commitlog-go/commitlog/segment"
+	"github.com/commitlog-go/commitlog/vfs"
 	"log/slog"
 	"math"
 	"time"
@@ -96,6 +98,14 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now. Tests set it.
 	Now func() time.Time
+	// FS is the file system the log's files live on; nil is the OS's.
+	// Tests use vfs.MemFS to cut the power.
+	FS vfs.FS
+}
+
+// segmentConfig is the configuration of the log's segments.
+func (c Config) segmentConfig() segment.Config {
+	return segment.Config{IndexIntervalBytes: c.IndexIntervalBytes, MaxIndexBytes: c.SegmentIndexBytes, FS: c.FS}
 }
 
 func (c Config) withDefaults() Config {
@@ -141,6 +151,7 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	c.FS = vfs.Default(c.FS)
 	if c.Now == nil {
 		c.Now = time.Now
 	}

@@ -3,7 +3,7 @@ package log
 import (
 	"errors"
 	"fmt"
-	"os"
+	"github.com/commitlog-go/commitlog/vfs"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -81,24 +81,25 @@ func OpenWithInfo(dir string, cfg Config) (*Log, RecoveryInfo, error) {
 	if cfg.SegmentBytes > segment.MaxSegmentBytes {
 		cfg.SegmentBytes = segment.MaxSegmentBytes
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	fsys := cfg.FS
+	if err := fsys.MkdirAll(dir, 0o755); err != nil {
 		return nil, info, fmt.Errorf("log %s: %w", dir, err)
 	}
 	l := &Log{dir: dir, cfg: cfg}
 
 	var err error
 	marker := filepath.Join(dir, CleanShutdownFile)
-	if _, err := os.Stat(marker); err == nil {
+	if vfs.Exists(fsys, marker) {
 		info.CleanShutdown = true
-		if err := os.Remove(marker); err != nil {
+		if err := fsys.Remove(marker); err != nil {
 			return nil, info, fmt.Errorf("log %s: %w", dir, err)
 		}
-		if err := syncDir(dir); err != nil {
+		if err := fsys.SyncDir(dir); err != nil {
 			return nil, info, fmt.Errorf("log %s: %w", dir, err)
 		}
 	}
 
-	segCfg := segment.Config{IndexIntervalBytes: cfg.IndexIntervalBytes, MaxIndexBytes: cfg.SegmentIndexBytes}
+	segCfg := cfg.segmentConfig()
 	if info.SwapsCompleted, err = l.recoverCleaning(segCfg); err != nil {
 		return nil, info, err
 	}
@@ -134,7 +135,7 @@ func OpenWithInfo(dir string, cfg Config) (*Log, RecoveryInfo, error) {
 		segs = append(segs, s)
 		// Make the new log's directory and first segment durable entries
 		// (POSIX does not promise that fsyncing a file does it).
-		if err := errors.Join(syncDir(dir), syncDir(filepath.Dir(dir))); err != nil {
+		if err := errors.Join(fsys.SyncDir(dir), fsys.SyncDir(filepath.Dir(dir))); err != nil {
 			return fail(fmt.Errorf("log %s: %w", dir, err))
 		}
 	} else if !info.CleanShutdown {
@@ -161,7 +162,7 @@ func OpenWithInfo(dir string, cfg Config) (*Log, RecoveryInfo, error) {
 	l.end.Store(max(last.NextOffset(), last.BaseOffset()))
 	l.flushed.Store(l.end.Load())
 	l.firstDirt = time.Time{}
-	cp, err := readCheckpoint(dir)
+	cp, err := readCheckpoint(fsys, dir)
 	if err != nil {
 		cfg.Logger.Warn("ignoring the cleaner checkpoint; the next compaction treats the whole log as dirty", "dir", dir, "err", err)
 	}
@@ -174,7 +175,7 @@ func OpenWithInfo(dir string, cfg Config) (*Log, RecoveryInfo, error) {
 // removes leftovers that belong to no segment (indexes without a log file,
 // temporary files of an interrupted deletion).
 func (l *Log) scanDir() ([]int64, error) {
-	entries, err := os.ReadDir(l.dir)
+	entries, err := l.cfg.FS.ReadDir(l.dir)
 	if err != nil {
 		return nil, fmt.Errorf("log %s: %w", l.dir, err)
 	}
@@ -191,11 +192,11 @@ func (l *Log) scanDir() ([]int64, error) {
 		name := e.Name()
 		for _, suffix := range []string{segment.IndexSuffix, segment.TimeIndexSuffix} {
 			if base, ok := parseName(name, suffix); ok && !logs[base] {
-				_ = os.Remove(filepath.Join(l.dir, name))
+				_ = l.cfg.FS.Remove(filepath.Join(l.dir, name))
 			}
 		}
 		if strings.HasSuffix(name, ".deleted") {
-			_ = os.Remove(filepath.Join(l.dir, name))
+			_ = l.cfg.FS.Remove(filepath.Join(l.dir, name))
 		}
 	}
 	slices.Sort(bases)
@@ -216,15 +217,6 @@ func parseName(name, suffix string) (int64, bool) {
 	}
 	base, err := strconv.ParseInt(digits, 10, 64)
 	return base, err == nil && base >= 0
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 func (l *Log) publish(segs []*segment.Segment) {
@@ -355,11 +347,11 @@ func (l *Log) roll(now time.Time) (*segment.Segment, error) {
 	l.flushed.Store(l.end.Load())
 	l.unflushed = 0
 	next := l.end.Load()
-	s, err := segment.Open(l.dir, next, segment.Config{IndexIntervalBytes: l.cfg.IndexIntervalBytes, MaxIndexBytes: l.cfg.SegmentIndexBytes})
+	s, err := segment.Open(l.dir, next, l.cfg.segmentConfig())
 	if err != nil {
 		return nil, fmt.Errorf("log %s: roll: %w", l.dir, err)
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := l.cfg.FS.SyncDir(l.dir); err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("log %s: roll: %w", l.dir, err)
 	}
@@ -472,9 +464,9 @@ func (l *Log) Close() error {
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("log %s: %w", l.dir, err)
 	}
-	f, err := os.Create(filepath.Join(l.dir, CleanShutdownFile))
+	err := vfs.WriteFile(l.cfg.FS, filepath.Join(l.dir, CleanShutdownFile), nil, true)
 	if err == nil {
-		err = errors.Join(f.Sync(), f.Close(), syncDir(l.dir))
+		err = l.cfg.FS.SyncDir(l.dir)
 	}
 	if err != nil {
 		return fmt.Errorf("log %s: clean shutdown marker: %w", l.dir, err)
@@ -504,7 +496,7 @@ func (l *Log) Delete() error {
 	dir := l.dir
 	if !wasClosed {
 		aside := fmt.Sprintf("%s.%d%s", l.dir, time.Now().UnixNano(), DeletedSuffix)
-		if err := os.Rename(l.dir, aside); err == nil {
+		if err := l.cfg.FS.Rename(l.dir, aside); err == nil {
 			dir = aside
 		}
 		// Close, not Delete: the segments know their files by the old
@@ -514,5 +506,5 @@ func (l *Log) Delete() error {
 			_ = s.Close()
 		}
 	}
-	return os.RemoveAll(dir)
+	return l.cfg.FS.RemoveAll(dir)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/commitlog-go/commitlog/index"
 	"github.com/commitlog-go/commitlog/record"
+	"github.com/commitlog-go/commitlog/vfs"
 )
 
 // File name suffixes, as Kafka names them.
@@ -42,6 +43,8 @@ type Config struct {
 	// (segment.index.bytes, default 10 MiB). A segment whose index is full
 	// rolls.
 	MaxIndexBytes int
+	// FS is the file system the segment's files live on (nil: the OS).
+	FS vfs.FS
 }
 
 func (c Config) withDefaults() Config {
@@ -51,6 +54,7 @@ func (c Config) withDefaults() Config {
 	if c.MaxIndexBytes <= 0 {
 		c.MaxIndexBytes = DefaultMaxIndexBytes
 	}
+	c.FS = vfs.Default(c.FS)
 	return c
 }
 
@@ -67,7 +71,7 @@ type Segment struct {
 	base int64
 	cfg  Config
 
-	f  *os.File
+	f  vfs.File
 	oi *index.OffsetIndex
 	ti *index.TimeIndex
 
@@ -112,35 +116,35 @@ func OpenWithSuffix(dir string, baseOffset int64, suffix string, cfg Config) (*S
 
 	logPath := filepath.Join(dir, FileName(baseOffset, LogSuffix)+suffix)
 	s.logPath = logPath
-	f, err := os.OpenFile(logPath, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := cfg.FS.OpenFile(logPath, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("segment %d: %w", baseOffset, err)
 	}
 	s.f = f
-	st, err := f.Stat()
+	fileSize, err := f.Size()
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("segment %d: %w", baseOffset, err)
 	}
-	if st.Size() > MaxSegmentBytes {
+	if fileSize > MaxSegmentBytes {
 		f.Close()
-		return nil, fmt.Errorf("segment %d: file of %d bytes is larger than a segment can be: %w", baseOffset, st.Size(), record.ErrCorrupt)
+		return nil, fmt.Errorf("segment %d: file of %d bytes is larger than a segment can be: %w", baseOffset, fileSize, record.ErrCorrupt)
 	}
-	s.size.Store(st.Size())
+	s.size.Store(fileSize)
 
 	idxPath := filepath.Join(dir, FileName(baseOffset, IndexSuffix)+suffix)
 	tidxPath := filepath.Join(dir, FileName(baseOffset, TimeIndexSuffix)+suffix)
-	missing := !exists(idxPath) || !exists(tidxPath)
-	if s.oi, err = index.OpenOffsetIndex(idxPath, baseOffset, cfg.MaxIndexBytes); err != nil {
+	missing := !vfs.Exists(cfg.FS, idxPath) || !vfs.Exists(cfg.FS, tidxPath)
+	if s.oi, err = index.OpenOffsetIndex(cfg.FS, idxPath, baseOffset, cfg.MaxIndexBytes); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("segment %d: %w", baseOffset, err)
 	}
-	if s.ti, err = index.OpenTimeIndex(tidxPath, baseOffset, cfg.MaxIndexBytes); err != nil {
+	if s.ti, err = index.OpenTimeIndex(cfg.FS, tidxPath, baseOffset, cfg.MaxIndexBytes); err != nil {
 		s.oi.Close()
 		f.Close()
 		return nil, fmt.Errorf("segment %d: %w", baseOffset, err)
 	}
-	if st.Size() == 0 {
+	if fileSize == 0 {
 		if s.oi.Entries() > 0 || s.ti.Entries() > 0 {
 			_ = s.oi.Reset()
 			_ = s.ti.Reset()
@@ -154,11 +158,6 @@ func OpenWithSuffix(dir string, baseOffset int64, suffix string, cfg Config) (*S
 		}
 	}
 	return s, nil
-}
-
-func exists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }
 
 // restore rebuilds the in-memory state of a segment from its indexes and a
@@ -226,6 +225,15 @@ func (s *Segment) fits(h *record.BatchHeader) bool {
 	return h.BaseOffset >= s.base && h.BaseOffset-s.base <= math.MaxUint32-int64(h.LastOffsetDelta)
 }
 
+// writeFailed handles a write at pos that failed (a full disk, an I/O
+// error): the segment stays as it was, without the batch, and what the
+// write left past pos is cut off (best effort: the next append overwrites
+// it anyway, and recovery would cut it after a crash).
+func (s *Segment) writeFailed(pos int64, err error) error {
+	_ = s.f.Truncate(pos)
+	return s.ioErr(err)
+}
+
 func (s *Segment) ioErr(err error) error {
 	if errors.Is(err, os.ErrClosed) {
 		return fmt.Errorf("segment %d: %w", s.base, ErrClosed)
@@ -239,11 +247,10 @@ func (s *Segment) ioErr(err error) error {
 // rebuilt from the batches before it. It returns the number of bytes cut.
 // Nothing before the first bad batch is lost.
 func (s *Segment) Recover() (truncated int64, err error) {
-	st, err := s.f.Stat()
+	fileSize, err := s.f.Size()
 	if err != nil {
 		return 0, s.ioErr(err)
 	}
-	fileSize := st.Size()
 	if err := s.oi.Reset(); err != nil {
 		return 0, fmt.Errorf("segment %d: %w", s.base, err)
 	}
@@ -349,7 +356,7 @@ func (s *Segment) Append(batch []byte) error {
 		return fmt.Errorf("segment %d: append of %d bytes would pass the 2 GiB segment limit: %w", s.base, len(batch), record.ErrRecordTooLarge)
 	}
 	if _, err := s.f.WriteAt(batch, pos); err != nil {
-		return s.ioErr(err)
+		return s.writeFailed(pos, err)
 	}
 	s.indexBatch(&h, pos)
 	s.next.Store(h.NextOffset())
@@ -386,7 +393,7 @@ func (s *Segment) AppendBatches(b []byte) error {
 		off += h.Size()
 	}
 	if _, err := s.f.WriteAt(b, pos); err != nil {
-		return s.ioErr(err)
+		return s.writeFailed(pos, err)
 	}
 	for off := 0; off < len(b); {
 		h, _ := record.ParseHeader(b[off:])
@@ -426,7 +433,7 @@ func (s *Segment) ShouldRoll(batchBytes int, lastOffset int64, segmentBytes int6
 }
 
 // Sync flushes the log file to stable storage (fsync). Index files are
-// derived data and are flushed by Seal and Close.
+// derived data and are written by Seal and Close.
 func (s *Segment) Sync() error {
 	if err := s.f.Sync(); err != nil {
 		return s.ioErr(err)
@@ -435,9 +442,9 @@ func (s *Segment) Sync() error {
 }
 
 // Seal makes the segment inactive when the log rolls past it: it adds the
-// final time index entry, trims both indexes to their used size and
-// flushes everything. Appending after Seal still works (the indexes grow
-// again), which truncation of the log may need.
+// final time index entry, writes both indexes and fsyncs everything.
+// Appending after Seal still works, which truncation of the log may need.
+// A failed Seal (a full disk) may be retried.
 func (s *Segment) Seal() error {
 	if s.maxTS.Load() >= 0 {
 		_ = s.ti.Append(s.maxTS.Load(), s.offMaxTS)
@@ -445,7 +452,7 @@ func (s *Segment) Seal() error {
 	if err := s.f.Sync(); err != nil {
 		return s.ioErr(err)
 	}
-	for _, fn := range []func() error{s.oi.Sync, s.ti.Sync, s.oi.Trim, s.ti.Trim} {
+	for _, fn := range []func() error{s.oi.Sync, s.ti.Sync} {
 		if err := fn(); err != nil {
 			return fmt.Errorf("segment %d: %w", s.base, err)
 		}
@@ -511,7 +518,7 @@ func (s *Segment) removeFiles() error {
 	s.mu.Unlock()
 	var errs []error
 	for _, path := range []string{s.oi.Path(), s.ti.Path(), logPath} {
-		if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+		if err := s.cfg.FS.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}
@@ -547,7 +554,7 @@ func (s *Segment) RenameSuffix(suffix string) error {
 	if err := s.ti.Rename(name(TimeIndexSuffix)); err != nil {
 		return fmt.Errorf("segment %d: %w", s.base, err)
 	}
-	if err := os.Rename(s.logPath, name(LogSuffix)); err != nil {
+	if err := s.cfg.FS.Rename(s.logPath, name(LogSuffix)); err != nil {
 		return fmt.Errorf("segment %d: %w", s.base, err)
 	}
 	s.logPath = name(LogSuffix)
@@ -558,11 +565,12 @@ func (s *Segment) RenameSuffix(suffix string) error {
 // RemoveFiles removes the files of the segment with the given base offset
 // and extra suffix from dir, if they exist: index files first, the .log
 // file last. It is for files no open Segment owns (leftovers found at
-// startup).
-func RemoveFiles(dir string, baseOffset int64, suffix string) error {
+// startup). fsys nil is the OS file system.
+func RemoveFiles(fsys vfs.FS, dir string, baseOffset int64, suffix string) error {
+	fsys = vfs.Default(fsys)
 	var errs []error
 	for _, kind := range []string{IndexSuffix, TimeIndexSuffix, LogSuffix} {
-		if err := os.Remove(filepath.Join(dir, FileName(baseOffset, kind)+suffix)); err != nil && !os.IsNotExist(err) {
+		if err := fsys.Remove(filepath.Join(dir, FileName(baseOffset, kind)+suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}

@@ -124,8 +124,8 @@ func TestDeleteAfterRename(t *testing.T) {
 	require.Equal(t, suffixedNames(0, ""), dirNames(t, dir))
 	require.NoError(t, repl.Close())
 
-	require.NoError(t, RemoveFiles(dir, 0, ""))
-	require.NoError(t, RemoveFiles(dir, 0, ".swap"), "missing files are not an error")
+	require.NoError(t, RemoveFiles(nil, dir, 0, ""))
+	require.NoError(t, RemoveFiles(nil, dir, 0, ".swap"), "missing files are not an error")
 	require.Empty(t, dirNames(t, dir))
 }
 
