@@ -344,7 +344,8 @@ func collides(topics map[string]*Topic, name string) bool {
 }
 
 // AddPartitions raises the partition count of a topic to total, as
-// kafka-topics --alter --partitions does; the count never shrinks.
+// kafka-topics --alter --partitions does; the count never shrinks, nor
+// grows beyond MaxPartitions.
 // Existing partitions keep their data; keys may now hash elsewhere.
 func (b *Broker) AddPartitions(name string, total int32) error {
 	b.adminM.Lock()
@@ -360,6 +361,9 @@ func (b *Broker) AddPartitions(name string, total int32) error {
 	old := t.Partitions()
 	if total <= int32(len(old)) {
 		return fmt.Errorf("commitlog: topic %s has %d partitions, cannot change to %d: only increases are allowed: %w", name, len(old), total, ErrInvalidConfig)
+	}
+	if total > MaxPartitions {
+		return fmt.Errorf("commitlog: topic %s: %d partitions, more than MaxPartitions (%d): %w", name, total, MaxPartitions, ErrInvalidConfig)
 	}
 	added := make([]*partition.Partition, 0, int(total)-len(old))
 	fail := func(err error) error {

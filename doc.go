@@ -25,6 +25,11 @@
 //	batches, _ := part.Read(nil, md.Offset, 1<<20) // whole v2 batches
 //	_ = batches
 //
+// A topic has 1 to MaxPartitions (10000) partitions: Kafka sets no bound,
+// but every partition here costs a directory, open files and memory maps
+// in one process, so CreateTopic, AddPartitions and ParseTopicConfig refuse
+// more with ErrInvalidConfig.
+//
 // Errors are sentinel values (ErrUnknownTopic, ErrOffsetOutOfRange,
 // ErrCorrupt, ErrClosed, ErrRecordTooLarge, ...) wrapped with context; test
 // them with errors.Is.
