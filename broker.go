@@ -278,7 +278,23 @@ func syncDir(dir string) error {
 // The change is atomic and crash-safe: the partition directories are
 // created first and the metadata file is replaced last, so after a crash
 // the topic either exists whole or not at all.
+//
+// The internal topics (__consumer_offsets; see IsInternalTopic) and names
+// that collide with them are refused with ErrInvalidTopic.
 func (b *Broker) CreateTopic(name string, cfg TopicConfig) (*Topic, error) {
+	if err := ValidateTopicName(name); err != nil {
+		return nil, err
+	}
+	if err := internalTopicError("create topic", name); err != nil {
+		return nil, err
+	}
+	if internal, ok := collidesWithInternal(name); ok {
+		return nil, fmt.Errorf("commitlog: topic %s collides with the internal topic %s once '.' and '_' are treated alike: %w", name, internal, ErrInvalidTopic)
+	}
+	return b.createTopic(name, cfg)
+}
+
+func (b *Broker) createTopic(name string, cfg TopicConfig) (*Topic, error) {
 	if err := ValidateTopicName(name); err != nil {
 		return nil, err
 	}
@@ -334,9 +350,8 @@ func (b *Broker) CreateTopic(name string, cfg TopicConfig) (*Topic, error) {
 }
 
 func collides(topics map[string]*Topic, name string) bool {
-	norm := func(s string) string { return strings.ReplaceAll(s, ".", "_") }
 	for other := range topics {
-		if norm(other) == norm(name) {
+		if normTopic(other) == normTopic(name) {
 			return true
 		}
 	}
@@ -345,9 +360,14 @@ func collides(topics map[string]*Topic, name string) bool {
 
 // AddPartitions raises the partition count of a topic to total, as
 // kafka-topics --alter --partitions does; the count never shrinks, nor
-// grows beyond MaxPartitions.
-// Existing partitions keep their data; keys may now hash elsewhere.
+// grows beyond MaxPartitions. Existing partitions keep their data; keys
+// may now hash elsewhere. The internal topics are refused with
+// ErrInvalidTopic: their keys would move, and with them the consumer
+// groups' committed offsets.
 func (b *Broker) AddPartitions(name string, total int32) error {
+	if err := internalTopicError("add partitions to", name); err != nil {
+		return err
+	}
 	b.adminM.Lock()
 	defer b.adminM.Unlock()
 	if b.closed.Load() {
@@ -399,8 +419,12 @@ func (b *Broker) AddPartitions(name string, total int32) error {
 // DeleteTopic removes a topic. The metadata change commits first; then the
 // partitions are closed and their files removed. Readers and writers of the
 // topic get ErrUnknownTopic from then on; a read already in flight
-// finishes with the data it holds.
+// finishes with the data it holds. The internal topics are refused with
+// ErrInvalidTopic.
 func (b *Broker) DeleteTopic(name string) error {
+	if err := internalTopicError("delete topic", name); err != nil {
+		return err
+	}
 	b.adminM.Lock()
 	defer b.adminM.Unlock()
 	if b.closed.Load() {

@@ -30,6 +30,13 @@
 // in one process, so CreateTopic, AddPartitions and ParseTopicConfig refuse
 // more with ErrInvalidConfig.
 //
+// Internal topics: __consumer_offsets, where the consumer package keeps
+// committed offsets, is the broker's. CreateTopic, AddPartitions and
+// DeleteTopic refuse it, and Kafka's __transaction_state, with
+// ErrInvalidTopic (a name colliding with one once '.' and '_' are treated
+// alike too); the consumer package gets or creates it with
+// Broker.OffsetsTopic. Other names starting with "__" are ordinary topics.
+//
 // Errors are sentinel values (ErrUnknownTopic, ErrOffsetOutOfRange,
 // ErrCorrupt, ErrClosed, ErrRecordTooLarge, ...) wrapped with context; test
 // them with errors.Is.
