@@ -14,12 +14,15 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// fixture creates the given topics (name -> partitions) with a few records
-// in every partition, closes the broker and returns what it wrote.
-func fixture(t *testing.T, dir string, topics ...struct {
+// topicSpec names a topic and its partition count.
+type topicSpec struct {
 	name  string
 	parts int32
-}) map[string][][]rec {
+}
+
+// fixture creates the given topics with a few records in every partition,
+// closes the broker and returns what it wrote.
+func fixture(t *testing.T, dir string, topics ...topicSpec) map[string][][]rec {
 	t.Helper()
 	b, err := Open(dir, WithoutExpvar())
 	require.NoError(t, err)
@@ -33,11 +36,6 @@ func fixture(t *testing.T, dir string, topics ...struct {
 	}
 	require.NoError(t, b.Close())
 	return data
-}
-
-type topicSpec = struct {
-	name  string
-	parts int32
 }
 
 // logSizes maps every *.log file under dir (relative path) to its size:
