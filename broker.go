@@ -1,25 +1,18 @@
 package commitlog
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/commitlog-go/commitlog/log"
 	"github.com/commitlog-go/commitlog/partition"
 )
-
-const metaFile = "meta.json"
 
 // Broker owns a data directory: its topics, their partitions and the
 // background maintenance (retention, time-based flushes). Open one per
@@ -36,6 +29,10 @@ type Broker struct {
 	once   sync.Once
 	err    error
 	ext    extensions
+
+	// Guarded by adminM (and written by load before Open returns).
+	deleted  map[string]int32 // deleted topics whose directories may remain: name -> partitions
+	lastMeta []byte           // the committed meta.json, kept as meta.json.prev when replaced
 }
 
 type options struct {
@@ -44,6 +41,7 @@ type options struct {
 	hook        func(step string) error // failure injection for tests
 	noExpvar    bool
 	cleaner     cleanerOptions // the log cleaner (cleaner.go)
+	recoverMeta bool           // WithRecoverMetadata
 }
 
 // WithoutExpvar keeps the broker out of the "commitlog" expvar, which by
@@ -66,21 +64,20 @@ func WithMaintenanceInterval(d time.Duration) Option {
 	return func(o *options) { o.maintenance = d }
 }
 
-type metadata struct {
-	Version int                  `json:"version"`
-	Topics  map[string]topicMeta `json:"topics"`
-}
-
-type topicMeta struct {
-	Partitions int32             `json:"partitions"`
-	Config     map[string]string `json:"config,omitempty"`
-}
-
 // Open opens the broker in dir, creating it if needed. It takes an
 // exclusive lock on the directory (a second Open, here or in another
 // process, fails with ErrLocked naming the holder's pid), loads the topic
 // metadata and opens every partition, recovering logs that were not shut
 // down cleanly.
+//
+// Open never removes data it cannot prove is garbage. When meta.json is
+// missing or damaged while partition directories hold data, when it names
+// a partition whose directory is gone, or when a partition directory with
+// data is not in it, Open fails with an error wrapping ErrCorrupt that
+// names the files and changes nothing; WithRecoverMetadata rebuilds the
+// metadata from the directories instead. An empty or new directory opens
+// as an empty broker. See the package documentation for what Open does
+// remove.
 func Open(dir string, opts ...Option) (*Broker, error) {
 	o := options{logger: slog.New(slog.DiscardHandler), maintenance: time.Second}
 	for _, fn := range opts {
@@ -112,93 +109,14 @@ func Open(dir string, opts ...Option) (*Broker, error) {
 	return b, nil
 }
 
-// load reads the metadata, opens every partition it names, and removes
-// what a crash in the middle of a topic change left behind: the temporary
-// metadata file and partition directories that the metadata does not name.
-func (b *Broker) load() error {
-	_ = os.Remove(filepath.Join(b.dir, metaFile+".tmp"))
-	meta := metadata{Version: 1, Topics: map[string]topicMeta{}}
-	data, err := os.ReadFile(filepath.Join(b.dir, metaFile))
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-	case err != nil:
-		return fmt.Errorf("commitlog: %w", err)
-	default:
-		if err := json.Unmarshal(data, &meta); err != nil {
-			return fmt.Errorf("commitlog: %s: %v: %w", metaFile, err, ErrCorrupt)
-		}
-	}
-	topics := map[string]*Topic{}
-	for name, tm := range meta.Topics {
-		cfg, err := ParseTopicConfig(tm.Partitions, tm.Config)
-		if err != nil {
-			return fmt.Errorf("commitlog: topic %s: %w", name, err)
-		}
-		t := &Topic{name: name, cfg: cfg, broker: b}
-		parts := make([]*partition.Partition, 0, tm.Partitions)
-		for i := int32(0); i < tm.Partitions; i++ {
-			p, err := b.openPartition(name, i, cfg)
-			if err != nil {
-				for _, p := range parts {
-					p.Close()
-				}
-				b.topics.Store(&topics)
-				return err
-			}
-			parts = append(parts, p)
-		}
-		t.parts.Store(&parts)
-		topics[name] = t
-	}
-	b.topics.Store(&topics)
-	// Partition directories of topics or partitions the metadata does not
-	// name were left by a change that never committed.
-	entries, err := os.ReadDir(b.dir)
-	if err != nil {
-		return fmt.Errorf("commitlog: %w", err)
-	}
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		if strings.HasSuffix(e.Name(), log.DeletedSuffix) {
-			_ = os.RemoveAll(filepath.Join(b.dir, e.Name())) // a deletion cut short
-			continue
-		}
-		name, id, ok := splitPartitionDir(e.Name())
-		if !ok {
-			continue
-		}
-		if t := topics[name]; t == nil || id >= t.NumPartitions() {
-			b.opts.logger.Warn("removing partition directory not in the metadata", "dir", e.Name())
-			if err := os.RemoveAll(filepath.Join(b.dir, e.Name())); err != nil {
-				return fmt.Errorf("commitlog: %w", err)
-			}
-		}
-	}
-	return nil
-}
-
-func splitPartitionDir(name string) (string, int32, bool) {
-	i := strings.LastIndexByte(name, '-')
-	if i <= 0 {
-		return "", 0, false
-	}
-	id, err := strconv.ParseInt(name[i+1:], 10, 32)
-	if err != nil || id < 0 || ValidateTopicName(name[:i]) != nil {
-		return "", 0, false
-	}
-	return name[:i], int32(id), true
-}
-
-func (b *Broker) partitionDir(topic string, id int32) string {
-	return filepath.Join(b.dir, fmt.Sprintf("%s-%d", topic, id))
-}
-
 func (b *Broker) openPartition(topic string, id int32, cfg TopicConfig) (*partition.Partition, error) {
+	dir, err := b.partitionDir(topic, id)
+	if err != nil {
+		return nil, fmt.Errorf("commitlog: %w", err)
+	}
 	lc := cfg.logConfig()
 	lc.Logger = b.opts.logger.With("topic", topic, "partition", id)
-	p, err := partition.Open(b.partitionDir(topic, id), topic, id, lc)
+	p, err := partition.Open(dir, topic, id, lc)
 	if err != nil {
 		return nil, fmt.Errorf("commitlog: %w", err)
 	}
@@ -212,14 +130,11 @@ func (b *Broker) step(name string) error {
 	return nil
 }
 
-// writeMeta commits a new topic map: it writes a temporary file, fsyncs
-// it, renames it over meta.json and fsyncs the directory, so a crash
-// leaves either the old or the new metadata, never a mix.
-//
-// It reports whether the rename happened: from then on the change is in
-// effect (it is what the next Open sees), even if what follows fails.
-func (b *Broker) writeMeta(topics map[string]*Topic, override ...topicChange) (committed bool, err error) {
-	meta := metadata{Version: 1, Topics: map[string]topicMeta{}}
+// writeMeta commits a new topic map, with the partition counts of
+// override, and the deletions in deleted whose directories are not all
+// gone yet. See commitMeta.
+func (b *Broker) writeMeta(topics map[string]*Topic, deleted map[string]int32, override ...topicChange) (committed bool, err error) {
+	meta := metadata{Version: metaVersion, Topics: map[string]topicMeta{}}
 	for name, t := range topics {
 		meta.Topics[name] = topicMeta{Partitions: t.NumPartitions(), Config: t.cfg.Settings()}
 	}
@@ -228,26 +143,67 @@ func (b *Broker) writeMeta(topics map[string]*Topic, override ...topicChange) (c
 		tm.Partitions = o.partitions
 		meta.Topics[o.name] = tm
 	}
-	data, err := json.MarshalIndent(meta, "", "  ")
+	meta.Deleted = b.pendingDeletes(meta.Topics, deleted)
+	data, err := encodeMeta(meta)
 	if err != nil {
 		return false, err
 	}
-	tmp := filepath.Join(b.dir, metaFile+".tmp")
-	f, err := os.Create(tmp)
-	if err != nil {
-		return false, err
+	committed, err = b.commitMeta(data)
+	if committed {
+		b.lastMeta = data
+		b.deleted = deletedMap(meta.Deleted)
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return false, err
+	return committed, err
+}
+
+// pendingDeletes lists the deleted topics some partition directory of
+// which, not used by a live topic of the same name, still exists.
+func (b *Broker) pendingDeletes(live map[string]topicMeta, deleted map[string]int32) []deletedTopic {
+	var out []deletedTopic
+	for name, n := range deleted {
+		for id := live[name].Partitions; id < n; id++ {
+			if dir, err := b.partitionDir(name, id); err == nil && dirExists(dir) {
+				out = append(out, deletedTopic{Name: name, Partitions: n})
+				break
+			}
+		}
 	}
-	if err := errors.Join(f.Sync(), f.Close()); err != nil {
+	return out
+}
+
+// commitMeta replaces meta.json with data: it writes a temporary file and
+// fsyncs it, keeps the metadata it replaces as meta.json.prev (written
+// the same way), renames the temporary file over meta.json and fsyncs the
+// directory, so a crash leaves either the old or the new metadata, never
+// a mix.
+//
+// It reports whether the rename happened: from then on the change is in
+// effect (it is what the next Open sees), even if what follows fails.
+func (b *Broker) commitMeta(data []byte) (committed bool, err error) {
+	tmp := metaFile + ".tmp"
+	if err := b.writeFileSynced(tmp, data); err != nil {
 		return false, err
 	}
 	if err := b.step("meta-temp-written"); err != nil {
 		return false, err
 	}
-	if err := os.Rename(tmp, filepath.Join(b.dir, metaFile)); err != nil {
+	if b.lastMeta != nil {
+		prevTmp := metaPrevFile + ".tmp"
+		err := b.writeFileSynced(prevTmp, b.lastMeta)
+		if err == nil {
+			err = b.renameFile(prevTmp, metaPrevFile)
+		}
+		if err == nil {
+			err = syncDir(b.dir)
+		}
+		if err != nil {
+			return false, fmt.Errorf("keeping %s: %w", metaPrevFile, err)
+		}
+	}
+	if err := b.step("meta-prev-written"); err != nil {
+		return false, err
+	}
+	if err := b.renameFile(tmp, metaFile); err != nil {
 		return false, err
 	}
 	if err := b.step("meta-renamed"); err != nil {
@@ -265,20 +221,55 @@ type topicChange struct {
 
 func joinErrs(errs []error) error { return errors.Join(errs...) }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
+// makeRoom clears the way for a new partition directory. A directory
+// already there is removed only if it is provably garbage: a partition of
+// a deleted topic that the metadata records, or an empty leftover of a
+// change that never committed. Anything else is an error: the topic's
+// name is taken on disk by data the broker cannot account for.
+func (b *Broker) makeRoom(name string, id int32) error {
+	dir, err := b.partitionDir(name, id)
 	if err != nil {
-		return err
+		return fmt.Errorf("commitlog: %w", err)
 	}
-	defer d.Close()
-	return d.Sync()
+	if !dirExists(dir) {
+		return nil
+	}
+	if id >= b.deleted[name] {
+		kind, err := classifyDir(dir)
+		if err != nil {
+			return fmt.Errorf("commitlog: %w", err)
+		}
+		if kind != dirEmpty {
+			return fmt.Errorf("commitlog: topic %s: %s exists and holds files the metadata does not account for; refusing to replace it: %w", name, dir, ErrCorrupt)
+		}
+	}
+	if err := removeDir(dir); err != nil {
+		return fmt.Errorf("commitlog: %w", err)
+	}
+	return nil
 }
 
 // CreateTopic creates a topic with cfg.Partitions partitions (default 1).
 // The change is atomic and crash-safe: the partition directories are
 // created first and the metadata file is replaced last, so after a crash
 // the topic either exists whole or not at all.
+//
+// The internal topics (__consumer_offsets; see IsInternalTopic) and names
+// that collide with them are refused with ErrInvalidTopic.
 func (b *Broker) CreateTopic(name string, cfg TopicConfig) (*Topic, error) {
+	if err := ValidateTopicName(name); err != nil {
+		return nil, err
+	}
+	if err := internalTopicError("create topic", name); err != nil {
+		return nil, err
+	}
+	if internal, ok := collidesWithInternal(name); ok {
+		return nil, fmt.Errorf("commitlog: topic %s collides with the internal topic %s once '.' and '_' are treated alike: %w", name, internal, ErrInvalidTopic)
+	}
+	return b.createTopic(name, cfg)
+}
+
+func (b *Broker) createTopic(name string, cfg TopicConfig) (*Topic, error) {
 	if err := ValidateTopicName(name); err != nil {
 		return nil, err
 	}
@@ -307,8 +298,9 @@ func (b *Broker) CreateTopic(name string, cfg TopicConfig) (*Topic, error) {
 		return nil, err
 	}
 	for i := int32(0); i < cfg.Partitions; i++ {
-		// A directory left by an earlier failed attempt is not ours.
-		_ = os.RemoveAll(b.partitionDir(name, i))
+		if err := b.makeRoom(name, i); err != nil {
+			return fail(err)
+		}
 		p, err := b.openPartition(name, i, cfg)
 		if err != nil {
 			return fail(err)
@@ -321,7 +313,7 @@ func (b *Broker) CreateTopic(name string, cfg TopicConfig) (*Topic, error) {
 	}
 	next := maps.Clone(cur)
 	next[name] = t
-	committed, err := b.writeMeta(next)
+	committed, err := b.writeMeta(next, b.deleted)
 	if err != nil && !committed {
 		return fail(fmt.Errorf("commitlog: create topic %s: %w", name, err))
 	}
@@ -334,9 +326,8 @@ func (b *Broker) CreateTopic(name string, cfg TopicConfig) (*Topic, error) {
 }
 
 func collides(topics map[string]*Topic, name string) bool {
-	norm := func(s string) string { return strings.ReplaceAll(s, ".", "_") }
 	for other := range topics {
-		if norm(other) == norm(name) {
+		if normTopic(other) == normTopic(name) {
 			return true
 		}
 	}
@@ -344,9 +335,15 @@ func collides(topics map[string]*Topic, name string) bool {
 }
 
 // AddPartitions raises the partition count of a topic to total, as
-// kafka-topics --alter --partitions does; the count never shrinks.
-// Existing partitions keep their data; keys may now hash elsewhere.
+// kafka-topics --alter --partitions does; the count never shrinks, nor
+// grows beyond MaxPartitions. Existing partitions keep their data; keys
+// may now hash elsewhere. The internal topics are refused with
+// ErrInvalidTopic: their keys would move, and with them the consumer
+// groups' committed offsets.
 func (b *Broker) AddPartitions(name string, total int32) error {
+	if err := internalTopicError("add partitions to", name); err != nil {
+		return err
+	}
 	b.adminM.Lock()
 	defer b.adminM.Unlock()
 	if b.closed.Load() {
@@ -361,6 +358,9 @@ func (b *Broker) AddPartitions(name string, total int32) error {
 	if total <= int32(len(old)) {
 		return fmt.Errorf("commitlog: topic %s has %d partitions, cannot change to %d: only increases are allowed: %w", name, len(old), total, ErrInvalidConfig)
 	}
+	if total > MaxPartitions {
+		return fmt.Errorf("commitlog: topic %s: %d partitions, more than MaxPartitions (%d): %w", name, total, MaxPartitions, ErrInvalidConfig)
+	}
 	added := make([]*partition.Partition, 0, int(total)-len(old))
 	fail := func(err error) error {
 		for _, p := range added {
@@ -369,7 +369,9 @@ func (b *Broker) AddPartitions(name string, total int32) error {
 		return err
 	}
 	for i := int32(len(old)); i < total; i++ {
-		_ = os.RemoveAll(b.partitionDir(name, i))
+		if err := b.makeRoom(name, i); err != nil {
+			return fail(err)
+		}
 		p, err := b.openPartition(name, i, t.cfg)
 		if err != nil {
 			return fail(err)
@@ -379,7 +381,7 @@ func (b *Broker) AddPartitions(name string, total int32) error {
 	if err := b.step("partitions-created"); err != nil {
 		return fail(err)
 	}
-	committed, err := b.writeMeta(cur, topicChange{name, total})
+	committed, err := b.writeMeta(cur, b.deleted, topicChange{name, total})
 	if err != nil && !committed {
 		return fail(fmt.Errorf("commitlog: add partitions to %s: %w", name, err))
 	}
@@ -392,11 +394,16 @@ func (b *Broker) AddPartitions(name string, total int32) error {
 	return nil
 }
 
-// DeleteTopic removes a topic. The metadata change commits first; then the
-// partitions are closed and their files removed. Readers and writers of the
-// topic get ErrUnknownTopic from then on; a read already in flight
-// finishes with the data it holds.
+// DeleteTopic removes a topic. The metadata change commits first, recording
+// the deletion; then the partitions are closed and their directories
+// renamed aside and removed (an Open after a crash in between removes
+// them). Readers and writers of the topic get ErrUnknownTopic from then
+// on; a read already in flight finishes with the data it holds. The
+// internal topics are refused with ErrInvalidTopic.
 func (b *Broker) DeleteTopic(name string) error {
+	if err := internalTopicError("delete topic", name); err != nil {
+		return err
+	}
 	b.adminM.Lock()
 	defer b.adminM.Unlock()
 	if b.closed.Load() {
@@ -409,7 +416,12 @@ func (b *Broker) DeleteTopic(name string) error {
 	}
 	next := maps.Clone(cur)
 	delete(next, name)
-	committed, err := b.writeMeta(next)
+	// The metadata records the deletion until the directories are gone,
+	// so that Open can tell them from data it must keep.
+	deleted := map[string]int32{}
+	maps.Copy(deleted, b.deleted)
+	deleted[name] = max(deleted[name], t.NumPartitions())
+	committed, err := b.writeMeta(next, deleted)
 	if err != nil && !committed {
 		return fmt.Errorf("commitlog: delete topic %s: %w", name, err)
 	}

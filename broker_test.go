@@ -264,7 +264,7 @@ func TestTopicNames(t *testing.T) {
 		{"a", true},
 		{"a.b_c-D9", true},
 		{strings.Repeat("x", 249), true},
-		{"__consumer_offsets", true},
+		{"__consumer_offsets_not", true}, // only the internal names themselves are refused (internal_test.go)
 		{"", false},
 		{".", false},
 		{"..", false},
@@ -577,7 +577,7 @@ func TestMetadataCrashSafety(t *testing.T) {
 	}{
 		{
 			name:  "create",
-			steps: []string{"partitions-created", "meta-temp-written", "meta-renamed"},
+			steps: []string{"partitions-created", "meta-temp-written", "meta-prev-written", "meta-renamed"},
 			do: func(b *Broker) error {
 				_, err := b.CreateTopic("fresh", smallIndexes(TopicConfig{Partitions: 3}))
 				return err
@@ -586,13 +586,13 @@ func TestMetadataCrashSafety(t *testing.T) {
 		},
 		{
 			name:  "add-partitions",
-			steps: []string{"partitions-created", "meta-temp-written", "meta-renamed"},
+			steps: []string{"partitions-created", "meta-temp-written", "meta-prev-written", "meta-renamed"},
 			do:    func(b *Broker) error { return b.AddPartitions("victim", 4) },
 			next:  map[string]int32{"keep": 2, "victim": 4},
 		},
 		{
 			name:  "delete",
-			steps: []string{"meta-temp-written", "meta-renamed", "meta-committed"},
+			steps: []string{"meta-temp-written", "meta-prev-written", "meta-renamed", "meta-committed"},
 			do:    func(b *Broker) error { return b.DeleteTopic("victim") },
 			next:  map[string]int32{"keep": 2},
 		},
@@ -692,11 +692,11 @@ func TestMetadataHookSteps(t *testing.T) {
 	}
 	_, err := b.CreateTopic("t", smallIndexes(TopicConfig{}))
 	require.NoError(t, err)
-	require.Equal(t, []string{"partitions-created", "meta-temp-written", "meta-renamed"}, take())
+	require.Equal(t, []string{"partitions-created", "meta-temp-written", "meta-prev-written", "meta-renamed"}, take())
 	require.NoError(t, b.AddPartitions("t", 2))
-	require.Equal(t, []string{"partitions-created", "meta-temp-written", "meta-renamed"}, take())
+	require.Equal(t, []string{"partitions-created", "meta-temp-written", "meta-prev-written", "meta-renamed"}, take())
 	require.NoError(t, b.DeleteTopic("t"))
-	require.Equal(t, []string{"meta-temp-written", "meta-renamed", "meta-committed"}, take())
+	require.Equal(t, []string{"meta-temp-written", "meta-prev-written", "meta-renamed", "meta-committed"}, take())
 }
 
 func TestDeleteTopicInUse(t *testing.T) {

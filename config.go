@@ -18,10 +18,18 @@ const (
 	CleanupCompactDelete = "compact,delete"
 )
 
+// MaxPartitions is the largest partition count of a topic. Kafka has no
+// such bound, but here every partition costs a directory, open files,
+// memory maps and maintenance work in the one process: a count above it
+// (a typo, or a damaged meta.json) is refused with ErrInvalidConfig
+// rather than ground through.
+const MaxPartitions = 10000
+
 // TopicConfig is a topic's configuration. Every field is named after the
 // Kafka topic setting it mirrors; a zero value means Kafka's default.
 type TopicConfig struct {
-	// Partitions is the number of partitions (default 1).
+	// Partitions is the number of partitions (default 1), at most
+	// MaxPartitions.
 	Partitions int32
 	// SegmentBytes: segment.bytes, default 1 GiB.
 	SegmentBytes int64
@@ -88,8 +96,8 @@ func (c TopicConfig) withDefaults() TopicConfig {
 
 func (c TopicConfig) validate() error {
 	switch {
-	case c.Partitions < 1:
-		return fmt.Errorf("partitions %d: %w", c.Partitions, ErrInvalidConfig)
+	case c.Partitions < 1 || c.Partitions > MaxPartitions:
+		return fmt.Errorf("partitions %d not in [1, %d]: %w", c.Partitions, MaxPartitions, ErrInvalidConfig)
 	case c.SegmentBytes < 0 || c.SegmentBytes > math.MaxInt32:
 		return fmt.Errorf("segment.bytes %d: %w", c.SegmentBytes, ErrInvalidConfig)
 	case c.SegmentBytes > 0 && c.SegmentBytes < 14:

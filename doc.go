@@ -25,6 +25,49 @@
 //	batches, _ := part.Read(nil, md.Offset, 1<<20) // whole v2 batches
 //	_ = batches
 //
+// # Metadata
+//
+// meta.json in the data directory lists the topics, their partition counts
+// and settings. Every change (CreateTopic, AddPartitions, DeleteTopic)
+// creates the new partition directories first, then writes the new
+// metadata to a temporary file, keeps the metadata it replaces as
+// meta.json.prev, renames the new file over meta.json and fsyncs the
+// directory. DeleteTopic commits first and then renames each partition
+// directory aside ("<topic>-<n>.<nanos>-delete") and removes it; until
+// those directories are gone, meta.json records the topic under "deleted".
+// Every name and count read from meta.json is checked as CreateTopic checks
+// them (a bad one is ErrCorrupt naming the file and the entry), and no path
+// built from it leaves the data directory.
+//
+// Open never deletes data it cannot prove is garbage. It removes only the
+// temporary metadata files, directories renamed aside by a deletion,
+// partitions of topics meta.json records as deleted (unless a topic of
+// that name, created since, uses them) and empty partition directories
+// (an empty first segment and its indexes, nothing else) that a crash left
+// before a CreateTopic or AddPartitions committed. It leaves alone
+// directories named like partitions that hold other files. It fails with
+// an error wrapping ErrCorrupt, naming the files and changing nothing,
+// when meta.json is damaged, when it is missing while meta.json.prev
+// exists or partition directories hold data, when it names a partition
+// whose directory is gone, or when a partition directory holding data
+// (a non-empty segment, or one past offset 0) is not in it. meta.json.prev
+// is never used on its own, since it may lack the last change. Open with
+// WithRecoverMetadata to rebuild the topic list from the partition
+// directories instead: see its documentation. A new or empty directory
+// opens as an empty broker.
+//
+// A topic has 1 to MaxPartitions (10000) partitions: Kafka sets no bound,
+// but every partition here costs a directory, open files and memory maps
+// in one process, so CreateTopic, AddPartitions and ParseTopicConfig refuse
+// more with ErrInvalidConfig.
+//
+// Internal topics: __consumer_offsets, where the consumer package keeps
+// committed offsets, is the broker's. CreateTopic, AddPartitions and
+// DeleteTopic refuse it, and Kafka's __transaction_state, with
+// ErrInvalidTopic (a name colliding with one once '.' and '_' are treated
+// alike too); the consumer package gets or creates it with
+// Broker.OffsetsTopic. Other names starting with "__" are ordinary topics.
+//
 // Errors are sentinel values (ErrUnknownTopic, ErrOffsetOutOfRange,
 // ErrCorrupt, ErrClosed, ErrRecordTooLarge, ...) wrapped with context; test
 // them with errors.Is.

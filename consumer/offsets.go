@@ -16,8 +16,8 @@ import (
 )
 
 // OffsetsTopic is the internal compacted topic that stores committed
-// offsets, as in Kafka.
-const OffsetsTopic = "__consumer_offsets"
+// offsets, as in Kafka: the root package's commitlog.OffsetsTopic.
+const OffsetsTopic = commitlog.OffsetsTopic
 
 // maxOffsetMetadata is Kafka's offset.metadata.max.bytes default: longer
 // commit metadata is refused (OFFSET_METADATA_TOO_LARGE).
@@ -49,16 +49,9 @@ type offsetStore struct {
 }
 
 func openOffsetStore(b *commitlog.Broker, partitions int32) (*offsetStore, error) {
-	t, err := b.Topic(OffsetsTopic)
-	if errors.Is(err, commitlog.ErrUnknownTopic) {
-		t, err = b.CreateTopic(OffsetsTopic, commitlog.TopicConfig{
-			Partitions:    partitions,
-			CleanupPolicy: commitlog.CleanupCompact,
-			SegmentBytes:  100 << 20, // Kafka's offsets.topic.segment.bytes
-		})
-		if errors.Is(err, commitlog.ErrTopicExists) {
-			t, err = b.Topic(OffsetsTopic)
-		}
+	t, err := b.OffsetsTopic(partitions)
+	if errors.Is(err, commitlog.ErrInvalidConfig) {
+		return nil, fmt.Errorf("consumer: offsets topic with %d partitions (offsets.topic.num.partitions): %w", partitions, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("consumer: offsets topic: %w", err)
