@@ -3,9 +3,11 @@ package commitlog
 import (
 	"errors"
 	"fmt"
+	"github.com/commitlog-go/commitlog/vfs"
+	"io"
 	"log/slog"
 	"maps"
-	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -20,7 +22,8 @@ import (
 type Broker struct {
 	dir    string
 	opts   options
-	lock   *os.File
+	fs     vfs.FS // opts.fs or the OS
+	lock   io.Closer
 	adminM sync.Mutex // serialises metadata changes (create, alter, delete)
 	topics atomic.Pointer[map[string]*Topic]
 	closed atomic.Bool
@@ -42,7 +45,14 @@ type options struct {
 	noExpvar    bool
 	cleaner     cleanerOptions // the log cleaner (cleaner.go)
 	recoverMeta bool           // WithRecoverMetadata
+	fs          vfs.FS         // WithFS
 }
+
+// WithFS puts the data directory on another file system than the
+// operating system's: a vfs.MemFS, whose Crash shows what a power cut
+// leaves, in crash tests. Every file the broker and its logs read or
+// write goes through it.
+func WithFS(fsys vfs.FS) Option { return func(o *options) { o.fs = fsys } }
 
 // WithoutExpvar keeps the broker out of the "commitlog" expvar, which by
 // default publishes the Stats of every open broker (at /debug/vars when
@@ -83,19 +93,21 @@ func Open(dir string, opts ...Option) (*Broker, error) {
 	for _, fn := range opts {
 		fn(&o)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	fsys := vfs.Default(o.fs)
+	// A new data directory's entry is made durable too.
+	if err := vfs.MkdirAllSync(fsys, dir); err != nil {
 		return nil, fmt.Errorf("commitlog: %w", err)
 	}
-	lock, err := lockDir(dir)
+	lock, err := fsys.Lock(filepath.Join(dir, ".lock"))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("commitlog: %w", err)
 	}
-	b := &Broker{dir: dir, opts: o, lock: lock, stop: make(chan struct{})}
+	b := &Broker{dir: dir, opts: o, fs: fsys, lock: lock, stop: make(chan struct{})}
 	empty := map[string]*Topic{}
 	b.topics.Store(&empty)
 	if err := b.load(); err != nil {
 		b.closeTopics()
-		unlockDir(lock)
+		lock.Close()
 		return nil, err
 	}
 	if o.maintenance > 0 {
@@ -116,6 +128,7 @@ func (b *Broker) openPartition(topic string, id int32, cfg TopicConfig) (*partit
 	}
 	lc := cfg.logConfig()
 	lc.Logger = b.opts.logger.With("topic", topic, "partition", id)
+	lc.FS = b.fs
 	p, err := partition.Open(dir, topic, id, lc)
 	if err != nil {
 		return nil, fmt.Errorf("commitlog: %w", err)
@@ -162,7 +175,7 @@ func (b *Broker) pendingDeletes(live map[string]topicMeta, deleted map[string]in
 	var out []deletedTopic
 	for name, n := range deleted {
 		for id := live[name].Partitions; id < n; id++ {
-			if dir, err := b.partitionDir(name, id); err == nil && dirExists(dir) {
+			if dir, err := b.partitionDir(name, id); err == nil && b.dirExists(dir) {
 				out = append(out, deletedTopic{Name: name, Partitions: n})
 				break
 			}
@@ -194,7 +207,7 @@ func (b *Broker) commitMeta(data []byte) (committed bool, err error) {
 			err = b.renameFile(prevTmp, metaPrevFile)
 		}
 		if err == nil {
-			err = syncDir(b.dir)
+			err = b.syncDir(b.dir)
 		}
 		if err != nil {
 			return false, fmt.Errorf("keeping %s: %w", metaPrevFile, err)
@@ -209,7 +222,7 @@ func (b *Broker) commitMeta(data []byte) (committed bool, err error) {
 	if err := b.step("meta-renamed"); err != nil {
 		return true, err
 	}
-	return true, syncDir(b.dir)
+	return true, b.syncDir(b.dir)
 }
 
 // topicChange is a partition count the metadata commits before the topic
@@ -231,11 +244,11 @@ func (b *Broker) makeRoom(name string, id int32) error {
 	if err != nil {
 		return fmt.Errorf("commitlog: %w", err)
 	}
-	if !dirExists(dir) {
+	if !b.dirExists(dir) {
 		return nil
 	}
 	if id >= b.deleted[name] {
-		kind, err := classifyDir(dir)
+		kind, err := b.classifyDir(dir)
 		if err != nil {
 			return fmt.Errorf("commitlog: %w", err)
 		}
@@ -243,7 +256,7 @@ func (b *Broker) makeRoom(name string, id int32) error {
 			return fmt.Errorf("commitlog: topic %s: %s exists and holds files the metadata does not account for; refusing to replace it: %w", name, dir, ErrCorrupt)
 		}
 	}
-	if err := removeDir(dir); err != nil {
+	if err := b.removeDir(dir); err != nil {
 		return fmt.Errorf("commitlog: %w", err)
 	}
 	return nil
@@ -504,7 +517,7 @@ func (b *Broker) Close() error {
 		b.adminM.Unlock()
 		close(b.stop)
 		b.wg.Wait()
-		b.err = errors.Join(extErr, b.closeTopics(), unlockDir(b.lock))
+		b.err = errors.Join(extErr, b.closeTopics(), b.lock.Close())
 	})
 	return b.err
 }

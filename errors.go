@@ -2,6 +2,7 @@ package commitlog
 
 import (
 	"errors"
+	"github.com/commitlog-go/commitlog/vfs"
 
 	"github.com/commitlog-go/commitlog/log"
 	"github.com/commitlog-go/commitlog/partition"
@@ -36,5 +37,5 @@ var (
 	ErrInvalidConfig = errors.New("commitlog: invalid config")
 	// ErrLocked: another Broker (in this or another process) holds the
 	// data directory.
-	ErrLocked = errors.New("commitlog: data directory locked")
+	ErrLocked = vfs.ErrLocked
 )

@@ -73,7 +73,7 @@ func (b *Broker) load() error {
 	default:
 		var withData []string
 		for _, dir := range scan.partitionDirs() {
-			kind, err := classifyDir(dir)
+			kind, err := b.classifyDir(dir)
 			if err != nil {
 				return fmt.Errorf("commitlog: %w", err)
 			}
@@ -168,7 +168,7 @@ func (b *Broker) load() error {
 	}
 	for _, dir := range plan.garbage {
 		b.opts.logger.Info("commitlog: removing a partition directory that no topic uses", "dir", dir)
-		if err := removeDir(dir); err != nil {
+		if err := b.removeDir(dir); err != nil {
 			return fmt.Errorf("commitlog: %w", err)
 		}
 	}
@@ -210,7 +210,7 @@ func (b *Broker) plan(m metadata, s dirScan) (loadPlan, error) {
 				p.garbage = append(p.garbage, dir)
 				continue
 			}
-			kind, err := classifyDir(dir)
+			kind, err := b.classifyDir(dir)
 			if err != nil {
 				return p, err
 			}
@@ -248,7 +248,7 @@ func (b *Broker) rebuild(cur *metadata, s dirScan) (metadata, error) {
 			if id >= tm.Partitions && id < deleted[name] {
 				continue // a partition of a deleted topic
 			}
-			kind, err := classifyDir(dir)
+			kind, err := b.classifyDir(dir)
 			if err != nil {
 				return out, fmt.Errorf("commitlog: %w", err)
 			}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/commitlog-go/commitlog/vfs"
 	"io/fs"
 	"maps"
 	"os"
@@ -185,8 +186,8 @@ const (
 const firstSegment = "00000000000000000000"
 
 // classifyDir looks at the files in a directory named like a partition.
-func classifyDir(dir string) (dirKind, error) {
-	entries, err := os.ReadDir(dir)
+func (b *Broker) classifyDir(dir string) (dirKind, error) {
+	entries, err := b.fs.ReadDir(dir)
 	if err != nil {
 		return dirForeign, err
 	}
@@ -239,7 +240,7 @@ type dirScan struct {
 
 func (b *Broker) scanDir() (dirScan, error) {
 	s := dirScan{parts: map[string]map[int32]string{}}
-	entries, err := os.ReadDir(b.dir)
+	entries, err := b.fs.ReadDir(b.dir)
 	if err != nil {
 		return s, err
 	}
@@ -248,7 +249,7 @@ func (b *Broker) scanDir() (dirScan, error) {
 		isDir := e.IsDir()
 		if e.Type()&fs.ModeSymlink != 0 {
 			// A partition directory may be a link to another disk.
-			info, err := os.Stat(path)
+			info, err := b.fs.Stat(path)
 			isDir = err == nil && info.IsDir()
 		}
 		if !isDir {
@@ -272,36 +273,27 @@ func (b *Broker) scanDir() (dirScan, error) {
 
 // readFile returns the content of a file in the data directory.
 func (b *Broker) readFile(name string) ([]byte, error) {
-	return os.ReadFile(filepath.Join(b.dir, name))
+	return b.fs.ReadFile(filepath.Join(b.dir, name))
 }
 
 func (b *Broker) fileExists(name string) bool {
-	_, err := os.Lstat(filepath.Join(b.dir, name))
-	return err == nil
+	return vfs.Exists(b.fs, filepath.Join(b.dir, name))
 }
 
 // writeFileSynced writes data to a new file in the data directory and
 // fsyncs it.
 func (b *Broker) writeFileSynced(name string, data []byte) error {
-	f, err := os.Create(filepath.Join(b.dir, name))
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	return errors.Join(f.Sync(), f.Close())
+	return vfs.WriteFile(b.fs, filepath.Join(b.dir, name), data, true)
 }
 
 // renameFile renames a file of the data directory; syncDir makes it
 // durable.
 func (b *Broker) renameFile(from, to string) error {
-	return os.Rename(filepath.Join(b.dir, from), filepath.Join(b.dir, to))
+	return b.fs.Rename(filepath.Join(b.dir, from), filepath.Join(b.dir, to))
 }
 
 func (b *Broker) removeFile(name string) error {
-	err := os.Remove(filepath.Join(b.dir, name))
+	err := b.fs.Remove(filepath.Join(b.dir, name))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -310,18 +302,8 @@ func (b *Broker) removeFile(name string) error {
 
 // removeDir removes a partition directory (a path partitionDir or
 // scanDir built, inside the data directory) and everything in it.
-func removeDir(dir string) error { return os.RemoveAll(dir) }
+func (b *Broker) removeDir(dir string) error { return b.fs.RemoveAll(dir) }
 
-func dirExists(dir string) bool {
-	_, err := os.Lstat(dir)
-	return err == nil
-}
+func (b *Broker) dirExists(dir string) bool { return vfs.Exists(b.fs, dir) }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
+func (b *Broker) syncDir(dir string) error { return b.fs.SyncDir(dir) }
