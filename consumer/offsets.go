@@ -73,39 +73,98 @@ func openOffsetStore(b *commitlog.Broker, partitions int32) (*offsetStore, error
 // load reads every committed offset back, the last record of a key
 // winning and tombstones deleting.
 func (s *offsetStore) load() error {
-	var it record.Iterator
 	for _, p := range s.topic.Partitions() {
-		for next := p.LogStartOffset(); next < p.HighWatermark(); {
-			data, err := p.Read(nil, next, 1<<20)
-			if err != nil {
-				return fmt.Errorf("consumer: loading offsets: %w", err)
+		err := scanOffsets(p, func(group string, tp TopicPartition, om OffsetAndMetadata, tombstone bool) {
+			if tombstone {
+				delete(s.cache[group], tp)
+				return
 			}
-			err = record.Batches(data, func(h *record.BatchHeader, raw []byte) error {
-				if err := it.ResetChecked(h, raw); err != nil {
-					return err
-				}
-				for it.Next() {
-					r := it.Record()
-					group, tp, ok := decodeOffsetKey(r.Key)
-					if !ok {
-						continue // another kind of record (group metadata): not ours
-					}
-					if r.Value == nil {
-						delete(s.cache[group], tp)
-						continue
-					}
-					om, ok := decodeOffsetValue(r.Value)
-					if !ok {
-						return fmt.Errorf("consumer: offset record at %s-%d offset %d: %w", OffsetsTopic, p.ID(), r.Offset, commitlog.ErrCorrupt)
-					}
-					s.put(group, tp, om)
-				}
+			s.put(group, tp, om)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadReadBytes is how much of the offsets topic one read takes.
+const loadReadBytes = 1 << 20
+
+// scanOffsets calls fn with every committed offset and tombstone of one
+// partition of the offsets topic, in log order, from its log start offset
+// to its high watermark as it was when the scan began. Every read must move
+// the scan forward: a read that returns nothing below the high watermark,
+// or batches whose offsets do not increase (a damaged base offset field,
+// which the CRC does not cover), fails with ErrCorrupt naming the
+// partition and the offset, instead of reading the same bytes forever or
+// applying commits out of order.
+func scanOffsets(p *partition.Partition, fn func(group string, tp TopicPartition, om OffsetAndMetadata, tombstone bool)) error {
+	corrupt := func(offset int64, format string, args ...any) error {
+		return fmt.Errorf("consumer: loading offsets: %s-%d at offset %d: %s: %w",
+			OffsetsTopic, p.ID(), offset, fmt.Sprintf(format, args...), commitlog.ErrCorrupt)
+	}
+	var it record.Iterator
+	var data []byte
+	next := p.LogStartOffset()
+	for hw := p.HighWatermark(); next < hw; {
+		var err error
+		data, err = p.Read(data, next, loadReadBytes)
+		if err != nil {
+			return fmt.Errorf("consumer: loading offsets: %s-%d at offset %d: %w", OffsetsTopic, p.ID(), next, err)
+		}
+		if len(data) == 0 {
+			return corrupt(next, "nothing readable below the high watermark %d", hw)
+		}
+		from := next
+		first := true
+		err = record.Batches(data, func(h *record.BatchHeader, raw []byte) error {
+			// The first batch of a read holds next (it may begin before
+			// it); every later one begins at or after the previous end.
+			if h.LastOffset() < next || (!first && h.BaseOffset < next) {
+				return corrupt(next, "batch of offsets %d to %d out of order", h.BaseOffset, h.LastOffset())
+			}
+			first = false
+			if h.IsControl() {
 				next = h.NextOffset()
-				return it.Err()
-			})
-			if err != nil {
-				return fmt.Errorf("consumer: loading offsets: %w", err)
+				return nil
 			}
+			if err := it.ResetChecked(h, raw); err != nil {
+				return corrupt(h.BaseOffset, "%v", err)
+			}
+			for it.Next() {
+				r := it.Record()
+				if r.Offset < next {
+					continue // below the log start offset
+				}
+				group, tp, ok := decodeOffsetKey(r.Key)
+				if !ok {
+					continue // another kind of record (group metadata): not ours
+				}
+				if r.Value == nil {
+					fn(group, tp, OffsetAndMetadata{}, true)
+					continue
+				}
+				om, ok := decodeOffsetValue(r.Value)
+				if !ok {
+					return corrupt(r.Offset, "offset commit value of group %s for %s-%d", group, tp.Topic, tp.Partition)
+				}
+				fn(group, tp, om, false)
+			}
+			if err := it.Err(); err != nil {
+				return corrupt(h.BaseOffset, "%v", err)
+			}
+			next = h.NextOffset()
+			return nil
+		})
+		if err != nil {
+			if errors.Is(err, commitlog.ErrCorrupt) {
+				return err
+			}
+			return corrupt(next, "%v", err)
+		}
+		if next <= from {
+			return corrupt(from, "a read made no progress")
 		}
 	}
 	return nil
