@@ -3,12 +3,14 @@ package consumer
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/commitlog-go/commitlog"
 	"github.com/commitlog-go/commitlog/record"
 	"github.com/stretchr/testify/require"
@@ -131,4 +133,186 @@ func TestDamagedOffsetsTopicDoesNotHang(t *testing.T) {
 			within(t, "Broker.Close", func() { _ = b.Close() })
 		})
 	}
+}
+
+// appendCommit writes one committed-offset record (a tombstone when offset
+// is nil) with commit timestamp ts straight into partition part of the
+// offsets topic, as commits made under another partition layout, or by a
+// clock that went back, left them.
+func appendCommit(t *testing.T, b *commitlog.Broker, part int32, group string, tp TopicPartition, offset *int64, ts int64) {
+	t.Helper()
+	topic, err := b.Topic(OffsetsTopic)
+	require.NoError(t, err)
+	p, err := topic.Partition(part)
+	require.NoError(t, err)
+	bl := record.NewBuilder(0, record.BatchOptions{})
+	var value []byte
+	if offset != nil {
+		value = encodeOffsetValue(OffsetAndMetadata{Offset: *offset}, ts)
+	}
+	bl.Add(ts, encodeOffsetKey(group, tp), value, nil)
+	raw, err := bl.Build()
+	require.NoError(t, err)
+	_, err = p.Append(raw, true)
+	require.NoError(t, err)
+}
+
+// TestNewestCommitWinsAcrossOffsetsPartitions: whichever partitions of
+// __consumer_offsets hold a group's commits, loading them back gives the
+// newest commit, never an older one. Before the fix the partition loaded
+// last won, so an old commit left in the group's former partition rolled
+// back the newer ones.
+func TestNewestCommitWinsAcrossOffsetsPartitions(t *testing.T) {
+	off := func(v int64) *int64 { return &v }
+	type write struct {
+		home   bool   // the group's partition, or another one
+		offset *int64 // nil: a tombstone
+		ts     int64
+	}
+	cases := []struct {
+		name   string
+		writes []write
+		want   *int64 // nil: no committed offset
+	}{
+		{"other partition older", []write{{true, off(10), 2000}, {false, off(5), 1000}}, off(10)},
+		{"other partition older, written first", []write{{false, off(5), 1000}, {true, off(10), 2000}}, off(10)},
+		{"other partition newer", []write{{true, off(10), 2000}, {false, off(20), 3000}}, off(20)},
+		{"tie goes to the group's partition", []write{{true, off(10), 2000}, {false, off(20), 2000}}, off(10)},
+		{"tie goes to the group's partition, written last", []write{{false, off(20), 2000}, {true, off(10), 2000}}, off(10)},
+		{"clock went back: log order decides in one partition", []write{{true, off(10), 2000}, {true, off(11), 1000}, {false, off(5), 1500}}, off(11)},
+		{"newer tombstone in the other partition", []write{{true, off(10), 2000}, {false, nil, 3000}}, nil},
+		{"older tombstone in the other partition", []write{{true, off(10), 2000}, {false, nil, 1000}}, off(10)},
+		{"tombstone then newer commit elsewhere", []write{{true, nil, 2000}, {false, off(7), 3000}}, off(7)},
+		{"a negative offset is no commit", []write{{true, off(10), 1000}, {true, off(-1), 2000}}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			// The other partition is loaded after the group's in one
+			// round, before it in the other.
+			for _, after := range []bool{true, false} {
+				dir := t.TempDir()
+				b := openBroker(t, dir)
+				_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 1})
+				require.NoError(t, err)
+				_, home := offsetsSegment(t, b, "g")
+				other := (home + 1) % DefaultOffsetsTopicPartitions
+				if !after {
+					other = (home + DefaultOffsetsTopicPartitions - 1) % DefaultOffsetsTopicPartitions
+				}
+				tp := TopicPartition{Topic: "t"}
+				for _, w := range tc.writes {
+					part := home
+					if !w.home {
+						part = other
+					}
+					appendCommit(t, b, part, "g", tp, w.offset, w.ts)
+				}
+				require.NoError(t, b.Close())
+				b = openBroker(t, dir)
+				coord, err := CoordinatorFor(b)
+				require.NoError(t, err)
+				got := coord.FetchOffsets("g", []TopicPartition{tp})
+				if tc.want == nil {
+					require.NotContains(t, got, tp, "other partition %d", other)
+				} else {
+					require.Equal(t, map[TopicPartition]OffsetAndMetadata{tp: {Offset: *tc.want}}, got, "other partition %d", other)
+				}
+				require.NoError(t, b.Close())
+			}
+		})
+	}
+}
+
+// TestOffsetsPartitionCountRaisedKeepsNewestCommit raises the partition
+// count of __consumer_offsets on disk while the broker is closed (what
+// AddPartitions on it did), so that the group's commits move to another
+// partition: the commits made after the change must win on the next load
+// over the older ones left in the group's former partition.
+func TestOffsetsPartitionCountRaisedKeepsNewestCommit(t *testing.T) {
+	const before, after = DefaultOffsetsTopicPartitions, DefaultOffsetsTopicPartitions + 4
+	// A group whose former partition is loaded after its new one.
+	group := ""
+	for i := 0; group == "" && i < 1000; i++ {
+		g := fmt.Sprintf("g%d", i)
+		if h := xxhash.Sum64String(g); h%before > h%after {
+			group = g
+		}
+	}
+	require.NotEmpty(t, group)
+	dir := t.TempDir()
+	b := openBroker(t, dir)
+	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 1})
+	require.NoError(t, err)
+	tp := TopicPartition{Topic: "t"}
+	coord, err := CoordinatorFor(b)
+	require.NoError(t, err)
+	require.NoError(t, coord.CommitOffsets(group, "", -1, map[TopicPartition]OffsetAndMetadata{tp: {Offset: 5}}))
+	require.NoError(t, b.Close())
+
+	setPartitions(t, dir, OffsetsTopic, after)
+	b = openBroker(t, dir)
+	coord, err = CoordinatorFor(b)
+	require.NoError(t, err)
+	offsetsTopic, err := b.Topic(OffsetsTopic)
+	require.NoError(t, err)
+	require.Equal(t, int32(after), offsetsTopic.NumPartitions())
+	require.Equal(t, int64(5), coord.FetchOffsets(group, nil)[tp].Offset)
+	require.NoError(t, coord.CommitOffsets(group, "", -1, map[TopicPartition]OffsetAndMetadata{tp: {Offset: 10}}))
+	require.NoError(t, b.Close())
+
+	b = openBroker(t, dir)
+	defer b.Close()
+	coord, err = CoordinatorFor(b)
+	require.NoError(t, err)
+	require.Equal(t, int64(10), coord.FetchOffsets(group, nil)[tp].Offset, "the older commit in the former partition won")
+}
+
+// setPartitions edits meta.json of a closed broker to give topic n
+// partitions; the broker creates the new ones empty when it opens.
+func setPartitions(t *testing.T, dir, topic string, n int) {
+	t.Helper()
+	path := filepath.Join(dir, "meta.json")
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var meta map[string]any
+	require.NoError(t, json.Unmarshal(data, &meta))
+	topics, ok := meta["topics"].(map[string]any)
+	require.True(t, ok, "meta.json has no topics: %s", data)
+	tm, ok := topics[topic].(map[string]any)
+	require.True(t, ok, "meta.json has no topic %s: %s", topic, data)
+	require.Contains(t, tm, "partitions")
+	tm["partitions"] = n
+	data, err = json.Marshal(meta)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, data, 0o644))
+}
+
+// TestCommitAfterClockWentBackStillWins: a commit made while the clock is
+// behind the timestamp of the commit it replaces (which another partition
+// holds, as after a change of the partition count) carries that
+// timestamp, not an older one, so that it still wins on the next load.
+func TestCommitAfterClockWentBackStillWins(t *testing.T) {
+	dir := t.TempDir()
+	b := openBroker(t, dir)
+	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 1})
+	require.NoError(t, err)
+	_, home := offsetsSegment(t, b, "g")
+	tp := TopicPartition{Topic: "t"}
+	ahead := time.Now().Add(time.Hour).UnixMilli() // the clock then was an hour ahead
+	five := int64(5)
+	appendCommit(t, b, (home+1)%DefaultOffsetsTopicPartitions, "g", tp, &five, ahead)
+	require.NoError(t, b.Close())
+
+	b = openBroker(t, dir)
+	coord, err := CoordinatorFor(b)
+	require.NoError(t, err)
+	require.Equal(t, int64(5), coord.FetchOffsets("g", nil)[tp].Offset)
+	require.NoError(t, coord.CommitOffsets("g", "", -1, map[TopicPartition]OffsetAndMetadata{tp: {Offset: 9}}))
+	require.NoError(t, b.Close())
+
+	b = openBroker(t, dir)
+	defer b.Close()
+	coord, err = CoordinatorFor(b)
+	require.NoError(t, err)
+	require.Equal(t, int64(9), coord.FetchOffsets("g", nil)[tp].Offset)
 }
