@@ -138,10 +138,6 @@ const loadReadBytes = 1 << 20
 // partition and the offset, instead of reading the same bytes forever or
 // applying commits out of order.
 func scanOffsets(p *partition.Partition, fn func(k offsetKey, v offsetValue, tombstone bool)) error {
-	corrupt := func(offset int64, format string, args ...any) error {
-		return fmt.Errorf("consumer: loading offsets: %s-%d at offset %d: %s: %w",
-			OffsetsTopic, p.ID(), offset, fmt.Sprintf(format, args...), commitlog.ErrCorrupt)
-	}
 	var it record.Iterator
 	var data []byte
 	next := p.LogStartOffset()
@@ -152,63 +148,84 @@ func scanOffsets(p *partition.Partition, fn func(k offsetKey, v offsetValue, tom
 			return fmt.Errorf("consumer: loading offsets: %s-%d at offset %d: %w", OffsetsTopic, p.ID(), next, err)
 		}
 		if len(data) == 0 {
-			return corrupt(next, "nothing readable below the high watermark %d", hw)
+			return offsetsCorrupt(p.ID(), next, "nothing readable below the high watermark %d", hw)
 		}
 		from := next
-		first := true
-		err = record.Batches(data, func(h *record.BatchHeader, raw []byte) error {
-			// The first batch of a read holds next (it may begin before
-			// it); every later one begins at or after the previous end.
-			if h.LastOffset() < next || (!first && h.BaseOffset < next) {
-				return corrupt(next, "batch of offsets %d to %d out of order", h.BaseOffset, h.LastOffset())
-			}
-			first = false
-			if h.IsControl() {
-				next = h.NextOffset()
-				return nil
-			}
-			if err := it.ResetChecked(h, raw); err != nil {
-				return corrupt(h.BaseOffset, "%v", err)
-			}
-			for it.Next() {
-				r := it.Record()
-				if r.Offset < next {
-					continue // below the log start offset
-				}
-				k, ours, err := decodeOffsetKey(r.Key)
-				if err != nil {
-					return corrupt(r.Offset, "%v", err)
-				}
-				if !ours {
-					continue // another kind of record (group metadata): not ours
-				}
-				if r.Value == nil {
-					fn(k, offsetValue{commitTS: r.Timestamp}, true)
-					continue
-				}
-				v, err := decodeOffsetValue(r.Value)
-				if err != nil {
-					return corrupt(r.Offset, "offset commit of group %s for %s-%d: %v", k.group, k.tp.Topic, k.tp.Partition, err)
-				}
-				fn(k, v, false)
-			}
-			if err := it.Err(); err != nil {
-				return corrupt(h.BaseOffset, "%v", err)
-			}
-			next = h.NextOffset()
-			return nil
-		})
-		if err != nil {
-			if errors.Is(err, commitlog.ErrCorrupt) {
-				return err
-			}
-			return corrupt(next, "%v", err)
+		if next, err = decodeOffsetBatches(p.ID(), data, next, &it, fn); err != nil {
+			return err
 		}
 		if next <= from {
-			return corrupt(from, "a read made no progress")
+			return offsetsCorrupt(p.ID(), from, "a read made no progress")
 		}
 	}
 	return nil
+}
+
+// offsetsCorrupt is the load's error for damaged bytes of partition part
+// of the offsets topic at offset.
+func offsetsCorrupt(part int32, offset int64, format string, args ...any) error {
+	return fmt.Errorf("consumer: loading offsets: %s-%d at offset %d: %s: %w",
+		OffsetsTopic, part, offset, fmt.Sprintf(format, args...), commitlog.ErrCorrupt)
+}
+
+// decodeOffsetBatches calls fn with each committed offset and tombstone of
+// data, the bytes of one read at offset next of partition part of the
+// offsets topic, and returns the offset after its last batch. Anything it
+// cannot decode is an error wrapping ErrCorrupt; so are batches that do not
+// hold or follow next, or go back.
+func decodeOffsetBatches(part int32, data []byte, next int64, it *record.Iterator, fn func(k offsetKey, v offsetValue, tombstone bool)) (int64, error) {
+	var failed error // the callback's own error, already described
+	fail := func(offset int64, format string, args ...any) error {
+		failed = offsetsCorrupt(part, offset, format, args...)
+		return failed
+	}
+	first := true
+	err := record.Batches(data, func(h *record.BatchHeader, raw []byte) error {
+		// The first batch of a read holds next (it may begin before it);
+		// every later one begins at or after the previous one's end.
+		if h.LastOffset() < next || (!first && h.BaseOffset < next) {
+			return fail(next, "batch of offsets %d to %d out of order", h.BaseOffset, h.LastOffset())
+		}
+		first = false
+		if h.IsControl() {
+			next = h.NextOffset()
+			return nil
+		}
+		if err := it.ResetChecked(h, raw); err != nil {
+			return fail(h.BaseOffset, "%v", err)
+		}
+		for it.Next() {
+			r := it.Record()
+			if r.Offset < next {
+				continue // below the log start offset
+			}
+			k, ours, err := decodeOffsetKey(r.Key)
+			if err != nil {
+				return fail(r.Offset, "%v", err)
+			}
+			if !ours {
+				continue // another kind of record (group metadata): not ours
+			}
+			if r.Value == nil {
+				fn(k, offsetValue{commitTS: r.Timestamp}, true)
+				continue
+			}
+			v, err := decodeOffsetValue(r.Value)
+			if err != nil {
+				return fail(r.Offset, "offset commit of group %s for %s-%d: %v", k.group, k.tp.Topic, k.tp.Partition, err)
+			}
+			fn(k, v, false)
+		}
+		if err := it.Err(); err != nil {
+			return fail(h.BaseOffset, "%v", err)
+		}
+		next = h.NextOffset()
+		return nil
+	})
+	if err != nil && err != failed {
+		err = offsetsCorrupt(part, next, "%v", err) // the batch's framing or CRC
+	}
+	return next, err
 }
 
 func (s *offsetStore) put(group string, tp TopicPartition, om OffsetAndMetadata, ts int64) {
