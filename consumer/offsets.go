@@ -82,8 +82,9 @@ func openOffsetStore(b *commitlog.Broker, partitions int32) (*offsetStore, error
 // its record timestamp), where a partition's last record of the key counts
 // as made at the newest timestamp of the key's records up to it in that
 // partition (it was made after them); on a tie the partition the group
-// maps to now wins, then the lower-numbered one. A commit of a negative offset (older versions of
-// this package accepted them) means no committed offset, as it did then.
+// maps to now wins, then the lower-numbered one. A commit of a negative
+// offset (older versions of this package accepted them) means no committed
+// offset, as it did then.
 func (s *offsetStore) load() error {
 	type key struct {
 		group string
