@@ -721,12 +721,24 @@ func (c *Consumer) maybeAutoCommit() {
 	})
 }
 
+// currentOffsets is what a commit of the positions stores: the position of
+// every assigned partition that has one, except partitions whose topic was
+// deleted (or deleted and created again: the position is in the old one),
+// which would fail the whole commit.
 func (c *Consumer) currentOffsets() map[TopicPartition]OffsetAndMetadata {
 	out := map[TopicPartition]OffsetAndMetadata{}
 	for tp, ps := range c.assigned {
-		if ps.pos >= 0 {
-			out[tp] = OffsetAndMetadata{Offset: ps.pos}
+		if ps.pos < 0 || ps.gone {
+			continue
 		}
+		t, err := c.b.Topic(tp.Topic)
+		if err != nil {
+			continue
+		}
+		if p, err := t.Partition(tp.Partition); err != nil || p != ps.part {
+			continue
+		}
+		out[tp] = OffsetAndMetadata{Offset: ps.pos}
 	}
 	return out
 }
@@ -746,9 +758,13 @@ func (c *Consumer) commit(_ context.Context, offsets map[TopicPartition]OffsetAn
 }
 
 // CommitSync commits offsets (nil: the positions of every assigned
-// partition, i.e. what Poll has returned) and returns once they are
-// durable. A member that lost its partitions in a rebalance gets
-// ErrIllegalGeneration or ErrUnknownMemberID and commits nothing.
+// partition, i.e. what Poll has returned, leaving out partitions whose
+// topic was deleted) and returns once they are durable. A member that lost
+// its partitions in a rebalance gets ErrIllegalGeneration or
+// ErrUnknownMemberID and commits nothing. An entry for a topic or
+// partition that does not exist fails the commit with ErrUnknownTopic or
+// ErrUnknownPartition, a negative offset with ErrInvalidOffset; then no
+// entry of it is written. Partitions need not be assigned to the consumer.
 func (c *Consumer) CommitSync(ctx context.Context, offsets map[TopicPartition]OffsetAndMetadata) error {
 	if offsets == nil {
 		offsets = c.currentOffsets()
@@ -788,8 +804,9 @@ func (c *Consumer) commitInOrder(ctx context.Context, offsets map[TopicPartition
 }
 
 // CommitAsync commits offsets (nil: the current positions) in the
-// background and calls cb, if not nil, with the result. Callbacks run in
-// the order of the calls, on the consumer's commit goroutine.
+// background and calls cb, if not nil, with the result: the errors of
+// CommitSync. Callbacks run in the order of the calls, on the consumer's
+// commit goroutine.
 func (c *Consumer) CommitAsync(offsets map[TopicPartition]OffsetAndMetadata, cb func(map[TopicPartition]OffsetAndMetadata, error)) {
 	if offsets == nil {
 		offsets = c.currentOffsets()

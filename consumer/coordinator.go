@@ -27,6 +27,9 @@ var (
 	// ErrInconsistentGroupProtocol: the member shares no assignor with the
 	// group.
 	ErrInconsistentGroupProtocol = errors.New("commitlog: inconsistent group protocol")
+	// ErrInvalidOffset: a commit of a negative offset (Kafka's clients
+	// refuse them too: a committed offset is the next offset to consume).
+	ErrInvalidOffset = errors.New("commitlog: invalid offset")
 )
 
 type coordinatorKey struct{}
@@ -372,6 +375,11 @@ func (c *Coordinator) removeLocked(g *group, memberID, why string) {
 // partitions can never rewind their offsets. A consumer without group
 // membership (manual assignment) commits with an empty member id and
 // generation -1, accepted only while the group has no members.
+//
+// Every entry must name an existing partition (any topic's, not only those
+// the group consumes, as in Kafka) and a non-negative offset: otherwise the
+// commit fails with ErrUnknownTopic, ErrUnknownPartition or
+// ErrInvalidOffset, and none of its entries is written.
 func (c *Coordinator) CommitOffsets(groupID, memberID string, generation int32, offsets map[TopicPartition]OffsetAndMetadata) error {
 	g := c.group(groupID)
 	g.mu.Lock()
@@ -390,7 +398,28 @@ func (c *Coordinator) CommitOffsets(groupID, memberID string, generation int32, 
 		}
 		m.lastSeen = time.Now()
 	}
+	if err := c.validateCommit(groupID, offsets); err != nil {
+		return err
+	}
 	return c.offsets.commit(groupID, offsets)
+}
+
+// validateCommit checks every entry of a commit before any is written.
+func (c *Coordinator) validateCommit(groupID string, offsets map[TopicPartition]OffsetAndMetadata) error {
+	for tp, om := range offsets {
+		if om.Offset < 0 {
+			return fmt.Errorf("consumer: commit for group %s: %s-%d offset %d: %w", groupID, tp.Topic, tp.Partition, om.Offset, ErrInvalidOffset)
+		}
+		t, err := c.broker.Topic(tp.Topic)
+		if err != nil {
+			return fmt.Errorf("consumer: commit for group %s: %s-%d: %w", groupID, tp.Topic, tp.Partition, err)
+		}
+		if n := t.NumPartitions(); tp.Partition < 0 || tp.Partition >= n {
+			return fmt.Errorf("consumer: commit for group %s: topic %s has %d partitions, no partition %d: %w",
+				groupID, tp.Topic, n, tp.Partition, commitlog.ErrUnknownPartition)
+		}
+	}
+	return nil
 }
 
 // FetchOffsets returns a group's committed offsets for tps (all of them

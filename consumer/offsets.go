@@ -46,6 +46,9 @@ type offsetStore struct {
 	topic *commitlog.Topic
 	mu    sync.RWMutex
 	cache map[string]map[TopicPartition]OffsetAndMetadata
+	// stamps holds the commit timestamp (ms) of each cached offset, made
+	// on first use: a later commit of the key never carries an older one.
+	stamps map[string]map[TopicPartition]int64
 }
 
 func openOffsetStore(b *commitlog.Broker, partitions int32) (*offsetStore, error) {
@@ -63,54 +66,193 @@ func openOffsetStore(b *commitlog.Broker, partitions int32) (*offsetStore, error
 	return s, nil
 }
 
-// load reads every committed offset back, the last record of a key
-// winning and tombstones deleting.
+// load reads every committed offset back. Within one partition of the
+// offsets topic the log order decides: the later record of a key wins (a
+// tombstone deletes), even if the clock went back between the two. A key
+// can have records in several partitions when the topic's partition count
+// changed (commits go to partition xxhash(group) % count): across
+// partitions the newer commit wins, by commit timestamp (a tombstone's is
+// its record timestamp), where a partition's last record of the key counts
+// as made at the newest timestamp of the key's records up to it in that
+// partition (it was made after them); on a tie the partition the group
+// maps to now wins, then the lower-numbered one. A commit of a negative
+// offset (older versions of this package accepted them) means no committed
+// offset, as it did then.
 func (s *offsetStore) load() error {
-	var it record.Iterator
-	for _, p := range s.topic.Partitions() {
-		for next := p.LogStartOffset(); next < p.HighWatermark(); {
-			data, err := p.Read(nil, next, 1<<20)
-			if err != nil {
-				return fmt.Errorf("consumer: loading offsets: %w", err)
+	type key struct {
+		group string
+		tp    TopicPartition
+	}
+	type found struct {
+		v         offsetValue
+		tombstone bool
+		part      int32
+		ts        int64 // the newest commit timestamp of the key up to v in its partition
+	}
+	parts := s.topic.Partitions()
+	home := func(group string) int32 { return int32(xxhash.Sum64String(group) % uint64(len(parts))) }
+	best := map[key]found{}
+	for _, p := range parts {
+		latest := map[key]found{}
+		err := scanOffsets(p, func(k offsetKey, v offsetValue, tombstone bool) {
+			kk := key{k.group, k.tp}
+			f := found{v: v, tombstone: tombstone, part: p.ID(), ts: v.commitTS}
+			if prev, ok := latest[kk]; ok {
+				f.ts = max(f.ts, prev.ts) // made after prev, whatever the clock said
 			}
-			err = record.Batches(data, func(h *record.BatchHeader, raw []byte) error {
-				if err := it.ResetChecked(h, raw); err != nil {
-					return err
-				}
-				for it.Next() {
-					r := it.Record()
-					group, tp, ok := decodeOffsetKey(r.Key)
-					if !ok {
-						continue // another kind of record (group metadata): not ours
-					}
-					if r.Value == nil {
-						delete(s.cache[group], tp)
-						continue
-					}
-					om, ok := decodeOffsetValue(r.Value)
-					if !ok {
-						return fmt.Errorf("consumer: offset record at %s-%d offset %d: %w", OffsetsTopic, p.ID(), r.Offset, commitlog.ErrCorrupt)
-					}
-					s.put(group, tp, om)
-				}
-				next = h.NextOffset()
-				return it.Err()
-			})
-			if err != nil {
-				return fmt.Errorf("consumer: loading offsets: %w", err)
+			latest[kk] = f
+		})
+		if err != nil {
+			return err
+		}
+		for k, f := range latest {
+			cur, ok := best[k]
+			if !ok || f.ts > cur.ts || (f.ts == cur.ts && f.part == home(k.group)) {
+				best[k] = f
 			}
+		}
+	}
+	for k, f := range best {
+		if !f.tombstone && f.v.offset >= 0 {
+			s.put(k.group, k.tp, OffsetAndMetadata{Offset: f.v.offset, Metadata: f.v.metadata}, f.v.commitTS)
 		}
 	}
 	return nil
 }
 
-func (s *offsetStore) put(group string, tp TopicPartition, om OffsetAndMetadata) {
+// loadReadBytes is how much of the offsets topic one read takes.
+const loadReadBytes = 1 << 20
+
+// scanOffsets calls fn with every committed offset and tombstone of one
+// partition of the offsets topic, in log order, from its log start offset
+// to its high watermark as it was when the scan began. Every read must move
+// the scan forward: a read that returns nothing below the high watermark,
+// or batches whose offsets do not increase (a damaged base offset field,
+// which the CRC does not cover), fails with ErrCorrupt naming the
+// partition and the offset, instead of reading the same bytes forever or
+// applying commits out of order.
+func scanOffsets(p *partition.Partition, fn func(k offsetKey, v offsetValue, tombstone bool)) error {
+	var it record.Iterator
+	var data []byte
+	next := p.LogStartOffset()
+	for hw := p.HighWatermark(); next < hw; {
+		var err error
+		data, err = p.Read(data, next, loadReadBytes)
+		if err != nil {
+			return fmt.Errorf("consumer: loading offsets: %s-%d at offset %d: %w", OffsetsTopic, p.ID(), next, err)
+		}
+		if len(data) == 0 {
+			return offsetsCorrupt(p.ID(), next, "nothing readable below the high watermark %d", hw)
+		}
+		from := next
+		if next, err = decodeOffsetBatches(p.ID(), data, next, &it, fn); err != nil {
+			return err
+		}
+		if next <= from {
+			return offsetsCorrupt(p.ID(), from, "a read made no progress")
+		}
+	}
+	return nil
+}
+
+// offsetsCorrupt is the load's error for damaged bytes of partition part
+// of the offsets topic at offset.
+func offsetsCorrupt(part int32, offset int64, format string, args ...any) error {
+	return fmt.Errorf("consumer: loading offsets: %s-%d at offset %d: %s: %w",
+		OffsetsTopic, part, offset, fmt.Sprintf(format, args...), commitlog.ErrCorrupt)
+}
+
+// decodeOffsetBatches calls fn with each committed offset and tombstone of
+// data, the bytes of one read at offset next of partition part of the
+// offsets topic, and returns the offset after its last batch. Anything it
+// cannot decode is an error wrapping ErrCorrupt; so are batches that do not
+// hold or follow next, or go back.
+func decodeOffsetBatches(part int32, data []byte, next int64, it *record.Iterator, fn func(k offsetKey, v offsetValue, tombstone bool)) (int64, error) {
+	var failed error // the callback's own error, already described
+	fail := func(offset int64, format string, args ...any) error {
+		failed = offsetsCorrupt(part, offset, format, args...)
+		return failed
+	}
+	first := true
+	err := record.Batches(data, func(h *record.BatchHeader, raw []byte) error {
+		// The first batch of a read holds next (it may begin before it);
+		// every later one begins at or after the previous one's end.
+		if h.LastOffset() < next || (!first && h.BaseOffset < next) {
+			return fail(next, "batch of offsets %d to %d out of order", h.BaseOffset, h.LastOffset())
+		}
+		first = false
+		if h.IsControl() {
+			next = h.NextOffset()
+			return nil
+		}
+		if err := it.ResetChecked(h, raw); err != nil {
+			return fail(h.BaseOffset, "%v", err)
+		}
+		for it.Next() {
+			r := it.Record()
+			if r.Offset < next {
+				continue // below the log start offset
+			}
+			k, ours, err := decodeOffsetKey(r.Key)
+			if err != nil {
+				return fail(r.Offset, "%v", err)
+			}
+			if !ours {
+				continue // another kind of record (group metadata): not ours
+			}
+			if r.Value == nil {
+				fn(k, offsetValue{commitTS: r.Timestamp}, true)
+				continue
+			}
+			v, err := decodeOffsetValue(r.Value)
+			if err != nil {
+				return fail(r.Offset, "offset commit of group %s for %s-%d: %v", k.group, k.tp.Topic, k.tp.Partition, err)
+			}
+			fn(k, v, false)
+		}
+		if err := it.Err(); err != nil {
+			return fail(h.BaseOffset, "%v", err)
+		}
+		next = h.NextOffset()
+		return nil
+	})
+	if err != nil && err != failed {
+		err = offsetsCorrupt(part, next, "%v", err) // the batch's framing or CRC
+	}
+	return next, err
+}
+
+func (s *offsetStore) put(group string, tp TopicPartition, om OffsetAndMetadata, ts int64) {
 	m := s.cache[group]
 	if m == nil {
 		m = map[TopicPartition]OffsetAndMetadata{}
 		s.cache[group] = m
 	}
 	m[tp] = om
+	if s.stamps == nil {
+		s.stamps = map[string]map[TopicPartition]int64{}
+	}
+	st := s.stamps[group]
+	if st == nil {
+		st = map[TopicPartition]int64{}
+		s.stamps[group] = st
+	}
+	st[tp] = ts
+}
+
+// commitTime is the commit timestamp of a new commit of group's offsets:
+// now, or the newest timestamp of the commits it replaces if the clock went
+// back, so that a newer commit never carries an older timestamp. That is
+// what orders commits across partitions of the offsets topic on load.
+func (s *offsetStore) commitTime(group string, offsets map[TopicPartition]OffsetAndMetadata) int64 {
+	ts := time.Now().UnixMilli()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st := s.stamps[group]
+	for tp := range offsets {
+		ts = max(ts, st[tp])
+	}
+	return ts
 }
 
 func (s *offsetStore) partitionFor(group string) (*partition.Partition, error) {
@@ -143,7 +285,7 @@ func (s *offsetStore) commit(group string, offsets map[TopicPartition]OffsetAndM
 		return err
 	}
 	b := record.NewBuilder(0, record.BatchOptions{})
-	now := time.Now().UnixMilli()
+	now := s.commitTime(group, offsets)
 	for tp, om := range offsets {
 		b.Add(now, encodeOffsetKey(group, tp), encodeOffsetValue(om, now), nil)
 	}
@@ -156,7 +298,7 @@ func (s *offsetStore) commit(group string, offsets map[TopicPartition]OffsetAndM
 	}
 	s.mu.Lock()
 	for tp, om := range offsets {
-		s.put(group, tp, om)
+		s.put(group, tp, om, now)
 	}
 	s.mu.Unlock()
 	return nil
@@ -181,57 +323,107 @@ func (s *offsetStore) fetch(group string, tps []TopicPartition) map[TopicPartiti
 	return out
 }
 
-// Kafka's OffsetCommitKey v1: version int16, group string, topic string,
-// partition int32 (strings as int16 length + bytes).
-func encodeOffsetKey(group string, tp TopicPartition) []byte {
-	p := make([]byte, 0, 2+2+len(group)+2+len(tp.Topic)+4)
-	p = binary.BigEndian.AppendUint16(p, 1)
-	p = appendString(p, group)
-	p = appendString(p, tp.Topic)
-	return binary.BigEndian.AppendUint32(p, uint32(tp.Partition))
+// offsetKey is Kafka's OffsetCommitKey (versions 0 and 1, the same
+// fields): group string, topic string, partition int32, after the int16
+// version. Strings are an int16 length and the bytes.
+type offsetKey struct {
+	version int16
+	group   string
+	tp      TopicPartition
 }
 
-func decodeOffsetKey(p []byte) (string, TopicPartition, bool) {
+func encodeOffsetKey(group string, tp TopicPartition) []byte {
+	return offsetKey{version: 1, group: group, tp: tp}.encode()
+}
+
+func (k offsetKey) encode() []byte {
+	p := make([]byte, 0, 2+2+len(k.group)+2+len(k.tp.Topic)+4)
+	p = binary.BigEndian.AppendUint16(p, uint16(k.version))
+	p = appendString(p, k.group)
+	p = appendString(p, k.tp.Topic)
+	return binary.BigEndian.AppendUint32(p, uint32(k.tp.Partition))
+}
+
+// errOffsetRecord is why a committed-offset key or value does not decode;
+// the loader wraps it with ErrCorrupt and where it was found.
+var errOffsetRecord = errors.New("malformed committed-offset record")
+
+// decodeOffsetKey decodes a key of the offsets topic. ours is false, with
+// no error, for the keys of the topic's other records (group metadata,
+// versions 2 and up); a key of version 0 or 1 that does not decode, or one
+// with no version at all, is an error.
+func decodeOffsetKey(p []byte) (k offsetKey, ours bool, err error) {
 	if len(p) < 2 {
-		return "", TopicPartition{}, false
+		return k, false, fmt.Errorf("key of %d bytes: %w", len(p), errOffsetRecord)
 	}
-	if v := binary.BigEndian.Uint16(p); v != 0 && v != 1 {
-		return "", TopicPartition{}, false
+	k.version = int16(binary.BigEndian.Uint16(p))
+	switch {
+	case k.version < 0:
+		return k, false, fmt.Errorf("key version %d: %w", k.version, errOffsetRecord)
+	case k.version > 1:
+		return k, false, nil
 	}
 	p = p[2:]
-	group, p, ok := readString(p)
-	if !ok {
-		return "", TopicPartition{}, false
+	var ok bool
+	if k.group, p, ok = readString(p); !ok {
+		return k, false, fmt.Errorf("offset key v%d: group: %w", k.version, errOffsetRecord)
 	}
-	topic, p, ok := readString(p)
-	if !ok || len(p) != 4 {
-		return "", TopicPartition{}, false
+	if k.tp.Topic, p, ok = readString(p); !ok {
+		return k, false, fmt.Errorf("offset key v%d: topic: %w", k.version, errOffsetRecord)
 	}
-	return group, TopicPartition{Topic: topic, Partition: int32(binary.BigEndian.Uint32(p))}, true
+	if len(p) != 4 {
+		return k, false, fmt.Errorf("offset key v%d: %d bytes where the partition's 4 end it: %w", k.version, len(p), errOffsetRecord)
+	}
+	k.tp.Partition = int32(binary.BigEndian.Uint32(p))
+	return k, true, nil
 }
 
-// Kafka's OffsetCommitValue v3: version int16, offset int64, leader epoch
-// int32, metadata string, commit timestamp int64.
+// offsetValue is Kafka's OffsetCommitValue v3: version int16, offset
+// int64, leader epoch int32 (-1: none), metadata string, commit timestamp
+// int64 (ms). Only v3 is written, and read.
+type offsetValue struct {
+	offset      int64
+	leaderEpoch int32
+	metadata    string
+	commitTS    int64
+}
+
 func encodeOffsetValue(om OffsetAndMetadata, ts int64) []byte {
-	p := make([]byte, 0, 2+8+4+2+len(om.Metadata)+8)
-	p = binary.BigEndian.AppendUint16(p, 3)
-	p = binary.BigEndian.AppendUint64(p, uint64(om.Offset))
-	p = binary.BigEndian.AppendUint32(p, 0xffffffff) // no leader epoch
-	p = appendString(p, om.Metadata)
-	return binary.BigEndian.AppendUint64(p, uint64(ts))
+	return offsetValue{offset: om.Offset, leaderEpoch: -1, metadata: om.Metadata, commitTS: ts}.encode()
 }
 
-func decodeOffsetValue(p []byte) (OffsetAndMetadata, bool) {
-	if len(p) < 2+8+4 || binary.BigEndian.Uint16(p) != 3 {
-		return OffsetAndMetadata{}, false
+func (v offsetValue) encode() []byte {
+	p := make([]byte, 0, 2+8+4+2+len(v.metadata)+8)
+	p = binary.BigEndian.AppendUint16(p, 3)
+	p = binary.BigEndian.AppendUint64(p, uint64(v.offset))
+	p = binary.BigEndian.AppendUint32(p, uint32(v.leaderEpoch))
+	p = appendString(p, v.metadata)
+	return binary.BigEndian.AppendUint64(p, uint64(v.commitTS))
+}
+
+func decodeOffsetValue(p []byte) (offsetValue, error) {
+	var v offsetValue
+	if len(p) < 2 {
+		return v, fmt.Errorf("value of %d bytes: %w", len(p), errOffsetRecord)
 	}
-	om := OffsetAndMetadata{Offset: int64(binary.BigEndian.Uint64(p[2:]))}
+	if ver := int16(binary.BigEndian.Uint16(p)); ver != 3 {
+		return v, fmt.Errorf("offset value version %d, want 3: %w", ver, errOffsetRecord)
+	}
+	if len(p) < 2+8+4 {
+		return v, fmt.Errorf("offset value of %d bytes: %w", len(p), errOffsetRecord)
+	}
+	v.offset = int64(binary.BigEndian.Uint64(p[2:]))
+	v.leaderEpoch = int32(binary.BigEndian.Uint32(p[10:]))
 	md, rest, ok := readString(p[14:])
-	if !ok || len(rest) != 8 {
-		return OffsetAndMetadata{}, false
+	if !ok {
+		return v, fmt.Errorf("offset value: metadata: %w", errOffsetRecord)
 	}
-	om.Metadata = md
-	return om, true
+	if len(rest) != 8 {
+		return v, fmt.Errorf("offset value: %d bytes where the commit timestamp's 8 end it: %w", len(rest), errOffsetRecord)
+	}
+	v.metadata = md
+	v.commitTS = int64(binary.BigEndian.Uint64(rest))
+	return v, nil
 }
 
 func appendString(p []byte, s string) []byte {
@@ -239,12 +431,14 @@ func appendString(p []byte, s string) []byte {
 	return append(p, s...)
 }
 
+// readString reads an int16-length string; a negative length (a null,
+// which these fields never are) is refused.
 func readString(p []byte) (string, []byte, bool) {
 	if len(p) < 2 {
 		return "", nil, false
 	}
-	n := int(binary.BigEndian.Uint16(p))
-	if len(p) < 2+n {
+	n := int(int16(binary.BigEndian.Uint16(p)))
+	if n < 0 || len(p) < 2+n {
 		return "", nil, false
 	}
 	return string(p[2 : 2+n]), p[2+n:], true

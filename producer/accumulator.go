@@ -2,6 +2,7 @@ package producer
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -22,23 +23,94 @@ type batch struct {
 	ts      []int64
 	cbs     []func(RecordMetadata, error)
 	hasCB   bool
-	bytes   int64 // buffer.memory reserved
+	ctxs    []context.Context // each record's Send context; nil when it cannot end
+	hasCtx  bool              // some record's context can end
+	bytes   int64             // buffer.memory reserved
 	created time.Time
 	flush   bool // sealed by Flush/Close: send without lingering
 	done    chan struct{}
 	info    log.AppendInfo
 	err     error
+	// Set by send when records' contexts had ended: each record's error
+	// (nil if written) and its index in the batch written (-1 if not).
+	cancelled []error
+	index     []int32
 }
 
 func (b *batch) metadata(i int) RecordMetadata {
 	md := RecordMetadata{Topic: b.tp.topic, Partition: b.tp.id, Offset: -1, Timestamp: time.UnixMilli(b.ts[i])}
-	if b.err == nil {
-		md.Offset = b.info.BaseOffset + int64(i)
+	if b.recordErr(i) == nil {
+		at := int64(i)
+		if b.index != nil {
+			at = int64(b.index[i])
+		}
+		md.Offset = b.info.BaseOffset + at
 		if b.info.LogAppendTime >= 0 {
 			md.Timestamp = time.UnixMilli(b.info.LogAppendTime)
 		}
 	}
 	return md
+}
+
+// recordErr is the outcome of record i: the batch's, unless the record was
+// dropped because its context ended first.
+func (b *batch) recordErr(i int) error {
+	if b.cancelled != nil && b.cancelled[i] != nil {
+		return b.cancelled[i]
+	}
+	return b.err
+}
+
+// build encodes the batch for its append. Records whose Send context has
+// ended by now are left out (they fail with the context's error); nil,
+// with no error, when no record is left.
+func (b *batch) build() ([]byte, error) {
+	raw, err := b.b.Build()
+	if !b.hasCtx || err != nil {
+		return raw, err
+	}
+	var errs []error
+	for i, ctx := range b.ctxs {
+		if ctx != nil && ctx.Err() != nil {
+			if errs == nil {
+				errs = make([]error, len(b.ctxs))
+			}
+			errs[i] = fmt.Errorf("producer: record for %s-%d not sent: %w", b.tp.topic, b.tp.id, ctx.Err())
+		}
+	}
+	b.ctxs = nil
+	if errs == nil {
+		return raw, nil
+	}
+	// Encode the batch again without them (the builder cannot take records
+	// out); this costs only when a context ended.
+	it, err := record.NewIterator(raw)
+	if err != nil {
+		return nil, err
+	}
+	nb := builders.Get().(*record.Builder)
+	nb.Reset(0, record.BatchOptions{Compression: it.Header().Compression()})
+	index := make([]int32, len(errs))
+	for i := 0; it.Next(); i++ {
+		if errs[i] != nil {
+			index[i] = -1
+			continue
+		}
+		r := it.Record()
+		index[i] = int32(nb.Len())
+		nb.Add(r.Timestamp, r.Key, r.Value, r.Headers)
+	}
+	if err := it.Err(); err != nil {
+		builders.Put(nb)
+		return nil, err
+	}
+	builders.Put(b.b)
+	b.b = nb
+	b.cancelled, b.index = errs, index
+	if nb.Len() == 0 {
+		return nil, nil
+	}
+	return nb.Build()
 }
 
 // partQueue is the accumulator and sender state of one partition.
@@ -61,7 +133,7 @@ type partQueue struct {
 	gid      uint64 // the sender goroutine's id (goid), set by it
 }
 
-func (q *partQueue) add(_ context.Context, rec *Record, ts int64, size int, cb func(RecordMetadata, error)) *Future {
+func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, size int, cb func(RecordMetadata, error)) *Future {
 	q.mu.Lock()
 	if q.open != nil && q.open.b.Len() > 0 && q.open.b.Size()+size > q.maxBatch {
 		q.sealLocked()
@@ -77,6 +149,13 @@ func (q *partQueue) add(_ context.Context, rec *Record, ts int64, size int, cb f
 	b.ts = append(b.ts, ts)
 	b.cbs = append(b.cbs, cb)
 	b.hasCB = b.hasCB || cb != nil
+	if q.p.cfg.Acks != AcksNone { // acks=0: the record is complete once queued
+		if ctx.Done() == nil {
+			ctx = nil // can never end: nothing to check
+		}
+		b.ctxs = append(b.ctxs, ctx)
+		b.hasCtx = b.hasCtx || ctx != nil
+	}
 	b.bytes += int64(size)
 	if b.b.Size() >= q.maxBatch || q.retired {
 		q.sealLocked()
@@ -205,8 +284,8 @@ func (q *partQueue) gatherWaiters(last int) {
 }
 
 func (q *partQueue) send(b *batch) {
-	raw, err := b.b.Build()
-	if err == nil {
+	raw, err := b.build()
+	if err == nil && raw != nil {
 		b.info, err = q.part.Append(raw, q.durable())
 	}
 	b.err = err
@@ -216,7 +295,7 @@ func (q *partQueue) send(b *batch) {
 		q.p.enterCallbacks(q.gid)
 		for i, cb := range b.cbs {
 			if cb != nil {
-				cb(b.metadata(i), err)
+				cb(b.metadata(i), b.recordErr(i))
 			}
 		}
 		q.p.leaveCallbacks(q.gid)
@@ -288,7 +367,8 @@ func (f *Future) Done() <-chan struct{} {
 }
 
 // Wait waits for the result or for ctx to end (which does not cancel the
-// write).
+// write: only the context given to Send does, and only until the record's
+// batch is handed to the partition).
 func (f *Future) Wait(ctx context.Context) (RecordMetadata, error) {
 	if f.b == nil {
 		return f.md, f.err
@@ -307,5 +387,5 @@ func (f *Future) Result() (RecordMetadata, error) {
 		return f.md, f.err
 	}
 	<-f.b.done
-	return f.b.metadata(f.idx), f.b.err
+	return f.b.metadata(f.idx), f.b.recordErr(f.idx)
 }

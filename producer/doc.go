@@ -13,6 +13,31 @@
 // keep their order. When buffer.memory is used up, Send blocks until room
 // frees, ctx ends or max.block.ms passes, and then fails.
 //
+// # Contexts
+//
+// The context of Send, SendSync and SendCallback governs the record until
+// its batch is handed to the partition, not after; Kafka cannot take a
+// record back once it is sent either, and franz-go fails the records whose
+// context ends before they are written, as this producer does:
+//
+//   - A context already done when Send is called: the record is not
+//     queued and fails at once with an error wrapping ctx.Err().
+//   - A context that ends while the record waits in the accumulator
+//     (lingering, or behind another batch of its partition): when the
+//     sender takes its batch, the record is left out of it and fails with
+//     an error wrapping ctx.Err(); it is never written. The other records
+//     of the batch are written as usual, with dense offsets.
+//   - A context that ends once the batch was handed over, during its
+//     append or fsync: too late. The record completes with the append's
+//     result, and may well be in the log.
+//
+// With acks=0 a record is complete as soon as it is queued, so only the
+// first rule applies: a queued record is written whatever its context.
+// Future.Wait's own context only stops the wait, never the write; SendSync,
+// which uses one context for both, returns ctx.Err() as soon as it ends,
+// and the record is then not written unless the sender had already taken
+// its batch (Future.Result tells which, once Done is closed).
+//
 // # The sender
 //
 // Each partition drains on its own: when a partition has a batch ready (full,

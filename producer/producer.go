@@ -87,8 +87,10 @@ func New(b *commitlog.Broker, cfg Config) (*Producer, error) {
 }
 
 // Send queues rec and returns its future. Errors (unknown topic, record too
-// large, buffer full, closed producer) are reported through the future.
-// It blocks only while buffer.memory is full.
+// large, buffer full, closed producer, ctx already done) are reported
+// through the future. It blocks only while buffer.memory is full. A record
+// whose ctx ends before the sender takes its batch is not written and
+// fails with ctx.Err() (see the package doc, Contexts).
 func (p *Producer) Send(ctx context.Context, rec *Record) *Future {
 	return p.send(ctx, rec, nil)
 }
@@ -100,7 +102,9 @@ func (p *Producer) SendCallback(ctx context.Context, rec *Record, cb func(Record
 	p.send(ctx, rec, cb)
 }
 
-// SendSync sends rec and waits for the result.
+// SendSync sends rec and waits for the result, or until ctx ends: then it
+// returns ctx.Err(), and the record is written only if its batch had
+// already been handed to the partition.
 func (p *Producer) SendSync(ctx context.Context, rec *Record) (RecordMetadata, error) {
 	return p.Send(ctx, rec).Wait(ctx)
 }
@@ -123,6 +127,9 @@ func (p *Producer) enqueue(ctx context.Context, rec *Record, cb func(RecordMetad
 	fail := func(err error) (*Future, error) { return nil, err }
 	if rec == nil {
 		return fail(fmt.Errorf("producer: nil record: %w", commitlog.ErrInvalidRecord))
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(fmt.Errorf("producer: record for %s not sent: %w", rec.Topic, err))
 	}
 	p.sendMu.RLock() // Close waits for sends in progress before its final flush
 	defer p.sendMu.RUnlock()
