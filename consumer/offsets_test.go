@@ -283,7 +283,13 @@ func setPartitions(t *testing.T, dir, topic string, n int) {
 	tm, ok := topics[topic].(map[string]any)
 	require.True(t, ok, "meta.json has no topic %s: %s", topic, data)
 	require.Contains(t, tm, "partitions")
+	old := int(tm["partitions"].(float64))
 	tm["partitions"] = n
+	// The new partitions' directories, as AddPartitions makes them before
+	// it commits the metadata (Open refuses partitions without one).
+	for i := old; i < n; i++ {
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, fmt.Sprintf("%s-%d", topic, i)), 0o755))
+	}
 	data, err = json.Marshal(meta)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(path, data, 0o644))
