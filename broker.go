@@ -36,6 +36,8 @@ type Broker struct {
 	// Guarded by adminM (and written by load before Open returns).
 	deleted  map[string]int32 // deleted topics whose directories may remain: name -> partitions
 	lastMeta []byte           // the committed meta.json, kept as meta.json.prev when replaced
+
+	cp checkpoints // the recovery-point and log-start checkpoint files (checkpoint.go)
 }
 
 type options struct {
@@ -129,6 +131,8 @@ func (b *Broker) openPartition(topic string, id int32, cfg TopicConfig) (*partit
 	lc := cfg.logConfig()
 	lc.Logger = b.opts.logger.With("topic", topic, "partition", id)
 	lc.FS = b.fs
+	lc.Checkpoint = b.cp.loaded[topicPartition{topic, id}]
+	lc.OnStartOffset = func(int64) error { return b.writeCheckpoints() }
 	p, err := partition.Open(dir, topic, id, lc)
 	if err != nil {
 		return nil, fmt.Errorf("commitlog: %w", err)
@@ -447,6 +451,9 @@ func (b *Broker) DeleteTopic(name string) error {
 	for _, p := range t.Partitions() {
 		errs = append(errs, p.Delete())
 	}
+	// Drop the topic from the checkpoints, so that a topic created under
+	// its name is never checked against its offsets.
+	errs = append(errs, b.writeCheckpoints())
 	b.opts.logger.Info("deleted topic", "topic", name)
 	return errors.Join(errs...)
 }
@@ -493,6 +500,11 @@ func (b *Broker) maintain() {
 				}
 			}
 		}
+		// Kafka's log.flush.offset.checkpoint.interval.ms, here the
+		// maintenance interval: a write only when an offset moved.
+		if err := b.writeCheckpoints(); err != nil {
+			b.opts.logger.Error("writing the checkpoint files failed", "err", err)
+		}
 	}
 }
 
@@ -517,7 +529,13 @@ func (b *Broker) Close() error {
 		b.adminM.Unlock()
 		close(b.stop)
 		b.wg.Wait()
-		b.err = errors.Join(extErr, b.closeTopics(), b.lock.Close())
+		closeErr := b.closeTopics()
+		var cpErr error
+		if closeErr == nil {
+			// The logs are flushed: the recovery points are their ends.
+			cpErr = b.writeCheckpoints()
+		}
+		b.err = errors.Join(extErr, closeErr, cpErr, b.lock.Close())
 	})
 	return b.err
 }

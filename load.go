@@ -133,6 +133,10 @@ func (b *Broker) load() error {
 		b.lastMeta = raw
 	}
 	b.deleted = deletedMap(meta.Deleted)
+	if b.cp.loaded, err = b.readCheckpoints(); err != nil {
+		return err
+	}
+	defer func() { b.cp.loaded = nil }()
 
 	topics := map[string]*Topic{}
 	defer func() { b.topics.Store(&topics) }()
@@ -174,6 +178,13 @@ func (b *Broker) load() error {
 	}
 	for _, dir := range plan.foreign {
 		b.opts.logger.Warn("commitlog: leaving alone a directory named like a partition that holds other files", "dir", dir)
+	}
+	// The checkpoints, from the partitions just opened: entries of
+	// partitions that are gone go now, before a topic of the same name
+	// could be created.
+	b.topics.Store(&topics)
+	if err := b.writeCheckpoints(); err != nil {
+		return err
 	}
 	if !recovered && len(meta.Deleted) > 0 {
 		// The directories of deleted topics are gone: forget them.

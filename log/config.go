@@ -101,6 +101,28 @@ type Config struct {
 	// FS is the file system the log's files live on; nil is the OS's.
 	// Tests use vfs.MemFS to cut the power.
 	FS vfs.FS
+	// Checkpoint is what the broker's checkpoint files last recorded of
+	// the log (recovery-point-offset-checkpoint and
+	// log-start-offset-checkpoint), nil when they do not name it. Open
+	// checks the log against it: see the package documentation.
+	Checkpoint *Checkpoint
+	// OnStartOffset, if set, is called when retention has advanced the log
+	// start offset and before it removes the segment files below it, with
+	// no lock held: the broker makes the new start durable there, so that
+	// Open can tell segments retention removed from segments that went
+	// missing. When it fails, the files stay and the next Open applies
+	// retention again.
+	OnStartOffset func(start int64) error
+}
+
+// Checkpoint is a log's entry in the broker's checkpoint files.
+type Checkpoint struct {
+	// RecoveryPoint: every record below it was fsynced when it was
+	// recorded (Kafka's recovery point).
+	RecoveryPoint int64
+	// StartOffset: the log start offset when it was recorded. Retention
+	// records a new one before it removes segments.
+	StartOffset int64
 }
 
 // segmentConfig is the configuration of the log's segments.

@@ -464,6 +464,7 @@ func (l *Log) Close() error {
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("log %s: %w", l.dir, err)
 	}
+	l.flushed.Store(l.end.Load()) // sealed: fsynced to the end
 	err := vfs.WriteFile(l.cfg.FS, filepath.Join(l.dir, CleanShutdownFile), nil, true)
 	if err == nil {
 		err = l.cfg.FS.SyncDir(l.dir)
