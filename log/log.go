@@ -26,7 +26,9 @@ type Log struct {
 	dir string
 	cfg Config
 
-	mu        sync.Mutex // serialises writers: append, roll, retention, sync, close
+	mu        sync.Mutex         // serialises writers: append, roll, retention, sync, close; guards doomed
+	reapMu    sync.Mutex         // serialises reap (the OnStartOffset hook, then file removal)
+	doomed    []*segment.Segment // segments retention took out, whose files reap removes
 	segs      atomic.Pointer[[]*segment.Segment]
 	start     atomic.Int64 // log start offset
 	end       atomic.Int64 // log end offset
@@ -282,10 +284,23 @@ func (l *Log) Append(batch []byte) (AppendInfo, error) {
 		}
 	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
+	info, err := l.appendLocked(batch, &h)
+	reap := len(l.doomed) > 0
+	l.mu.Unlock()
+	if reap {
+		// The append stands whatever happens to the old segments' files.
+		if err := l.reap(); err != nil {
+			l.cfg.Logger.Error("retention could not remove segments", "dir", l.dir, "err", err)
+		}
+	}
+	return info, err
+}
+
+func (l *Log) appendLocked(batch []byte, h *record.BatchHeader) (AppendInfo, error) {
 	if l.closed.Load() {
 		return AppendInfo{}, fmt.Errorf("log %s: %w", l.dir, ErrClosed)
 	}
+	var err error
 	now := l.cfg.Now()
 	base := l.end.Load()
 	record.SetBaseOffset(batch, base)
@@ -323,16 +338,16 @@ func (l *Log) Append(batch []byte) (AppendInfo, error) {
 // end offset, unless the active segment is empty.
 func (l *Log) Roll() error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.closed.Load() {
+		l.mu.Unlock()
 		return fmt.Errorf("log %s: %w", l.dir, ErrClosed)
 	}
-	segs := l.segments()
-	if segs[len(segs)-1].Size() == 0 {
-		return nil
+	var err error
+	if segs := l.segments(); segs[len(segs)-1].Size() > 0 {
+		_, err = l.roll(l.cfg.Now())
 	}
-	_, err := l.roll(l.cfg.Now())
-	return err
+	l.mu.Unlock()
+	return errors.Join(err, l.reap())
 }
 
 // roll seals the active segment (flushing it, so that only the new active
@@ -357,9 +372,7 @@ func (l *Log) roll(now time.Time) (*segment.Segment, error) {
 	}
 	l.publish(append(slices.Clip(segs), s))
 	l.cfg.Logger.Info("rolled segment", "dir", l.dir, "new_segment", next, "old_size", old.Size())
-	if _, err := l.retainLocked(now); err != nil {
-		return nil, err
-	}
+	l.retainLocked(now)
 	return s, nil
 }
 
@@ -368,23 +381,28 @@ func (l *Log) roll(now time.Time) (*segment.Segment, error) {
 // deleted.
 func (l *Log) Maintain() (int, error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.closed.Load() {
+		l.mu.Unlock()
 		return 0, nil
 	}
 	now := l.cfg.Now()
 	if l.unflushed > 0 && now.Sub(l.firstDirt) >= l.cfg.FlushMs {
 		if err := l.syncLocked(); err != nil {
+			l.mu.Unlock()
 			return 0, err
 		}
 	}
-	return l.retainLocked(now)
+	n := l.retainLocked(now)
+	l.mu.Unlock()
+	return n, l.reap()
 }
 
-// retainLocked deletes the oldest inactive segments that break
-// retention.ms (their newest timestamp is older than now - retention.ms)
-// or retention.bytes (the log stays larger than the limit without them).
-func (l *Log) retainLocked(now time.Time) (int, error) {
+// retainLocked takes out of the log the oldest inactive segments that
+// break retention.ms (their newest timestamp is older than now -
+// retention.ms) or retention.bytes (the log stays larger than the limit
+// without them), so that the log start offset moves past them, and
+// leaves them to reap, which removes their files once no lock is held.
+func (l *Log) retainLocked(now time.Time) int {
 	segs := l.segments()
 	total := int64(0)
 	for _, s := range segs {
@@ -402,16 +420,43 @@ func (l *Log) retainLocked(now time.Time) (int, error) {
 		n++
 	}
 	if n == 0 {
-		return 0, nil
+		return 0
 	}
-	doomed := segs[:n]
+	l.doomed = append(l.doomed, segs[:n]...)
 	l.publish(slices.Clone(segs[n:]))
+	return n
+}
+
+// reap removes the files of the segments retention took out of the log.
+// First the OnStartOffset hook makes the new log start offset durable
+// (the broker's log-start-offset-checkpoint), so that a later Open knows
+// the segments went on purpose; if it fails the files stay (closed), and
+// the next Open applies retention again. reapMu keeps the hook's calls in
+// the order of the offsets they record.
+func (l *Log) reap() error {
+	l.reapMu.Lock()
+	defer l.reapMu.Unlock()
+	l.mu.Lock()
+	doomed := l.doomed
+	l.doomed = nil
+	l.mu.Unlock()
+	if len(doomed) == 0 {
+		return nil
+	}
+	if hook := l.cfg.OnStartOffset; hook != nil {
+		if err := hook(l.start.Load()); err != nil {
+			for _, s := range doomed {
+				_ = s.Close()
+			}
+			return fmt.Errorf("log %s: retention keeps the files of %d segments, since the new log start offset %d could not be recorded: %w", l.dir, len(doomed), l.start.Load(), err)
+		}
+	}
 	var errs []error
 	for _, s := range doomed {
 		l.cfg.Logger.Info("retention deleted segment", "dir", l.dir, "segment", s.BaseOffset(), "next_offset", s.NextOffset(), "size", s.Size(), "max_timestamp", s.MaxTimestamp())
 		errs = append(errs, s.Delete())
 	}
-	return n, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 // Sync fsyncs every record appended so far.
@@ -447,6 +492,9 @@ func (l *Log) Close() error {
 		return nil
 	}
 	l.mu.Unlock()
+	// What retention took out before the close goes now; nothing is
+	// appended any more.
+	reapErr := l.reap()
 	// A compaction pass in flight sees closed and stops; wait for it, so
 	// that it neither holds segments nor leaves files behind.
 	l.cleanMu.Lock()
@@ -457,7 +505,7 @@ func (l *Log) Close() error {
 	// Seal, not just Sync: the marker below tells the next Open to trust
 	// the indexes, so they must be on disk (with the final time index
 	// entry) before it is written.
-	errs := []error{segs[len(segs)-1].Seal()}
+	errs := []error{reapErr, segs[len(segs)-1].Seal()}
 	for _, s := range segs {
 		errs = append(errs, s.Close())
 	}
@@ -503,7 +551,7 @@ func (l *Log) Delete() error {
 		// Close, not Delete: the segments know their files by the old
 		// path, which may soon belong to a new log. Close waits for reads
 		// in flight, which copy out and finish quickly.
-		for _, s := range l.segments() {
+		for _, s := range append(l.segments(), l.doomed...) {
 			_ = s.Close()
 		}
 	}
