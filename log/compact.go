@@ -327,7 +327,7 @@ const flushBytes = 1 << 20
 func (c *Cleaner) cleanGroup(ctx context.Context, l *Log, group []*segment.Segment, end, now int64, res *CleanResult) (int64, error) {
 	base := group[0].BaseOffset()
 	groupEnd := group[len(group)-1].NextOffset()
-	segCfg := segment.Config{IndexIntervalBytes: l.cfg.IndexIntervalBytes, MaxIndexBytes: l.cfg.SegmentIndexBytes}
+	segCfg := segment.Config{IndexIntervalBytes: l.cfg.IndexIntervalBytes, MaxIndexBytes: l.cfg.SegmentIndexBytes, Compacted: true}
 	if err := segment.RemoveFiles(l.dir, base, CleanedFileSuffix); err != nil {
 		return -1, fmt.Errorf("log %s: %w", l.dir, err)
 	}

@@ -98,6 +98,8 @@ func OpenWithInfo(dir string, cfg Config) (*Log, RecoveryInfo, error) {
 		}
 	}
 
+	// The active segment's settings: dense even on a compacted log, whose
+	// cleaner never touches the active segment.
 	segCfg := segment.Config{IndexIntervalBytes: cfg.IndexIntervalBytes, MaxIndexBytes: cfg.SegmentIndexBytes}
 	if info.SwapsCompleted, err = l.recoverCleaning(segCfg); err != nil {
 		return nil, info, err
@@ -114,7 +116,15 @@ func OpenWithInfo(dir string, cfg Config) (*Log, RecoveryInfo, error) {
 		return nil, info, err
 	}
 	for i, base := range bases {
-		s, err := segment.Open(dir, base, segCfg)
+		c := segCfg
+		if i < len(bases)-1 {
+			// The cleaner may have left gaps in the closed segments.
+			c.Compacted = cfg.Compact
+		}
+		// Flushed whole at the roll past it or at the clean shutdown:
+		// damage is no torn write, and Open refuses it rather than cut.
+		c.Sealed = i < len(bases)-1 || info.CleanShutdown
+		s, err := segment.Open(dir, base, c)
 		if err != nil {
 			return fail(fmt.Errorf("log %s: %w", dir, err))
 		}
@@ -355,6 +365,8 @@ func (l *Log) roll(now time.Time) (*segment.Segment, error) {
 	l.flushed.Store(l.end.Load())
 	l.unflushed = 0
 	next := l.end.Load()
+	// Dense, even on a compacted log: the cleaner never touches the
+	// active segment, it replaces closed ones with segments of its own.
 	s, err := segment.Open(l.dir, next, segment.Config{IndexIntervalBytes: l.cfg.IndexIntervalBytes, MaxIndexBytes: l.cfg.SegmentIndexBytes})
 	if err != nil {
 		return nil, fmt.Errorf("log %s: roll: %w", l.dir, err)
