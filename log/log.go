@@ -124,11 +124,22 @@ func OpenWithInfo(dir string, cfg Config) (*Log, RecoveryInfo, error) {
 		// Flushed whole at the roll past it or at the clean shutdown:
 		// damage is no torn write, and Open refuses it rather than cut.
 		c.Sealed = i < len(bases)-1 || info.CleanShutdown
+		before := int64(-1)
+		if !c.Sealed {
+			// Open itself cuts a tail it finds damaged: count it.
+			if st, err := os.Stat(filepath.Join(dir, segment.FileName(base, segment.LogSuffix))); err == nil {
+				before = st.Size()
+			}
+		}
 		s, err := segment.Open(dir, base, c)
 		if err != nil {
 			return fail(fmt.Errorf("log %s: %w", dir, err))
 		}
 		segs = append(segs, s)
+		if cut := before - s.Size(); before >= 0 && cut > 0 {
+			info.TruncatedBytes += cut
+			cfg.Logger.Warn("truncated torn or corrupt log tail", "dir", dir, "segment", base, "bytes", cut, "next_offset", s.NextOffset())
+		}
 		if i < len(bases)-1 {
 			// Inactive segments keep small, trimmed index files.
 			if err := s.Seal(); err != nil {
@@ -158,11 +169,16 @@ func OpenWithInfo(dir string, cfg Config) (*Log, RecoveryInfo, error) {
 			cfg.Logger.Warn("truncated torn or corrupt log tail", "dir", dir, "segment", last.BaseOffset(), "bytes", cut, "next_offset", last.NextOffset())
 		}
 	}
-	// Offsets must not go backwards from one segment to the next.
+	// Offsets must not go backwards from one segment to the next, and in
+	// a dense log they go on exactly where the previous segment ends.
 	for i := 1; i < len(segs); i++ {
 		if segs[i].BaseOffset() < segs[i-1].NextOffset() {
 			return fail(fmt.Errorf("log %s: segment %d starts before the end (%d) of segment %d: %w",
 				dir, segs[i].BaseOffset(), segs[i-1].NextOffset(), segs[i-1].BaseOffset(), record.ErrCorrupt))
+		}
+		if !cfg.Compact && segs[i].BaseOffset() != segs[i-1].NextOffset() {
+			return fail(fmt.Errorf("log %s: segment %d ends before offset %d but segment %d starts at %d (offsets are dense without compaction): %w",
+				dir, segs[i-1].BaseOffset(), segs[i-1].NextOffset(), segs[i].BaseOffset(), segs[i].BaseOffset(), record.ErrCorrupt))
 		}
 	}
 	info.Segments = len(segs)
