@@ -16,8 +16,8 @@ var scanBufs = sync.Pool{New: func() any { b := make([]byte, scanChunk); return 
 // locate returns the position of the first batch whose last offset is at or
 // after offset (size when there is none), scanning forward from the
 // nearest offset index entry. It checks the offsets of every batch header
-// it walks (see checkFirst and follows): a batch that cannot be where it
-// is is ErrCorrupt, never a batch served under wrong offsets.
+// it walks (see checkEntry, follows and within): a batch that cannot be
+// where it is is ErrCorrupt, never a batch served under wrong offsets.
 func (s *Segment) locate(offset, size int64) (int64, record.BatchHeader, error) {
 	var h record.BatchHeader
 	pos := int64(0)
