@@ -452,9 +452,31 @@ func (c *Consumer) fetch() (int, error) {
 	return total, nil
 }
 
+// decode buffers the records of data, fetched at ps.fetchPos, and moves
+// ps.fetchPos past them. The log returns whole batches that start with the
+// one holding the position, or on a compacted topic, whose cleaner may have
+// removed it, with the first one after it; each batch then starts where
+// the one before it ends (compacted: after it). Records of the first
+// batch below the position were consumed before and are skipped. Any
+// other data is damage: it is an error wrapping commitlog.ErrCorrupt,
+// never records skipped or jumped to.
 func (c *Consumer) decode(ps *partState, data []byte) error {
 	var it record.Iterator
+	compacted := ps.part.Log().Config().Compact
+	at, first, prevLast := ps.fetchPos, true, int64(0)
 	err := record.Batches(data, func(h *record.BatchHeader, raw []byte) error {
+		last := h.LastOffset()
+		switch {
+		case last < h.BaseOffset: // overflows
+			return fmt.Errorf("a batch fetched at offset %d spans %d more offsets than there are: %w", h.BaseOffset, h.LastOffsetDelta, commitlog.ErrCorrupt)
+		case first && last < at:
+			return fmt.Errorf("the first batch fetched (offsets %d-%d) ends below the position: %w", h.BaseOffset, last, commitlog.ErrCorrupt)
+		case first && !compacted && h.BaseOffset > at:
+			return fmt.Errorf("the first batch fetched (offsets %d-%d) starts after the position: %w", h.BaseOffset, last, commitlog.ErrCorrupt)
+		case !first && (h.BaseOffset <= prevLast || !compacted && h.BaseOffset-1 != prevLast):
+			return fmt.Errorf("a batch fetched at offset %d does not follow the one before it, which ends at %d: %w", h.BaseOffset, prevLast, commitlog.ErrCorrupt)
+		}
+		first, prevLast = false, last
 		if h.Compression() != record.None {
 			// The records alias the iterator's decompression buffer, which
 			// the next compressed batch would overwrite: each compressed

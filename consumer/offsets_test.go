@@ -115,8 +115,14 @@ func TestDamagedOffsetsTopicDoesNotHang(t *testing.T) {
 			require.Len(t, pos, commits)
 			require.NoError(t, os.WriteFile(file, tc.damage(data, pos, tc.batch), 0o644))
 
-			b, err = commitlog.Open(dir, commitlog.WithMaintenanceInterval(time.Hour))
-			require.NoError(t, err)
+			within(t, "commitlog.Open", func() { b, err = commitlog.Open(dir, commitlog.WithMaintenanceInterval(time.Hour)) })
+			if err != nil {
+				// The log itself now finds most of this damage: a clear
+				// error at Open is as good as one from the load.
+				require.ErrorIs(t, err, commitlog.ErrCorrupt)
+				require.ErrorContains(t, err, OffsetsTopic)
+				return
+			}
 			var c *Consumer
 			within(t, "consumer.New", func() { c, err = New(b, Config{GroupID: "g"}) })
 			if tc.corrupt {

@@ -89,6 +89,7 @@ func (l *Log) completeSwap(base int64, segCfg segment.Config) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	segCfg.Compacted = true // the cleaner's output
 	s, err := segment.OpenWithSuffix(l.dir, base, SwapFileSuffix, segCfg)
 	if err != nil {
 		return false, err

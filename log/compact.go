@@ -328,6 +328,7 @@ func (c *Cleaner) cleanGroup(ctx context.Context, l *Log, group []*segment.Segme
 	base := group[0].BaseOffset()
 	groupEnd := group[len(group)-1].NextOffset()
 	segCfg := l.cfg.segmentConfig()
+	segCfg.Compacted = true
 	if err := segment.RemoveFiles(l.cfg.FS, l.dir, base, CleanedFileSuffix); err != nil {
 		return -1, fmt.Errorf("log %s: %w", l.dir, err)
 	}

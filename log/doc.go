@@ -9,7 +9,20 @@
 // # Offsets
 //
 // Offsets are assigned densely from 0 and never change; compaction removes
-// records and so leaves gaps, which readers skip. The log start offset is
+// records and so leaves gaps, which readers skip. A log without
+// Config.Compact never has gaps: every segment's first batch starts at its
+// base offset, every batch where the previous one ends, and every segment
+// at the previous segment's next offset. A compacted log's offsets only
+// strictly increase, and every segment's end is at or below the next
+// one's base offset; its active segment, which the cleaner never touches,
+// is dense too. Since a batch's CRC does not cover its base offset, these
+// rules are how a damaged base offset is found: Open checks segments
+// against each other and package segment checks the batches (see its
+// documentation) in recovery, when a segment is opened and on every read.
+// A batch that breaks them is ErrCorrupt naming the segment and the
+// position, never records served under wrong offsets or skipped. A log
+// that was compacted must be opened with Config.Compact: opened without
+// it, its gaps are refused as damage. The log start offset is
 // the base offset of the oldest segment; retention deletes whole segments
 // only, so it moves in steps of segments. The log end offset (LEO) is the
 // offset the next batch gets. Reads below the log start offset or above
@@ -19,12 +32,17 @@
 //
 // Close writes a clean-shutdown marker (".kafka_cleanshutdown") into the
 // directory and Open removes it. Open after a clean shutdown restores every
-// segment from its indexes without scanning the data. Without the marker
-// (a crash), the last segment is scanned batch by batch, its CRCs verified,
-// its torn tail truncated and its indexes rebuilt; older segments were
-// flushed when the log rolled past them, so they are only rebuilt if their
-// indexes fail the sanity check. Acknowledged data before the first damaged
-// batch is never lost.
+// segment from its indexes without scanning the data (only the first batch,
+// the batch at the last index entry and those after it are checked).
+// Without the marker (a crash), the last segment is scanned batch by batch,
+// its CRCs and offsets verified, its torn or damaged tail truncated (and
+// logged) and its indexes rebuilt; older segments were flushed when the
+// log rolled past them, so they are only rebuilt if their indexes fail the
+// sanity check. A segment that was flushed whole (every segment but the
+// last, and the last too after a clean shutdown) is never truncated:
+// damage Open finds in it makes Open fail with ErrCorrupt naming the
+// segment, and the files are left for an operator. Acknowledged data
+// before the first damaged batch is never lost.
 //
 // # Retention and flushing
 //

@@ -101,6 +101,8 @@ func OpenWithInfo(dir string, cfg Config) (*Log, RecoveryInfo, error) {
 		}
 	}
 
+	// The active segment's settings: dense even on a compacted log, whose
+	// cleaner never touches the active segment.
 	segCfg := cfg.segmentConfig()
 	if info.SwapsCompleted, err = l.recoverCleaning(segCfg); err != nil {
 		return nil, info, err
@@ -117,11 +119,30 @@ func OpenWithInfo(dir string, cfg Config) (*Log, RecoveryInfo, error) {
 		return nil, info, err
 	}
 	for i, base := range bases {
-		s, err := segment.Open(dir, base, segCfg)
+		c := segCfg
+		if i < len(bases)-1 {
+			// The cleaner may have left gaps in the closed segments.
+			c.Compacted = cfg.Compact
+		}
+		// Flushed whole at the roll past it or at the clean shutdown:
+		// damage is no torn write, and Open refuses it rather than cut.
+		c.Sealed = i < len(bases)-1 || info.CleanShutdown
+		before := int64(-1)
+		if !c.Sealed {
+			// Open itself cuts a tail it finds damaged: count it.
+			if st, err := fsys.Stat(filepath.Join(dir, segment.FileName(base, segment.LogSuffix))); err == nil {
+				before = st.Size()
+			}
+		}
+		s, err := segment.Open(dir, base, c)
 		if err != nil {
 			return fail(fmt.Errorf("log %s: %w", dir, err))
 		}
 		segs = append(segs, s)
+		if cut := before - s.Size(); before >= 0 && cut > 0 {
+			info.TruncatedBytes += cut
+			cfg.Logger.Warn("truncated torn or corrupt log tail", "dir", dir, "segment", base, "bytes", cut, "next_offset", s.NextOffset())
+		}
 		if i < len(bases)-1 {
 			// Inactive segments keep small, trimmed index files.
 			if err := s.Seal(); err != nil {
@@ -151,11 +172,16 @@ func OpenWithInfo(dir string, cfg Config) (*Log, RecoveryInfo, error) {
 			cfg.Logger.Warn("truncated torn or corrupt log tail", "dir", dir, "segment", last.BaseOffset(), "bytes", cut, "next_offset", last.NextOffset())
 		}
 	}
-	// Offsets must not go backwards from one segment to the next.
+	// Offsets must not go backwards from one segment to the next, and in
+	// a dense log they go on exactly where the previous segment ends.
 	for i := 1; i < len(segs); i++ {
 		if segs[i].BaseOffset() < segs[i-1].NextOffset() {
 			return fail(fmt.Errorf("log %s: segment %d starts before the end (%d) of segment %d: %w",
 				dir, segs[i].BaseOffset(), segs[i-1].NextOffset(), segs[i-1].BaseOffset(), record.ErrCorrupt))
+		}
+		if !cfg.Compact && segs[i].BaseOffset() != segs[i-1].NextOffset() {
+			return fail(fmt.Errorf("log %s: segment %d ends before offset %d but segment %d starts at %d (offsets are dense without compaction): %w",
+				dir, segs[i-1].BaseOffset(), segs[i-1].NextOffset(), segs[i].BaseOffset(), segs[i].BaseOffset(), record.ErrCorrupt))
 		}
 	}
 	info.Segments = len(segs)
@@ -362,6 +388,8 @@ func (l *Log) roll(now time.Time) (*segment.Segment, error) {
 	l.flushed.Store(l.end.Load())
 	l.unflushed = 0
 	next := l.end.Load()
+	// Dense, even on a compacted log: the cleaner never touches the
+	// active segment, it replaces closed ones with segments of its own.
 	s, err := segment.Open(l.dir, next, l.cfg.segmentConfig())
 	if err != nil {
 		return nil, fmt.Errorf("log %s: roll: %w", l.dir, err)

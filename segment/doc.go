@@ -9,6 +9,46 @@
 // truncates the file at the first torn or corrupt batch and rebuilds both
 // indexes from what is left.
 //
+// # Offsets
+//
+// A batch's CRC does not cover its base offset field (as in Kafka), so a
+// damaged base offset is only seen by where the batch sits. A segment is
+// dense or compacted (Config.Compacted). In a dense segment, every segment
+// of a delete-policy log and the active segment of any log, the first
+// batch starts at the base offset (the file name) and every batch exactly
+// at the previous one's next offset. In a compacted one, which the log
+// cleaner wrote and may hold gaps, the first batch starts at or after the
+// base offset and every batch after the previous one's last offset. In
+// both, offset index entries name the last offset of the batch at their
+// position (as Kafka's do), and every batch ends below the segment's next
+// offset. A batch that breaks these rules is an error wrapping
+// record.ErrCorrupt that names the segment and the position, wherever it
+// is found; it is never served under offsets it does not have, and
+// nothing after it is skipped silently:
+//
+//   - Read, Position and FindOffsetByTimestamp check every batch header
+//     they walk from the index entry they start at, and Read checks the
+//     header after the last batch it returns: in a compacted segment
+//     either of two batches that contradict each other may be the one that
+//     moved, so neither is served. A read whose first batch is damaged
+//     fails; one that meets damage after good batches returns those, and
+//     the next read, which starts at the damage, fails. Scan checks every
+//     batch too.
+//   - Recover checks every batch: the first one out of place ends the
+//     valid log, as a bad CRC does (in a compacted segment, the one before
+//     it too when the two overlap).
+//   - Open of a Sealed segment checks the batches it reads anyway: the
+//     first batch of the file, the batch at the last offset index entry
+//     and those after it. It does not read the rest (reads check it), and
+//     it refuses a segment whose checks fail after Recover found the
+//     damage: a Sealed segment is never truncated. An unsealed segment is
+//     the active segment after a crash: Recover cuts its tail.
+//
+// A batch moved into a gap that compaction left (or the last batch of a
+// compacted segment moved up) contradicts nothing and cannot be told from
+// one written there; the log checks segments against each other (see
+// package log).
+//
 // # Concurrency
 //
 // One writer (the partition, which serialises appends) and any number of

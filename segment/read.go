@@ -15,14 +15,20 @@ var scanBufs = sync.Pool{New: func() any { b := make([]byte, scanChunk); return 
 
 // locate returns the position of the first batch whose last offset is at or
 // after offset (size when there is none), scanning forward from the
-// nearest offset index entry.
+// nearest offset index entry. It checks the offsets of every batch header
+// it walks (see checkEntry, follows and within): a batch that cannot be
+// where it is is ErrCorrupt, never a batch served under wrong offsets.
 func (s *Segment) locate(offset, size int64) (int64, record.BatchHeader, error) {
 	var h record.BatchHeader
 	pos := int64(0)
+	entry := int64(-1) // last offset of the batch at pos, from the index
 	if offset > s.base {
-		_, p := s.oi.Lookup(offset)
-		pos = int64(p)
+		if off, p := s.oi.Lookup(offset); p > 0 {
+			pos, entry = int64(p), off
+		}
 	}
+	next := s.next.Load() // after the caller's load of size: covers every batch below it
+	prevNext := s.base
 	bp := scanBufs.Get().(*[]byte)
 	defer scanBufs.Put(bp)
 	buf := (*bp)[:0]
@@ -47,12 +53,67 @@ func (s *Segment) locate(offset, size int64) (int64, record.BatchHeader, error) 
 		if int64(h.Size()) > size-pos {
 			return 0, h, s.pastEnd(pos, h.Size(), size)
 		}
+		if entry >= 0 {
+			if err := s.checkEntry(&h, pos, entry); err != nil {
+				return 0, h, err
+			}
+			entry = -1
+		} else if !s.follows(&h, prevNext) {
+			return 0, h, s.discontinuity(&h, pos, prevNext)
+		}
+		if !within(&h, next) {
+			return 0, h, s.pastNext(&h, pos, next)
+		}
 		if h.LastOffset() >= offset {
 			return pos, h, nil
 		}
+		prevNext = h.NextOffset()
 		pos += int64(h.Size())
 	}
 	return size, h, nil
+}
+
+// follows reports whether a batch with header h may come right after a
+// batch that ends before prevNext (the segment's base offset for the first
+// batch): in a dense segment it starts exactly at prevNext, in a compacted
+// one anywhere at or after it.
+func (s *Segment) follows(h *record.BatchHeader, prevNext int64) bool {
+	return h.BaseOffset == prevNext || s.cfg.Compacted && h.BaseOffset > prevNext
+}
+
+// within reports whether every offset of the batch is below next, the
+// segment's next offset, without overflow for a damaged base offset.
+func within(h *record.BatchHeader, next int64) bool {
+	return h.BaseOffset < next && int64(h.LastOffsetDelta) < next-h.BaseOffset
+}
+
+// discontinuity is the error for a batch at pos that does not follow the
+// batch before it (see follows).
+func (s *Segment) discontinuity(h *record.BatchHeader, pos, prevNext int64) error {
+	if s.cfg.Compacted {
+		return fmt.Errorf("segment %d, position %d: batch at offset %d does not come after the previous batch's last offset %d: %w",
+			s.base, pos, h.BaseOffset, prevNext-1, record.ErrCorrupt)
+	}
+	return fmt.Errorf("segment %d, position %d: batch at offset %d, the previous batch ends before %d (offsets are dense): %w",
+		s.base, pos, h.BaseOffset, prevNext, record.ErrCorrupt)
+}
+
+// pastNext is the error for a batch at pos whose offsets reach the
+// segment's next offset while a batch follows it, or pass it.
+func (s *Segment) pastNext(h *record.BatchHeader, pos, next int64) error {
+	return fmt.Errorf("segment %d, position %d: batch at offsets %d+%d is not below the segment's next offset %d: %w",
+		s.base, pos, h.BaseOffset, h.LastOffsetDelta, next, record.ErrCorrupt)
+}
+
+// checkEntry checks the batch at pos, which the offset index says holds
+// offset entry as its last offset (index entries name the last offset of
+// the batch at their position, as Kafka's do).
+func (s *Segment) checkEntry(h *record.BatchHeader, pos, entry int64) error {
+	if h.LastOffset() == entry && h.BaseOffset <= entry {
+		return nil
+	}
+	return fmt.Errorf("segment %d, position %d: batch at offsets %d+%d, the offset index says it ends at %d: %w",
+		s.base, pos, h.BaseOffset, h.LastOffsetDelta, entry, record.ErrCorrupt)
 }
 
 // Position returns the byte position in the log file of the first batch
@@ -79,33 +140,66 @@ func (s *Segment) Position(offset int64) (int64, error) {
 // maxBytes it is returned whole, so a reader always makes progress. An
 // empty result means nothing at or after offset is readable yet. The bytes
 // are a copy: they stay valid after the segment is closed.
+//
+// Every batch returned has been checked to sit where its offsets say (see
+// the package documentation): a batch that does not is ErrCorrupt when it
+// would be the first one returned; after good batches the result ends
+// before it, and the next Read, which starts there, gets the error.
 func (s *Segment) Read(dst []byte, offset, maxOffset int64, maxBytes int) ([]byte, error) {
 	if !s.Acquire() {
 		return dst[:0], fmt.Errorf("segment %d: %w", s.base, ErrClosed)
 	}
 	defer s.Release()
 	size := s.size.Load()
-	if offset >= s.next.Load() || offset >= maxOffset {
+	next := s.next.Load()
+	if offset >= next || offset >= maxOffset {
 		return dst[:0], nil
 	}
 	pos, first, err := s.locate(offset, size)
 	if err != nil || pos >= size || first.LastOffset() >= maxOffset {
 		return dst[:0], err
 	}
-	n := min(int64(max(maxBytes, first.Size())), size-pos)
+	limit := min(int64(max(maxBytes, first.Size())), size-pos)
+	n := limit
+	if s.cfg.Compacted {
+		// One batch header more: the batch after the last one returned
+		// must not contradict it. (In a dense segment each batch is
+		// checked against the one before it, which is enough.)
+		n = min(limit+record.HeaderSize, size-pos)
+	}
 	buf := grow(dst, int(n))
 	if _, err := s.f.ReadAt(buf, pos); err != nil {
 		return dst[:0], s.ioErr(err)
 	}
-	end := 0
+	end, last := 0, 0 // end of the batches taken, start of the last of them
+	prevNext := first.BaseOffset
 	for end+record.HeaderSize <= len(buf) {
 		h, err := record.ParseHeader(buf[end:])
 		if err != nil {
+			if int64(end) >= limit {
+				break // the header past the limit: the next Read reports it
+			}
 			return dst[:0], fmt.Errorf("segment %d, position %d: %w", s.base, pos+int64(end), err)
 		}
-		if h.LastOffset() >= maxOffset || end+h.Size() > len(buf) {
+		if end > 0 && (!s.follows(&h, prevNext) || !within(&h, next)) {
+			bad := s.discontinuity(&h, pos+int64(end), prevNext)
+			if !within(&h, next) {
+				bad = s.pastNext(&h, pos+int64(end), next)
+			}
+			if s.cfg.Compacted {
+				// Either this batch or the one before it has moved:
+				// neither is served.
+				end = last
+			}
+			if end == 0 {
+				return dst[:0], bad
+			}
 			break
 		}
+		if h.LastOffset() >= maxOffset || int64(end+h.Size()) > limit {
+			break
+		}
+		last, prevNext = end, h.NextOffset()
 		end += h.Size()
 	}
 	return buf[:end], nil
@@ -140,15 +234,20 @@ func (s *Segment) FindOffsetByTimestamp(ts, maxOffset int64) (offset, timestamp 
 		start = off
 	}
 	size := s.size.Load()
+	next := s.next.Load()
 	pos, _, err := s.locate(start, size)
 	if err != nil {
 		return 0, 0, false, err
 	}
 	var it record.Iterator
 	var buf []byte
+	prevNext := int64(-1) // -1: locate checked the batch at pos
 	for pos < size {
 		h, err := s.headerAt(pos, size)
 		if err != nil {
+			return 0, 0, false, err
+		}
+		if err := s.checkNext(&h, pos, prevNext, next); err != nil {
 			return 0, 0, false, err
 		}
 		if h.BaseOffset >= maxOffset {
@@ -158,6 +257,16 @@ func (s *Segment) FindOffsetByTimestamp(ts, maxOffset int64) (offset, timestamp 
 			return 0, 0, false, s.pastEnd(pos, h.Size(), size)
 		}
 		if h.MaxTimestamp >= ts {
+			if s.cfg.Compacted && pos+int64(h.Size()) < size {
+				// As in Read: the batch after it must not contradict it.
+				hn, err := s.headerAt(pos+int64(h.Size()), size)
+				if err != nil {
+					return 0, 0, false, err
+				}
+				if err := s.checkNext(&hn, pos+int64(h.Size()), h.NextOffset(), next); err != nil {
+					return 0, 0, false, err
+				}
+			}
 			buf = grow(buf, h.Size())
 			if _, err := s.f.ReadAt(buf, pos); err != nil {
 				return 0, 0, false, s.ioErr(err)
@@ -175,20 +284,40 @@ func (s *Segment) FindOffsetByTimestamp(ts, maxOffset int64) (offset, timestamp 
 				return 0, 0, false, it.Err()
 			}
 		}
+		prevNext = h.NextOffset()
 		pos += int64(h.Size())
 	}
 	return 0, 0, false, nil
 }
 
+// checkNext checks that the batch h at pos follows a batch that ends
+// before prevNext (no check when prevNext is negative) and stays below the
+// segment's next offset next.
+func (s *Segment) checkNext(h *record.BatchHeader, pos, prevNext, next int64) error {
+	if prevNext >= 0 && !s.follows(h, prevNext) {
+		return s.discontinuity(h, pos, prevNext)
+	}
+	if !within(h, next) {
+		return s.pastNext(h, pos, next)
+	}
+	return nil
+}
+
 // Scan calls fn with every batch of the segment in order, reading the file
 // in large chunks; batch is only valid during the call. Compaction and
-// tools use it. It stops at the first error fn returns.
+// tools use it. It stops at the first error fn returns, and with an error
+// wrapping record.ErrCorrupt at the first batch whose offsets do not
+// follow the batch before it (checked as Read checks them; in a compacted
+// segment fn has then seen that batch before, which may be the one that
+// moved).
 func (s *Segment) Scan(fn func(h *record.BatchHeader, pos int64, batch []byte) error) error {
 	if !s.Acquire() {
 		return fmt.Errorf("segment %d: %w", s.base, ErrClosed)
 	}
 	defer s.Release()
 	size := s.size.Load()
+	next := s.next.Load()
+	prevNext := s.base
 	var buf []byte
 	for pos := int64(0); pos < size; {
 		n := min(int64(1<<20), size-pos)
@@ -219,6 +348,10 @@ func (s *Segment) Scan(fn func(h *record.BatchHeader, pos int64, batch []byte) e
 			if off+h.Size() > len(buf) {
 				break
 			}
+			if err := s.checkNext(&h, pos+int64(off), prevNext, next); err != nil {
+				return err
+			}
+			prevNext = h.NextOffset()
 			if err := fn(&h, pos+int64(off), buf[off:off+h.Size()]); err != nil {
 				return err
 			}

@@ -45,6 +45,23 @@ type Config struct {
 	MaxIndexBytes int
 	// FS is the file system the segment's files live on (nil: the OS).
 	FS vfs.FS
+	// Compacted says the log cleaner may have removed records from the
+	// segment, so its offsets may have gaps: every batch starts after the
+	// previous one ends (the first at or after the base offset) and ends
+	// below the segment's next offset. False, a dense segment (every
+	// segment of a delete-policy log, and the active segment of any log),
+	// means that every batch starts exactly where the previous one ends
+	// and the first at the base offset. A batch whose offsets break the
+	// rule is ErrCorrupt wherever it is found. See the package
+	// documentation.
+	Compacted bool
+	// Sealed says the segment was flushed whole before the last shutdown:
+	// the log rolled past it, or closed cleanly. Damage found in it then
+	// cannot be a torn write: Open checks the offsets of the batches it
+	// looks at (see the package documentation), and Recover reports the
+	// first bad batch with an error wrapping record.ErrCorrupt instead of
+	// truncating the file there.
+	Sealed bool
 }
 
 func (c Config) withDefaults() Config {
@@ -163,6 +180,12 @@ func OpenWithSuffix(dir string, baseOffset int64, suffix string, cfg Config) (*S
 // restore rebuilds the in-memory state of a segment from its indexes and a
 // scan of the tail after the last index entry. An error means the indexes
 // cannot be trusted (or the tail is damaged) and the segment needs Recover.
+//
+// For a Sealed segment it also checks the offsets of the batches it reads,
+// cheaply: the first batch of the file starts at the base offset (dense) or
+// at or after it (compacted); the batch at the last index entry ends at
+// that entry's offset; every batch after it follows the one before (see
+// follows). Recover then finds the damage and reports it.
 func (s *Segment) restore() error {
 	size := s.size.Load()
 	if err := s.oi.SanityCheck(size); err != nil {
@@ -171,15 +194,24 @@ func (s *Segment) restore() error {
 	var h record.BatchHeader
 	var err error
 	pos := int64(0)
-	if off, p, ok := s.oi.LastEntry(); ok {
-		pos = int64(p)
-		_ = off
+	entry := int64(-1) // last offset of the batch at pos, from the index
+	if off, p, ok := s.oi.LastEntry(); ok && p > 0 {
+		pos, entry = int64(p), off
+	}
+	if s.cfg.Sealed && pos > 0 {
+		if h, err = s.headerAt(0, size); err != nil {
+			return err
+		}
+		if !s.follows(&h, s.base) {
+			return s.discontinuity(&h, 0, s.base)
+		}
 	}
 	if ts, off, ok := s.ti.LastEntry(); ok {
 		s.maxTS.Store(ts)
 		s.offMaxTS = off
 	}
 	sinceIdx := 0
+	prevNext := s.base
 	for pos < size {
 		if h, err = s.headerAt(pos, size); err != nil {
 			return err
@@ -187,13 +219,25 @@ func (s *Segment) restore() error {
 		if !s.fits(&h) || h.Size() > int(size-pos) {
 			return fmt.Errorf("segment %d: batch at position %d does not fit: %w", s.base, pos, record.ErrCorrupt)
 		}
+		if s.cfg.Sealed {
+			if entry >= 0 {
+				err = s.checkEntry(&h, pos, entry)
+			} else if !s.follows(&h, prevNext) {
+				err = s.discontinuity(&h, pos, prevNext)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		entry = -1
 		if h.MaxTimestamp > s.maxTS.Load() {
 			s.maxTS.Store(h.MaxTimestamp)
 			s.offMaxTS = h.LastOffset()
 		}
 		pos += int64(h.Size())
 		sinceIdx += h.Size()
-		s.next.Store(h.NextOffset())
+		prevNext = h.NextOffset()
+		s.next.Store(prevNext)
 	}
 	if err := s.ti.SanityCheck(s.next.Load()); err != nil {
 		return err
@@ -242,14 +286,26 @@ func (s *Segment) ioErr(err error) error {
 }
 
 // Recover scans the whole log file batch by batch, verifying each batch's
-// length and CRC and that offsets increase. The file is truncated at the
-// first batch that is torn, corrupt or out of order, and both indexes are
-// rebuilt from the batches before it. It returns the number of bytes cut.
-// Nothing before the first bad batch is lost.
+// length and CRC and that its offsets follow the batch before it (see
+// Config.Compacted). The file is truncated at the first batch that is
+// torn, corrupt or out of place, and both indexes are rebuilt from the
+// batches before it. It returns the number of bytes cut. Nothing before
+// the first bad batch is lost.
+//
+// A Sealed segment is never truncated: a bad batch in it is reported with
+// an error wrapping record.ErrCorrupt that names the segment and the
+// position, and the file and its indexes are left as they are.
 func (s *Segment) Recover() (truncated int64, err error) {
 	fileSize, err := s.f.Size()
 	if err != nil {
 		return 0, s.ioErr(err)
+	}
+	if s.cfg.Sealed {
+		if _, bad, err := s.scanValid(fileSize, nil); err != nil {
+			return 0, err
+		} else if bad != nil {
+			return 0, bad
+		}
 	}
 	if err := s.oi.Reset(); err != nil {
 		return 0, fmt.Errorf("segment %d: %w", s.base, err)
@@ -262,33 +318,12 @@ func (s *Segment) Recover() (truncated int64, err error) {
 	s.sinceIdx = 0
 	s.next.Store(s.base)
 
-	r := bufio.NewReaderSize(io.NewSectionReader(s.f, 0, fileSize), 1<<20)
-	var pos int64
-	var buf []byte
-	next := s.base
-	for pos < fileSize {
-		hdr, err := r.Peek(record.HeaderSize)
-		if err != nil {
-			break // torn header at the tail
-		}
-		h, err := record.ParseHeader(hdr)
-		if err != nil || h.BaseOffset < next || !s.fits(&h) || int64(h.Size()) > fileSize-pos {
-			break
-		}
-		if cap(buf) < h.Size() {
-			buf = make([]byte, h.Size())
-		}
-		buf = buf[:h.Size()]
-		if _, err := io.ReadFull(r, buf); err != nil {
-			break
-		}
-		if _, err := record.Check(buf); err != nil {
-			break
-		}
-		s.indexBatch(&h, pos)
-		pos += int64(h.Size())
-		next = h.NextOffset()
-		s.next.Store(next)
+	pos, _, err := s.scanValid(fileSize, func(h *record.BatchHeader, pos int64) {
+		s.indexBatch(h, pos)
+		s.next.Store(h.NextOffset())
+	})
+	if err != nil {
+		return 0, err
 	}
 	if pos < fileSize {
 		if err := s.f.Truncate(pos); err != nil {
@@ -297,6 +332,73 @@ func (s *Segment) Recover() (truncated int64, err error) {
 	}
 	s.size.Store(pos)
 	return fileSize - pos, nil
+}
+
+// scanValid reads the first fileSize bytes of the log file from the start
+// and calls fn (if not nil) with every valid batch in order. It returns
+// the end of the valid batches and, when that is before fileSize, why the
+// batch there is bad (an error wrapping record.ErrCorrupt); err is an I/O
+// error.
+//
+// In a compacted segment a batch that does not come after the one before
+// it makes both suspect (either may have moved): the valid batches end
+// before the earlier one. fn therefore sees each batch only once the next
+// one has been checked.
+func (s *Segment) scanValid(fileSize int64, fn func(h *record.BatchHeader, pos int64)) (pos int64, bad, err error) {
+	r := bufio.NewReaderSize(io.NewSectionReader(s.f, 0, fileSize), 1<<20)
+	var buf []byte
+	next := s.base
+	var prev record.BatchHeader
+	prevPos := int64(-1)
+	emit := func() {
+		if fn != nil && prevPos >= 0 {
+			fn(&prev, prevPos)
+		}
+	}
+	for pos < fileSize {
+		hdr, err := r.Peek(record.HeaderSize)
+		if err != nil {
+			if len(hdr) < record.HeaderSize && int64(len(hdr)) == fileSize-pos {
+				bad = fmt.Errorf("segment %d, position %d: torn batch header (%d bytes): %w", s.base, pos, len(hdr), record.ErrCorrupt)
+				break
+			}
+			return pos, nil, s.ioErr(err)
+		}
+		h, err := record.ParseHeader(hdr)
+		switch {
+		case err != nil:
+			bad = fmt.Errorf("segment %d, position %d: %w", s.base, pos, err)
+		case !s.follows(&h, next):
+			bad = s.discontinuity(&h, pos, next)
+			if s.cfg.Compacted && prevPos >= 0 {
+				return prevPos, bad, nil
+			}
+		case !s.fits(&h):
+			bad = fmt.Errorf("segment %d, position %d: batch at offsets %d+%d is past the reach of the index: %w", s.base, pos, h.BaseOffset, h.LastOffsetDelta, record.ErrCorrupt)
+		case int64(h.Size()) > fileSize-pos:
+			bad = s.pastEnd(pos, h.Size(), fileSize)
+		}
+		if bad != nil {
+			break
+		}
+		if cap(buf) < h.Size() {
+			buf = make([]byte, h.Size())
+		}
+		buf = buf[:h.Size()]
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return pos, nil, s.ioErr(err)
+		}
+		if _, err := record.Check(buf); err != nil {
+			bad = fmt.Errorf("segment %d, position %d: %w", s.base, pos, err)
+			break
+		}
+		emit()
+		prev, prevPos = h, pos
+		pos += int64(h.Size())
+		next = h.NextOffset()
+	}
+	emit()
+	return pos, bad, nil
 }
 
 // indexBatch updates the timestamps and adds index entries for a batch

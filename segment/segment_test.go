@@ -192,7 +192,8 @@ func TestAppendRead(t *testing.T) {
 }
 
 func TestAppendErrors(t *testing.T) {
-	s := openSeg(t, t.TempDir(), 10, Config{})
+	// Compacted: the gap appended at the end must read back.
+	s := openSeg(t, t.TempDir(), 10, Config{Compacted: true})
 	appendBatch(t, s, batchN(t, 10, 5, 10, 1))
 	cases := []struct {
 		name  string
