@@ -1,7 +1,16 @@
 package commitlog
 
 import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/commitlog-go/commitlog/record"
 
 	"github.com/stretchr/testify/require"
 )
@@ -51,4 +60,169 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkpointFixture makes a broker with topic "t" (one partition, small
+// segments, so several sealed ones) holding n batches of 10 records, and
+// returns the records. The broker is left open.
+func checkpointFixture(t *testing.T, dir string, n int) (*Broker, []rec) {
+	t.Helper()
+	b := openBroker(t, dir, WithoutExpvar(), WithMaintenanceInterval(0))
+	_, err := b.CreateTopic("t", TopicConfig{SegmentBytes: 2 << 10, IndexIntervalBytes: 256, RetentionMs: -1})
+	require.NoError(t, err)
+	p := mustPartition(t, b, "t", 0)
+	var all []rec
+	for i := range n {
+		all = append(all, appendBatch(t, p, fmt.Sprintf("b%d", i), 10)...)
+	}
+	require.Greater(t, p.Log().NumSegments(), 3)
+	return b, all
+}
+
+func segmentLogs(t *testing.T, dir string) []string {
+	t.Helper()
+	logs, err := filepath.Glob(filepath.Join(dir, "t-0", "*.log"))
+	require.NoError(t, err)
+	sort.Strings(logs)
+	return logs
+}
+
+func TestCheckpointFilesWritten(t *testing.T) {
+	dir := t.TempDir()
+	b, all := checkpointFixture(t, dir, 80)
+	require.NoError(t, b.Close())
+	for _, name := range []string{RecoveryPointCheckpointFile, LogStartOffsetCheckpointFile} {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		require.NoError(t, err)
+		m, err := decodeCheckpoint(name, data)
+		require.NoError(t, err)
+		want := int64(len(all)) // the recovery point after a clean close is the end
+		if name == LogStartOffsetCheckpointFile {
+			want = 0
+		}
+		require.Equal(t, map[topicPartition]int64{{"t", 0}: want}, m, name)
+	}
+}
+
+// TestMissingSegmentsAreCorrupt: segments that vanish from a log are
+// ErrCorrupt at Open, never a silently shorter log: the first ones (the
+// log-start checkpoint says where the log began), the last ones (the
+// recovery point says how far it was fsynced).
+func TestMissingSegmentsAreCorrupt(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		remove func(logs []string) []string
+		want   string
+	}{
+		{"first segment", func(l []string) []string { return l[:1] }, "are missing"},
+		{"two first segments", func(l []string) []string { return l[:2] }, "are missing"},
+		{"last segment", func(l []string) []string { return l[len(l)-1:] }, "below its recovery point"},
+		{"two last segments", func(l []string) []string { return l[len(l)-2:] }, "below its recovery point"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			b, _ := checkpointFixture(t, dir, 80)
+			require.NoError(t, b.Close())
+			for _, f := range tc.remove(segmentLogs(t, dir)) {
+				require.NoError(t, os.Remove(f))
+			}
+			_, err := Open(dir, WithoutExpvar())
+			require.ErrorIs(t, err, ErrCorrupt)
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+}
+
+// TestDamageBelowRecoveryPointIsCorrupt: after a crash, damage in the
+// active segment below the recovery point (records that were fsynced) is
+// ErrCorrupt and the file is left as it is; damage above it is a torn
+// tail, cut and logged.
+func TestDamageBelowRecoveryPointIsCorrupt(t *testing.T) {
+	for _, below := range []bool{true, false} {
+		t.Run(fmt.Sprintf("below=%v", below), func(t *testing.T) {
+			dir := t.TempDir()
+			b := openBroker(t, dir, WithoutExpvar(), WithMaintenanceInterval(0))
+			_, err := b.CreateTopic("t", TopicConfig{RetentionMs: -1})
+			require.NoError(t, err)
+			p := mustPartition(t, b, "t", 0)
+			var all []rec
+			for i := range 10 {
+				all = append(all, appendBatch(t, p, fmt.Sprintf("b%d", i), 10)...)
+				if i == 6 {
+					require.NoError(t, p.SyncTo(p.LogEndOffset()))
+					require.NoError(t, b.writeCheckpoints()) // recovery point 70
+				}
+			}
+			crashed := t.TempDir()
+			require.NoError(t, snapshot(dir, crashed)) // what a crash leaves: no marker
+			require.NoError(t, b.Close())
+
+			file := segmentLogs(t, crashed)[0]
+			data, err := os.ReadFile(file)
+			require.NoError(t, err)
+			pos := batchStarts(t, data)
+			victim := pos[8] // offsets 80..89: above the recovery point
+			if below {
+				victim = pos[3] // offsets 30..39: fsynced
+			}
+			data[victim+record.HeaderSize+3] ^= 0xff // a record byte: the CRC fails
+			require.NoError(t, os.WriteFile(file, data, 0o644))
+
+			b2, err := Open(crashed, WithoutExpvar())
+			if below {
+				require.ErrorIs(t, err, ErrCorrupt)
+				require.ErrorContains(t, err, "recovery point")
+				after, rerr := os.ReadFile(file)
+				require.NoError(t, rerr)
+				require.Equal(t, data, after, "the file is left as it was")
+				return
+			}
+			require.NoError(t, err)
+			defer b2.Close()
+			require.Equal(t, all[:80], readAll(t, mustPartition(t, b2, "t", 0)), "the torn tail above the recovery point is cut")
+		})
+	}
+}
+
+// batchStarts lists the positions of the batches in a segment file.
+func batchStarts(t *testing.T, data []byte) []int {
+	t.Helper()
+	var out []int
+	for pos := 0; pos+record.LogOverhead <= len(data); {
+		out = append(out, pos)
+		pos += record.LogOverhead + int(binary.BigEndian.Uint32(data[pos+8:]))
+	}
+	return out
+}
+
+// TestRetentionCutShortByCrash: retention records the new log start
+// offset before it removes segment files; a crash in between leaves files
+// below the log start, which the next Open removes as garbage (and only
+// those).
+func TestRetentionCutShortByCrash(t *testing.T) {
+	dir := t.TempDir()
+	b, all := checkpointFixture(t, dir, 80)
+	require.NoError(t, b.Close())
+	logs := segmentLogs(t, dir)
+	start, err := strconv.ParseInt(strings.TrimSuffix(filepath.Base(logs[3]), ".log"), 10, 64)
+	require.NoError(t, err)
+	// What retention of the first three segments writes before it removes them.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, LogStartOffsetCheckpointFile),
+		encodeCheckpoint(map[topicPartition]int64{{"t", 0}: start}), 0o644))
+
+	b = openBroker(t, dir, WithoutExpvar())
+	p := mustPartition(t, b, "t", 0)
+	require.Equal(t, start, p.LogStartOffset())
+	require.Equal(t, all[start:], readAll(t, p))
+	require.Equal(t, logs[3:], segmentLogs(t, dir), "the segments below the log start are gone, the rest stay")
+}
+
+func TestDamagedCheckpointFileIsCorrupt(t *testing.T) {
+	dir := t.TempDir()
+	b, _ := checkpointFixture(t, dir, 80)
+	require.NoError(t, b.Close())
+	require.NoError(t, os.WriteFile(filepath.Join(dir, RecoveryPointCheckpointFile), []byte("0\n1\nt 0 x\n"), 0o644))
+	_, err := Open(dir, WithoutExpvar())
+	require.ErrorIs(t, err, ErrCorrupt)
+	require.ErrorContains(t, err, RecoveryPointCheckpointFile)
 }

@@ -104,6 +104,7 @@ func (b *Broker) load() error {
 
 	readable := exists && meta != nil // meta.json decodes, even if it disagrees with the directories
 	recovered := len(problems) > 0
+	var recreated []topicPartition // partitions recovery makes anew, empty
 	if recovered {
 		if !b.opts.recoverMeta {
 			return b.refusal(problems)
@@ -119,6 +120,9 @@ func (b *Broker) load() error {
 		}
 		for _, dir := range plan.missing {
 			b.opts.logger.Warn("commitlog: recovery creates a missing partition empty", "dir", dir)
+			if name, id, ok := splitPartitionDir(filepath.Base(dir)); ok {
+				recreated = append(recreated, topicPartition{name, id})
+			}
 		}
 	}
 	// Uncommitted changes (kept by a refusal, which changes nothing).
@@ -135,6 +139,9 @@ func (b *Broker) load() error {
 	b.deleted = deletedMap(meta.Deleted)
 	if b.cp.loaded, err = b.readCheckpoints(); err != nil {
 		return err
+	}
+	for _, tp := range recreated {
+		delete(b.cp.loaded, tp) // its data is lost: nothing to check it against
 	}
 	defer func() { b.cp.loaded = nil }()
 

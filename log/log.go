@@ -111,6 +111,9 @@ func OpenWithInfo(dir string, cfg Config) (*Log, RecoveryInfo, error) {
 	if err != nil {
 		return nil, info, err
 	}
+	if bases, err = l.checkStart(bases); err != nil {
+		return nil, info, err
+	}
 	var segs []*segment.Segment
 	fail := func(err error) (*Log, RecoveryInfo, error) {
 		for _, s := range segs {
@@ -127,6 +130,9 @@ func OpenWithInfo(dir string, cfg Config) (*Log, RecoveryInfo, error) {
 		// Flushed whole at the roll past it or at the clean shutdown:
 		// damage is no torn write, and Open refuses it rather than cut.
 		c.Sealed = i < len(bases)-1 || info.CleanShutdown
+		if cfg.Checkpoint != nil {
+			c.RecoveryPoint = cfg.Checkpoint.RecoveryPoint
+		}
 		before := int64(-1)
 		if !c.Sealed {
 			// Open itself cuts a tail it finds damaged: count it.
@@ -171,6 +177,11 @@ func OpenWithInfo(dir string, cfg Config) (*Log, RecoveryInfo, error) {
 			info.TruncatedBytes += cut
 			cfg.Logger.Warn("truncated torn or corrupt log tail", "dir", dir, "segment", last.BaseOffset(), "bytes", cut, "next_offset", last.NextOffset())
 		}
+		// What survived the crash may still sit in the page cache only:
+		// make it durable, so that the flushed offset below is true.
+		if err := last.Sync(); err != nil {
+			return fail(fmt.Errorf("log %s: %w", dir, err))
+		}
 	}
 	// Offsets must not go backwards from one segment to the next, and in
 	// a dense log they go on exactly where the previous segment ends.
@@ -185,8 +196,12 @@ func OpenWithInfo(dir string, cfg Config) (*Log, RecoveryInfo, error) {
 		}
 	}
 	info.Segments = len(segs)
-	l.publish(segs)
 	last := segs[len(segs)-1]
+	if end := max(last.NextOffset(), last.BaseOffset()); cfg.Checkpoint != nil && end < cfg.Checkpoint.RecoveryPoint {
+		return fail(fmt.Errorf("log %s: the log ends at offset %d, below its recovery point %d: records fsynced before the last shutdown are missing (segments lost?): %w",
+			dir, end, cfg.Checkpoint.RecoveryPoint, record.ErrCorrupt))
+	}
+	l.publish(segs)
 	l.end.Store(max(last.NextOffset(), last.BaseOffset()))
 	l.flushed.Store(l.end.Load())
 	l.firstDirt = time.Time{}
@@ -228,6 +243,30 @@ func (l *Log) scanDir() ([]int64, error) {
 		}
 	}
 	slices.Sort(bases)
+	return bases, nil
+}
+
+// checkStart compares the segments with the log start offset the broker
+// last checkpointed. Segments wholly below it are what retention took out
+// and recorded before a crash stopped it removing their files: they are
+// removed now. A first segment above it means segments went missing:
+// ErrCorrupt. Without a checkpoint nothing is checked.
+func (l *Log) checkStart(bases []int64) ([]int64, error) {
+	cp := l.cfg.Checkpoint
+	if cp == nil || cp.StartOffset < 0 || len(bases) == 0 {
+		return bases, nil
+	}
+	for len(bases) > 1 && bases[1] <= cp.StartOffset {
+		l.cfg.Logger.Info("removing a segment below the checkpointed log start offset (retention stopped by a crash)", "dir", l.dir, "segment", bases[0], "log_start_offset", cp.StartOffset)
+		if err := segment.RemoveFiles(l.cfg.FS, l.dir, bases[0], ""); err != nil {
+			return nil, fmt.Errorf("log %s: %w", l.dir, err)
+		}
+		bases = bases[1:]
+	}
+	if bases[0] > cp.StartOffset {
+		return nil, fmt.Errorf("log %s: the first segment starts at offset %d, but the log start offset was %d: the segments holding offsets %d to %d are missing: %w",
+			l.dir, bases[0], cp.StartOffset, cp.StartOffset, bases[0]-1, record.ErrCorrupt)
+	}
 	return bases, nil
 }
 

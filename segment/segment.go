@@ -62,6 +62,12 @@ type Config struct {
 	// first bad batch with an error wrapping record.ErrCorrupt instead of
 	// truncating the file there.
 	Sealed bool
+	// RecoveryPoint is an offset below which every record was fsynced
+	// (the log's recovery point, from the broker's checkpoint), 0 if none
+	// is known. Recover refuses, with an error wrapping record.ErrCorrupt,
+	// to cut the file where the valid batches end below it: that is damage
+	// to durable data, not a torn write.
+	RecoveryPoint int64
 }
 
 func (c Config) withDefaults() Config {
@@ -299,6 +305,16 @@ func (s *Segment) Recover() (truncated int64, err error) {
 	fileSize, err := s.f.Size()
 	if err != nil {
 		return 0, s.ioErr(err)
+	}
+	if !s.cfg.Sealed && s.cfg.RecoveryPoint > s.base {
+		next := s.base
+		pos, bad, err := s.scanValid(fileSize, func(h *record.BatchHeader, _ int64) { next = h.NextOffset() })
+		if err != nil {
+			return 0, err
+		}
+		if pos < fileSize && next < s.cfg.RecoveryPoint {
+			return 0, fmt.Errorf("segment %d: the valid batches end at offset %d, below the recovery point %d (records fsynced before the crash): refusing to cut the file: %w", s.base, next, s.cfg.RecoveryPoint, bad)
+		}
 	}
 	if s.cfg.Sealed {
 		if _, bad, err := s.scanValid(fileSize, nil); err != nil {
