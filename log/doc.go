@@ -42,12 +42,30 @@
 // last, and the last too after a clean shutdown) is never truncated:
 // damage Open finds in it makes Open fail with ErrCorrupt naming the
 // segment, and the files are left for an operator. Acknowledged data
-// before the first damaged batch is never lost.
+// before the first damaged batch is never lost. After a crash the
+// recovered last segment is fsynced before Open returns, so that
+// FlushedOffset (the end) is true.
+//
+// With Config.Checkpoint (the broker's recovery-point-offset-checkpoint
+// and log-start-offset-checkpoint entries for the log) Open also checks:
+//   - segments wholly below the checkpointed log start offset are what
+//     retention took out and recorded before a crash stopped it removing
+//     their files: Open removes them;
+//   - a first segment above the checkpointed log start means segments
+//     went missing: ErrCorrupt;
+//   - in the last segment after a crash, damage that would cut the log
+//     below the recovery point is damage to fsynced records: ErrCorrupt,
+//     and the file stays as it is; above it, the torn tail is cut;
+//   - a log that ends below its recovery point lost segments: ErrCorrupt.
 //
 // # Retention and flushing
 //
 // The log applies retention whenever it rolls a segment, and the flush
-// policy on every append. The owner (the broker) also calls Maintain on a
+// policy on every append. Retention takes segments out of the log (the log
+// start offset moves at once) under the log's lock, and removes their
+// files after it: first Config.OnStartOffset makes the new start durable
+// (the broker's log-start-offset-checkpoint), then the files go, so a
+// crash in between leaves only files Open can prove are garbage. The owner (the broker) also calls Maintain on a
 // schedule (Kafka's log.retention.check.interval.ms and
 // log.flush.scheduler.interval.ms), so time-based limits apply to idle logs
 // too. The log itself starts no goroutines. Retention never deletes the
