@@ -1,7 +1,6 @@
 package commitlog
 
 import (
-	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -160,7 +159,7 @@ func TestDamageBelowRecoveryPointIsCorrupt(t *testing.T) {
 			file := segmentLogs(t, crashed)[0]
 			data, err := os.ReadFile(file)
 			require.NoError(t, err)
-			pos := batchStarts(t, data)
+			pos := batchStarts(data)
 			victim := pos[8] // offsets 80..89: above the recovery point
 			if below {
 				victim = pos[3] // offsets 30..39: fsynced
@@ -182,17 +181,6 @@ func TestDamageBelowRecoveryPointIsCorrupt(t *testing.T) {
 			require.Equal(t, all[:80], readAll(t, mustPartition(t, b2, "t", 0)), "the torn tail above the recovery point is cut")
 		})
 	}
-}
-
-// batchStarts lists the positions of the batches in a segment file.
-func batchStarts(t *testing.T, data []byte) []int {
-	t.Helper()
-	var out []int
-	for pos := 0; pos+record.LogOverhead <= len(data); {
-		out = append(out, pos)
-		pos += record.LogOverhead + int(binary.BigEndian.Uint32(data[pos+8:]))
-	}
-	return out
 }
 
 // TestRetentionCutShortByCrash: retention records the new log start
