@@ -814,9 +814,7 @@ func runCorruptTrial(fx *corruptFixture, clean bool, dmg *damage, root string) (
 		if !ok {
 			continue
 		}
-		for _, f := range checkServed(fx, tp, served, "") {
-			res.forbidden = append(res.forbidden, f)
-		}
+		res.forbidden = append(res.forbidden, checkServed(fx, tp, served, "")...)
 		if o.readErr != nil {
 			continue
 		}
@@ -841,9 +839,7 @@ func runCorruptTrial(fx *corruptFixture, clean bool, dmg *damage, root string) (
 	// After a compaction: still a subset of what was written, and the
 	// latest record of every key served before is served still.
 	for tp, after := range o.compacted {
-		for _, f := range checkServed(fx, tp, after, " after compaction") {
-			res.forbidden = append(res.forbidden, f)
-		}
+		res.forbidden = append(res.forbidden, checkServed(fx, tp, after, " after compaction")...)
 		latest := map[string]servedRec{}
 		for _, r := range o.served[tp] {
 			latest[string(r.key)] = r

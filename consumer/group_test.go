@@ -90,12 +90,11 @@ func TestGroupChurn(t *testing.T) {
 	}()
 
 	type member struct {
-		name   string
-		stop   chan struct{}
-		hang   chan struct{}
-		done   chan struct{}
-		c      *Consumer
-		closed bool
+		name string
+		stop chan struct{}
+		hang chan struct{}
+		done chan struct{}
+		c    *Consumer
 	}
 	start := func(name string) *member {
 		m := &member{name: name, stop: make(chan struct{}), hang: make(chan struct{}), done: make(chan struct{})}

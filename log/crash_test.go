@@ -111,12 +111,10 @@ func TestCrashFlippedBytes(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(tmpl, logName))
 	require.NoError(t, err)
 	require.NoError(t, record.Batches(data, func(h *record.BatchHeader, b []byte) error {
-		pos := int64(len(batches))
+		pos := int64(0)
 		if len(batches) > 0 {
 			p := batches[len(batches)-1]
 			pos = p.pos + p.size
-		} else {
-			pos = 0
 		}
 		batches = append(batches, batchAt{h.BaseOffset, pos, int64(h.Size())})
 		return nil

@@ -256,7 +256,10 @@ func (p *Producer) Close(ctx context.Context) error {
 		return nil
 	}
 	p.closing.Store(true)
-	p.sendMu.Lock() // no Send is between its closing check and its queue
+	// Wait for every Send between its closing check and its queue: taking
+	// the lock once is the barrier.
+	p.sendMu.Lock()
+	//lint:ignore SA2001 the empty critical section is the barrier
 	p.sendMu.Unlock()
 	if err := p.Flush(ctx); err != nil {
 		return err

@@ -80,7 +80,6 @@ const NoProducer = -1
 // Reset and is not safe for concurrent use.
 type Builder struct {
 	opts       BatchOptions
-	setIDs     bool
 	baseOffset int64
 	firstTS    int64
 	maxTS      int64
