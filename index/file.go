@@ -331,6 +331,13 @@ func (f *File) Rename(newPath string) error {
 	return f.m.rename(newPath)
 }
 
+// Written reports whether the file holds exactly the entries (nothing
+// waits for the next Sync, Trim or Close). Writer only.
+func (f *File) Written() bool {
+	_, n := f.m.view()
+	return f.m.written == n && f.m.fileLen == int64(n)*int64(f.m.entrySize)
+}
+
 // Path returns the current path of the index file.
 func (f *File) Path() string {
 	return f.m.getPath()

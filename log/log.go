@@ -149,8 +149,10 @@ func OpenWithInfo(dir string, cfg Config) (*Log, RecoveryInfo, error) {
 			info.TruncatedBytes += cut
 			cfg.Logger.Warn("truncated torn or corrupt log tail", "dir", dir, "segment", base, "bytes", cut, "next_offset", s.NextOffset())
 		}
-		if i < len(bases)-1 {
-			// Inactive segments keep small, trimmed index files.
+		if i < len(bases)-1 && !s.IndexesWritten() {
+			// An inactive segment whose indexes Open rebuilt: write them
+			// (an intact one was sealed when the log rolled past it, and
+			// opening it costs no write and no fsync).
 			if err := s.Seal(); err != nil {
 				return fail(fmt.Errorf("log %s: %w", dir, err))
 			}

@@ -578,6 +578,11 @@ func (s *Segment) Seal() error {
 	return nil
 }
 
+// IndexesWritten reports whether both index files hold exactly their
+// entries, as after Seal: false when Open rebuilt them or appends added
+// entries since. Writer only.
+func (s *Segment) IndexesWritten() bool { return s.oi.Written() && s.ti.Written() }
+
 // Acquire takes a reference that keeps the segment's files open while a
 // reader uses them, even if the owner closes or deletes the segment
 // meanwhile. It returns false once the segment is closed. Every successful
