@@ -13,9 +13,11 @@
 // Config.Compact never has gaps: every segment's first batch starts at its
 // base offset, every batch where the previous one ends, and every segment
 // at the previous segment's next offset. A compacted log's offsets only
-// strictly increase, and every segment's end is at or below the next
-// one's base offset; its active segment, which the cleaner never touches,
-// is dense too. Since a batch's CRC does not cover its base offset, these
+// strictly increase within a segment, but every segment still ends exactly
+// where the next one begins (the cleaner keeps the last batch of every
+// group of segments it rewrites, empty if need be), so a missing segment
+// is a gap Open refuses in every log; its active segment, which the
+// cleaner never touches, is dense too. Since a batch's CRC does not cover its base offset, these
 // rules are how a damaged base offset is found: Open checks segments
 // against each other and package segment checks the batches (see its
 // documentation) in recovery, when a segment is opened and on every read.

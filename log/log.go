@@ -185,15 +185,18 @@ func OpenWithInfo(dir string, cfg Config) (*Log, RecoveryInfo, error) {
 			return fail(fmt.Errorf("log %s: %w", dir, err))
 		}
 	}
-	// Offsets must not go backwards from one segment to the next, and in
-	// a dense log they go on exactly where the previous segment ends.
+	// Each segment goes on exactly where the previous one ends, compacted
+	// or not: a roll starts the new segment at the log end offset, and the
+	// cleaner keeps the last batch of every group it rewrites (empty if
+	// need be), so a cleaned segment still ends where the next one begins.
+	// A gap is a lost segment.
 	for i := 1; i < len(segs); i++ {
 		if segs[i].BaseOffset() < segs[i-1].NextOffset() {
 			return fail(fmt.Errorf("log %s: segment %d starts before the end (%d) of segment %d: %w",
 				dir, segs[i].BaseOffset(), segs[i-1].NextOffset(), segs[i-1].BaseOffset(), record.ErrCorrupt))
 		}
-		if !cfg.Compact && segs[i].BaseOffset() != segs[i-1].NextOffset() {
-			return fail(fmt.Errorf("log %s: segment %d ends before offset %d but segment %d starts at %d (offsets are dense without compaction): %w",
+		if segs[i].BaseOffset() != segs[i-1].NextOffset() {
+			return fail(fmt.Errorf("log %s: segment %d ends before offset %d but segment %d starts at %d: the segment holding the offsets between is missing: %w",
 				dir, segs[i-1].BaseOffset(), segs[i-1].NextOffset(), segs[i].BaseOffset(), segs[i].BaseOffset(), record.ErrCorrupt))
 		}
 	}
