@@ -214,3 +214,21 @@ func TestDamagedCheckpointFileIsCorrupt(t *testing.T) {
 	require.ErrorIs(t, err, ErrCorrupt)
 	require.ErrorContains(t, err, RecoveryPointCheckpointFile)
 }
+
+// TestDamagedLogStartRemovesNothing: a log start offset that is no
+// segment's base offset is damage (retention only ever moves the start to
+// a segment boundary), so Open refuses it and removes no segment.
+func TestDamagedLogStartRemovesNothing(t *testing.T) {
+	dir := t.TempDir()
+	b, _ := checkpointFixture(t, dir, 80)
+	require.NoError(t, b.Close())
+	logs := segmentLogs(t, dir)
+	start, err := strconv.ParseInt(strings.TrimSuffix(filepath.Base(logs[3]), ".log"), 10, 64)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, LogStartOffsetCheckpointFile),
+		encodeCheckpoint(map[topicPartition]int64{{"t", 0}: start + 1}), 0o644))
+	_, err = Open(dir, WithoutExpvar())
+	require.ErrorIs(t, err, ErrCorrupt)
+	require.ErrorContains(t, err, "no segment's base offset")
+	require.Equal(t, logs, segmentLogs(t, dir), "no segment removed")
+}

@@ -203,7 +203,7 @@ func OpenWithInfo(dir string, cfg Config) (*Log, RecoveryInfo, error) {
 	info.Segments = len(segs)
 	last := segs[len(segs)-1]
 	if end := max(last.NextOffset(), last.BaseOffset()); cfg.Checkpoint != nil && end < cfg.Checkpoint.RecoveryPoint {
-		return fail(fmt.Errorf("log %s: the log ends at offset %d, below its recovery point %d: records fsynced before the last shutdown are missing (segments lost?): %w",
+		return fail(fmt.Errorf("log %s: the log ends at offset %d, below its recovery point %d: records fsynced before the last shutdown are missing (segments lost, or the broker's recovery-point-offset-checkpoint is damaged): %w",
 			dir, end, cfg.Checkpoint.RecoveryPoint, record.ErrCorrupt))
 	}
 	l.publish(segs)
@@ -261,15 +261,25 @@ func (l *Log) checkStart(bases []int64) ([]int64, error) {
 	if cp == nil || cp.StartOffset < 0 || len(bases) == 0 {
 		return bases, nil
 	}
-	for len(bases) > 1 && bases[1] <= cp.StartOffset {
-		l.cfg.Logger.Info("removing a segment below the checkpointed log start offset (retention stopped by a crash)", "dir", l.dir, "segment", bases[0], "log_start_offset", cp.StartOffset)
-		if err := segment.RemoveFiles(l.cfg.FS, l.dir, bases[0], ""); err != nil {
-			return nil, fmt.Errorf("log %s: %w", l.dir, err)
+	if cp.StartOffset > bases[0] {
+		// Retention moves the log start to a segment's base offset; the
+		// file has no checksum, so a start that is not one is damage, not
+		// a licence to remove segments.
+		k := slices.Index(bases, cp.StartOffset)
+		if k < 0 {
+			return nil, fmt.Errorf("log %s: the checkpointed log start offset %d is no segment's base offset (the segments start at %d): the checkpoint or the segments are damaged (if the broker's log-start-offset-checkpoint is, remove it): %w",
+				l.dir, cp.StartOffset, bases[0], record.ErrCorrupt)
 		}
-		bases = bases[1:]
+		for _, base := range bases[:k] {
+			l.cfg.Logger.Info("removing a segment below the checkpointed log start offset (retention stopped by a crash)", "dir", l.dir, "segment", base, "log_start_offset", cp.StartOffset)
+			if err := segment.RemoveFiles(l.cfg.FS, l.dir, base, ""); err != nil {
+				return nil, fmt.Errorf("log %s: %w", l.dir, err)
+			}
+		}
+		bases = bases[k:]
 	}
 	if bases[0] > cp.StartOffset {
-		return nil, fmt.Errorf("log %s: the first segment starts at offset %d, but the log start offset was %d: the segments holding offsets %d to %d are missing: %w",
+		return nil, fmt.Errorf("log %s: the first segment starts at offset %d, but the log start offset was %d: the segments holding offsets %d to %d are missing (or the broker's log-start-offset-checkpoint is damaged): %w",
 			l.dir, bases[0], cp.StartOffset, cp.StartOffset, bases[0]-1, record.ErrCorrupt)
 	}
 	return bases, nil

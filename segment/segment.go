@@ -313,7 +313,7 @@ func (s *Segment) Recover() (truncated int64, err error) {
 			return 0, err
 		}
 		if pos < fileSize && next < s.cfg.RecoveryPoint {
-			return 0, fmt.Errorf("segment %d: the valid batches end at offset %d, below the recovery point %d (records fsynced before the crash): refusing to cut the file: %w", s.base, next, s.cfg.RecoveryPoint, bad)
+			return 0, fmt.Errorf("segment %d: the valid batches end at offset %d, below the recovery point %d (records fsynced before the crash; unless the broker's recovery-point-offset-checkpoint is damaged): refusing to cut the file: %w", s.base, next, s.cfg.RecoveryPoint, bad)
 		}
 	}
 	if s.cfg.Sealed {
