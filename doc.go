@@ -57,7 +57,7 @@
 // opens as an empty broker.
 //
 // A topic has 1 to MaxPartitions (10000) partitions: Kafka sets no bound,
-// but every partition here costs a directory, open files and memory maps
+// but every partition here costs a directory, open files and memory
 // in one process, so CreateTopic, AddPartitions and ParseTopicConfig refuse
 // more with ErrInvalidConfig.
 //
