@@ -25,6 +25,28 @@
 //	batches, _ := part.Read(nil, md.Offset, 1<<20) // whole v2 batches
 //	_ = batches
 //
+// # Files
+//
+// The data directory holds, as Kafka's log directory does:
+//
+//	.lock                                the owner's lock (its pid on unix)
+//	meta.json, meta.json.prev            topics, partition counts, settings; the previous version
+//	recovery-point-offset-checkpoint     per partition, the offset below which it is fsynced
+//	log-start-offset-checkpoint          per partition, the log start offset
+//	<topic>-<partition>/                 one directory per partition: segments named by base
+//	    00000000000000000000.log         offset (.log, .index, .timeindex), the clean-shutdown
+//	    00000000000000000000.index       marker .kafka_cleanshutdown and the cleaner's
+//	    00000000000000000000.timeindex   cleaner-offset-checkpoint
+//
+// The two checkpoint files are in Kafka's text format: a line "0", a line
+// with the number of entries, then "<topic> <partition> <offset>" lines.
+// They are replaced atomically at every maintenance tick where an offset
+// moved, by retention before it removes segment files, after DeleteTopic
+// and at Close, and checked at Open: see package log. Index files hold
+// exactly their entries (package index): nothing is preallocated or
+// memory-mapped. Every file goes through a vfs.FS (WithFS), the OS's by
+// default.
+//
 // # Metadata
 //
 // meta.json in the data directory lists the topics, their partition counts
