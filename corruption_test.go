@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/commitlog-go/commitlog/internal/testenv"
 	"io/fs"
 	"maps"
 	"math"
@@ -56,10 +57,10 @@ import (
 //	COMMITLOG_CORRUPTION_TRIAL=123     replay one trial of the seed
 //	COMMITLOG_CORRUPTION_REPORTS=1000  print more forbidden outcomes in full
 func TestCorruption(t *testing.T) {
-	trials := corruptionEnvInt(t, "COMMITLOG_CORRUPTION_TRIALS", corruptionDefaultTrials)
-	seed := uint64(corruptionEnvInt(t, "COMMITLOG_CORRUPTION_SEED", corruptionDefaultSeed))
-	only := corruptionEnvInt(t, "COMMITLOG_CORRUPTION_TRIAL", -1)
-	maxReports := corruptionEnvInt(t, "COMMITLOG_CORRUPTION_REPORTS", corruptionMaxReports)
+	trials := testenv.Int(t, "COMMITLOG_CORRUPTION_TRIALS", corruptionDefaultTrials)
+	seed := uint64(testenv.Int(t, "COMMITLOG_CORRUPTION_SEED", corruptionDefaultSeed))
+	only := testenv.Int(t, "COMMITLOG_CORRUPTION_TRIAL", -1)
+	maxReports := testenv.Int(t, "COMMITLOG_CORRUPTION_REPORTS", corruptionMaxReports)
 
 	began := time.Now()
 	fx := buildCorruptFixture(t)
@@ -171,16 +172,6 @@ const (
 	corruptEvents = "events" // delete policy, 3 partitions, small segments
 	corruptState  = "state"  // compacted, 2 partitions, compacted once
 )
-
-func corruptionEnvInt(t *testing.T, name string, def int) int {
-	s := os.Getenv(name)
-	if s == "" {
-		return def
-	}
-	n, err := strconv.ParseInt(s, 0, 64)
-	require.NoError(t, err, "%s", name)
-	return int(n)
-}
 
 type corruptTP struct {
 	topic string

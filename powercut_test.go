@@ -3,8 +3,8 @@ package commitlog_test
 import (
 	"context"
 	"fmt"
+	"github.com/commitlog-go/commitlog/internal/testenv"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,18 +19,6 @@ import (
 	"github.com/commitlog-go/commitlog/vfs"
 	"github.com/stretchr/testify/require"
 )
-
-// envTrials reads a trial count from the environment (the README lists
-// the variables), or returns def.
-func envTrials(t *testing.T, name string, def int) int {
-	t.Helper()
-	if v := os.Getenv(name); v != "" {
-		n, err := strconv.Atoi(v)
-		require.NoError(t, err, name)
-		return n
-	}
-	return def
-}
 
 type ackedRecord struct {
 	topic     string
@@ -68,7 +56,7 @@ func (r *powerCutRun) snapshot() ([]ackedRecord, map[consumer.TopicPartition]int
 //
 // COMMITLOG_POWERCUT_TRIALS sets the number of trials (default 40).
 func TestPowerCut(t *testing.T) {
-	n := envTrials(t, "COMMITLOG_POWERCUT_TRIALS", 40)
+	n := testenv.Int(t, "COMMITLOG_POWERCUT_TRIALS", 40)
 	for trial := range n {
 		durable := trial%2 == 0
 		t.Run(fmt.Sprintf("trial%d-durable=%v", trial, durable), func(t *testing.T) {

@@ -3,26 +3,13 @@ package log
 import (
 	"errors"
 	"fmt"
+	"github.com/commitlog-go/commitlog/internal/testenv"
 	"math/rand/v2"
-	"os"
-	"strconv"
 	"testing"
 
 	"github.com/commitlog-go/commitlog/vfs"
 	"github.com/stretchr/testify/require"
 )
-
-// trials reads the number of trials of a randomised test from the
-// environment variable name (the README lists them), or returns def.
-func trials(t *testing.T, name string, def int) int {
-	t.Helper()
-	if v := os.Getenv(name); v != "" {
-		n, err := strconv.Atoi(v)
-		require.NoError(t, err, name)
-		return n
-	}
-	return def
-}
 
 // TestPowerCutLog appends and syncs at random and cuts the power at a
 // random point (vfs.MemFS.Crash): the reopened log must hold every record
@@ -30,7 +17,7 @@ func trials(t *testing.T, name string, def int) int {
 // at that offset. Half the cuts keep nothing unsynced, half keep a random
 // part of the unsynced pages, as a disk may.
 func TestPowerCutLog(t *testing.T) {
-	n := trials(t, "COMMITLOG_POWERCUT_TRIALS", 300)
+	n := testenv.Int(t, "COMMITLOG_POWERCUT_TRIALS", 300)
 	for trial := range n {
 		r := rand.New(rand.NewPCG(7, uint64(trial)))
 		m := vfs.NewMem()

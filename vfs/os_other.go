@@ -5,17 +5,7 @@ package vfs
 import (
 	"errors"
 	"io"
-	"os"
 )
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
 
 func isOSNoSpace(error) bool { return false }
 

@@ -12,15 +12,6 @@ import (
 	"syscall"
 )
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
 func isOSNoSpace(err error) bool { return errors.Is(err, syscall.ENOSPC) }
 
 // lockFile takes an exclusive flock on name and writes our pid in it.
