@@ -57,7 +57,7 @@ type Config struct {
 	// IndexIntervalBytes is the spacing of offset index entries
 	// (index.interval.bytes, default 4096).
 	IndexIntervalBytes int
-	// SegmentIndexBytes is the preallocated size of each index file
+	// SegmentIndexBytes is the most bytes each index file may hold
 	// (segment.index.bytes, default 10 MiB).
 	SegmentIndexBytes int
 	// TimestampType is message.timestamp.type: CreateTime (default) keeps
@@ -107,8 +107,9 @@ type Config struct {
 	// checks the log against it: see the package documentation.
 	Checkpoint *Checkpoint
 	// OnStartOffset, if set, is called when retention has advanced the log
-	// start offset and before it removes the segment files below it, with
-	// no lock held: the broker makes the new start durable there, so that
+	// start offset and before it removes the segment files below it (in
+	// Maintain, Roll or Close, never in Append), with no lock of the log
+	// held: the broker makes the new start durable there, so that
 	// Open can tell segments retention removed from segments that went
 	// missing. When it fails, the files stay and the next Open applies
 	// retention again.

@@ -65,9 +65,14 @@
 // The log applies retention whenever it rolls a segment, and the flush
 // policy on every append. Retention takes segments out of the log (the log
 // start offset moves at once) under the log's lock, and removes their
-// files after it: first Config.OnStartOffset makes the new start durable
-// (the broker's log-start-offset-checkpoint), then the files go, so a
-// crash in between leaves only files Open can prove are garbage. The owner (the broker) also calls Maintain on a
+// files later, in Maintain, Roll or Close, with no lock held: first
+// Config.OnStartOffset makes the new start durable (the broker's
+// log-start-offset-checkpoint), then each segment's files are renamed to
+// ".deleted" names and removed once no reader holds them, so a crash in
+// between leaves only files Open can prove are garbage, and a log created
+// in the same directory after Delete never loses a file to them. Append
+// never waits for that. While a failed compaction swap waits for the next
+// Open to finish it, retention removes nothing. The owner (the broker) also calls Maintain on a
 // schedule (Kafka's log.retention.check.interval.ms and
 // log.flush.scheduler.interval.ms), so time-based limits apply to idle logs
 // too. The log itself starts no goroutines. Retention never deletes the

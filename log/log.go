@@ -364,16 +364,11 @@ func (l *Log) Append(batch []byte) (AppendInfo, error) {
 		}
 	}
 	l.mu.Lock()
-	info, err := l.appendLocked(batch, &h)
-	reap := len(l.doomed) > 0
-	l.mu.Unlock()
-	if reap {
-		// The append stands whatever happens to the old segments' files.
-		if err := l.reap(); err != nil {
-			l.cfg.Logger.Error("retention could not remove segments", "dir", l.dir, "err", err)
-		}
-	}
-	return info, err
+	defer l.mu.Unlock()
+	// Segments that a roll's retention takes out leave the log at once;
+	// their files go at the next Maintain, Roll or Close (reap), so that
+	// no append waits for the checkpoint write and the removals.
+	return l.appendLocked(batch, &h)
 }
 
 func (l *Log) appendLocked(batch []byte, h *record.BatchHeader) (AppendInfo, error) {
@@ -444,12 +439,17 @@ func (l *Log) roll(now time.Time) (*segment.Segment, error) {
 	next := l.end.Load()
 	// Dense, even on a compacted log: the cleaner never touches the
 	// active segment, it replaces closed ones with segments of its own.
+	// A new segment that fails half-way is removed: left behind, its
+	// base offset would fall inside the old segment, which the next
+	// appends keep filling.
 	s, err := segment.Open(l.dir, next, l.cfg.segmentConfig())
 	if err != nil {
+		_ = segment.RemoveFiles(l.cfg.FS, l.dir, next, "")
 		return nil, fmt.Errorf("log %s: roll: %w", l.dir, err)
 	}
 	if err := l.cfg.FS.SyncDir(l.dir); err != nil {
 		_ = s.Close()
+		_ = segment.RemoveFiles(l.cfg.FS, l.dir, next, "")
 		return nil, fmt.Errorf("log %s: roll: %w", l.dir, err)
 	}
 	l.publish(append(slices.Clip(segs), s))
@@ -485,6 +485,11 @@ func (l *Log) Maintain() (int, error) {
 // without them), so that the log start offset moves past them, and
 // leaves them to reap, which removes their files once no lock is held.
 func (l *Log) retainLocked(now time.Time) int {
+	if l.uncleanable.Load() {
+		// A compaction swap failed half-way: Open will finish it over the
+		// segments it names, so none of them may go before that.
+		return 0
+	}
 	segs := l.segments()
 	total := int64(0)
 	for _, s := range segs {
@@ -536,6 +541,13 @@ func (l *Log) reap() error {
 	var errs []error
 	for _, s := range doomed {
 		l.cfg.Logger.Info("retention deleted segment", "dir", l.dir, "segment", s.BaseOffset(), "next_offset", s.NextOffset(), "size", s.Size(), "max_timestamp", s.MaxTimestamp())
+		// Renamed first, as Kafka does: a reader still holding the
+		// segment delays the removal, and by then the directory may
+		// belong to a new log, which never has files by these names
+		// (Open removes any it finds).
+		if err := s.RenameSuffix(DeletedFileSuffix); err != nil {
+			errs = append(errs, err)
+		}
 		errs = append(errs, s.Delete())
 	}
 	return errors.Join(errs...)
@@ -615,6 +627,10 @@ const DeletedSuffix = "-delete"
 // never shares a path with files that readers of this one still hold open
 // (they keep reading them; the space is freed when they are done).
 func (l *Log) Delete() error {
+	// A reap in flight finishes first: it removes files by their paths,
+	// which must not be a new log's once the directory moves.
+	l.reapMu.Lock()
+	defer l.reapMu.Unlock()
 	l.mu.Lock()
 	wasClosed := l.closed.Swap(true)
 	l.mu.Unlock()
