@@ -71,7 +71,8 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // WithMaintenanceInterval sets how often the broker applies retention and
 // time-based flushes to every partition (Kafka's
 // log.retention.check.interval.ms and log.flush.scheduler.interval.ms;
-// default 1 s). Rolls also apply retention at once.
+// default 1 s). A roll applies retention at once (the log start offset
+// moves past the expired segments); their files go at the next tick.
 func WithMaintenanceInterval(d time.Duration) Option {
 	return func(o *options) { o.maintenance = d }
 }
@@ -306,6 +307,12 @@ func (b *Broker) createTopic(name string, cfg TopicConfig) (*Topic, error) {
 	if collides(cur, name) {
 		return nil, fmt.Errorf("commitlog: topic %s collides with an existing topic once '.' and '_' are treated alike, as Kafka forbids: %w", name, ErrInvalidTopic)
 	}
+	// The checkpoint files must not name a partition of this name before
+	// it exists (a deleted topic's entries, if DeleteTopic could not drop
+	// them): the next Open would check the new partitions against them.
+	if err := b.writeCheckpoints(); err != nil {
+		return nil, fmt.Errorf("commitlog: create topic %s: %w", name, err)
+	}
 	t := &Topic{name: name, cfg: cfg, broker: b}
 	parts := make([]*partition.Partition, 0, cfg.Partitions)
 	fail := func(err error) (*Topic, error) {
@@ -377,6 +384,10 @@ func (b *Broker) AddPartitions(name string, total int32) error {
 	}
 	if total > MaxPartitions {
 		return fmt.Errorf("commitlog: topic %s: %d partitions, more than MaxPartitions (%d): %w", name, total, MaxPartitions, ErrInvalidConfig)
+	}
+	// No checkpoint entry may name the new partitions yet (see CreateTopic).
+	if err := b.writeCheckpoints(); err != nil {
+		return fmt.Errorf("commitlog: add partitions to %s: %w", name, err)
 	}
 	added := make([]*partition.Partition, 0, int(total)-len(old))
 	fail := func(err error) error {

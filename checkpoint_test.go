@@ -7,9 +7,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/commitlog-go/commitlog/record"
+	"github.com/commitlog-go/commitlog/vfs"
 
 	"github.com/stretchr/testify/require"
 )
@@ -231,4 +233,51 @@ func TestDamagedLogStartRemovesNothing(t *testing.T) {
 	require.ErrorIs(t, err, ErrCorrupt)
 	require.ErrorContains(t, err, "no segment's base offset")
 	require.Equal(t, logs, segmentLogs(t, dir), "no segment removed")
+}
+
+// renameFailFS fails the next rename onto a file with the given name.
+type renameFailFS struct {
+	vfs.FS
+	name string
+	arm  atomic.Bool
+}
+
+func (f *renameFailFS) Rename(from, to string) error {
+	if filepath.Base(to) == f.name && f.arm.CompareAndSwap(true, false) {
+		return fmt.Errorf("injected failure renaming %s", to)
+	}
+	return f.FS.Rename(from, to)
+}
+
+// TestStaleCheckpointAfterFailedDelete: when DeleteTopic cannot rewrite
+// the checkpoint files, a topic created again under the name must still
+// not be checked against the old topic's offsets after a power cut.
+func TestStaleCheckpointAfterFailedDelete(t *testing.T) {
+	m := vfs.NewMem()
+	fsys := &renameFailFS{FS: m, name: RecoveryPointCheckpointFile}
+	b, err := Open("/data", WithFS(fsys), WithoutExpvar(), WithMaintenanceInterval(0))
+	require.NoError(t, err)
+	_, err = b.CreateTopic("t", TopicConfig{})
+	require.NoError(t, err)
+	p := mustPartition(t, b, "t", 0)
+	for i := range 5 {
+		appendBatch(t, p, fmt.Sprintf("old%d", i), 10)
+	}
+	require.NoError(t, p.SyncTo(p.LogEndOffset()))
+	require.NoError(t, b.writeCheckpoints()) // t-0 recovery point 50
+
+	fsys.arm.Store(true)
+	require.Error(t, b.DeleteTopic("t"), "the checkpoint rewrite fails")
+	_, err = b.CreateTopic("t", TopicConfig{})
+	require.NoError(t, err)
+	p = mustPartition(t, b, "t", 0)
+	want := appendBatch(t, p, "new", 5)
+	require.NoError(t, p.SyncTo(p.LogEndOffset()))
+
+	after := m.Crash(nil)
+	b2, err := Open("/data", WithFS(after), WithoutExpvar())
+	require.NoError(t, err, "the new topic is checked against the old one's recovery point")
+	defer b2.Close()
+	require.Equal(t, want, readAll(t, mustPartition(t, b2, "t", 0)))
+	_ = b.Close()
 }
