@@ -26,7 +26,10 @@ import (
 // It is safe for concurrent use. One mutex guards the directory tree;
 // each file has its own for its bytes.
 type MemFS struct {
-	mu       sync.Mutex // guards the tree (every node's children and synced maps) and locks
+	// io is held shared by every read, write, truncation and sync of a
+	// file, and exclusively by Crash, so that a crash is one moment.
+	io       sync.RWMutex
+	mu       sync.Mutex // guards the tree (every node's children, synced maps, links and opens) and locks
 	root     *memNode
 	locks    map[string]bool
 	capacity atomic.Int64 // bytes of file data the FS holds at most; 0: no limit
@@ -38,7 +41,10 @@ type memNode struct {
 	// Directories: the entries now, and as of the last SyncDir.
 	children map[string]*memNode
 	synced   map[string]*memNode
-	// Files.
+	// Files. The space of a file's data is in use while a directory
+	// names it or a handle has it open, as on a disk.
+	links      int        // directory entries naming the node (MemFS.mu)
+	opens      int        // open handles (MemFS.mu)
 	mu         sync.Mutex // guards data, syncedData and mtime
 	data       []byte
 	syncedData []byte
@@ -131,9 +137,10 @@ func (m *MemFS) OpenFile(name string, flag int, _ fs.FileMode) (File, error) {
 	case !ok && flag&os.O_CREATE == 0:
 		return nil, pathErr("open", name, fs.ErrNotExist)
 	case !ok:
-		n = &memNode{mtime: time.Now()}
+		n = &memNode{mtime: time.Now(), links: 1}
 		dir.children[base] = n
 	}
+	n.opens++
 	if flag&os.O_TRUNC != 0 && !n.dir {
 		n.mu.Lock()
 		m.used.Add(-int64(len(n.data)))
@@ -179,14 +186,24 @@ func (m *MemFS) Remove(name string) error {
 	return nil
 }
 
-// drop forgets the space of n's files once no directory names them. The
-// caller holds m.mu. (Open handles keep writing to the node; like unlinked
-// files on a real disk, their bytes no longer count once dropped.)
+// drop removes one directory entry of n (and, for a directory, the
+// entries below it). A file's space is freed once no entry names it and no
+// handle has it open. The caller holds m.mu.
 func (m *MemFS) drop(n *memNode) {
 	if n.dir {
 		for _, c := range n.children {
 			m.drop(c)
 		}
+		return
+	}
+	n.links--
+	m.release(n)
+}
+
+// release frees the space of a file nothing uses any more. The caller
+// holds m.mu.
+func (m *MemFS) release(n *memNode) {
+	if n.links > 0 || n.opens > 0 {
 		return
 	}
 	n.mu.Lock()
@@ -330,7 +347,7 @@ func (m *MemFS) Lock(name string) (io.Closer, error) {
 		return nil, pathErr("lock", name, err)
 	}
 	if _, ok := dir.children[base]; !ok {
-		dir.children[base] = &memNode{mtime: time.Now()}
+		dir.children[base] = &memNode{mtime: time.Now(), links: 1}
 	}
 	m.locks[key] = true
 	return &memLock{fs: m, key: key}, nil
@@ -363,6 +380,8 @@ func (l *memLock) Close() error {
 // disk writes back dirty pages when it likes. Directory entries stay
 // strict either way.
 func (m *MemFS) Crash(r *rand.Rand) *MemFS {
+	m.io.Lock()
+	defer m.io.Unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := &MemFS{locks: map[string]bool{}}
@@ -376,6 +395,7 @@ const pageSize = 4096
 
 func (m *MemFS) cloneDurable(n *memNode, r *rand.Rand, seen map[*memNode]*memNode) *memNode {
 	if c, ok := seen[n]; ok {
+		c.links++
 		return c
 	}
 	if n.dir {
@@ -411,7 +431,7 @@ func (m *MemFS) cloneDurable(n *memNode, r *rand.Rand, seen map[*memNode]*memNod
 		}
 		data = torn
 	}
-	c := &memNode{data: data, syncedData: slices.Clone(data), mtime: n.mtime}
+	c := &memNode{data: data, syncedData: slices.Clone(data), mtime: n.mtime, links: 1}
 	m.used.Add(int64(len(data)))
 	seen[n] = c
 	return c
@@ -471,6 +491,8 @@ func (f *memFile) check(op string, write bool) error {
 }
 
 func (f *memFile) ReadAt(p []byte, off int64) (int, error) {
+	f.fs.io.RLock()
+	defer f.fs.io.RUnlock()
 	if err := f.check("read", false); err != nil {
 		return 0, err
 	}
@@ -508,6 +530,8 @@ func (f *memFile) grant(want int64) int64 {
 func (f *memFile) release(n int64) { f.fs.used.Add(-n) }
 
 func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
+	f.fs.io.RLock()
+	defer f.fs.io.RUnlock()
 	if err := f.check("write", true); err != nil {
 		return 0, err
 	}
@@ -539,6 +563,8 @@ func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
 }
 
 func (f *memFile) Truncate(size int64) error {
+	f.fs.io.RLock()
+	defer f.fs.io.RUnlock()
 	if err := f.check("truncate", true); err != nil {
 		return err
 	}
@@ -564,6 +590,8 @@ func (f *memFile) Truncate(size int64) error {
 }
 
 func (f *memFile) Size() (int64, error) {
+	f.fs.io.RLock()
+	defer f.fs.io.RUnlock()
 	if err := f.check("stat", false); err != nil {
 		return 0, err
 	}
@@ -573,6 +601,8 @@ func (f *memFile) Size() (int64, error) {
 }
 
 func (f *memFile) Sync() error {
+	f.fs.io.RLock()
+	defer f.fs.io.RUnlock()
 	if err := f.check("sync", false); err != nil {
 		return err
 	}
@@ -587,10 +617,15 @@ func (f *memFile) Sync() error {
 
 func (f *memFile) Close() error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	if f.closed {
+		f.mu.Unlock()
 		return pathErr("close", f.name, fs.ErrClosed)
 	}
 	f.closed = true
+	f.mu.Unlock()
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	f.n.opens--
+	f.fs.release(f.n)
 	return nil
 }

@@ -126,7 +126,19 @@ func TestMemNoSpace(t *testing.T) {
 	_, err = f.WriteAt(make([]byte, 50), 20)
 	require.NoError(t, err)
 	require.NoError(t, m.Remove("/a"))
+	require.Equal(t, int64(70), m.Used(), "an open file holds its space after it is removed, as on a disk")
+	require.NoError(t, f.Truncate(0))
 	require.Zero(t, m.Used())
+	_, err = f.WriteAt(make([]byte, 30), 0)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	require.Zero(t, m.Used(), "closing the last handle frees it")
+	_, err = m.OpenFile("/b", os.O_RDWR|os.O_CREATE, 0o644)
+	require.NoError(t, err)
+	g, err := m.OpenFile("/b", os.O_RDWR, 0)
+	require.NoError(t, err)
+	_, err = g.WriteAt(make([]byte, 150), 0)
+	require.True(t, IsNoSpace(err), "the capacity still holds: %v", err)
 }
 
 func TestMemLock(t *testing.T) {
