@@ -27,11 +27,12 @@
 // Sync, Trim, Close, Delete and Rename must be called by one goroutine at a
 // time (the caller serialises them). Any number of readers may call Lookup,
 // FirstAtOrAfter, LastEntry, Entries, IsFull, BaseOffset and Path at the same
-// time as the writer and each other, without a lock. The writer stores an
-// entry's bytes before publishing the new entry count with an atomic store; a
-// reader loads the count, then the buffer, and binary-searches the entries
-// below the count, so it always sees complete entries. The writer never
-// rewrites a published entry in place: growing and truncating copy into a
-// new buffer, which is published atomically. Reads after Close behave as on
-// an empty index.
+// time as the writer and each other, without a lock, except while TruncateTo
+// or Reset runs: those are for recovery, before readers can reach the index.
+// The writer stores an entry's bytes before publishing the new entry count
+// with an atomic store; a reader loads the count, then the buffer, and
+// binary-searches the entries below the count, so it always sees complete
+// entries. The writer never rewrites a published entry in place: growing
+// copies into a new buffer, which is published atomically. Reads after Close
+// behave as on an empty index.
 package index

@@ -122,7 +122,9 @@ func (ix *OffsetIndex) LastEntry() (offset int64, position uint32, ok bool) {
 }
 
 // TruncateTo removes every entry whose offset is greater than or equal to
-// offset, zeroing their bytes in the file.
+// offset; the file is cut at the next Sync, Trim or Close. Like Reset, it
+// must not run while readers use the index (recovery calls it before the
+// segment is published).
 func (ix *OffsetIndex) TruncateTo(offset int64) error {
 	m := &ix.m
 	if m.closed.Load() {

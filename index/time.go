@@ -143,7 +143,9 @@ func (ti *TimeIndex) LastEntry() (timestamp int64, offset int64, ok bool) {
 }
 
 // TruncateTo removes every entry whose offset is greater than or equal to
-// offset, zeroing their bytes in the file.
+// offset; the file is cut at the next Sync, Trim or Close. Like Reset, it
+// must not run while readers use the index (recovery calls it before the
+// segment is published).
 func (ti *TimeIndex) TruncateTo(offset int64) error {
 	m := &ti.m
 	if m.closed.Load() {

@@ -39,7 +39,7 @@ type Config struct {
 	// entries (index.interval.bytes, default 4096). Smaller means faster
 	// lookups and larger indexes.
 	IndexIntervalBytes int
-	// MaxIndexBytes is the preallocated size of each index file
+	// MaxIndexBytes is the most bytes each index file may hold
 	// (segment.index.bytes, default 10 MiB). A segment whose index is full
 	// rolls.
 	MaxIndexBytes int
