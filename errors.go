@@ -31,7 +31,10 @@ var (
 	ErrUnknownPartition = errors.New("commitlog: unknown partition")
 	// ErrTopicExists: CreateTopic of a name already taken.
 	ErrTopicExists = errors.New("commitlog: topic already exists")
-	// ErrInvalidTopic: a name Kafka would refuse, or an invalid config.
+	// ErrInvalidTopic: a topic name Kafka would refuse (or that collides
+	// with another once '.' and '_' are treated alike), or an internal
+	// topic used through the public topic API. Settings out of range are
+	// ErrInvalidConfig.
 	ErrInvalidTopic = errors.New("commitlog: invalid topic")
 	// ErrInvalidConfig: a topic or client setting out of range.
 	ErrInvalidConfig = errors.New("commitlog: invalid config")
