@@ -1,12 +1,14 @@
 package producer
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"sync"
 	"testing"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/commitlog-go/commitlog"
 	"github.com/stretchr/testify/require"
 )
 
@@ -419,4 +421,28 @@ func BenchmarkPartition(b *testing.B) {
 			})
 		}
 	}
+}
+
+// TestKeylessRecordsReachAddedPartitions: after AddPartitions, sticky
+// partitioning of keyless records moves over every partition, the new ones
+// included; it kept drawing from the partition count the partition's queue
+// saw first, so the new partitions never got a keyless record.
+func TestKeylessRecordsReachAddedPartitions(t *testing.T) {
+	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {Partitions: 2}})
+	p, err := New(b, Config{}.SetLinger(0))
+	require.NoError(t, err)
+	defer p.Close(context.Background())
+	for i := 0; i < 20; i++ {
+		_, err := p.SendSync(context.Background(), &Record{Topic: "t", Value: []byte(fmt.Sprint(i))})
+		require.NoError(t, err)
+	}
+	require.NoError(t, b.AddPartitions("t", 4))
+	counts := map[int32]int{}
+	for i := 0; i < 200; i++ { // one record per batch: every batch moves on
+		md, err := p.SendSync(context.Background(), &Record{Topic: "t", Value: []byte(fmt.Sprint(i))})
+		require.NoError(t, err)
+		counts[md.Partition]++
+	}
+	require.Positive(t, counts[2], "partition 2: %v", counts)
+	require.Positive(t, counts[3], "partition 3: %v", counts)
 }
