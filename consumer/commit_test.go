@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -128,4 +129,143 @@ func TestCommitOfPositionsSkipsDeletedTopic(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, c.Close(context.Background()), "Close commits the positions")
 	require.Equal(t, map[TopicPartition]OffsetAndMetadata{tt: {Offset: 5}}, c.coord.FetchOffsets("g", nil))
+}
+
+// TestCommitAsyncThenSyncKeepsOrder: commits land in the order they were
+// made, as over Kafka's one coordinator connection: an async commit queued
+// before a CommitSync must not be written after it, rewinding the
+// committed offset (and re-delivering records after a restart).
+func TestCommitAsyncThenSyncKeepsOrder(t *testing.T) {
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 1})
+	require.NoError(t, err)
+	tp := TopicPartition{Topic: "t"}
+	c, err := New(b, Config{GroupID: "g", DisableAutoCommit: true})
+	require.NoError(t, err)
+	defer c.Close(context.Background())
+	require.NoError(t, c.Assign([]TopicPartition{tp}))
+	for i := int64(0); i < 50; i++ {
+		done := make(chan error, 1)
+		c.CommitAsync(map[TopicPartition]OffsetAndMetadata{tp: {Offset: 2*i + 1}}, func(_ map[TopicPartition]OffsetAndMetadata, err error) { done <- err })
+		require.NoError(t, c.CommitSync(context.Background(), map[TopicPartition]OffsetAndMetadata{tp: {Offset: 2*i + 2}}))
+		require.NoError(t, <-done)
+		got, err := c.Committed(context.Background(), []TopicPartition{tp})
+		require.NoError(t, err)
+		require.Equal(t, 2*i+2, got[tp].Offset, "round %d: the earlier async commit overwrote the later sync one", i)
+	}
+}
+
+// TestCloseAfterAutoCommitKeepsFinalOffsets: in Assign mode with
+// auto-commit, Close commits the final positions; an auto-commit queued by
+// an earlier Poll must not land after it with older positions.
+func TestCloseAfterAutoCommitKeepsFinalOffsets(t *testing.T) {
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 1})
+	require.NoError(t, err)
+	produce(t, b, "t", "v", 400)
+	tp := TopicPartition{Topic: "t"}
+	for round := 0; round < 20; round++ {
+		group := fmt.Sprintf("g%d", round)
+		c, err := New(b, Config{GroupID: group, AutoOffsetReset: ResetEarliest, MaxPollRecords: 10,
+			AutoCommitInterval: time.Nanosecond, FetchMaxWait: 10 * time.Millisecond})
+		require.NoError(t, err)
+		require.NoError(t, c.Assign([]TopicPartition{tp}))
+		var n int64
+		for n < 20 {
+			recs, err := c.Poll(context.Background())
+			require.NoError(t, err)
+			n += int64(len(recs))
+		}
+		// This Poll queues an auto-commit of 20, then returns 10 more.
+		recs, err := c.Poll(context.Background())
+		require.NoError(t, err)
+		n += int64(len(recs))
+		require.NoError(t, c.Close(context.Background()))
+		coord, err := CoordinatorFor(b)
+		require.NoError(t, err)
+		require.Equal(t, n, coord.FetchOffsets(group, []TopicPartition{tp})[tp].Offset, "round %d", round)
+	}
+}
+
+// TestStaleCommitResultDoesNotRebalance: an async commit (an auto-commit)
+// queued in generation N and written after the member rejoined in N+1 is
+// rejected, rightly; but the member is already in the current generation,
+// so the rejection must not make it rejoin, which forced a needless
+// rebalance of the whole group (an eager one revokes every partition).
+func TestStaleCommitResultDoesNotRebalance(t *testing.T) {
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 2})
+	require.NoError(t, err)
+	c, err := New(b, fastConfig("g"))
+	require.NoError(t, err)
+	defer c.Close(context.Background())
+	require.NoError(t, c.Subscribe([]string{"t"}, nil))
+	_, err = c.Poll(context.Background())
+	require.NoError(t, err)
+	id, oldGen := c.MemberID()
+	// A rebalance: the member rejoins in a new generation.
+	require.NoError(t, c.Subscribe([]string{"t"}, nil))
+	_, err = c.Poll(context.Background())
+	require.NoError(t, err)
+	_, gen := c.MemberID()
+	require.Greater(t, gen, oldGen)
+	// The commit queued in the old generation lands now.
+	done := make(chan error, 1)
+	c.commitsMu.Lock()
+	c.commits <- asyncCommit{offsets: map[TopicPartition]OffsetAndMetadata{{Topic: "t"}: {Offset: 0}},
+		memberID: id, generation: oldGen, seq: c.commitSeq.Add(1),
+		cb: func(_ map[TopicPartition]OffsetAndMetadata, err error) { done <- err }}
+	c.commitsMu.Unlock()
+	require.ErrorIs(t, <-done, ErrIllegalGeneration)
+	_, err = c.Poll(context.Background())
+	require.NoError(t, err)
+	_, now := c.MemberID()
+	require.Equal(t, gen, now, "a stale commit result made the member rejoin")
+}
+
+// TestResubscribeWhileCommitting (run with -race): Subscribe again, to
+// change topics, while auto-commits are in flight. The commit goroutine
+// read the consumer's mode that Subscribe writes: a data race.
+func TestResubscribeWhileCommitting(t *testing.T) {
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 2})
+	require.NoError(t, err)
+	c, err := New(b, fastConfig("g"))
+	require.NoError(t, err)
+	defer c.Close(context.Background())
+	require.NoError(t, c.Subscribe([]string{"t"}, nil))
+	_, err = c.Poll(context.Background())
+	require.NoError(t, err)
+	for i := 0; i < 50; i++ {
+		c.CommitAsync(nil, nil)
+		require.NoError(t, c.Subscribe([]string{"t"}, nil))
+	}
+}
+
+// TestCommitAsyncCallbackAfterCloseMayRetry: after Close, CommitAsync
+// calls back with ErrClosed at once; it did so holding the lock CommitAsync
+// takes, so a callback retrying with CommitAsync deadlocked.
+func TestCommitAsyncCallbackAfterCloseMayRetry(t *testing.T) {
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	c, err := New(b, Config{GroupID: "g"})
+	require.NoError(t, err)
+	require.NoError(t, c.Close(context.Background()))
+	done := make(chan error, 2)
+	go c.CommitAsync(nil, func(_ map[TopicPartition]OffsetAndMetadata, err error) {
+		done <- err
+		c.CommitAsync(nil, func(_ map[TopicPartition]OffsetAndMetadata, err error) { done <- err })
+	})
+	for i := 0; i < 2; i++ {
+		select {
+		case err := <-done:
+			require.ErrorIs(t, err, commitlog.ErrClosed)
+		case <-time.After(2 * time.Second):
+			t.Fatal("deadlock")
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/commitlog-go/commitlog"
 	"github.com/commitlog-go/commitlog/record"
@@ -94,4 +95,44 @@ func TestDecodeNeverSkipsOrJumps(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestCompressedBatchesKeepTheirValues: records from several compressed
+// batches returned by one fetch keep their own keys, values and header
+// values. They pointed into the iterator's decompression buffer, which the
+// next compressed batch of the same fetch overwrote: the consumer handed
+// out records holding another record's bytes.
+func TestCompressedBatchesKeepTheirValues(t *testing.T) {
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	top, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 1})
+	require.NoError(t, err)
+	for _, comp := range []record.Compression{record.LZ4, record.GZIP} {
+		for batch := 0; batch < 4; batch++ {
+			bl := record.NewBuilder(0, record.BatchOptions{Compression: comp})
+			for i := 0; i < 10; i++ {
+				id := fmt.Sprintf("%v-%d-%d", comp, batch, i)
+				bl.Add(time.Now().UnixMilli(), []byte("k"+id), []byte("v"+id), []record.Header{{Key: "h", Value: []byte("h" + id)}})
+			}
+			raw, err := bl.Build()
+			require.NoError(t, err)
+			_, err = top.Partitions()[0].Append(raw, false)
+			require.NoError(t, err)
+		}
+	}
+	c, err := New(b, Config{AutoOffsetReset: ResetEarliest, FetchMaxWait: 20 * time.Millisecond})
+	require.NoError(t, err)
+	defer c.Close(context.Background())
+	require.NoError(t, c.Assign([]TopicPartition{{Topic: "t"}}))
+	recs, err := c.Poll(context.Background())
+	require.NoError(t, err)
+	require.Len(t, recs, 80, "one fetch")
+	for _, r := range recs {
+		id := string(r.Value[1:])
+		require.Equal(t, "k"+id, string(r.Key), "offset %d", r.Offset)
+		require.Len(t, r.Headers, 1)
+		require.Equal(t, "h"+id, string(r.Headers[0].Value), "offset %d", r.Offset)
+	}
+	require.Equal(t, "v"+fmt.Sprintf("%v-0-0", record.LZ4), string(recs[0].Value))
+	require.Equal(t, "v"+fmt.Sprintf("%v-3-9", record.GZIP), string(recs[79].Value))
 }

@@ -172,3 +172,42 @@ func TestGroupChurn(t *testing.T) {
 		require.Equal(t, 1, n, "record %s processed %d times", v, n)
 	}
 }
+
+// TestLongJoinDoesNotExpireNewMember: a new member waits in JoinGroup
+// longer than session.timeout.ms for a busy member to rejoin (it cannot
+// heartbeat yet: it has no member id). When the rebalance completes, its
+// session starts afresh, as Kafka's coordinator reschedules every member's
+// heartbeat expiry on completing a join; it was expired at once instead,
+// and the group rebalanced again.
+func TestLongJoinDoesNotExpireNewMember(t *testing.T) {
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 2})
+	require.NoError(t, err)
+	cfg := fastConfig("g")
+	busy, err := New(b, cfg)
+	require.NoError(t, err)
+	defer busy.Close(context.Background())
+	require.NoError(t, busy.Subscribe([]string{"t"}, nil))
+	_, err = busy.Poll(context.Background())
+	require.NoError(t, err)
+
+	joiner, err := New(b, cfg)
+	require.NoError(t, err)
+	defer joiner.Close(context.Background())
+	require.NoError(t, joiner.Subscribe([]string{"t"}, nil))
+	polled := make(chan error, 1)
+	go func() {
+		_, err := joiner.Poll(context.Background())
+		polled <- err
+	}()
+	time.Sleep(2 * cfg.SessionTimeout) // busy processes; joiner waits
+	_, err = busy.Poll(context.Background())
+	require.NoError(t, err)
+	require.NoError(t, <-polled)
+	id, gen := joiner.MemberID()
+	require.NotEmpty(t, id)
+	require.Len(t, joiner.Assignment(), 1)
+	time.Sleep(cfg.SessionTimeout / 2) // the coordinator checks every 20 ms
+	require.NoError(t, joiner.coord.Heartbeat("g", id, gen), "the new member was expired right after joining")
+}

@@ -330,3 +330,29 @@ func TestCommitAfterClockWentBackStillWins(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(9), coord.FetchOffsets("g", nil)[tp].Offset)
 }
+
+// TestOversizedCommitRefused: Kafka strings in the offsets topic carry an
+// int16 length. Metadata over offset.metadata.max.bytes (4096 in Kafka) or
+// a group id too long for its key was written with a truncated length: the
+// record did not decode, and after a restart the coordinator refused to
+// load __consumer_offsets at all. Such commits are refused instead.
+func TestOversizedCommitRefused(t *testing.T) {
+	dir := t.TempDir()
+	b := openBroker(t, dir)
+	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 1})
+	require.NoError(t, err)
+	tp := TopicPartition{Topic: "t"}
+	coord, err := CoordinatorFor(b)
+	require.NoError(t, err)
+	big := string(make([]byte, 70000))
+	require.NoError(t, coord.CommitOffsets("g", "", -1, map[TopicPartition]OffsetAndMetadata{tp: {Offset: 3, Metadata: "ok"}}))
+	require.ErrorIs(t, coord.CommitOffsets("g", "", -1, map[TopicPartition]OffsetAndMetadata{tp: {Offset: 5, Metadata: big}}), commitlog.ErrRecordTooLarge)
+	require.ErrorIs(t, coord.CommitOffsets(big, "", -1, map[TopicPartition]OffsetAndMetadata{tp: {Offset: 5}}), commitlog.ErrInvalidConfig)
+	require.NoError(t, b.Close())
+
+	b = openBroker(t, dir)
+	defer b.Close()
+	coord, err = CoordinatorFor(b)
+	require.NoError(t, err, "the offsets topic loads after a restart")
+	require.Equal(t, OffsetAndMetadata{Offset: 3, Metadata: "ok"}, coord.FetchOffsets("g", []TopicPartition{tp})[tp])
+}

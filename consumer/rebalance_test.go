@@ -191,3 +191,64 @@ func TestCooperativeGroup(t *testing.T) {
 		require.NoError(t, c.Close(context.Background()))
 	}
 }
+
+// TestJoinWaitIsNotAPollTimeout: time spent inside Poll waiting in
+// JoinGroup is polling, not a max.poll.interval.ms overrun. The group's
+// rebalance timeout is the largest max.poll.interval.ms of its members, so
+// a member with a smaller one that waited in Poll for a busy member was
+// expelled by its own heartbeat goroutine, and rejoined as a new member
+// only to be expelled again while the busy member stayed busy.
+func TestJoinWaitIsNotAPollTimeout(t *testing.T) {
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 4})
+	require.NoError(t, err)
+	quickCfg := fastConfig("g")
+	quickCfg.MaxPollInterval = 300 * time.Millisecond
+	var lost []TopicPartition
+	quick, err := New(b, quickCfg)
+	require.NoError(t, err)
+	defer quick.Close(context.Background())
+	require.NoError(t, quick.Subscribe([]string{"t"}, ListenerFuncs{
+		Lost: func(_ context.Context, _ *Consumer, tps []TopicPartition) { lost = append(lost, tps...) },
+	}))
+	busy, err := New(b, fastConfig("g")) // max.poll.interval.ms 5 s
+	require.NoError(t, err)
+	defer busy.Close(context.Background())
+	require.NoError(t, busy.Subscribe([]string{"t"}, nil))
+	// Both join and settle.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	pollInBackground(t, quick, stop, &wg)
+	pollInBackground(t, busy, stop, &wg)
+	require.Eventually(t, func() bool {
+		for _, g := range b.Stats().Groups {
+			if g.Group == "g" && g.State == "Stable" && g.Members == 2 {
+				return true
+			}
+		}
+		return false
+	}, 5*time.Second, 5*time.Millisecond)
+	close(stop)
+	wg.Wait()
+	quickID, _ := quick.MemberID()
+
+	// A third member joins; quick rejoins at once and waits for busy,
+	// which processes for a second.
+	third, err := New(b, fastConfig("g"))
+	require.NoError(t, err)
+	defer third.Close(context.Background())
+	require.NoError(t, third.Subscribe([]string{"t"}, nil))
+	polls := make(chan error, 2)
+	go func() { _, err := third.Poll(context.Background()); polls <- err }()
+	time.Sleep(50 * time.Millisecond)
+	go func() { _, err := quick.Poll(context.Background()); polls <- err }()
+	time.Sleep(time.Second)
+	_, err = busy.Poll(context.Background())
+	require.NoError(t, err)
+	require.NoError(t, <-polls)
+	require.NoError(t, <-polls)
+	id, _ := quick.MemberID()
+	require.Equal(t, quickID, id, "quick was expelled while it waited in Poll")
+	require.Empty(t, lost)
+}
