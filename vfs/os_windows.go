@@ -66,4 +66,3 @@ func (l lockedFile) Close() error {
 	_ = windows.UnlockFileEx(windows.Handle(l.f.Fd()), 0, 1, 0, lockOverlapped())
 	return l.f.Close()
 }
-
