@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/commitlog-go/commitlog/partition"
 )
 
 // Broker owns a data directory: its topics, their partitions and the
@@ -31,7 +30,7 @@ type Broker struct {
 	wg     sync.WaitGroup
 	once   sync.Once
 	err    error
-	ext    extensions
+	coord  coordinatorSlot // the consumer group coordinator (client.go)
 
 	// Guarded by adminM (and written by load before Open returns).
 	deleted  map[string]int32 // deleted topics whose directories may remain: name -> partitions
@@ -124,7 +123,7 @@ func Open(dir string, opts ...Option) (*Broker, error) {
 	return b, nil
 }
 
-func (b *Broker) openPartition(topic string, id int32, cfg TopicConfig) (*partition.Partition, error) {
+func (b *Broker) openTopicPartition(topic string, id int32, cfg TopicConfig) (*Partition, error) {
 	dir, err := b.partitionDir(topic, id)
 	if err != nil {
 		return nil, fmt.Errorf("commitlog: %w", err)
@@ -134,7 +133,7 @@ func (b *Broker) openPartition(topic string, id int32, cfg TopicConfig) (*partit
 	lc.FS = b.fs
 	lc.Checkpoint = b.cp.loaded[topicPartition{topic, id}]
 	lc.OnStartOffset = func(int64) error { return b.writeCheckpoints() }
-	p, err := partition.Open(dir, topic, id, lc)
+	p, err := openPartition(dir, topic, id, lc)
 	if err != nil {
 		return nil, fmt.Errorf("commitlog: %w", err)
 	}
@@ -237,7 +236,6 @@ type topicChange struct {
 	partitions int32
 }
 
-func joinErrs(errs []error) error { return errors.Join(errs...) }
 
 // makeRoom clears the way for a new partition directory. A directory
 // already there is removed only if it is provably garbage: a partition of
@@ -314,10 +312,10 @@ func (b *Broker) createTopic(name string, cfg TopicConfig) (*Topic, error) {
 		return nil, fmt.Errorf("commitlog: create topic %s: %w", name, err)
 	}
 	t := &Topic{name: name, cfg: cfg, broker: b}
-	parts := make([]*partition.Partition, 0, cfg.Partitions)
+	parts := make([]*Partition, 0, cfg.Partitions)
 	fail := func(err error) (*Topic, error) {
 		for _, p := range parts {
-			_ = p.Delete()
+			_ = p.delete()
 		}
 		return nil, err
 	}
@@ -325,7 +323,7 @@ func (b *Broker) createTopic(name string, cfg TopicConfig) (*Topic, error) {
 		if err := b.makeRoom(name, i); err != nil {
 			return fail(err)
 		}
-		p, err := b.openPartition(name, i, cfg)
+		p, err := b.openTopicPartition(name, i, cfg)
 		if err != nil {
 			return fail(err)
 		}
@@ -389,10 +387,10 @@ func (b *Broker) AddPartitions(name string, total int32) error {
 	if err := b.writeCheckpoints(); err != nil {
 		return fmt.Errorf("commitlog: add partitions to %s: %w", name, err)
 	}
-	added := make([]*partition.Partition, 0, int(total)-len(old))
+	added := make([]*Partition, 0, int(total)-len(old))
 	fail := func(err error) error {
 		for _, p := range added {
-			_ = p.Delete()
+			_ = p.delete()
 		}
 		return err
 	}
@@ -400,7 +398,7 @@ func (b *Broker) AddPartitions(name string, total int32) error {
 		if err := b.makeRoom(name, i); err != nil {
 			return fail(err)
 		}
-		p, err := b.openPartition(name, i, t.cfg)
+		p, err := b.openTopicPartition(name, i, t.cfg)
 		if err != nil {
 			return fail(err)
 		}
@@ -460,7 +458,7 @@ func (b *Broker) DeleteTopic(name string) error {
 		errs = append(errs, b.step("meta-committed"))
 	}
 	for _, p := range t.Partitions() {
-		errs = append(errs, p.Delete())
+		errs = append(errs, p.delete())
 	}
 	// Drop the topic from the checkpoints, so that a topic created under
 	// its name is never checked against its offsets.
@@ -505,8 +503,8 @@ func (b *Broker) maintain() {
 		now := time.Now()
 		for _, t := range *b.topics.Load() {
 			for _, p := range t.Partitions() {
-				p.Metrics().Tick(now)
-				if err := p.Maintain(); err != nil && !errors.Is(err, ErrClosed) {
+				p.metrics.Tick(now)
+				if err := p.maintain(); err != nil && !errors.Is(err, ErrClosed) {
 					b.opts.logger.Error("maintenance failed", "topic", t.name, "partition", p.ID(), "err", err)
 				}
 			}
@@ -523,7 +521,7 @@ func (b *Broker) closeTopics() error {
 	var errs []error
 	for _, t := range *b.topics.Load() {
 		for _, p := range t.Partitions() {
-			errs = append(errs, p.Close())
+			errs = append(errs, p.close())
 		}
 	}
 	return errors.Join(errs...)
@@ -534,7 +532,7 @@ func (b *Broker) closeTopics() error {
 func (b *Broker) Close() error {
 	b.once.Do(func() {
 		unpublishExpvar(b)
-		extErr := b.closeExtensions()
+		extErr := b.closeCoordinator()
 		b.adminM.Lock()
 		b.closed.Store(true)
 		b.adminM.Unlock()

@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/commitlog-go/commitlog/partition"
 	"github.com/commitlog-go/commitlog/record"
 	"github.com/stretchr/testify/require"
 )
@@ -72,7 +71,7 @@ type rec struct {
 
 // readAll reads every record of p from its log start offset to its high
 // watermark, checking that offsets are dense.
-func readAll(t testing.TB, p *partition.Partition) []rec {
+func readAll(t testing.TB, p *Partition) []rec {
 	t.Helper()
 	var out []rec
 	next := p.LogStartOffset()
@@ -103,7 +102,7 @@ func readAll(t testing.TB, p *partition.Partition) []rec {
 	return out
 }
 
-func appendBatch(t testing.TB, p *partition.Partition, tag string, n int) []rec {
+func appendBatch(t testing.TB, p *Partition, tag string, n int) []rec {
 	t.Helper()
 	info, err := p.Append(newBatch(t, tag, n, 1000), false)
 	require.NoError(t, err)
@@ -121,7 +120,7 @@ func mustTopic(t testing.TB, b *Broker, name string) *Topic {
 	return tp
 }
 
-func mustPartition(t testing.TB, b *Broker, name string, id int32) *partition.Partition {
+func mustPartition(t testing.TB, b *Broker, name string, id int32) *Partition {
 	t.Helper()
 	p, err := mustTopic(t, b, name).Partition(id)
 	require.NoError(t, err)
@@ -375,7 +374,7 @@ func TestDataAndConfigSurviveReopen(t *testing.T) {
 			want[name] = append(want[name], recs)
 		}
 	}
-	require.Greater(t, mustPartition(t, b, "tuned", 0).Log().NumSegments(), 1, "segment.bytes rolls")
+	require.Greater(t, mustPartition(t, b, "tuned", 0).log.NumSegments(), 1, "segment.bytes rolls")
 	require.Equal(t, int32(4), wantCfg["plain"].Partitions)
 	require.NoError(t, b.Close())
 
@@ -397,7 +396,7 @@ func TestDataAndConfigSurviveReopen(t *testing.T) {
 			require.Equal(t, end, info.BaseOffset)
 		}
 	}
-	lc := mustPartition(t, b, "tuned", 1).Log().Config()
+	lc := mustPartition(t, b, "tuned", 1).log.Config()
 	require.Equal(t, int64(1024), lc.SegmentBytes)
 	require.Equal(t, record.LogAppendTime, lc.TimestampType)
 	require.Equal(t, 48*time.Hour, lc.RetentionMs)
@@ -705,7 +704,7 @@ func TestDeleteTopicInUse(t *testing.T) {
 	require.NoError(t, err)
 	p := mustPartition(t, b, "doomed", 1)
 	appendBatch(t, p, "a", 3)
-	dir := p.Log().Dir()
+	dir := p.log.Dir()
 	require.DirExists(t, dir)
 
 	waitErr := make(chan error, 1)
@@ -749,12 +748,12 @@ func TestMaintenanceRetention(t *testing.T) {
 		_, err = p.Append(append([]byte(nil), raw...), false)
 		require.NoError(t, err)
 	}
-	require.Greater(t, p.Log().NumSegments(), 2)
+	require.Greater(t, p.log.NumSegments(), 2)
 	require.Zero(t, p.LogStartOffset())
 	hw := p.HighWatermark()
 
 	// No further appends: only the maintenance goroutine can delete them.
-	require.Eventually(t, func() bool { return p.Log().NumSegments() == 1 }, 10*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return p.log.NumSegments() == 1 }, 10*time.Second, 20*time.Millisecond)
 	require.Greater(t, p.LogStartOffset(), int64(0))
 	require.Equal(t, hw, p.HighWatermark())
 	require.Equal(t, hw, p.LogEndOffset())
@@ -934,7 +933,7 @@ func TestConcurrentUse(t *testing.T) {
 	require.ElementsMatch(t, []string{"busy-0", "busy-1", "busy-2", "busy-3"}, dirs)
 }
 
-func mustTopicNoFatal(b *Broker, name string) (*partition.Partition, error) {
+func mustTopicNoFatal(b *Broker, name string) (*Partition, error) {
 	tp, err := b.Topic(name)
 	if err != nil {
 		return nil, err

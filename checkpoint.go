@@ -166,8 +166,8 @@ func (b *Broker) writeCheckpoints() error {
 		}
 		for _, p := range t.Partitions() {
 			tp := topicPartition{name, p.ID()}
-			rp[tp] = p.Log().FlushedOffset()
-			start[tp] = p.Log().StartOffset()
+			rp[tp] = p.log.FlushedOffset()
+			start[tp] = p.log.StartOffset()
 		}
 	}
 	for i, data := range [2][]byte{encodeCheckpoint(start), encodeCheckpoint(rp)} {

@@ -76,7 +76,7 @@ func checkpointFixture(t *testing.T, dir string, n int) (*Broker, []rec) {
 	for i := range n {
 		all = append(all, appendBatch(t, p, fmt.Sprintf("b%d", i), 10)...)
 	}
-	require.Greater(t, p.Log().NumSegments(), 3)
+	require.Greater(t, p.log.NumSegments(), 3)
 	return b, all
 }
 

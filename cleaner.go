@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/commitlog-go/commitlog/log"
-	"github.com/commitlog-go/commitlog/partition"
 )
 
 // DefaultCleanerInterval is Kafka's log.cleaner.backoff.ms: how long the
@@ -91,14 +90,14 @@ func (b *Broker) runCleaner() {
 func (b *Broker) cleanRound(ctx context.Context, c *log.Cleaner) {
 	done := map[*log.Log]bool{}
 	for ctx.Err() == nil {
-		var best *partition.Partition
+		var best *Partition
 		var bestState log.CleanerState
 		for _, t := range *b.topics.Load() {
 			if t.deleted.Load() || !t.cfg.Compacted() {
 				continue
 			}
 			for _, p := range t.Partitions() {
-				l := p.Log()
+				l := p.log
 				if done[l] {
 					continue
 				}
@@ -111,7 +110,7 @@ func (b *Broker) cleanRound(ctx context.Context, c *log.Cleaner) {
 		if best == nil {
 			return
 		}
-		l := best.Log()
+		l := best.log
 		done[l] = true
 		res, err := c.Clean(ctx, l)
 		logger := b.opts.logger.With("topic", best.Topic(), "partition", best.ID())

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/commitlog-go/commitlog/partition"
 	"github.com/commitlog-go/commitlog/record"
 	"github.com/stretchr/testify/require"
 )
@@ -31,7 +30,7 @@ func keyedBatch(t testing.TB, tag string, from, to, del int) []byte {
 
 // latest reads p and returns each key's latest value (deleted keys
 // absent) and the number of records read.
-func latest(t testing.TB, p *partition.Partition) (map[string]string, int) {
+func latest(t testing.TB, p *Partition) (map[string]string, int) {
 	t.Helper()
 	m := map[string]string{}
 	n := 0
@@ -83,7 +82,7 @@ func TestCleanerCompactsInBackground(t *testing.T) {
 	total := 30 * 11
 	for _, tp := range []*Topic{compacted, both} {
 		p, _ := tp.Partition(0)
-		require.True(t, p.Log().Config().Compact)
+		require.True(t, p.log.Config().Compact)
 		require.Eventually(t, func() bool {
 			_, n := latest(t, p)
 			return n < total/2
@@ -93,7 +92,7 @@ func TestCleanerCompactsInBackground(t *testing.T) {
 		require.Equal(t, int64(total), p.HighWatermark(), "offsets stay")
 	}
 	p, _ := plain.Partition(0)
-	require.False(t, p.Log().Config().Compact)
+	require.False(t, p.log.Config().Compact)
 	_, n := latest(t, p)
 	require.Equal(t, total, n, "a delete-policy topic is never compacted")
 }
@@ -132,7 +131,7 @@ func TestCleanerLifeCycle(t *testing.T) {
 	require.Equal(t, "99", got["k0"])
 	require.LessOrEqual(t, n, 500)
 	// By hand, then.
-	_, err = p.Log().Compact()
+	_, err = p.log.Compact()
 	require.NoError(t, err)
 	got2, n2 := latest(t, p)
 	require.Equal(t, got, got2)
@@ -209,7 +208,7 @@ func TestCompactionTopicConfig(t *testing.T) {
 	require.NoError(t, b.Close())
 	b = openBroker(t, dir, WithCleanerInterval(-1))
 	require.Equal(t, cfg, mustTopic(t, b, "t").Config())
-	lc = mustPartition(t, b, "t", 0).Log().Config()
+	lc = mustPartition(t, b, "t", 0).log.Config()
 	require.True(t, lc.Compact)
 	require.Equal(t, 0.25, lc.MinCleanableDirtyRatio)
 }

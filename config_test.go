@@ -1,10 +1,9 @@
-package commitlog_test
+package commitlog
 
 import (
 	"testing"
 	"time"
 
-	"github.com/commitlog-go/commitlog"
 	"github.com/commitlog-go/commitlog/record"
 	"github.com/stretchr/testify/require"
 )
@@ -16,12 +15,12 @@ import (
 // of a topic configured to keep them for centuries.
 func TestParseTopicConfigHugeDurations(t *testing.T) {
 	settings := map[string]string{"retention.ms": "18446744073710", "segment.ms": "18446744073710", "cleanup.policy": "delete"}
-	cfg, err := commitlog.ParseTopicConfig(1, settings)
+	cfg, err := ParseTopicConfig(1, settings)
 	require.NoError(t, err)
 	require.Greater(t, cfg.RetentionMs, 100*365*24*time.Hour)
 	require.Greater(t, cfg.SegmentMs, 100*365*24*time.Hour)
 
-	b, err := commitlog.Open(t.TempDir(), commitlog.WithoutExpvar(), commitlog.WithMaintenanceInterval(10*time.Millisecond))
+	b, err := Open(t.TempDir(), WithoutExpvar(), WithMaintenanceInterval(10*time.Millisecond))
 	require.NoError(t, err)
 	defer b.Close()
 	top, err := b.CreateTopic("t", cfg)
@@ -33,8 +32,8 @@ func TestParseTopicConfigHugeDurations(t *testing.T) {
 	require.NoError(t, err)
 	_, err = p.Append(raw, false)
 	require.NoError(t, err)
-	require.NoError(t, p.Log().Roll())
+	require.NoError(t, p.Roll())
 	time.Sleep(50 * time.Millisecond) // a few maintenance passes
-	require.NoError(t, p.Maintain())
+	require.NoError(t, p.maintain())
 	require.Equal(t, int64(0), p.LogStartOffset(), "retention deleted the record")
 }

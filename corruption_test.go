@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/commitlog-go/commitlog/log"
-	"github.com/commitlog-go/commitlog/partition"
 	"github.com/commitlog-go/commitlog/record"
 	"github.com/commitlog-go/commitlog/segment"
 	"github.com/stretchr/testify/require"
@@ -230,7 +229,7 @@ func buildCorruptFixture(t *testing.T) *corruptFixture {
 	offsets, err := b.OffsetsTopic(1)
 	require.NoError(t, err)
 
-	appendRecs := func(p *partition.Partition, recs []writtenRec) {
+	appendRecs := func(p *Partition, recs []writtenRec) {
 		bl := record.NewBuilder(0, record.BatchOptions{})
 		for _, r := range recs {
 			bl.Add(r.ts, r.key, r.value, nil)
@@ -269,7 +268,7 @@ func buildCorruptFixture(t *testing.T) *corruptFixture {
 			appendRecs(p, recs)
 		}
 	}
-	stateRound := func(p *partition.Partition, round, batches int) {
+	stateRound := func(p *Partition, round, batches int) {
 		for batch := 0; batch < batches; batch++ {
 			var recs []writtenRec
 			for i := 0; i < 1+rng.IntN(6); i++ {
@@ -285,7 +284,7 @@ func buildCorruptFixture(t *testing.T) *corruptFixture {
 	}
 	for _, p := range state.Partitions() {
 		stateRound(p, 0, 24)
-		res, err := p.Log().Compact()
+		res, err := p.log.Compact()
 		require.NoError(t, err)
 		require.Greater(t, res.RecordsBefore, res.RecordsAfter, "compaction removed records of %s-%d", p.Topic(), p.ID())
 		stateRound(p, 1, 12)
@@ -314,7 +313,7 @@ func buildCorruptFixture(t *testing.T) *corruptFixture {
 			require.NoError(t, err, "%s", key)
 			fx.served[key] = recs
 			if name == corruptEvents {
-				require.Greater(t, p.Log().NumSegments(), 2, "%s has sealed segments", key)
+				require.Greater(t, p.log.NumSegments(), 2, "%s has sealed segments", key)
 				require.Len(t, recs, len(fx.written[key]))
 			}
 		}
@@ -425,7 +424,7 @@ func (tm *dirTemplate) writeTo(dst string) error {
 // progress is an error wrapping errCorruptStall (a consumer would spin on
 // it forever); batches that fail the consumer's checks, one wrapping
 // errCorruptClient.
-func corruptReadAll(p *partition.Partition) ([]servedRec, error) {
+func corruptReadAll(p *Partition) ([]servedRec, error) {
 	var out []servedRec
 	next := p.LogStartOffset()
 	for hw := p.HighWatermark(); next < hw; {
@@ -914,10 +913,10 @@ func openAndRead(fx *corruptFixture, dir string, compact func(corruptTP) bool) (
 		}
 	}()
 	o.served = map[corruptTP][]servedRec{}
-	var ps []*partition.Partition
+	var ps []*Partition
 	for _, tp := range fx.parts {
 		topic, err := b.Topic(tp.topic)
-		var p *partition.Partition
+		var p *Partition
 		if err == nil {
 			p, err = topic.Partition(tp.part)
 		}
@@ -933,7 +932,7 @@ func openAndRead(fx *corruptFixture, dir string, compact func(corruptTP) bool) (
 			}
 			continue
 		}
-		if fx.compacted[tp.topic] && compact(tp) && p.Log().NumSegments() > 1 {
+		if fx.compacted[tp.topic] && compact(tp) && p.log.NumSegments() > 1 {
 			ps = append(ps, p)
 		}
 	}
@@ -943,7 +942,7 @@ func openAndRead(fx *corruptFixture, dir string, compact func(corruptTP) bool) (
 	}
 	for _, p := range ps {
 		tp := corruptTP{p.Topic(), p.ID()}
-		if _, err := p.Log().Compact(); err != nil {
+		if _, err := p.log.Compact(); err != nil {
 			if o.compactErr == nil {
 				o.compactErr, o.compactTP = err, tp
 			}

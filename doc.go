@@ -5,10 +5,14 @@
 // CRC-32C, segment files named by base offset, .index and .timeindex files).
 //
 // The root package owns the Broker: one data directory, locked by one
-// process, holding topics and their partitions. Clients live in
-// sub-packages: producer (batching writes), consumer (reads, consumer
-// groups, offset commits) and assignor (partition assignment strategies).
-// The storage layers are log, segment, index and record.
+// process, holding topics and their partitions (Partition: the high
+// watermark, long-poll wake-ups and group-committed fsync of one
+// partition's log). Clients live in sub-packages: producer (batching
+// writes), consumer (reads, consumer groups, offset commits) and assignor
+// (partition assignment strategies). They reach storage only through the
+// root, by the Store interface that *Broker implements; the storage layers
+// below it are log, segment, index and record (the batch codec, which the
+// clients share).
 //
 //	b, err := commitlog.Open("data")
 //	if err != nil { ... }

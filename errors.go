@@ -5,7 +5,6 @@ import (
 	"github.com/commitlog-go/commitlog/vfs"
 
 	"github.com/commitlog-go/commitlog/log"
-	"github.com/commitlog-go/commitlog/partition"
 )
 
 // Sentinel errors. Test for them with errors.Is; they are returned wrapped
@@ -26,7 +25,7 @@ var (
 	ErrInvalidRecord = log.ErrInvalidRecord
 	// ErrUnknownTopic: no such topic (Kafka's UNKNOWN_TOPIC_OR_PARTITION),
 	// including a topic deleted while in use.
-	ErrUnknownTopic = partition.ErrUnknownTopic
+	ErrUnknownTopic = errors.New("commitlog: unknown topic")
 	// ErrUnknownPartition: the topic exists but not the partition.
 	ErrUnknownPartition = errors.New("commitlog: unknown partition")
 	// ErrTopicExists: CreateTopic of a name already taken.

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/commitlog-go/commitlog/partition"
 )
 
 // WithRecoverMetadata lets Open rebuild the topic list when meta.json is
@@ -154,11 +153,11 @@ func (b *Broker) load() error {
 			return fmt.Errorf("commitlog: %s: topic %q: %w", metaPath, name, err)
 		}
 		t := &Topic{name: name, cfg: cfg, broker: b}
-		parts := make([]*partition.Partition, 0, tm.Partitions)
+		parts := make([]*Partition, 0, tm.Partitions)
 		t.parts.Store(&parts)
 		topics[name] = t
 		for i := int32(0); i < tm.Partitions; i++ {
-			p, err := b.openPartition(name, i, cfg)
+			p, err := b.openTopicPartition(name, i, cfg)
 			if err != nil {
 				return err
 			}

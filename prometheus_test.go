@@ -10,7 +10,8 @@ import (
 
 type groupStats []commitlog.GroupStats
 
-func (g groupStats) ContributeStats(s *commitlog.Stats) { s.Groups = append(s.Groups, g...) }
+func (g groupStats) GroupStats() []commitlog.GroupStats { return g }
+func (groupStats) Close() error                         { return nil }
 
 // TestPrometheusLabelEscaping: label values are escaped as the Prometheus
 // text format says (backslash, double quote and line feed; every other
@@ -21,7 +22,7 @@ func TestPrometheusLabelEscaping(t *testing.T) {
 	b, err := commitlog.Open(t.TempDir(), commitlog.WithoutExpvar())
 	require.NoError(t, err)
 	defer b.Close()
-	_, err = b.Extension("test-groups", func() (any, error) {
+	_, err = b.GroupCoordinator(func() (commitlog.GroupCoordinator, error) {
 		return groupStats{{Group: "a\"b\\c\nd\te\u00a0f\x01é", Members: 1,
 			Lag: []commitlog.PartitionLag{{Topic: "t", Partition: 0, Lag: 3}}}, {Group: "bad\xff", Members: 2}}, nil
 	})

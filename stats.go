@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/commitlog-go/commitlog/partition"
 )
 
 // Stats is a snapshot of what a broker is doing, as Kafka's broker and
@@ -18,7 +17,7 @@ type Stats struct {
 	Time   time.Time    `json:"time"`
 	Totals Throughput   `json:"totals"`
 	Topics []TopicStats `json:"topics"`
-	// Groups is filled in by the consumer group coordinator, when one runs.
+	// Groups comes from the consumer group coordinator, when one runs.
 	Groups []GroupStats `json:"groups,omitempty"`
 }
 
@@ -83,13 +82,7 @@ type PartitionLag struct {
 	Lag           int64  `json:"lag"`
 }
 
-// StatsContributor is implemented by broker extensions (see Extension) that
-// add to Stats, as the consumer group coordinator adds group lag.
-type StatsContributor interface {
-	ContributeStats(*Stats)
-}
-
-func throughput(m *partition.Metrics) Throughput {
+func throughput(m *metrics) Throughput {
 	t := Throughput{
 		MessagesInPerSec:   m.Records.Rate(),
 		BytesInPerSec:      m.Bytes.Rate(),
@@ -118,7 +111,7 @@ func (t *Throughput) finish() {
 	}
 }
 
-func latency(h *partition.Histogram) Latency {
+func latency(h *histogram) Latency {
 	ps, n := h.Percentiles(0.5, 0.99, 0.999)
 	return Latency{P50: ps[0], P99: ps[1], P999: ps[2], Count: n}
 }
@@ -139,9 +132,9 @@ func (b *Broker) Stats() Stats {
 		t := topics[name]
 		ts := TopicStats{Name: name}
 		for _, p := range t.Partitions() {
-			m := p.Metrics()
+			m := &p.metrics
 			m.Tick(now)
-			l := p.Log()
+			l := p.log
 			ps := PartitionStats{
 				Partition:      p.ID(),
 				LogStartOffset: p.LogStartOffset(),
@@ -160,16 +153,8 @@ func (b *Broker) Stats() Stats {
 		s.Totals.add(ts.Throughput)
 		s.Topics = append(s.Topics, ts)
 	}
-	b.ext.mu.Lock()
-	var contributors []StatsContributor
-	for _, v := range b.ext.byKey {
-		if c, ok := v.(StatsContributor); ok {
-			contributors = append(contributors, c)
-		}
-	}
-	b.ext.mu.Unlock()
-	for _, c := range contributors {
-		c.ContributeStats(&s)
+	if gc := b.coordinator(); gc != nil {
+		s.Groups = gc.GroupStats()
 	}
 	return s
 }

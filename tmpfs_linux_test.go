@@ -72,7 +72,7 @@ func TestFullDiskTmpfs(t *testing.T) {
 	// Roll every partition on the full disk: a roll seals the old segment
 	// (its final time index entry) and creates new files.
 	for i := range parts {
-		_ = mustPartition(t, b, "t", int32(i)).Log().Roll()
+		_ = mustPartition(t, b, "t", int32(i)).log.Roll()
 	}
 	// Close on the full disk may fail (the indexes cannot be written), but
 	// loses nothing: the next Open recovers.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sync/atomic"
 
-	"github.com/commitlog-go/commitlog/partition"
 )
 
 // Topic is a named, partitioned log. Its methods take no lock.
@@ -12,7 +11,7 @@ type Topic struct {
 	name    string
 	cfg     TopicConfig
 	broker  *Broker
-	parts   atomic.Pointer[[]*partition.Partition]
+	parts   atomic.Pointer[[]*Partition]
 	deleted atomic.Bool
 }
 
@@ -31,7 +30,7 @@ func (t *Topic) Config() TopicConfig {
 func (t *Topic) Deleted() bool { return t.deleted.Load() }
 
 // Partitions returns the topic's partitions in order.
-func (t *Topic) Partitions() []*partition.Partition {
+func (t *Topic) Partitions() []*Partition {
 	if p := t.parts.Load(); p != nil {
 		return *p
 	}
@@ -43,7 +42,7 @@ func (t *Topic) NumPartitions() int32 { return int32(len(t.Partitions())) }
 
 // Partition returns partition id, or an error wrapping ErrUnknownTopic
 // (deleted topic) or ErrUnknownPartition.
-func (t *Topic) Partition(id int32) (*partition.Partition, error) {
+func (t *Topic) Partition(id int32) (*Partition, error) {
 	if t.deleted.Load() {
 		return nil, fmt.Errorf("commitlog: topic %s: %w", t.name, ErrUnknownTopic)
 	}

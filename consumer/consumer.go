@@ -14,7 +14,6 @@ import (
 
 	"github.com/commitlog-go/commitlog"
 	"github.com/commitlog-go/commitlog/assignor"
-	"github.com/commitlog-go/commitlog/partition"
 	"github.com/commitlog-go/commitlog/record"
 )
 
@@ -92,7 +91,7 @@ func (c *Consumer) getMode() mode { return mode(c.curMode.Load()) }
 
 type partState struct {
 	tp       TopicPartition
-	part     *partition.Partition
+	part     *commitlog.Partition
 	fetchPos int64 // next offset to fetch; -1 until resolved
 	pos      int64 // next offset Poll returns (what a commit stores); -1 until resolved
 	paused   bool
@@ -106,7 +105,7 @@ type partState struct {
 // the polling goroutine (or its rebalance listener). Close may be called
 // from any goroutine and wakes a waiting Poll.
 type Consumer struct {
-	b     *commitlog.Broker
+	b     commitlog.Store
 	cfg   Config
 	coord *Coordinator
 
@@ -163,7 +162,7 @@ type asyncCommit struct {
 }
 
 // New returns a consumer of b.
-func New(b *commitlog.Broker, cfg Config) (*Consumer, error) {
+func New(b commitlog.Store, cfg Config) (*Consumer, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -462,7 +461,7 @@ func (c *Consumer) fetch() (int, error) {
 // never records skipped or jumped to.
 func (c *Consumer) decode(ps *partState, data []byte) error {
 	var it record.Iterator
-	compacted := ps.part.Log().Config().Compact
+	compacted := ps.part.Compacted()
 	at, first, prevLast := ps.fetchPos, true, int64(0)
 	err := record.Batches(data, func(h *record.BatchHeader, raw []byte) error {
 		last := h.LastOffset()

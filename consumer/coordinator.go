@@ -32,30 +32,29 @@ var (
 	ErrInvalidOffset = errors.New("commitlog: invalid offset")
 )
 
-type coordinatorKey struct{}
-
 // Coordinator is the in-process group coordinator of one broker: it keeps
 // each group's members, generations and assignments, runs the leader's
 // assignor, expires members that stop heartbeating, and stores committed
 // offsets in __consumer_offsets. Each group has its own lock, so a
 // rebalance in one group never stops another. Consumers use it; it is
-// exported for tools and tests.
+// exported for tools and tests. It is the broker's
+// commitlog.GroupCoordinator.
 type Coordinator struct {
-	broker  *commitlog.Broker
+	broker  commitlog.Store
 	offsets *offsetStore
-	mu      sync.Mutex
+	mu      sync.Mutex // guards groups
 	groups  map[string]*group
-	seq     atomic.Int64
+	seq     atomic.Int64 // member id sequence
 	stop    chan struct{}
-	wg      sync.WaitGroup
+	wg      sync.WaitGroup // the expiry loop
 	once    sync.Once
 }
 
 // CoordinatorFor returns the broker's coordinator, starting it (and
 // creating __consumer_offsets, then loading the committed offsets) on first
 // use. The broker stops it on Close.
-func CoordinatorFor(b *commitlog.Broker) (*Coordinator, error) {
-	v, err := b.Extension(coordinatorKey{}, func() (any, error) {
+func CoordinatorFor(b commitlog.Store) (*Coordinator, error) {
+	gc, err := b.GroupCoordinator(func() (commitlog.GroupCoordinator, error) {
 		store, err := openOffsetStore(b, DefaultOffsetsTopicPartitions)
 		if err != nil {
 			return nil, err
@@ -68,7 +67,11 @@ func CoordinatorFor(b *commitlog.Broker) (*Coordinator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v.(*Coordinator), nil
+	c, ok := gc.(*Coordinator)
+	if !ok {
+		return nil, fmt.Errorf("consumer: the store runs a group coordinator of type %T, not this package's", gc)
+	}
+	return c, nil
 }
 
 // Close stops the coordinator's expiry loop and releases members waiting

@@ -3,15 +3,17 @@ package consumer
 import (
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/commitlog-go/commitlog"
 )
 
-// ContributeStats adds every group's state and lag to the broker's Stats
-// (commitlog.StatsContributor): lag per partition is the high watermark
+// GroupStats returns every group's state and lag, sorted by group id, for
+// the broker's Stats (commitlog.GroupCoordinator): lag per partition is the high watermark
 // minus the committed offset, for every partition the group has committed
 // or currently has assigned.
-func (c *Coordinator) ContributeStats(s *commitlog.Stats) {
+func (c *Coordinator) GroupStats() []commitlog.GroupStats {
+	var out []commitlog.GroupStats
 	c.mu.Lock()
 	ids := slices.Sorted(maps.Keys(c.groups))
 	groups := make([]*group, len(ids))
@@ -80,6 +82,8 @@ func (c *Coordinator) ContributeStats(s *commitlog.Stats) {
 			gs.TotalLag += pl.Lag
 			gs.Lag = append(gs.Lag, pl)
 		}
-		s.Groups = append(s.Groups, gs)
+		out = append(out, gs)
 	}
+	slices.SortFunc(out, func(a, b commitlog.GroupStats) int { return strings.Compare(a.Group, b.Group) })
+	return out
 }

@@ -8,8 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/commitlog-go/commitlog/log"
-	"github.com/commitlog-go/commitlog/partition"
+	"github.com/commitlog-go/commitlog"
 	"github.com/commitlog-go/commitlog/record"
 )
 
@@ -29,7 +28,7 @@ type batch struct {
 	created time.Time
 	flush   bool // sealed by Flush/Close: send without lingering
 	done    chan struct{}
-	info    log.AppendInfo
+	info    commitlog.AppendInfo
 	err     error
 	// Set by send when records' contexts had ended: each record's error
 	// (nil if written) and its index in the batch written (-1 if not).
@@ -117,7 +116,7 @@ func (b *batch) build() ([]byte, error) {
 type partQueue struct {
 	p        *Producer
 	tp       topicPartition
-	part     *partition.Partition
+	part     *commitlog.Partition
 	numParts atomic.Int32 // the topic's partition count at the latest Send
 	maxBatch int
 

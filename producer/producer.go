@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/commitlog-go/commitlog"
-	"github.com/commitlog-go/commitlog/partition"
 	"github.com/commitlog-go/commitlog/record"
 )
 
@@ -52,7 +51,7 @@ var ErrBufferFull = errors.New("commitlog: producer buffer full")
 // Producer sends records to a broker's topics. It is safe for concurrent
 // use; Close drains it.
 type Producer struct {
-	broker *commitlog.Broker
+	broker commitlog.Store
 	cfg    Config
 
 	queues  sync.Map // topicPartition -> *partQueue
@@ -76,7 +75,7 @@ type topicPartition struct {
 }
 
 // New returns a producer writing to b.
-func New(b *commitlog.Broker, cfg Config) (*Producer, error) {
+func New(b commitlog.Store, cfg Config) (*Producer, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -178,7 +177,7 @@ func (p *Producer) enqueue(ctx context.Context, rec *Record, cb func(RecordMetad
 	return q.add(ctx, rec, ts.UnixMilli(), size, cb), nil
 }
 
-func (p *Producer) queue(topic string, id int32, part *partition.Partition, n int32, limit int) *partQueue {
+func (p *Producer) queue(topic string, id int32, part *commitlog.Partition, n int32, limit int) *partQueue {
 	key := topicPartition{topic, id}
 	if q, ok := p.queues.Load(key); ok {
 		q := q.(*partQueue)

@@ -70,21 +70,21 @@ func run() error {
 	}
 	t, _ := b.Topic(topic)
 	part, _ := t.Partition(0)
-	before := part.Log().Size()
+	before := part.Size()
 	// The broker's cleaner does this in the background every
 	// log.cleaner.backoff.ms; run two passes by hand: the first compacts and
 	// stamps the tombstones' delete horizon, the second drops them.
-	if err := part.Log().Roll(); err != nil {
+	if err := part.Roll(); err != nil {
 		return err
 	}
 	for pass := 0; pass < 2; pass++ {
-		if _, err := part.Log().Compact(); err != nil {
+		if _, err := part.Compact(); err != nil {
 			return err
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	fmt.Printf("log: %d records written, %d KiB before compaction, %d KiB after\n",
-		part.LogEndOffset(), before>>10, part.Log().Size()>>10)
+		part.LogEndOffset(), before>>10, part.Size()>>10)
 	if err := b.Close(); err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package partition
+package commitlog
 
 import (
 	"testing"
@@ -16,7 +16,7 @@ func TestBuckets(t *testing.T) {
 }
 
 func TestHistogramPercentiles(t *testing.T) {
-	var h Histogram
+	var h histogram
 	for i := 1; i <= 1000; i++ {
 		h.Observe(time.Duration(i) * time.Microsecond)
 	}
@@ -36,7 +36,7 @@ func TestHistogramPercentiles(t *testing.T) {
 }
 
 func TestMeterRate(t *testing.T) {
-	var m Meter
+	var m meter
 	start := time.Now()
 	m.tick(start)
 	for i := 1; i <= 24; i++ { // two minutes of 100 events/s
@@ -48,7 +48,7 @@ func TestMeterRate(t *testing.T) {
 }
 
 func TestMeterMissedTicks(t *testing.T) {
-	var m Meter
+	var m meter
 	start := time.Now()
 	m.tick(start)
 	m.Mark(60000) // 100/s over ten minutes, read only at the end

@@ -1,4 +1,4 @@
-package partition
+package commitlog
 
 import (
 	"math"
@@ -8,21 +8,21 @@ import (
 	"time"
 )
 
-// Metrics are a partition's counters, rates and latency histograms, cheap
+// metrics are a partition's counters, rates and latency histograms, cheap
 // enough for the hot path: atomic adds, no locks.
-type Metrics struct {
-	Records       Meter     // records appended (Kafka's MessagesInPerSec)
-	Bytes         Meter     // bytes appended (BytesInPerSec)
-	Batches       Meter     // batches appended (ProduceRequestsPerSec)
-	BytesOut      Meter     // bytes read by fetches (BytesOutPerSec)
-	AppendLatency Histogram // time in Append, including fsync when durable
-	FetchLatency  Histogram // time in Read
+type metrics struct {
+	Records       meter     // records appended (Kafka's MessagesInPerSec)
+	Bytes         meter     // bytes appended (BytesInPerSec)
+	Batches       meter     // batches appended (ProduceRequestsPerSec)
+	BytesOut      meter     // bytes read by fetches (BytesOutPerSec)
+	AppendLatency histogram // time in Append, including fsync when durable
+	FetchLatency  histogram // time in Read
 }
 
 // Tick advances the rates and rotates the latency windows; the broker
 // calls it periodically. Reads tick too, so calling it is optional.
-func (m *Metrics) Tick(now time.Time) {
-	for _, mt := range []*Meter{&m.Records, &m.Bytes, &m.Batches, &m.BytesOut} {
+func (m *metrics) Tick(now time.Time) {
+	for _, mt := range []*meter{&m.Records, &m.Bytes, &m.Batches, &m.BytesOut} {
 		mt.tick(now)
 	}
 	m.AppendLatency.rotate(now)
@@ -35,8 +35,8 @@ const meterInterval = 5 * time.Second
 
 var meterAlpha = 1 - math.Exp(-5.0/60.0)
 
-// Meter counts events and keeps their one-minute rate.
-type Meter struct {
+// meter counts events and keeps their one-minute rate.
+type meter struct {
 	count atomic.Int64
 
 	mu        sync.Mutex
@@ -47,20 +47,20 @@ type Meter struct {
 }
 
 // Mark records n events.
-func (m *Meter) Mark(n int64) { m.count.Add(n) }
+func (m *meter) Mark(n int64) { m.count.Add(n) }
 
 // Count is the total since the partition opened.
-func (m *Meter) Count() int64 { return m.count.Load() }
+func (m *meter) Count() int64 { return m.count.Load() }
 
 // Rate is the one-minute moving average, events per second.
-func (m *Meter) Rate() float64 {
+func (m *meter) Rate() float64 {
 	m.tick(time.Now())
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.rate
 }
 
-func (m *Meter) tick(now time.Time) {
+func (m *meter) tick(now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.lastTick.IsZero() {
@@ -91,10 +91,10 @@ func (m *Meter) tick(now time.Time) {
 	}
 }
 
-// Histogram records durations in log-linear buckets (8 per power of two,
+// histogram records durations in log-linear buckets (8 per power of two,
 // so a percentile is within about 9% of the true value) over a sliding
 // window of one to two minutes: the current minute and the one before.
-type Histogram struct {
+type histogram struct {
 	mu      sync.Mutex
 	slots   [2]*buckets
 	cur     atomic.Pointer[buckets]
@@ -127,7 +127,7 @@ func bucketLow(i int) int64 {
 	return int64(subBuckets+sub) << (e - 3)
 }
 
-func (h *Histogram) current() *buckets {
+func (h *histogram) current() *buckets {
 	if b := h.cur.Load(); b != nil {
 		return b
 	}
@@ -142,11 +142,11 @@ func (h *Histogram) current() *buckets {
 }
 
 // Observe records one duration.
-func (h *Histogram) Observe(d time.Duration) {
+func (h *histogram) Observe(d time.Duration) {
 	h.current().n[bucketOf(int64(d))].Add(1)
 }
 
-func (h *Histogram) rotate(now time.Time) {
+func (h *histogram) rotate(now time.Time) {
 	h.current()
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -164,7 +164,7 @@ func (h *Histogram) rotate(now time.Time) {
 
 // Percentiles returns the durations below which the given fractions (0..1)
 // of the observations in the window fall, and the number of observations.
-func (h *Histogram) Percentiles(qs ...float64) ([]time.Duration, int64) {
+func (h *histogram) Percentiles(qs ...float64) ([]time.Duration, int64) {
 	h.current()
 	h.mu.Lock()
 	a, b := h.slots[0], h.slots[1]

@@ -1,4 +1,4 @@
-package partition
+package commitlog
 
 import (
 	"context"
@@ -20,7 +20,7 @@ import (
 // and the record's position in it. It returns a copy: Append rewrites the
 // base offset in place. It reports errors with t.Error, so other goroutines
 // may call it.
-func batch(t testing.TB, tag string, n int, ts int64) []byte {
+func partBatch(t testing.TB, tag string, n int, ts int64) []byte {
 	t.Helper()
 	b := record.NewBuilder(0, record.BatchOptions{})
 	for i := 0; i < n; i++ {
@@ -33,19 +33,19 @@ func batch(t testing.TB, tag string, n int, ts int64) []byte {
 	return append([]byte(nil), out...)
 }
 
-func testConfig() log.Config {
+func partTestConfig() log.Config {
 	return log.Config{SegmentBytes: 4 << 10, IndexIntervalBytes: 256, SegmentIndexBytes: 4 << 10, RetentionMs: -1}
 }
 
-func openPartition(t testing.TB, dir string) *Partition {
+func openTestPartition(t testing.TB, dir string) *Partition {
 	t.Helper()
-	p, err := Open(dir, "t", 3, testConfig())
+	p, err := openPartition(dir, "t", 3, partTestConfig())
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = p.Close() })
+	t.Cleanup(func() { _ = p.close() })
 	return p
 }
 
-type rec struct {
+type partRec struct {
 	Offset int64
 	Value  string
 	TS     int64
@@ -53,9 +53,9 @@ type rec struct {
 
 // decode returns the records of the whole batches in data, and checks
 // that every batch ends at or below limit.
-func decode(t testing.TB, data []byte, limit int64) []rec {
+func partDecode(t testing.TB, data []byte, limit int64) []partRec {
 	t.Helper()
-	var out []rec
+	var out []partRec
 	err := record.Batches(data, func(h *record.BatchHeader, b []byte) error {
 		if h.NextOffset() > limit {
 			return fmt.Errorf("batch %d..%d reaches past %d", h.BaseOffset, h.LastOffset(), limit)
@@ -65,7 +65,7 @@ func decode(t testing.TB, data []byte, limit int64) []rec {
 			return err
 		}
 		for _, r := range recs {
-			out = append(out, rec{r.Offset, string(r.Value), r.Timestamp})
+			out = append(out, partRec{r.Offset, string(r.Value), r.Timestamp})
 		}
 		return nil
 	})
@@ -74,7 +74,7 @@ func decode(t testing.TB, data []byte, limit int64) []rec {
 }
 
 func TestAppendAdvancesOffsets(t *testing.T) {
-	p := openPartition(t, t.TempDir())
+	p := openTestPartition(t, t.TempDir())
 	require.Equal(t, "t", p.Topic())
 	require.Equal(t, int32(3), p.ID())
 	require.Zero(t, p.HighWatermark())
@@ -83,7 +83,7 @@ func TestAppendAdvancesOffsets(t *testing.T) {
 
 	next := int64(0)
 	for i, n := range []int{1, 5, 3, 10, 1} {
-		info, err := p.Append(batch(t, fmt.Sprint(i), n, 1000), false)
+		info, err := p.Append(partBatch(t, fmt.Sprint(i), n, 1000), false)
 		require.NoError(t, err)
 		require.Equal(t, next, info.BaseOffset)
 		require.Equal(t, next+int64(n)-1, info.LastOffset)
@@ -95,25 +95,25 @@ func TestAppendAdvancesOffsets(t *testing.T) {
 
 	data, err := p.Read(nil, 0, 1<<20)
 	require.NoError(t, err)
-	recs := decode(t, data, p.HighWatermark())
+	recs := partDecode(t, data, p.HighWatermark())
 	require.Len(t, recs, int(next))
 	for i, r := range recs {
 		require.Equal(t, int64(i), r.Offset)
 	}
 
 	// Offsets survive a reopen.
-	dir := p.Log().Dir()
-	require.NoError(t, p.Close())
-	p2 := openPartition(t, dir)
+	dir := p.log.Dir()
+	require.NoError(t, p.close())
+	p2 := openTestPartition(t, dir)
 	require.Equal(t, next, p2.HighWatermark())
 	require.Equal(t, next, p2.LogEndOffset())
-	info, err := p2.Append(batch(t, "after", 2, 1000), false)
+	info, err := p2.Append(partBatch(t, "after", 2, 1000), false)
 	require.NoError(t, err)
 	require.Equal(t, next, info.BaseOffset)
 }
 
 func TestAppendRejectsGarbage(t *testing.T) {
-	p := openPartition(t, t.TempDir())
+	p := openTestPartition(t, t.TempDir())
 	_, err := p.Append([]byte("not a batch at all, not even close to one"), false)
 	require.ErrorIs(t, err, log.ErrCorrupt)
 	require.Zero(t, p.HighWatermark())
@@ -121,9 +121,9 @@ func TestAppendRejectsGarbage(t *testing.T) {
 }
 
 func TestReadNeverPastHighWatermark(t *testing.T) {
-	p := openPartition(t, t.TempDir())
+	p := openTestPartition(t, t.TempDir())
 	for i := 0; i < 3; i++ { // offsets 0-4, 5-9, 10-14
-		_, err := p.Append(batch(t, fmt.Sprint(i), 5, int64(1000*(i+1))), false)
+		_, err := p.Append(partBatch(t, fmt.Sprint(i), 5, int64(1000*(i+1))), false)
 		require.NoError(t, err)
 	}
 	require.Equal(t, int64(15), p.LogEndOffset())
@@ -153,7 +153,7 @@ func TestReadNeverPastHighWatermark(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			recs := decode(t, data, 10)
+			recs := partDecode(t, data, 10)
 			if tt.want == nil {
 				require.Empty(t, recs)
 				return
@@ -179,16 +179,16 @@ func TestReadNeverPastHighWatermark(t *testing.T) {
 	require.ErrorIs(t, p.Wait(ctx, 10), context.DeadlineExceeded)
 
 	// The next append makes everything visible.
-	_, err = p.Append(batch(t, "3", 1, 4000), false)
+	_, err = p.Append(partBatch(t, "3", 1, 4000), false)
 	require.NoError(t, err)
 	require.Equal(t, int64(16), p.HighWatermark())
 	data, err := p.Read(nil, 12, 1<<20)
 	require.NoError(t, err)
-	require.NotEmpty(t, decode(t, data, 16))
+	require.NotEmpty(t, partDecode(t, data, 16))
 }
 
 func TestReadConcurrentWithAppends(t *testing.T) {
-	p := openPartition(t, t.TempDir())
+	p := openTestPartition(t, t.TempDir())
 	const batches = 300
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -197,7 +197,7 @@ func TestReadConcurrentWithAppends(t *testing.T) {
 		defer wg.Done()
 		defer close(done)
 		for i := 0; i < batches; i++ {
-			if _, err := p.Append(batch(t, fmt.Sprint(i), 3, 1000), false); err != nil {
+			if _, err := p.Append(partBatch(t, fmt.Sprint(i), 3, 1000), false); err != nil {
 				t.Error(err)
 				return
 			}
@@ -247,15 +247,15 @@ func TestReadConcurrentWithAppends(t *testing.T) {
 
 func TestWait(t *testing.T) {
 	t.Run("returns when data arrives", func(t *testing.T) {
-		p := openPartition(t, t.TempDir())
-		_, err := p.Append(batch(t, "a", 2, 1000), false)
+		p := openTestPartition(t, t.TempDir())
+		_, err := p.Append(partBatch(t, "a", 2, 1000), false)
 		require.NoError(t, err)
 		// Already there: no blocking.
 		require.NoError(t, p.Wait(context.Background(), 1))
 
 		go func() {
 			time.Sleep(50 * time.Millisecond)
-			if _, err := p.Append(batch(t, "b", 1, 1000), false); err != nil {
+			if _, err := p.Append(partBatch(t, "b", 1, 1000), false); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -267,26 +267,26 @@ func TestWait(t *testing.T) {
 		require.GreaterOrEqual(t, time.Since(start), 40*time.Millisecond)
 	})
 	t.Run("context timeout", func(t *testing.T) {
-		p := openPartition(t, t.TempDir())
+		p := openTestPartition(t, t.TempDir())
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
 		err := p.Wait(ctx, 0)
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 	})
 	t.Run("context canceled", func(t *testing.T) {
-		p := openPartition(t, t.TempDir())
+		p := openTestPartition(t, t.TempDir())
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		require.ErrorIs(t, p.Wait(ctx, 0), context.Canceled)
 	})
 	t.Run("close wakes waiters", func(t *testing.T) {
-		p := openPartition(t, t.TempDir())
+		p := openTestPartition(t, t.TempDir())
 		errc := make(chan error, 3)
 		for i := 0; i < 3; i++ {
 			go func() { errc <- p.Wait(context.Background(), 0) }()
 		}
 		time.Sleep(30 * time.Millisecond)
-		require.NoError(t, p.Close())
+		require.NoError(t, p.close())
 		for i := 0; i < 3; i++ {
 			select {
 			case err := <-errc:
@@ -299,11 +299,11 @@ func TestWait(t *testing.T) {
 		require.ErrorIs(t, p.Wait(context.Background(), 0), log.ErrClosed)
 	})
 	t.Run("delete wakes waiters", func(t *testing.T) {
-		p := openPartition(t, t.TempDir())
+		p := openTestPartition(t, t.TempDir())
 		errc := make(chan error, 1)
 		go func() { errc <- p.Wait(context.Background(), 0) }()
 		time.Sleep(30 * time.Millisecond)
-		require.NoError(t, p.Delete())
+		require.NoError(t, p.delete())
 		select {
 		case err := <-errc:
 			require.ErrorIs(t, err, ErrUnknownTopic)
@@ -314,7 +314,7 @@ func TestWait(t *testing.T) {
 }
 
 func TestChanged(t *testing.T) {
-	p := openPartition(t, t.TempDir())
+	p := openTestPartition(t, t.TempDir())
 	isClosed := func(ch <-chan struct{}) bool {
 		select {
 		case <-ch:
@@ -325,7 +325,7 @@ func TestChanged(t *testing.T) {
 	}
 	ch := p.Changed()
 	require.False(t, isClosed(ch))
-	_, err := p.Append(batch(t, "a", 1, 1000), false)
+	_, err := p.Append(partBatch(t, "a", 1, 1000), false)
 	require.NoError(t, err)
 	require.True(t, isClosed(ch))
 
@@ -338,12 +338,12 @@ func TestChanged(t *testing.T) {
 	require.False(t, isClosed(ch2))
 
 	// Close signals too.
-	require.NoError(t, p.Close())
+	require.NoError(t, p.close())
 	require.True(t, isClosed(ch2))
 }
 
 func TestDurableAppendsConcurrent(t *testing.T) {
-	p := openPartition(t, t.TempDir())
+	p := openTestPartition(t, t.TempDir())
 	const writers, perWriter = 8, 25
 	type span struct{ base, last int64 }
 	var mu sync.Mutex
@@ -354,12 +354,12 @@ func TestDurableAppendsConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < perWriter; i++ {
-				info, err := p.Append(batch(t, fmt.Sprintf("%d-%d", w, i), 2, 1000), true)
+				info, err := p.Append(partBatch(t, fmt.Sprintf("%d-%d", w, i), 2, 1000), true)
 				if err != nil {
 					t.Error(err)
 					return
 				}
-				if f := p.Log().FlushedOffset(); f <= info.LastOffset {
+				if f := p.log.FlushedOffset(); f <= info.LastOffset {
 					t.Errorf("durable append of %d..%d returned with flushed offset %d", info.BaseOffset, info.LastOffset, f)
 				}
 				mu.Lock()
@@ -379,33 +379,33 @@ func TestDurableAppendsConcurrent(t *testing.T) {
 	}
 	require.Equal(t, next, p.LogEndOffset())
 	require.Equal(t, next, p.HighWatermark())
-	require.GreaterOrEqual(t, p.Log().FlushedOffset(), next)
+	require.GreaterOrEqual(t, p.log.FlushedOffset(), next)
 	require.NoError(t, p.SyncTo(next)) // already flushed: no-op
 }
 
 func TestCloseIdempotent(t *testing.T) {
 	dir := t.TempDir()
-	p, err := Open(dir, "t", 0, testConfig())
+	p, err := openPartition(dir, "t", 0, partTestConfig())
 	require.NoError(t, err)
-	_, err = p.Append(batch(t, "a", 3, 1000), false)
+	_, err = p.Append(partBatch(t, "a", 3, 1000), false)
 	require.NoError(t, err)
-	require.NoError(t, p.Close())
-	require.NoError(t, p.Close())
+	require.NoError(t, p.close())
+	require.NoError(t, p.close())
 
-	_, err = p.Append(batch(t, "b", 1, 1000), false)
+	_, err = p.Append(partBatch(t, "b", 1, 1000), false)
 	require.ErrorIs(t, err, log.ErrClosed)
 	_, err = p.Read(nil, 0, 1<<20)
 	require.ErrorIs(t, err, log.ErrClosed)
-	require.NoError(t, p.Maintain())
+	require.NoError(t, p.maintain())
 
 	// Concurrent Close calls are fine too.
-	p2, err := Open(dir, "t", 0, testConfig())
+	p2, err := openPartition(dir, "t", 0, partTestConfig())
 	require.NoError(t, err)
 	require.Equal(t, int64(3), p2.HighWatermark())
 	var wg sync.WaitGroup
 	for i := 0; i < 4; i++ {
 		wg.Add(1)
-		go func() { defer wg.Done(); _ = p2.Close() }()
+		go func() { defer wg.Done(); _ = p2.close() }()
 	}
 	wg.Wait()
 	_, err = os.Stat(filepath.Join(dir, log.CleanShutdownFile))
@@ -414,31 +414,31 @@ func TestCloseIdempotent(t *testing.T) {
 
 func TestDelete(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "t-0")
-	p, err := Open(dir, "t", 0, testConfig())
+	p, err := openPartition(dir, "t", 0, partTestConfig())
 	require.NoError(t, err)
-	_, err = p.Append(batch(t, "a", 3, 1000), false)
+	_, err = p.Append(partBatch(t, "a", 3, 1000), false)
 	require.NoError(t, err)
-	require.NoError(t, p.Delete())
+	require.NoError(t, p.delete())
 	_, err = os.Stat(dir)
 	require.True(t, errors.Is(err, os.ErrNotExist), "directory removed: %v", err)
-	_, err = p.Append(batch(t, "b", 1, 1000), false)
+	_, err = p.Append(partBatch(t, "b", 1, 1000), false)
 	require.ErrorIs(t, err, ErrUnknownTopic)
 	_, err = p.Read(nil, 0, 1<<20)
 	require.ErrorIs(t, err, ErrUnknownTopic)
-	require.NoError(t, p.Close())
+	require.NoError(t, p.close())
 }
 
 func TestOffsetForTimestamp(t *testing.T) {
-	p := openPartition(t, t.TempDir())
+	p := openTestPartition(t, t.TempDir())
 	_, _, found, err := p.OffsetForTimestamp(0)
 	require.NoError(t, err)
 	require.False(t, found, "empty log")
 
 	// Offsets 0-2 at 1000, 3-5 at 2000, 6-8 at 3000, across several segments.
 	for _, ts := range []int64{1000, 2000, 3000} {
-		_, err := p.Append(batch(t, fmt.Sprint(ts), 3, ts), false)
+		_, err := p.Append(partBatch(t, fmt.Sprint(ts), 3, ts), false)
 		require.NoError(t, err)
-		require.NoError(t, p.Log().Roll())
+		require.NoError(t, p.log.Roll())
 	}
 	tests := []struct {
 		ts     int64

@@ -1,0 +1,268 @@
+package commitlog
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/commitlog-go/commitlog/log"
+)
+
+// AppendInfo describes an appended batch: its offsets, the log append
+// time when the topic uses LogAppendTime, and its size.
+type AppendInfo = log.AppendInfo
+
+// CleanResult is what a compaction pass did (see Partition.Compact).
+type CleanResult = log.CleanResult
+
+// Partition is one partition of a topic: its log, its high watermark and
+// the wake-up of readers waiting for new data (long polling). Appends to
+// different partitions never wait on each other; reads never wait for
+// appends. It is safe for concurrent use.
+//
+// commitlog keeps one replica of each partition, so the high watermark is
+// the log end offset as soon as an append is written; min.insync.replicas
+// is accepted for compatibility and must be 1. Durability beyond the page
+// cache comes from fsync: an append asked to be durable returns only once
+// the log is flushed past it, and concurrent durable appends share one
+// fsync (group commit).
+//
+// An append takes one lock, the log's: the partition adds none (the high
+// watermark is advanced with a compare-and-swap once the append leaves it).
+type Partition struct {
+	topic string
+	id    int32
+	log   *log.Log
+
+	syncMu  sync.Mutex                    // one fsync at a time (SyncTo); waiters then find their records flushed
+	hw      atomic.Int64                  // the high watermark: only grows, advanced after each append (advance)
+	wake    atomic.Pointer[chan struct{}] // closed and replaced after every append, and at Close
+	closed  atomic.Bool                   // set by Close and Delete, before the log closes
+	deleted atomic.Bool                   // set by Delete: errors say ErrUnknownTopic
+	metrics metrics
+}
+
+// openPartition opens (recovering if needed) the partition whose log
+// lives in dir.
+func openPartition(dir, topic string, id int32, cfg log.Config) (*Partition, error) {
+	l, err := log.Open(dir, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("partition %s-%d: %w", topic, id, err)
+	}
+	p := &Partition{topic: topic, id: id, log: l}
+	p.hw.Store(l.EndOffset())
+	ch := make(chan struct{})
+	p.wake.Store(&ch)
+	return p, nil
+}
+
+// gone is the error for use after Close or Delete.
+func (p *Partition) gone() error {
+	if p.deleted.Load() {
+		return fmt.Errorf("partition %s-%d: %w", p.topic, p.id, ErrUnknownTopic)
+	}
+	return fmt.Errorf("partition %s-%d: %w", p.topic, p.id, ErrClosed)
+}
+
+// Topic is the name of the partition's topic.
+func (p *Partition) Topic() string { return p.topic }
+
+// ID is the partition number.
+func (p *Partition) ID() int32 { return p.id }
+
+// HighWatermark is the offset below which records are visible to readers.
+func (p *Partition) HighWatermark() int64 { return p.hw.Load() }
+
+// advance raises the high watermark to offset unless it is already past
+// it: appends finish in any order once they leave the log's lock, and the
+// high watermark never goes back.
+func (p *Partition) advance(offset int64) {
+	for {
+		cur := p.hw.Load()
+		if offset <= cur || p.hw.CompareAndSwap(cur, offset) {
+			return
+		}
+	}
+}
+
+// LogStartOffset is the first offset still in the log.
+func (p *Partition) LogStartOffset() int64 { return p.log.StartOffset() }
+
+// LogEndOffset is the offset the next record gets.
+func (p *Partition) LogEndOffset() int64 { return p.log.EndOffset() }
+
+// Compacted reports whether the partition's topic is compacted
+// (cleanup.policy includes compact): offsets may then have gaps.
+func (p *Partition) Compacted() bool { return p.log.Config().Compact }
+
+// Size is the partition's size on disk, in bytes.
+func (p *Partition) Size() int64 { return p.log.Size() }
+
+// NumSegments is the number of segments in the partition's log.
+func (p *Partition) NumSegments() int { return p.log.NumSegments() }
+
+// Append appends one encoded v2 batch, whose base offset it rewrites in
+// place (the caller hands the buffer over), makes it visible to readers
+// and wakes those waiting. With durable set it returns only once the
+// batch is fsynced; concurrent durable appends share fsyncs.
+func (p *Partition) Append(batch []byte, durable bool) (AppendInfo, error) {
+	start := time.Now()
+	info, err := p.log.Append(batch)
+	if err != nil {
+		if p.closed.Load() {
+			return info, p.gone()
+		}
+		return info, fmt.Errorf("partition %s-%d: %w", p.topic, p.id, err)
+	}
+	p.advance(info.LastOffset + 1)
+	p.notify()
+	if durable {
+		if err := p.SyncTo(info.LastOffset + 1); err != nil {
+			return info, err
+		}
+	}
+	p.metrics.Records.Mark(int64(info.NumRecords))
+	p.metrics.Bytes.Mark(int64(info.Size))
+	p.metrics.Batches.Mark(1)
+	p.metrics.AppendLatency.Observe(time.Since(start))
+	return info, nil
+}
+
+// SyncTo returns once every record below offset is fsynced. Callers that
+// arrive while an fsync is running wait for it and then find their records
+// already flushed: one fsync serves them all.
+func (p *Partition) SyncTo(offset int64) error {
+	if p.log.FlushedOffset() >= offset {
+		return nil
+	}
+	p.syncMu.Lock()
+	defer p.syncMu.Unlock()
+	if p.log.FlushedOffset() >= offset {
+		return nil
+	}
+	if err := p.log.Sync(); err != nil {
+		if p.closed.Load() {
+			return p.gone()
+		}
+		return fmt.Errorf("partition %s-%d: %w", p.topic, p.id, err)
+	}
+	return nil
+}
+
+func (p *Partition) notify() {
+	ch := make(chan struct{})
+	old := p.wake.Swap(&ch)
+	close(*old)
+}
+
+// Read appends to dst[:0] whole batches from the one holding offset, up to
+// maxBytes (at least one batch), below the high watermark. A batch may
+// begin before offset: the caller skips the records before it, as Kafka's
+// consumers do. An offset below the log start offset or above the high
+// watermark is ErrOffsetOutOfRange; offset == HighWatermark() returns no
+// bytes.
+func (p *Partition) Read(dst []byte, offset int64, maxBytes int) ([]byte, error) {
+	if p.closed.Load() {
+		return dst[:0], p.gone()
+	}
+	start := time.Now()
+	out, err := p.log.ReadUpTo(dst, offset, p.HighWatermark(), maxBytes)
+	p.metrics.FetchLatency.Observe(time.Since(start))
+	p.metrics.BytesOut.Mark(int64(len(out)))
+	if err != nil && p.closed.Load() {
+		return dst[:0], p.gone()
+	}
+	if err != nil {
+		return out, fmt.Errorf("partition %s-%d: %w", p.topic, p.id, err)
+	}
+	return out, nil
+}
+
+// Wait blocks until the high watermark passes offset, ctx ends, or the
+// partition closes. It is the long-poll wake-up of fetches: no spinning.
+func (p *Partition) Wait(ctx context.Context, offset int64) error {
+	for {
+		ch := *p.wake.Load()
+		if p.HighWatermark() > offset {
+			return nil
+		}
+		if p.closed.Load() {
+			return p.gone()
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Changed returns a channel closed at the next append (or Close); callers
+// that watch many partitions select on several of them.
+func (p *Partition) Changed() <-chan struct{} { return *p.wake.Load() }
+
+// OffsetForTimestamp returns the first offset whose record timestamp is at
+// or after ts, below the high watermark (Kafka's ListOffsets by
+// timestamp); found is false when every visible record is older.
+func (p *Partition) OffsetForTimestamp(ts int64) (offset, timestamp int64, found bool, err error) {
+	hw := p.HighWatermark()
+	offset, timestamp, found, err = p.log.OffsetForTimestamp(ts)
+	if found && offset >= hw {
+		return 0, 0, false, err
+	}
+	return offset, timestamp, found, err
+}
+
+// Roll closes the active segment to appends and starts a new one, unless
+// it is empty (Kafka rolls on segment.bytes and segment.ms; this forces
+// one, e.g. to make the records so far eligible for compaction).
+func (p *Partition) Roll() error {
+	if err := p.log.Roll(); err != nil {
+		if p.closed.Load() {
+			return p.gone()
+		}
+		return fmt.Errorf("partition %s-%d: %w", p.topic, p.id, err)
+	}
+	return nil
+}
+
+// Compact runs one compaction pass over the partition's closed segments
+// now, as the broker's log cleaner does in the background for compacted
+// topics, and reports what it did.
+func (p *Partition) Compact() (CleanResult, error) {
+	res, err := p.log.Compact()
+	if err != nil {
+		if p.closed.Load() {
+			return res, p.gone()
+		}
+		return res, fmt.Errorf("partition %s-%d: %w", p.topic, p.id, err)
+	}
+	return res, nil
+}
+
+// maintain applies retention and the time-based flush policy.
+func (p *Partition) maintain() error {
+	_, err := p.log.Maintain()
+	return err
+}
+
+// close flushes and closes the partition's log and wakes every waiter. It
+// is idempotent.
+func (p *Partition) close() error {
+	if p.closed.Swap(true) {
+		return nil
+	}
+	p.notify()
+	return p.log.Close()
+}
+
+// delete closes the partition and removes its files. Readers in flight
+// finish with the data they already hold.
+func (p *Partition) delete() error {
+	p.deleted.Store(true)
+	p.closed.Store(true)
+	p.notify()
+	return p.log.Delete()
+}
