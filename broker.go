@@ -265,6 +265,33 @@ func (b *Broker) makeRoom(name string, id int32) error {
 	return nil
 }
 
+// createPartitions makes room for and opens partitions [from, to) of
+// topic name; on failure it deletes those it opened.
+func (b *Broker) createPartitions(name string, from, to int32, cfg TopicConfig) ([]*Partition, error) {
+	parts := make([]*Partition, 0, to-from)
+	for i := from; i < to; i++ {
+		err := b.makeRoom(name, i)
+		var p *Partition
+		if err == nil {
+			p, err = b.openTopicPartition(name, i, cfg)
+		}
+		if err != nil {
+			deletePartitions(parts)
+			return nil, err
+		}
+		parts = append(parts, p)
+	}
+	return parts, nil
+}
+
+// deletePartitions deletes partitions that a change which did not commit
+// created.
+func deletePartitions(parts []*Partition) {
+	for _, p := range parts {
+		_ = p.delete()
+	}
+}
+
 // CreateTopic creates a topic with cfg.Partitions partitions (default 1).
 // The change is atomic and crash-safe: the partition directories are
 // created first and the metadata file is replaced last, so after a crash
@@ -312,22 +339,13 @@ func (b *Broker) createTopic(name string, cfg TopicConfig) (*Topic, error) {
 		return nil, fmt.Errorf("commitlog: create topic %s: %w", name, err)
 	}
 	t := &Topic{name: name, cfg: cfg, broker: b}
-	parts := make([]*Partition, 0, cfg.Partitions)
-	fail := func(err error) (*Topic, error) {
-		for _, p := range parts {
-			_ = p.delete()
-		}
+	parts, err := b.createPartitions(name, 0, cfg.Partitions, cfg)
+	if err != nil {
 		return nil, err
 	}
-	for i := int32(0); i < cfg.Partitions; i++ {
-		if err := b.makeRoom(name, i); err != nil {
-			return fail(err)
-		}
-		p, err := b.openTopicPartition(name, i, cfg)
-		if err != nil {
-			return fail(err)
-		}
-		parts = append(parts, p)
+	fail := func(err error) (*Topic, error) {
+		deletePartitions(parts)
+		return nil, err
 	}
 	t.parts.Store(&parts)
 	if err := b.step("partitions-created"); err != nil {
@@ -387,22 +405,13 @@ func (b *Broker) AddPartitions(name string, total int32) error {
 	if err := b.writeCheckpoints(); err != nil {
 		return fmt.Errorf("commitlog: add partitions to %s: %w", name, err)
 	}
-	added := make([]*Partition, 0, int(total)-len(old))
-	fail := func(err error) error {
-		for _, p := range added {
-			_ = p.delete()
-		}
+	added, err := b.createPartitions(name, int32(len(old)), total, t.cfg)
+	if err != nil {
 		return err
 	}
-	for i := int32(len(old)); i < total; i++ {
-		if err := b.makeRoom(name, i); err != nil {
-			return fail(err)
-		}
-		p, err := b.openTopicPartition(name, i, t.cfg)
-		if err != nil {
-			return fail(err)
-		}
-		added = append(added, p)
+	fail := func(err error) error {
+		deletePartitions(added)
+		return err
 	}
 	if err := b.step("partitions-created"); err != nil {
 		return fail(err)
