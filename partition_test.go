@@ -1,13 +1,16 @@
 package commitlog
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -463,6 +466,51 @@ func TestOffsetForTimestamp(t *testing.T) {
 				require.Equal(t, tt.offset, off)
 				require.Equal(t, tt.stamp, ts)
 			}
+		})
+	}
+}
+
+// BenchmarkPartitionAppend appends batches of 10 records of 100 bytes to
+// one partition from GOMAXPROCS goroutines (they share the log's lock)
+// and, in "partitions", each goroutine to its own partition (they share
+// nothing). No fsync: what is measured is the append path's locking.
+func BenchmarkPartitionAppend(b *testing.B) {
+	build := func() []byte {
+		bl := record.NewBuilder(0, record.BatchOptions{})
+		for i := 0; i < 10; i++ {
+			bl.Add(1, []byte("key"), bytes.Repeat([]byte("v"), 100), nil)
+		}
+		raw, err := bl.Build()
+		require.NoError(b, err)
+		return raw
+	}
+	cfg := log.Config{RetentionMs: -1}
+	for _, shared := range []bool{true, false} {
+		name := map[bool]string{true: "one", false: "partitions"}[shared]
+		b.Run(name, func(b *testing.B) {
+			var parts []*Partition
+			var next atomic.Int32
+			for i := 0; i < runtime.GOMAXPROCS(0); i++ {
+				p, err := openPartition(b.TempDir(), "t", int32(i), cfg)
+				require.NoError(b, err)
+				b.Cleanup(func() { _ = p.close() })
+				parts = append(parts, p)
+			}
+			b.SetBytes(1000)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				p := parts[0]
+				if !shared {
+					p = parts[next.Add(1)-1]
+				}
+				raw := build()
+				for pb.Next() {
+					if _, err := p.Append(raw, false); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
 		})
 	}
 }
