@@ -1,11 +1,9 @@
 package producer
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,9 +62,9 @@ type Producer struct {
 	closeMu sync.Mutex
 	closed  bool
 
-	// Senders running SendCallback callbacks, by goroutine id (goid):
-	// Flush and Close called there must not wait for that very sender.
-	callbacks  sync.Map
+	// inCallback counts the senders running SendCallback callbacks: while
+	// it is 0, Flush and Close are not called from one and need not look
+	// at their callers (see calledFromCallback).
 	inCallback atomic.Int32
 }
 
@@ -276,41 +274,11 @@ func (p *Producer) Close(ctx context.Context) error {
 	return nil
 }
 
-func (p *Producer) enterCallbacks(gid uint64) {
-	p.inCallback.Add(1)
-	p.callbacks.Store(gid, struct{}{})
-}
-
-func (p *Producer) leaveCallbacks(gid uint64) {
-	p.callbacks.Delete(gid)
-	p.inCallback.Add(-1)
-}
-
-// calledFromCallback reports whether the caller runs on a sender that is
-// running SendCallback callbacks.
+// calledFromCallback reports whether the caller runs inside a
+// SendCallback callback, on the sender that Flush and Close would wait for
+// (see runCallbacks).
 func (p *Producer) calledFromCallback() bool {
-	if p.inCallback.Load() == 0 {
-		return false
-	}
-	_, ok := p.callbacks.Load(goid())
-	return ok
-}
-
-// goid is the running goroutine's id, read from the header runtime.Stack
-// writes ("goroutine 18 [running]:"): Go has no other way to tell a Flush
-// or Close called from a callback, on the sender it would wait for, from
-// one called anywhere else.
-func goid() uint64 {
-	var buf [32]byte
-	n := runtime.Stack(buf[:], false)
-	var id uint64
-	for _, ch := range bytes.TrimPrefix(buf[:n], []byte("goroutine ")) {
-		if ch < '0' || ch > '9' {
-			break
-		}
-		id = id*10 + uint64(ch-'0')
-	}
-	return id
+	return p.inCallback.Load() > 0 && inRunCallbacks()
 }
 
 // memory is buffer.memory: a byte budget shared by every batch.
