@@ -59,8 +59,11 @@ type Producer struct {
 	sendMu  sync.RWMutex   // held shared by Send, exclusively by Close
 	stop    chan struct{}  // closed by Close once everything is flushed
 	wg      sync.WaitGroup // partition senders
-	closeMu sync.Mutex
-	closed  bool
+	// closeSem is held by the Close that is closing; a channel, so that a
+	// Close waiting for another heeds its context.
+	closeSem   chan struct{}
+	closed     chan struct{} // closed once Close has stopped every sender
+	closeAsync sync.Once     // starts the close asked for from a callback
 
 	// inCallback counts the senders running SendCallback callbacks: while
 	// it is 0, Flush and Close are not called from one and need not look
@@ -79,7 +82,7 @@ func New(b *commitlog.Broker, cfg Config) (*Producer, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Producer{broker: b, cfg: cfg, stop: make(chan struct{})}
+	p := &Producer{broker: b, cfg: cfg, stop: make(chan struct{}), closeSem: make(chan struct{}, 1), closed: make(chan struct{})}
 	p.mem.init(cfg.BufferMemory)
 	return p, nil
 }
@@ -208,18 +211,23 @@ func (p *Producer) expedite() {
 	})
 }
 
-// errFlushInCallback is Flush's error when called from a SendCallback
-// callback, as Kafka's flush refuses to be called from one.
-var errFlushInCallback = errors.New("producer: Flush called from a send callback, which would wait for that callback to return")
+// ErrFlushInCallback is Flush's error when it is called from a
+// SendCallback callback: it would wait for that callback to return. Flush
+// has sent every queued record all the same. (Kafka's flush refuses to be
+// called from a callback too.)
+var ErrFlushInCallback = errors.New("producer: Flush called from a SendCallback callback, which it would wait for")
 
-// Flush sends every record queued so far and waits until all of them are
-// complete (successfully or not), or ctx ends. Called from a SendCallback
-// callback, it sends them but returns an error at once: it would wait for
-// the callback itself.
+// Flush sends every record queued so far, without waiting out linger.ms,
+// and waits until all of them are complete (successfully or not) and
+// their callbacks have returned, or until ctx ends.
+//
+// Called from a SendCallback callback (see the package doc, Callbacks),
+// whatever its ctx, it sends every queued record and returns
+// ErrFlushInCallback at once, without waiting.
 func (p *Producer) Flush(ctx context.Context) error {
 	if p.calledFromCallback() {
 		p.expedite()
-		return errFlushInCallback
+		return ErrFlushInCallback
 	}
 	var waits []chan struct{}
 	p.queues.Range(func(_, v any) bool {
@@ -238,21 +246,35 @@ func (p *Producer) Flush(ctx context.Context) error {
 	return nil
 }
 
-// Close stops accepting records, sends everything queued (nothing buffered
-// is lost) and waits for it, or until ctx ends. It is idempotent. Called
-// from a SendCallback callback, it stops accepting records and returns at
-// once; the rest of the close goes on once the callback returns.
+// Close stops accepting records (Send then fails with an error wrapping
+// commitlog.ErrClosed), sends everything queued (nothing buffered is
+// lost), waits until every record is complete and its callback has
+// returned, and stops the producer's goroutines; or it returns ctx.Err()
+// when ctx ends first, and a later Close goes on with the close. Close is
+// idempotent: once a Close has returned nil, every Close returns nil.
+//
+// Called from a SendCallback callback (see the package doc, Callbacks),
+// whatever its ctx, it stops accepting records and returns nil at once,
+// without waiting: the producer's own goroutine finishes the close once
+// the callback has returned, and a Close called elsewhere waits for that.
 func (p *Producer) Close(ctx context.Context) error {
 	if p.calledFromCallback() {
 		p.closing.Store(true)
-		go func() { _ = p.Close(context.Background()) }()
+		p.closeAsync.Do(func() { go func() { _ = p.Close(context.Background()) }() })
 		return nil
 	}
-	p.closeMu.Lock()
-	defer p.closeMu.Unlock()
-	if p.closed {
-		return nil
+	select {
+	case p.closeSem <- struct{}{}:
+	default: // another Close is closing: wait for it
+		select {
+		case p.closeSem <- struct{}{}:
+		case <-p.closed:
+			return nil
+		case <-ctx.Done():
+			return p.closeErr(ctx)
+		}
 	}
+	defer func() { <-p.closeSem }()
 	p.closing.Store(true)
 	// Wait for every Send between its closing check and its queue: taking
 	// the lock once is the barrier.
@@ -262,16 +284,29 @@ func (p *Producer) Close(ctx context.Context) error {
 	if err := p.Flush(ctx); err != nil {
 		return err
 	}
-	close(p.stop)
-	done := make(chan struct{})
-	go func() { p.wg.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-p.stop: // an earlier Close got this far, and its ctx ended
+	default:
+		close(p.stop)
+		go func() { p.wg.Wait(); close(p.closed) }()
+	}
+	select {
+	case <-p.closed:
+		return nil
 	case <-ctx.Done():
+		return p.closeErr(ctx)
+	}
+}
+
+// closeErr is Close's result when ctx has ended: nil if the producer is
+// closed all the same.
+func (p *Producer) closeErr(ctx context.Context) error {
+	select {
+	case <-p.closed:
+		return nil
+	default:
 		return ctx.Err()
 	}
-	p.closed = true
-	return nil
 }
 
 // calledFromCallback reports whether the caller runs inside a
