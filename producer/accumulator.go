@@ -119,6 +119,7 @@ type partQueue struct {
 	tp       topicPartition
 	part     *partition.Partition
 	numParts atomic.Int32 // the topic's partition count at the latest Send
+	limit    int          // the largest record accepted, in bytes
 	maxBatch int
 
 	mu       sync.Mutex

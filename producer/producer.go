@@ -165,21 +165,17 @@ func (p *Producer) enqueue(ctx context.Context, rec *Record, cb func(RecordMetad
 		ts = time.Now()
 	}
 	size := record.RecordSize(0, 0, rec.Key, rec.Value, rec.Headers) + 16 // + worst-case varint growth
-	limit := min(p.cfg.MaxRequestSize, t.Config().MaxMessageBytes-record.HeaderSize)
-	if t.Config().MaxMessageBytes == 0 {
-		limit = min(p.cfg.MaxRequestSize, 1048588-record.HeaderSize)
-	}
-	if size > limit {
-		return fail(fmt.Errorf("producer: record of %d bytes for %s-%d, limit %d: %w", size, rec.Topic, id, limit, commitlog.ErrRecordTooLarge))
+	q := p.queue(rec.Topic, id, part, n)
+	if size > q.limit {
+		return fail(fmt.Errorf("producer: record of %d bytes for %s-%d, limit %d: %w", size, rec.Topic, id, q.limit, commitlog.ErrRecordTooLarge))
 	}
 	if err := p.mem.reserve(ctx, int64(size), p.cfg.MaxBlock, p.expedite); err != nil {
 		return fail(err)
 	}
-	q := p.queue(rec.Topic, id, part, n, limit)
 	return q.add(ctx, rec, ts.UnixMilli(), size, cb), nil
 }
 
-func (p *Producer) queue(topic string, id int32, part *partition.Partition, n int32, limit int) *partQueue {
+func (p *Producer) queue(topic string, id int32, part *partition.Partition, n int32) *partQueue {
 	key := topicPartition{topic, id}
 	if q, ok := p.queues.Load(key); ok {
 		q := q.(*partQueue)
@@ -195,7 +191,11 @@ func (p *Producer) queue(topic string, id int32, part *partition.Partition, n in
 			q.retire()
 		}
 	}
-	q := &partQueue{p: p, tp: key, part: part, maxBatch: min(p.cfg.BatchSize, limit)}
+	// The largest record: max.request.size, and what leaves room for the
+	// batch header within the max.message.bytes the partition's log
+	// enforces on append (its configured value, default filled in).
+	limit := min(p.cfg.MaxRequestSize, part.Log().Config().MaxMessageBytes-record.HeaderSize)
+	q := &partQueue{p: p, tp: key, part: part, limit: limit, maxBatch: min(p.cfg.BatchSize, limit)}
 	q.numParts.Store(n)
 	actual, _ := p.queues.LoadOrStore(key, q)
 	return actual.(*partQueue)

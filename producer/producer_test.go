@@ -606,3 +606,38 @@ func TestCloseAgainAfterItsContextEnded(t *testing.T) {
 	}
 	require.Len(t, readPartition(t, b, "t", 0), 100)
 }
+
+// TestRecordSizeLimit: the largest record is what the partition's log
+// accepts in one batch (the topic's max.message.bytes, Kafka's 1048588 by
+// default, less the batch header), and max.request.size.
+func TestRecordSizeLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		topic    commitlog.TopicConfig
+		cfg      Config
+		value    int
+		tooLarge bool
+	}{
+		{"default max.message.bytes, fits", commitlog.TopicConfig{}, Config{}, 1048400, false},
+		// Below max.request.size (1 MiB), over max.message.bytes' default.
+		{"default max.message.bytes, over it", commitlog.TopicConfig{}, Config{}, 1048540, true},
+		{"larger max.message.bytes", commitlog.TopicConfig{MaxMessageBytes: 4 << 20}, Config{MaxRequestSize: 4 << 20}, 2 << 20, false},
+		{"larger max.message.bytes, over max.request.size", commitlog.TopicConfig{MaxMessageBytes: 4 << 20}, Config{}, 2 << 20, true},
+		{"smaller max.message.bytes", commitlog.TopicConfig{MaxMessageBytes: 1000}, Config{}, 1000, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBroker(t, map[string]commitlog.TopicConfig{"t": tc.topic})
+			p, err := New(b, tc.cfg)
+			require.NoError(t, err)
+			defer p.Close(context.Background())
+			_, err = p.SendSync(context.Background(), &Record{Topic: "t", Value: make([]byte, tc.value)})
+			if tc.tooLarge {
+				require.ErrorIs(t, err, commitlog.ErrRecordTooLarge)
+				require.Contains(t, err.Error(), "producer: record of", "refused by the producer, alone, not by the log")
+				return
+			}
+			require.NoError(t, err)
+			require.Len(t, readPartition(t, b, "t", 0), 1)
+		})
+	}
+}
