@@ -96,9 +96,12 @@ func (p *Producer) Send(ctx context.Context, rec *Record) *Future {
 	return p.send(ctx, rec, nil)
 }
 
-// SendCallback is Send that calls cb (from the partition's sender, in
-// record order) when the record is written or has failed. cb must not
-// block for long.
+// SendCallback is Send that calls cb when the record is written or has
+// failed: on the partition's sender, in record order, before the futures
+// of the batch complete (or at once, on the calling goroutine, if the
+// record fails before it is queued). cb must not block for long, nor wait
+// for a record of its partition; it may call Flush and Close, which then
+// do not wait (see the package doc, Callbacks).
 func (p *Producer) SendCallback(ctx context.Context, rec *Record, cb func(RecordMetadata, error)) {
 	p.send(ctx, rec, cb)
 }
