@@ -118,6 +118,7 @@ type partQueue struct {
 	tp       topicPartition
 	part     *commitlog.Partition
 	numParts atomic.Int32 // the topic's partition count at the latest Send
+	limit    int          // the largest record accepted, in bytes
 	maxBatch int
 
 	mu       sync.Mutex
@@ -129,7 +130,6 @@ type partQueue struct {
 	retired  bool     // replaced (the topic was created again): no lingering
 	wake     chan struct{}
 	timer    *time.Timer
-	gid      uint64 // the sender goroutine's id (goid), set by it
 }
 
 func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, size int, cb func(RecordMetadata, error)) *Future {
@@ -214,7 +214,6 @@ func (q *partQueue) kick() {
 // whenever it is woken, until the producer closes.
 func (q *partQueue) sender() {
 	defer q.p.wg.Done()
-	q.gid = goid()
 	for {
 		select {
 		case <-q.wake:
@@ -291,16 +290,12 @@ func (q *partQueue) send(b *batch) {
 	builders.Put(b.b)
 	b.b = nil
 	if b.hasCB {
-		q.p.enterCallbacks(q.gid)
-		for i, cb := range b.cbs {
-			if cb != nil {
-				cb(b.metadata(i), b.recordErr(i))
-			}
-		}
-		q.p.leaveCallbacks(q.gid)
+		q.p.inCallback.Add(1)
+		runCallbacks(b)
+		q.p.inCallback.Add(-1)
 	}
 	b.cbs = nil
-	close(b.done)
+	close(b.done) // after the callbacks: a future completes after its callback
 	q.p.mem.release(b.bytes)
 	if err != nil && q.p.cfg.Acks == AcksNone {
 		q.p.broker.Logger().Error("producer: acks=0 batch failed", "topic", q.tp.topic, "partition", q.tp.id, "records", len(b.ts), "err", err)

@@ -40,14 +40,48 @@
 //
 // # The sender
 //
-// Each partition drains on its own: when a partition has a batch ready (full,
-// lingered, or flushed) a drain goroutine for that partition appends its
-// batches one after another, and exits when none is left. Partitions never
-// wait for each other, and a partition has at most one batch being
-// appended at a time, which is what keeps per-partition order. While a batch
-// is being appended (and fsynced, with acks=all and Fsync), new records
-// gather in the next batch: that is the group commit that lets many
-// synchronous senders share one write and one fsync.
+// Each partition has one sender goroutine, started by its first batch and
+// stopped by Close. When the partition has a batch ready (full, lingered,
+// or flushed) the sender appends its batches one after another. Partitions
+// never wait for each other, and a partition has at most one batch being
+// appended at a time, which is what keeps per-partition order. While a
+// batch is being appended (and fsynced, with acks=all and Fsync), new
+// records gather in the next batch: that is the group commit that lets
+// many synchronous senders share one write and one fsync.
+//
+// # Callbacks
+//
+// SendCallback's callback runs on the sender of the record's partition,
+// once the record's batch is written or has failed (or at once, on the
+// goroutine calling SendCallback, when the record fails before it is
+// queued). As in Kafka:
+//
+//   - a partition's callbacks run one at a time, in record order;
+//   - the callbacks of a batch run before the futures of its records
+//     complete, so a Future that is done implies that the callbacks of
+//     its partition's earlier records have returned;
+//   - Flush and Close return only once the callbacks of every record sent
+//     before them have returned.
+//
+// A callback holds up its partition while it runs: it must not block for
+// long, and must not wait for a record of its own partition (SendSync, or
+// Future.Wait of a record sent after its own), which would wait for it.
+// It may call Send and SendCallback. It may call Flush and Close, with
+// any context: called from a callback, at any depth of calls within it,
+// they cannot wait for the sender they run on, so they do not wait at
+// all. Flush sends every queued record without waiting out linger.ms and
+// returns ErrFlushInCallback; Close stops accepting records and returns
+// nil, and the producer finishes the close (sending everything queued)
+// once the callback has returned. A goroutine that a callback starts is
+// not within the callback: its Flush and Close wait as usual.
+//
+// The producer tells such a call by finding, among the callers of Flush
+// or Close, the function that calls the callbacks (Go has no other way to
+// tell which goroutine or call code runs in). It looks only while the
+// producer runs a callback. A callback of one producer calling Flush or
+// Close of another that is, at that moment, running a callback of its own
+// is taken for a call from the other's callback: that Flush returns
+// ErrFlushInCallback, that Close returns without waiting.
 //
 // # acks
 //

@@ -1,11 +1,9 @@
 package producer
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,12 +58,15 @@ type Producer struct {
 	sendMu  sync.RWMutex   // held shared by Send, exclusively by Close
 	stop    chan struct{}  // closed by Close once everything is flushed
 	wg      sync.WaitGroup // partition senders
-	closeMu sync.Mutex
-	closed  bool
+	// closeSem is held by the Close that is closing; a channel, so that a
+	// Close waiting for another heeds its context.
+	closeSem   chan struct{}
+	closed     chan struct{} // closed once Close has stopped every sender
+	closeAsync sync.Once     // starts the close asked for from a callback
 
-	// Senders running SendCallback callbacks, by goroutine id (goid):
-	// Flush and Close called there must not wait for that very sender.
-	callbacks  sync.Map
+	// inCallback counts the senders running SendCallback callbacks: while
+	// it is 0, Flush and Close are not called from one and need not look
+	// at their callers (see calledFromCallback).
 	inCallback atomic.Int32
 }
 
@@ -80,7 +81,7 @@ func New(b commitlog.Store, cfg Config) (*Producer, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Producer{broker: b, cfg: cfg, stop: make(chan struct{})}
+	p := &Producer{broker: b, cfg: cfg, stop: make(chan struct{}), closeSem: make(chan struct{}, 1), closed: make(chan struct{})}
 	p.mem.init(cfg.BufferMemory)
 	return p, nil
 }
@@ -94,9 +95,12 @@ func (p *Producer) Send(ctx context.Context, rec *Record) *Future {
 	return p.send(ctx, rec, nil)
 }
 
-// SendCallback is Send that calls cb (from the partition's sender, in
-// record order) when the record is written or has failed. cb must not
-// block for long.
+// SendCallback is Send that calls cb when the record is written or has
+// failed: on the partition's sender, in record order, before the futures
+// of the batch complete (or at once, on the calling goroutine, if the
+// record fails before it is queued). cb must not block for long, nor wait
+// for a record of its partition; it may call Flush and Close, which then
+// do not wait (see the package doc, Callbacks).
 func (p *Producer) SendCallback(ctx context.Context, rec *Record, cb func(RecordMetadata, error)) {
 	p.send(ctx, rec, cb)
 }
@@ -163,21 +167,17 @@ func (p *Producer) enqueue(ctx context.Context, rec *Record, cb func(RecordMetad
 		ts = time.Now()
 	}
 	size := record.RecordSize(0, 0, rec.Key, rec.Value, rec.Headers) + 16 // + worst-case varint growth
-	limit := min(p.cfg.MaxRequestSize, t.Config().MaxMessageBytes-record.HeaderSize)
-	if t.Config().MaxMessageBytes == 0 {
-		limit = min(p.cfg.MaxRequestSize, 1048588-record.HeaderSize)
-	}
-	if size > limit {
-		return fail(fmt.Errorf("producer: record of %d bytes for %s-%d, limit %d: %w", size, rec.Topic, id, limit, commitlog.ErrRecordTooLarge))
+	q := p.queue(rec.Topic, id, part, n)
+	if size > q.limit {
+		return fail(fmt.Errorf("producer: record of %d bytes for %s-%d, limit %d: %w", size, rec.Topic, id, q.limit, commitlog.ErrRecordTooLarge))
 	}
 	if err := p.mem.reserve(ctx, int64(size), p.cfg.MaxBlock, p.expedite); err != nil {
 		return fail(err)
 	}
-	q := p.queue(rec.Topic, id, part, n, limit)
 	return q.add(ctx, rec, ts.UnixMilli(), size, cb), nil
 }
 
-func (p *Producer) queue(topic string, id int32, part *commitlog.Partition, n int32, limit int) *partQueue {
+func (p *Producer) queue(topic string, id int32, part *commitlog.Partition, n int32) *partQueue {
 	key := topicPartition{topic, id}
 	if q, ok := p.queues.Load(key); ok {
 		q := q.(*partQueue)
@@ -193,7 +193,11 @@ func (p *Producer) queue(topic string, id int32, part *commitlog.Partition, n in
 			q.retire()
 		}
 	}
-	q := &partQueue{p: p, tp: key, part: part, maxBatch: min(p.cfg.BatchSize, limit)}
+	// The largest record: max.request.size, and what leaves room for the
+	// batch header within the max.message.bytes the partition's log
+	// enforces on append (its configured value, default filled in).
+	limit := min(p.cfg.MaxRequestSize, part.MaxMessageBytes()-record.HeaderSize)
+	q := &partQueue{p: p, tp: key, part: part, limit: limit, maxBatch: min(p.cfg.BatchSize, limit)}
 	q.numParts.Store(n)
 	actual, _ := p.queues.LoadOrStore(key, q)
 	return actual.(*partQueue)
@@ -209,18 +213,23 @@ func (p *Producer) expedite() {
 	})
 }
 
-// errFlushInCallback is Flush's error when called from a SendCallback
-// callback, as Kafka's flush refuses to be called from one.
-var errFlushInCallback = errors.New("producer: Flush called from a send callback, which would wait for that callback to return")
+// ErrFlushInCallback is Flush's error when it is called from a
+// SendCallback callback: it would wait for that callback to return. Flush
+// has sent every queued record all the same. (Kafka's flush refuses to be
+// called from a callback too.)
+var ErrFlushInCallback = errors.New("producer: Flush called from a SendCallback callback, which it would wait for")
 
-// Flush sends every record queued so far and waits until all of them are
-// complete (successfully or not), or ctx ends. Called from a SendCallback
-// callback, it sends them but returns an error at once: it would wait for
-// the callback itself.
+// Flush sends every record queued so far, without waiting out linger.ms,
+// and waits until all of them are complete (successfully or not) and
+// their callbacks have returned, or until ctx ends.
+//
+// Called from a SendCallback callback (see the package doc, Callbacks),
+// whatever its ctx, it sends every queued record and returns
+// ErrFlushInCallback at once, without waiting.
 func (p *Producer) Flush(ctx context.Context) error {
 	if p.calledFromCallback() {
 		p.expedite()
-		return errFlushInCallback
+		return ErrFlushInCallback
 	}
 	var waits []chan struct{}
 	p.queues.Range(func(_, v any) bool {
@@ -239,21 +248,35 @@ func (p *Producer) Flush(ctx context.Context) error {
 	return nil
 }
 
-// Close stops accepting records, sends everything queued (nothing buffered
-// is lost) and waits for it, or until ctx ends. It is idempotent. Called
-// from a SendCallback callback, it stops accepting records and returns at
-// once; the rest of the close goes on once the callback returns.
+// Close stops accepting records (Send then fails with an error wrapping
+// commitlog.ErrClosed), sends everything queued (nothing buffered is
+// lost), waits until every record is complete and its callback has
+// returned, and stops the producer's goroutines; or it returns ctx.Err()
+// when ctx ends first, and a later Close goes on with the close. Close is
+// idempotent: once a Close has returned nil, every Close returns nil.
+//
+// Called from a SendCallback callback (see the package doc, Callbacks),
+// whatever its ctx, it stops accepting records and returns nil at once,
+// without waiting: the producer's own goroutine finishes the close once
+// the callback has returned, and a Close called elsewhere waits for that.
 func (p *Producer) Close(ctx context.Context) error {
 	if p.calledFromCallback() {
 		p.closing.Store(true)
-		go func() { _ = p.Close(context.Background()) }()
+		p.closeAsync.Do(func() { go func() { _ = p.Close(context.Background()) }() })
 		return nil
 	}
-	p.closeMu.Lock()
-	defer p.closeMu.Unlock()
-	if p.closed {
-		return nil
+	select {
+	case p.closeSem <- struct{}{}:
+	default: // another Close is closing: wait for it
+		select {
+		case p.closeSem <- struct{}{}:
+		case <-p.closed:
+			return nil
+		case <-ctx.Done():
+			return p.closeErr(ctx)
+		}
 	}
+	defer func() { <-p.closeSem }()
 	p.closing.Store(true)
 	// Wait for every Send between its closing check and its queue: taking
 	// the lock once is the barrier.
@@ -263,53 +286,36 @@ func (p *Producer) Close(ctx context.Context) error {
 	if err := p.Flush(ctx); err != nil {
 		return err
 	}
-	close(p.stop)
-	done := make(chan struct{})
-	go func() { p.wg.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-p.stop: // an earlier Close got this far, and its ctx ended
+	default:
+		close(p.stop)
+		go func() { p.wg.Wait(); close(p.closed) }()
+	}
+	select {
+	case <-p.closed:
+		return nil
 	case <-ctx.Done():
+		return p.closeErr(ctx)
+	}
+}
+
+// closeErr is Close's result when ctx has ended: nil if the producer is
+// closed all the same.
+func (p *Producer) closeErr(ctx context.Context) error {
+	select {
+	case <-p.closed:
+		return nil
+	default:
 		return ctx.Err()
 	}
-	p.closed = true
-	return nil
 }
 
-func (p *Producer) enterCallbacks(gid uint64) {
-	p.inCallback.Add(1)
-	p.callbacks.Store(gid, struct{}{})
-}
-
-func (p *Producer) leaveCallbacks(gid uint64) {
-	p.callbacks.Delete(gid)
-	p.inCallback.Add(-1)
-}
-
-// calledFromCallback reports whether the caller runs on a sender that is
-// running SendCallback callbacks.
+// calledFromCallback reports whether the caller runs inside a
+// SendCallback callback, on the sender that Flush and Close would wait for
+// (see runCallbacks).
 func (p *Producer) calledFromCallback() bool {
-	if p.inCallback.Load() == 0 {
-		return false
-	}
-	_, ok := p.callbacks.Load(goid())
-	return ok
-}
-
-// goid is the running goroutine's id, read from the header runtime.Stack
-// writes ("goroutine 18 [running]:"): Go has no other way to tell a Flush
-// or Close called from a callback, on the sender it would wait for, from
-// one called anywhere else.
-func goid() uint64 {
-	var buf [32]byte
-	n := runtime.Stack(buf[:], false)
-	var id uint64
-	for _, ch := range bytes.TrimPrefix(buf[:n], []byte("goroutine ")) {
-		if ch < '0' || ch > '9' {
-			break
-		}
-		id = id*10 + uint64(ch-'0')
-	}
-	return id
+	return p.inCallback.Load() > 0 && inRunCallbacks()
 }
 
 // memory is buffer.memory: a byte budget shared by every batch.

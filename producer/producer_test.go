@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -347,7 +348,7 @@ func TestFlushAndCloseFromCallback(t *testing.T) {
 			flushErr = p.Flush(context.Background())
 		})
 		wait(t, done)
-		require.Error(t, flushErr)
+		require.ErrorIs(t, flushErr, ErrFlushInCallback)
 	})
 	t.Run("close", func(t *testing.T) {
 		p, err := New(b, Config{}.SetLinger(time.Hour))
@@ -393,5 +394,250 @@ func TestFailedSendCallbackMayCallProducer(t *testing.T) {
 		require.NoError(t, err)
 	case <-time.After(2 * time.Second):
 		t.Fatal("deadlock")
+	}
+}
+
+type testCtxKey struct{}
+
+// TestFlushAndCloseFromCallbackAnyContext: called from a callback, at any
+// depth, Flush and Close return at once whatever their context (a callback
+// has no context of its own to pass them), and lose nothing: Flush sends
+// the records lingering on other partitions and returns
+// ErrFlushInCallback; Close stops accepting records and the producer
+// finishes the close once the callback has returned.
+func TestFlushAndCloseFromCallbackAnyContext(t *testing.T) {
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	timeout, cancel2 := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel2()
+	ctxs := map[string]context.Context{
+		"background": context.Background(),
+		"cancelled":  cancelled,
+		"timeout":    timeout,
+		"value":      context.WithValue(context.Background(), testCtxKey{}, 1),
+	}
+	for name, ctx := range ctxs {
+		for _, op := range []string{"flush", "close"} {
+			for _, depth := range []int{0, 100} {
+				t.Run(fmt.Sprintf("%s/%s/depth=%d", op, name, depth), func(t *testing.T) {
+					b := newBroker(t, map[string]commitlog.TopicConfig{"t": {Partitions: 2}})
+					// A record over batch.size is sent at once; a small one
+					// lingers for the hour.
+					p, err := New(b, Config{BatchSize: 100}.SetLinger(time.Hour))
+					require.NoError(t, err)
+					defer p.Close(context.Background())
+					other := p.Send(context.Background(), &Record{Topic: "t", Partition: 1, ExplicitPartition: true, Value: []byte("y")})
+					var opErr error
+					var late *Future
+					done := make(chan struct{})
+					p.SendCallback(context.Background(), &Record{Topic: "t", Partition: 0, ExplicitPartition: true, Value: make([]byte, 200)}, func(_ RecordMetadata, err error) {
+						defer close(done)
+						require.NoError(t, err)
+						deep(depth, func() {
+							if op == "flush" {
+								opErr = p.Flush(ctx)
+							} else {
+								opErr = p.Close(ctx)
+							}
+						})
+						// Not waited for here: its batch goes after this one.
+						late = p.Send(context.Background(), &Record{Topic: "t", Partition: 0, ExplicitPartition: true, Value: []byte("late")})
+					})
+					waitOrHang(t, done, "the callback's "+op)
+					waitOrHang(t, other.Done(), "the record lingering on the other partition")
+					_, err = other.Result()
+					require.NoError(t, err)
+					if op == "flush" {
+						require.ErrorIs(t, opErr, ErrFlushInCallback)
+						require.NoError(t, p.Flush(context.Background()), "Flush outside the callback waits")
+						_, err = late.Result()
+						require.NoError(t, err)
+					} else {
+						require.NoError(t, opErr)
+						_, err = late.Wait(context.Background())
+						require.ErrorIs(t, err, commitlog.ErrClosed)
+					}
+					closed := make(chan struct{})
+					go func() {
+						defer close(closed)
+						require.NoError(t, p.Close(context.Background()))
+						require.NoError(t, p.Close(context.Background()), "Close is idempotent")
+					}()
+					waitOrHang(t, closed, "Close after the callback")
+					written := len(readPartition(t, b, "t", 0)) + len(readPartition(t, b, "t", 1))
+					if op == "flush" {
+						require.Equal(t, 3, written)
+					} else {
+						require.Equal(t, 2, written)
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestFlushAndCloseWaitForRunningCallbacks: Flush and Close called outside
+// a callback while one runs wait until it has returned, and a future
+// completes only after the callbacks of its batch up to its record: the
+// callbacks stay on the sender, before the futures, as in Kafka.
+func TestFlushAndCloseWaitForRunningCallbacks(t *testing.T) {
+	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {}})
+	p, err := New(b, Config{}.SetLinger(0))
+	require.NoError(t, err)
+	started, release := make(chan struct{}), make(chan struct{})
+	var returned atomic.Bool
+	p.SendCallback(context.Background(), &Record{Topic: "t", Value: []byte("x")}, func(RecordMetadata, error) {
+		close(started)
+		<-release
+		returned.Store(true)
+	})
+	<-started
+	f := p.Send(context.Background(), &Record{Topic: "t", Value: []byte("y")})
+	flushed, closed := make(chan error, 1), make(chan error, 1)
+	go func() { flushed <- p.Flush(context.Background()) }()
+	go func() { closed <- p.Close(context.Background()) }()
+	select {
+	case err := <-flushed:
+		t.Fatalf("Flush returned (%v) while the callback of a record sent before it ran", err)
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) while a callback ran", err)
+	case <-f.Done():
+		t.Fatal("a later record completed while a callback ran")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	require.NoError(t, <-flushed)
+	require.True(t, returned.Load())
+	require.NoError(t, <-closed)
+	_, err = f.Result()
+	require.NoError(t, err)
+}
+
+// TestCallbacksInOrderBeforeFutures: one partition's callbacks run in
+// record order, each before the future of every later record completes,
+// across many batches.
+func TestCallbacksInOrderBeforeFutures(t *testing.T) {
+	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {}})
+	p, err := New(b, Config{BatchSize: 300}.SetLinger(0))
+	require.NoError(t, err)
+	defer p.Close(context.Background())
+	const n = 300
+	var mu sync.Mutex
+	var ran []int
+	var offsets []int64
+	futures := make([]*Future, n)
+	for i := range n {
+		p.SendCallback(context.Background(), &Record{Topic: "t", Value: []byte(fmt.Sprint(i))}, func(md RecordMetadata, err error) {
+			require.NoError(t, err)
+			mu.Lock()
+			ran = append(ran, i)
+			offsets = append(offsets, md.Offset)
+			mu.Unlock()
+		})
+		futures[i] = p.Send(context.Background(), &Record{Topic: "t", Value: []byte("f")})
+	}
+	for i, f := range futures {
+		_, err := f.Wait(context.Background())
+		require.NoError(t, err)
+		mu.Lock()
+		require.GreaterOrEqual(t, len(ran), i+1, "future %d completed before the callback of the record sent before it", i)
+		mu.Unlock()
+	}
+	require.NoError(t, p.Flush(context.Background()))
+	require.Len(t, ran, n)
+	for i := range ran {
+		require.Equal(t, i, ran[i])
+		require.Equal(t, int64(2*i), offsets[i])
+	}
+}
+
+// TestCallbackOfOneProducerFlushesAnother: a callback of one producer may
+// flush and close another, which waits as usual.
+func TestCallbackOfOneProducerFlushesAnother(t *testing.T) {
+	b := newBroker(t, map[string]commitlog.TopicConfig{"a": {}, "b": {}})
+	pa, err := New(b, Config{}.SetLinger(0))
+	require.NoError(t, err)
+	defer pa.Close(context.Background())
+	pb, err := New(b, Config{}.SetLinger(time.Hour))
+	require.NoError(t, err)
+	fb := pb.Send(context.Background(), &Record{Topic: "b", Value: []byte("b")})
+	var flushErr, closeErr error
+	done := make(chan struct{})
+	pa.SendCallback(context.Background(), &Record{Topic: "a", Value: []byte("a")}, func(RecordMetadata, error) {
+		defer close(done)
+		flushErr = pb.Flush(context.Background())
+		closeErr = pb.Close(context.Background())
+	})
+	waitOrHang(t, done, "callback")
+	require.NoError(t, flushErr)
+	require.NoError(t, closeErr)
+	select {
+	case <-fb.Done():
+	default:
+		t.Fatal("the other producer's Flush returned before its record completed")
+	}
+	_, err = fb.Result()
+	require.NoError(t, err)
+}
+
+// TestCloseAgainAfterItsContextEnded: a Close whose context ends after it
+// stopped the senders, before they were all gone, left the producer half
+// closed, and the next Close closed the stop channel again and panicked.
+func TestCloseAgainAfterItsContextEnded(t *testing.T) {
+	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {}})
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i := range 200 {
+		p, err := New(b, Config{}.SetLinger(time.Hour))
+		require.NoError(t, err)
+		var f *Future
+		if i%2 == 1 {
+			f = p.Send(context.Background(), &Record{Topic: "t", Value: []byte("x")})
+		}
+		if err := p.Close(done); err != nil {
+			require.ErrorIs(t, err, context.Canceled)
+		}
+		require.NoError(t, p.Close(context.Background()))
+		require.NoError(t, p.Close(done), "a closed producer's Close returns nil whatever its context")
+		if f != nil {
+			_, err := f.Result()
+			require.NoError(t, err)
+		}
+	}
+	require.Len(t, readPartition(t, b, "t", 0), 100)
+}
+
+// TestRecordSizeLimit: the largest record is what the partition's log
+// accepts in one batch (the topic's max.message.bytes, Kafka's 1048588 by
+// default, less the batch header), and max.request.size.
+func TestRecordSizeLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		topic    commitlog.TopicConfig
+		cfg      Config
+		value    int
+		tooLarge bool
+	}{
+		{"default max.message.bytes, fits", commitlog.TopicConfig{}, Config{}, 1048400, false},
+		// Below max.request.size (1 MiB), over max.message.bytes' default.
+		{"default max.message.bytes, over it", commitlog.TopicConfig{}, Config{}, 1048540, true},
+		{"larger max.message.bytes", commitlog.TopicConfig{MaxMessageBytes: 4 << 20}, Config{MaxRequestSize: 4 << 20}, 2 << 20, false},
+		{"larger max.message.bytes, over max.request.size", commitlog.TopicConfig{MaxMessageBytes: 4 << 20}, Config{}, 2 << 20, true},
+		{"smaller max.message.bytes", commitlog.TopicConfig{MaxMessageBytes: 1000}, Config{}, 1000, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBroker(t, map[string]commitlog.TopicConfig{"t": tc.topic})
+			p, err := New(b, tc.cfg)
+			require.NoError(t, err)
+			defer p.Close(context.Background())
+			_, err = p.SendSync(context.Background(), &Record{Topic: "t", Value: make([]byte, tc.value)})
+			if tc.tooLarge {
+				require.ErrorIs(t, err, commitlog.ErrRecordTooLarge)
+				require.Contains(t, err.Error(), "producer: record of", "refused by the producer, alone, not by the log")
+				return
+			}
+			require.NoError(t, err)
+			require.Len(t, readPartition(t, b, "t", 0), 1)
+		})
 	}
 }
