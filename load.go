@@ -153,6 +153,7 @@ func (b *Broker) load() error {
 		if err != nil {
 			return fmt.Errorf("commitlog: %s: topic %q: %w", metaPath, name, err)
 		}
+		cfg = cfg.withDefaults()
 		t := &Topic{name: name, cfg: cfg, broker: b}
 		parts := make([]*partition.Partition, 0, tm.Partitions)
 		t.parts.Store(&parts)

@@ -107,7 +107,7 @@ type partState struct {
 // from any goroutine and wakes a waiting Poll.
 type Consumer struct {
 	b     *commitlog.Broker
-	cfg   Config
+	cfg   config
 	coord *Coordinator
 
 	pollMu     sync.Mutex   // held by Poll and Close
@@ -164,11 +164,11 @@ type asyncCommit struct {
 
 // New returns a consumer of b.
 func New(b *commitlog.Broker, cfg Config) (*Consumer, error) {
-	cfg, err := cfg.withDefaults()
+	rc, err := cfg.resolve()
 	if err != nil {
 		return nil, err
 	}
-	c := &Consumer{b: b, cfg: cfg, assigned: map[TopicPartition]*partState{}, generation: -1,
+	c := &Consumer{b: b, cfg: rc, assigned: map[TopicPartition]*partState{}, generation: -1,
 		closing: make(chan struct{}), closeDone: make(chan struct{}), commitDone: make(chan struct{}),
 		commits: make(chan asyncCommit, 1024), lastCommit: time.Now()}
 	if cfg.GroupID != "" {
@@ -402,7 +402,7 @@ func (c *Consumer) fetch() (int, error) {
 		}
 	}
 	for i := range c.order {
-		if budget <= 0 || len(c.buffered) >= c.cfg.MaxPollRecords {
+		if budget <= 0 && total > 0 || len(c.buffered) >= c.cfg.MaxPollRecords {
 			break // enough for this poll; the rest waits for the next fetch
 		}
 		tp := c.order[(c.next+i)%len(c.order)]
@@ -462,7 +462,7 @@ func (c *Consumer) fetch() (int, error) {
 // never records skipped or jumped to.
 func (c *Consumer) decode(ps *partState, data []byte) error {
 	var it record.Iterator
-	compacted := ps.part.Log().Config().Compact
+	compacted := ps.part.Log().Compacted()
 	at, first, prevLast := ps.fetchPos, true, int64(0)
 	err := record.Batches(data, func(h *record.BatchHeader, raw []byte) error {
 		last := h.LastOffset()

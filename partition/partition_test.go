@@ -34,7 +34,7 @@ func batch(t testing.TB, tag string, n int, ts int64) []byte {
 }
 
 func testConfig() log.Config {
-	return log.Config{SegmentBytes: 4 << 10, IndexIntervalBytes: 256, SegmentIndexBytes: 4 << 10, RetentionMs: -1}
+	return log.Config{SegmentBytes: 4 << 10, IndexIntervalBytes: new(256), SegmentIndexBytes: 4 << 10, Retention: new(time.Duration(-1))}
 }
 
 func openPartition(t testing.TB, dir string) *Partition {

@@ -53,7 +53,7 @@ var ErrBufferFull = errors.New("commitlog: producer buffer full")
 // use; Close drains it.
 type Producer struct {
 	broker *commitlog.Broker
-	cfg    Config
+	cfg    config
 
 	queues  sync.Map // topicPartition -> *partQueue
 	mem     memory
@@ -77,12 +77,12 @@ type topicPartition struct {
 
 // New returns a producer writing to b.
 func New(b *commitlog.Broker, cfg Config) (*Producer, error) {
-	cfg, err := cfg.withDefaults()
+	rc, err := cfg.resolve()
 	if err != nil {
 		return nil, err
 	}
-	p := &Producer{broker: b, cfg: cfg, stop: make(chan struct{})}
-	p.mem.init(cfg.BufferMemory)
+	p := &Producer{broker: b, cfg: rc, stop: make(chan struct{})}
+	p.mem.init(rc.BufferMemory)
 	return p, nil
 }
 
@@ -140,7 +140,7 @@ func (p *Producer) enqueue(ctx context.Context, rec *Record, cb func(RecordMetad
 	if err != nil {
 		return fail(err)
 	}
-	if rec.Key == nil && t.Config().Compacted() {
+	if rec.Key == nil && t.Compacted() {
 		// The log refuses the whole batch holding such a record: fail it
 		// here, alone, rather than the valid records batched with it.
 		return fail(fmt.Errorf("producer: a record without a key sent to compacted topic %s: %w", rec.Topic, commitlog.ErrInvalidRecord))
@@ -164,10 +164,7 @@ func (p *Producer) enqueue(ctx context.Context, rec *Record, cb func(RecordMetad
 		ts = time.Now()
 	}
 	size := record.RecordSize(0, 0, rec.Key, rec.Value, rec.Headers) + 16 // + worst-case varint growth
-	limit := min(p.cfg.MaxRequestSize, t.Config().MaxMessageBytes-record.HeaderSize)
-	if t.Config().MaxMessageBytes == 0 {
-		limit = min(p.cfg.MaxRequestSize, 1048588-record.HeaderSize)
-	}
+	limit := min(p.cfg.MaxRequestSize, t.MaxMessageBytes()-record.HeaderSize)
 	if size > limit {
 		return fail(fmt.Errorf("producer: record of %d bytes for %s-%d, limit %d: %w", size, rec.Topic, id, limit, commitlog.ErrRecordTooLarge))
 	}

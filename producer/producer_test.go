@@ -59,9 +59,9 @@ func readPartition(t testing.TB, b *commitlog.Broker, topic string, id int32) []
 func TestSendAndOrderPerPartition(t *testing.T) {
 	for _, cfg := range []Config{
 		{},
-		Config{Compression: record.LZ4}.SetLinger(0),
-		Config{BatchSize: 200, Fsync: true},
-		Config{}.SetAcks(AcksLeader),
+		Config{Compression: record.LZ4, Linger: new(time.Duration(0))},
+		Config{BatchSize: new(200), Fsync: true},
+		Config{Acks: new(AcksLeader)},
 	} {
 		t.Run(fmt.Sprintf("linger=%v,comp=%v,batch=%d", cfg.Linger, cfg.Compression, cfg.BatchSize), func(t *testing.T) {
 			b := newBroker(t, map[string]commitlog.TopicConfig{"t": {Partitions: 4}})
@@ -126,7 +126,7 @@ func TestKeyedRecordsStayOnOnePartition(t *testing.T) {
 }
 
 func TestExplicitPartitionAndErrors(t *testing.T) {
-	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {Partitions: 3, MaxMessageBytes: 2000}})
+	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {Partitions: 3, MaxMessageBytes: new(2000)}})
 	p, err := New(b, Config{})
 	require.NoError(t, err)
 	defer p.Close(context.Background())
@@ -174,7 +174,7 @@ func TestBufferFullBlocksThenFails(t *testing.T) {
 	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {}})
 	// The first record's memory stays reserved while its callback runs (a
 	// lingering batch would be sent at once for a Send waiting for room).
-	p, err := New(b, Config{BufferMemory: 1000, MaxBlock: 200 * time.Millisecond}.SetLinger(0))
+	p, err := New(b, Config{BufferMemory: new(int64(1000)), MaxBlock: new(200 * time.Millisecond), Linger: new(time.Duration(0))})
 	require.NoError(t, err)
 	release, written := make(chan struct{}), make(chan struct{})
 	var md1 RecordMetadata
@@ -206,7 +206,7 @@ func TestBufferFullBlocksThenFails(t *testing.T) {
 
 func TestCloseDrainsEverything(t *testing.T) {
 	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {Partitions: 3}})
-	p, err := New(b, Config{Linger: time.Hour, LingerSet: true})
+	p, err := New(b, Config{Linger: new(time.Hour)})
 	require.NoError(t, err)
 	var futures []*Future
 	for i := 0; i < 1000; i++ {
@@ -231,7 +231,7 @@ func TestCloseDrainsEverything(t *testing.T) {
 
 func TestAcksNoneAndDeletedTopic(t *testing.T) {
 	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {}})
-	p, err := New(b, Config{}.SetAcks(AcksNone))
+	p, err := New(b, Config{Acks: new(AcksNone)})
 	require.NoError(t, err)
 	md, err := p.SendSync(context.Background(), &Record{Topic: "t", Value: []byte("x")})
 	require.NoError(t, err)
@@ -272,7 +272,7 @@ func TestSendNilRecord(t *testing.T) {
 // valid (sent by other goroutines, possibly).
 func TestKeylessRecordOnCompactedTopic(t *testing.T) {
 	b := newBroker(t, map[string]commitlog.TopicConfig{"c": {CleanupPolicy: commitlog.CleanupCompact}})
-	p, err := New(b, Config{}.SetLinger(50*time.Millisecond))
+	p, err := New(b, Config{Linger: new(50 * time.Millisecond)})
 	require.NoError(t, err)
 	defer p.Close(context.Background())
 	good := p.Send(context.Background(), &Record{Topic: "c", Key: []byte("k"), Value: []byte("v")})
@@ -293,7 +293,7 @@ func TestKeylessRecordOnCompactedTopic(t *testing.T) {
 // and their buffer.memory stayed reserved.
 func TestCloseCompletesRecordsOfARecreatedTopic(t *testing.T) {
 	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {}})
-	p, err := New(b, Config{}.SetLinger(time.Hour))
+	p, err := New(b, Config{Linger: new(time.Hour)})
 	require.NoError(t, err)
 	old := p.Send(context.Background(), &Record{Topic: "t", Value: []byte("old")})
 	require.NoError(t, b.DeleteTopic("t"))
@@ -350,7 +350,7 @@ func TestFlushAndCloseFromCallback(t *testing.T) {
 		require.Error(t, flushErr)
 	})
 	t.Run("close", func(t *testing.T) {
-		p, err := New(b, Config{}.SetLinger(time.Hour))
+		p, err := New(b, Config{Linger: new(time.Hour)})
 		require.NoError(t, err)
 		done := make(chan struct{})
 		var closeErr, sendErr error
