@@ -2,6 +2,7 @@ package commitlog
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"strings"
 	"time"
@@ -265,6 +266,35 @@ func (c TopicConfig) logConfig() log.Config {
 	var lc log.Config
 	topicSettings.Lower(&c, &lc)
 	return lc
+}
+
+// upgradeStoredSettings rewrites what versions before the settings were
+// declared once could store in meta.json and now fail the checks: a
+// negative segment.ms, which never rolled a segment by age, becomes
+// Kafka's Long.MAX_VALUE, and a negative flush.ms, flush.messages,
+// index.interval.bytes or segment.index.bytes, which meant the default,
+// is dropped. Everything else is kept as it is. It returns a new map when
+// it changes anything.
+func upgradeStoredSettings(m map[string]string) map[string]string {
+	var out map[string]string
+	for _, name := range []string{"segment.ms", "flush.ms", "flush.messages", "index.interval.bytes", "segment.index.bytes"} {
+		n, err := settings.Int64.Parse(m[name])
+		if err != nil || n >= 0 {
+			continue
+		}
+		if out == nil {
+			out = maps.Clone(m)
+		}
+		if name == "segment.ms" {
+			out[name] = settings.Ms.Format(settings.Forever)
+		} else {
+			delete(out, name)
+		}
+	}
+	if out == nil {
+		return m
+	}
+	return out
 }
 
 // ParseTopicConfig builds a TopicConfig from Kafka's setting names and
