@@ -336,15 +336,15 @@ func TestRecoverMetadata(t *testing.T) {
 		t.Run(damage, func(t *testing.T) {
 			dir := t.TempDir()
 			b := openBroker(t, dir, WithoutExpvar())
-			tuned := smallIndexes(TopicConfig{Partitions: 2, RetentionMs: -1, SegmentBytes: 4096, MessageTimestampType: 1})
+			tuned := smallIndexes(TopicConfig{Partitions: 2, Retention: new(time.Duration(-1)), SegmentBytes: 4096, MessageTimestampType: 1})
 			_, err := b.CreateTopic("tuned", tuned)
 			require.NoError(t, err)
 			_, err = b.OffsetsTopic(2)
 			require.NoError(t, err)
-			_, err = b.CreateTopic("grown", smallIndexes(TopicConfig{Partitions: 1, RetentionMs: time.Hour}))
+			_, err = b.CreateTopic("grown", smallIndexes(TopicConfig{Partitions: 1, Retention: new(time.Hour)}))
 			require.NoError(t, err)
 			require.NoError(t, b.AddPartitions("grown", 3)) // meta.json.prev has 1 partition
-			_, err = b.CreateTopic("newest", smallIndexes(TopicConfig{Partitions: 2, RetentionMs: time.Minute}))
+			_, err = b.CreateTopic("newest", smallIndexes(TopicConfig{Partitions: 2, Retention: new(time.Minute)}))
 			require.NoError(t, err) // not in meta.json.prev
 			want := map[string][][]rec{}
 			wantCfg := map[string]TopicConfig{}
@@ -385,7 +385,7 @@ func TestRecoverMetadata(t *testing.T) {
 				require.Equal(t, wantCfg[name], mustTopic(t, b, name).Config(), "%s: settings from meta.json or meta.json.prev", name)
 			}
 			newest := mustTopic(t, b, "newest").Config()
-			require.Zero(t, newest.RetentionMs, "in neither file under its name: defaults")
+			require.Equal(t, TopicConfig{}.withDefaults().Retention, newest.Retention, "in neither file under its name: defaults")
 			require.NoDirExists(t, filepath.Join(dir, "nevest-0"))
 			out := logs.String()
 			require.Contains(t, out, "level=WARN")

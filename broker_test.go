@@ -31,7 +31,7 @@ func withHook(h func(step string) error) Option {
 // directory snapshots of the crash tests) stay cheap.
 func smallIndexes(c TopicConfig) TopicConfig {
 	c.SegmentIndexBytes = 4 << 10
-	c.IndexIntervalBytes = 256
+	c.IndexIntervalBytes = new(256)
 	return c
 }
 
@@ -333,17 +333,17 @@ func TestDataAndConfigSurviveReopen(t *testing.T) {
 		"tuned": {
 			Partitions:           2,
 			SegmentBytes:         1024,
-			SegmentMs:            time.Hour,
-			RetentionMs:          48 * time.Hour,
-			RetentionBytes:       1 << 30,
+			SegmentAge:           time.Hour,
+			Retention:            new(48 * time.Hour),
+			RetentionBytes:       new(int64(1 << 30)),
 			MessageTimestampType: record.LogAppendTime,
-			MaxMessageBytes:      100_000,
+			MaxMessageBytes:      new(100_000),
 			FlushMessages:        1000,
-			FlushMs:              time.Minute,
-			IndexIntervalBytes:   128,
+			FlushInterval:        new(time.Minute),
+			IndexIntervalBytes:   new(128),
 			SegmentIndexBytes:    8 << 10,
 		},
-		"forever": smallIndexes(TopicConfig{RetentionMs: -1, RetentionBytes: -1, CleanupPolicy: CleanupCompactDelete}),
+		"forever": smallIndexes(TopicConfig{Retention: new(time.Duration(-1)), RetentionBytes: new(int64(-1)), CleanupPolicy: CleanupCompactDelete}),
 	}
 	for name, cfg := range configs {
 		_, err := b.CreateTopic(name, cfg)
@@ -399,7 +399,7 @@ func TestDataAndConfigSurviveReopen(t *testing.T) {
 	lc := mustPartition(t, b, "tuned", 1).log.Config()
 	require.Equal(t, int64(1024), lc.SegmentBytes)
 	require.Equal(t, record.LogAppendTime, lc.TimestampType)
-	require.Equal(t, 48*time.Hour, lc.RetentionMs)
+	require.Equal(t, 48*time.Hour, *lc.Retention)
 	require.True(t, mustTopic(t, b, "forever").Config().Compacted())
 }
 
@@ -410,7 +410,7 @@ func TestParseTopicConfig(t *testing.T) {
 		want     TopicConfig
 		same     bool // Settings() gives the input back
 	}{
-		{"defaults", nil, TopicConfig{Partitions: 1, CleanupPolicy: CleanupDelete, MinInsyncReplicas: 1}, true},
+		{"defaults", nil, TopicConfig{Partitions: 1}, true},
 		{"everything", map[string]string{
 			"segment.bytes":          "1048576",
 			"segment.ms":             "3600000",
@@ -426,20 +426,19 @@ func TestParseTopicConfig(t *testing.T) {
 		}, TopicConfig{
 			Partitions:           1,
 			SegmentBytes:         1 << 20,
-			SegmentMs:            time.Hour,
-			RetentionBytes:       1_000_000,
-			RetentionMs:          24 * time.Hour,
+			SegmentAge:           time.Hour,
+			RetentionBytes:       new(int64(1_000_000)),
+			Retention:            new(24 * time.Hour),
 			CleanupPolicy:        CleanupCompact,
-			MaxMessageBytes:      2_000_000,
+			MaxMessageBytes:      new(2_000_000),
 			MessageTimestampType: record.LogAppendTime,
 			FlushMessages:        10,
-			FlushMs:              time.Second,
-			MinInsyncReplicas:    1,
-			IndexIntervalBytes:   1024,
+			FlushInterval:        new(time.Second),
+			IndexIntervalBytes:   new(1024),
 			SegmentIndexBytes:    64 << 10,
 		}, true},
 		{"unlimited", map[string]string{"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "compact,delete"},
-			TopicConfig{Partitions: 1, RetentionMs: -1, RetentionBytes: -1, CleanupPolicy: CleanupCompactDelete, MinInsyncReplicas: 1}, true},
+			TopicConfig{Partitions: 1, Retention: new(-time.Millisecond), RetentionBytes: new(int64(-1)), CleanupPolicy: CleanupCompactDelete}, false},
 		{"explicit defaults", map[string]string{"min.insync.replicas": "1", "message.timestamp.type": "CreateTime", "cleanup.policy": "delete"},
 			TopicConfig{Partitions: 1, CleanupPolicy: CleanupDelete, MinInsyncReplicas: 1}, false},
 	}
@@ -458,7 +457,7 @@ func TestParseTopicConfig(t *testing.T) {
 			}
 			back, err := ParseTopicConfig(cfg.Partitions, s)
 			require.NoError(t, err)
-			require.Equal(t, cfg, back)
+			require.Equal(t, cfg.withDefaults(), back.withDefaults())
 		})
 	}
 	t.Run("partitions", func(t *testing.T) {
@@ -736,7 +735,7 @@ func TestMaintenanceRetention(t *testing.T) {
 	baseline := runtime.NumGoroutine()
 	b, err := Open(t.TempDir(), WithMaintenanceInterval(50*time.Millisecond))
 	require.NoError(t, err)
-	_, err = b.CreateTopic("short", smallIndexes(TopicConfig{SegmentBytes: 1024, RetentionMs: 200 * time.Millisecond}))
+	_, err = b.CreateTopic("short", smallIndexes(TopicConfig{SegmentBytes: 1024, Retention: new(200 * time.Millisecond)}))
 	require.NoError(t, err)
 	p := mustPartition(t, b, "short", 0)
 	value := strings.Repeat("v", 200)
@@ -787,7 +786,7 @@ func maintainerRunning() bool {
 func TestConcurrentUse(t *testing.T) {
 	b := openBroker(t, t.TempDir(), WithMaintenanceInterval(5*time.Millisecond))
 	const parts, batches, perBatch = 4, 200, 3
-	tp, err := b.CreateTopic("busy", smallIndexes(TopicConfig{Partitions: parts, SegmentBytes: 4 << 10, RetentionMs: -1}))
+	tp, err := b.CreateTopic("busy", smallIndexes(TopicConfig{Partitions: parts, SegmentBytes: 4 << 10, Retention: new(time.Duration(-1))}))
 	require.NoError(t, err)
 
 	var writers, others sync.WaitGroup

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/commitlog-go/commitlog/record"
 	"github.com/commitlog-go/commitlog/vfs"
@@ -69,7 +70,7 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 func checkpointFixture(t *testing.T, dir string, n int) (*Broker, []rec) {
 	t.Helper()
 	b := openBroker(t, dir, WithoutExpvar(), WithMaintenanceInterval(0))
-	_, err := b.CreateTopic("t", TopicConfig{SegmentBytes: 2 << 10, IndexIntervalBytes: 256, RetentionMs: -1})
+	_, err := b.CreateTopic("t", TopicConfig{SegmentBytes: 2 << 10, IndexIntervalBytes: new(256), Retention: new(time.Duration(-1))})
 	require.NoError(t, err)
 	p := mustPartition(t, b, "t", 0)
 	var all []rec
@@ -143,7 +144,7 @@ func TestDamageBelowRecoveryPointIsCorrupt(t *testing.T) {
 		t.Run(fmt.Sprintf("below=%v", below), func(t *testing.T) {
 			dir := t.TempDir()
 			b := openBroker(t, dir, WithoutExpvar(), WithMaintenanceInterval(0))
-			_, err := b.CreateTopic("t", TopicConfig{RetentionMs: -1})
+			_, err := b.CreateTopic("t", TopicConfig{Retention: new(time.Duration(-1))})
 			require.NoError(t, err)
 			p := mustPartition(t, b, "t", 0)
 			var all []rec

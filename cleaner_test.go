@@ -2,6 +2,7 @@ package commitlog
 
 import (
 	"fmt"
+	"github.com/commitlog-go/commitlog/log"
 	"runtime"
 	"strings"
 	"testing"
@@ -61,7 +62,7 @@ func TestCleanerCompactsInBackground(t *testing.T) {
 	b := openBroker(t, t.TempDir(), WithCleanerInterval(20*time.Millisecond))
 	compacted, err := b.CreateTopic("compacted", smallIndexes(TopicConfig{SegmentBytes: 2048, CleanupPolicy: CleanupCompact}))
 	require.NoError(t, err)
-	both, err := b.CreateTopic("both", smallIndexes(TopicConfig{SegmentBytes: 2048, CleanupPolicy: CleanupCompactDelete, RetentionMs: time.Hour}))
+	both, err := b.CreateTopic("both", smallIndexes(TopicConfig{SegmentBytes: 2048, CleanupPolicy: CleanupCompactDelete, Retention: new(time.Hour)}))
 	require.NoError(t, err)
 	plain, err := b.CreateTopic("plain", smallIndexes(TopicConfig{SegmentBytes: 2048}))
 	require.NoError(t, err)
@@ -162,25 +163,28 @@ func TestCompactionTopicConfig(t *testing.T) {
 	}
 	cfg, err := ParseTopicConfig(2, settings)
 	require.NoError(t, err)
-	require.Equal(t, TopicConfig{Partitions: 2, CleanupPolicy: CleanupCompactDelete, MinInsyncReplicas: 1,
-		DeleteRetentionMs: time.Hour, MinCleanableDirtyRatio: 0.25, MinCompactionLagMs: time.Minute}, cfg)
+	require.Equal(t, TopicConfig{Partitions: 2, CleanupPolicy: CleanupCompactDelete,
+		DeleteRetention: new(time.Hour), MinCleanableDirtyRatio: new(0.25), MinCompactionLag: time.Minute}, cfg)
 	require.Equal(t, settings, cfg.Settings())
 	lc := cfg.logConfig()
 	require.True(t, lc.Compact)
-	require.Equal(t, time.Hour, lc.DeleteRetention)
-	require.Equal(t, 0.25, lc.MinCleanableDirtyRatio)
+	require.Equal(t, time.Hour, *lc.DeleteRetention)
+	require.Equal(t, 0.25, *lc.MinCleanableDirtyRatio)
 	require.Equal(t, time.Minute, lc.MinCompactionLag)
-	require.Zero(t, lc.RetentionMs, "compact,delete keeps retention (the default)")
+	require.Equal(t, log.DefaultRetention, *lc.Retention, "compact,delete keeps retention (the default)")
 
 	// Kafka's zeros, which are not the defaults, round-trip.
 	zeros := map[string]string{"cleanup.policy": "compact", "delete.retention.ms": "0", "min.cleanable.dirty.ratio": "0"}
 	cfg, err = ParseTopicConfig(1, zeros)
 	require.NoError(t, err)
-	require.Negative(t, cfg.DeleteRetentionMs)
-	require.Negative(t, cfg.MinCleanableDirtyRatio)
+	require.Equal(t, new(time.Duration(0)), cfg.DeleteRetention)
+	require.Equal(t, new(0.0), cfg.MinCleanableDirtyRatio)
 	require.Equal(t, zeros, cfg.Settings())
 	lc = cfg.logConfig()
-	require.Equal(t, time.Duration(-1), lc.RetentionMs, "compact only: no retention")
+	require.Zero(t, *lc.DeleteRetention)
+	require.Zero(t, *lc.MinCleanableDirtyRatio)
+	require.Negative(t, *lc.Retention, "compact only: no retention")
+	require.Negative(t, *lc.RetentionBytes, "compact only: no retention")
 
 	// Defaults are left out.
 	cfg, err = ParseTopicConfig(1, map[string]string{"cleanup.policy": "compact"})
@@ -207,8 +211,8 @@ func TestCompactionTopicConfig(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, b.Close())
 	b = openBroker(t, dir, WithCleanerInterval(-1))
-	require.Equal(t, cfg, mustTopic(t, b, "t").Config())
+	require.Equal(t, cfg.withDefaults(), mustTopic(t, b, "t").Config(), "Config fills in the defaults")
 	lc = mustPartition(t, b, "t", 0).log.Config()
 	require.True(t, lc.Compact)
-	require.Equal(t, 0.25, lc.MinCleanableDirtyRatio)
+	require.Equal(t, 0.25, *lc.MinCleanableDirtyRatio)
 }

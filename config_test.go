@@ -17,8 +17,10 @@ func TestParseTopicConfigHugeDurations(t *testing.T) {
 	settings := map[string]string{"retention.ms": "18446744073710", "segment.ms": "18446744073710", "cleanup.policy": "delete"}
 	cfg, err := ParseTopicConfig(1, settings)
 	require.NoError(t, err)
-	require.Greater(t, cfg.RetentionMs, 100*365*24*time.Hour)
-	require.Greater(t, cfg.SegmentMs, 100*365*24*time.Hour)
+	require.Greater(t, *cfg.Retention, 100*365*24*time.Hour)
+	require.Greater(t, cfg.SegmentAge, 100*365*24*time.Hour)
+	require.Equal(t, map[string]string{"retention.ms": "9223372036854775807", "segment.ms": "9223372036854775807"}, cfg.Settings(),
+		"the longest Duration is written as Kafka's Long.MAX_VALUE")
 
 	b, err := Open(t.TempDir(), WithoutExpvar(), WithMaintenanceInterval(10*time.Millisecond))
 	require.NoError(t, err)

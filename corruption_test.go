@@ -221,10 +221,10 @@ func buildCorruptFixture(t *testing.T) *corruptFixture {
 	rng := rand.New(rand.NewPCG(1, 2))
 
 	events, err := b.CreateTopic(corruptEvents, TopicConfig{Partitions: 3, SegmentBytes: 4 << 10,
-		IndexIntervalBytes: 256, SegmentIndexBytes: 4 << 10, RetentionMs: -1})
+		IndexIntervalBytes: new(256), SegmentIndexBytes: 4 << 10, Retention: new(time.Duration(-1))})
 	require.NoError(t, err)
 	state, err := b.CreateTopic(corruptState, TopicConfig{Partitions: 2, SegmentBytes: 4 << 10,
-		IndexIntervalBytes: 256, SegmentIndexBytes: 4 << 10, RetentionMs: -1, CleanupPolicy: CleanupCompact})
+		IndexIntervalBytes: new(256), SegmentIndexBytes: 4 << 10, Retention: new(time.Duration(-1)), CleanupPolicy: CleanupCompact})
 	require.NoError(t, err)
 	offsets, err := b.OffsetsTopic(1)
 	require.NoError(t, err)

@@ -20,7 +20,7 @@ func ExampleBroker() {
 	}
 	defer b.Close()
 
-	t, err := b.CreateTopic("orders", commitlog.TopicConfig{Partitions: 3, RetentionBytes: 1 << 30})
+	t, err := b.CreateTopic("orders", commitlog.TopicConfig{Partitions: 3, RetentionBytes: new(int64(1 << 30))})
 	if err != nil {
 		panic(err)
 	}

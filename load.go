@@ -152,6 +152,7 @@ func (b *Broker) load() error {
 		if err != nil {
 			return fmt.Errorf("commitlog: %s: topic %q: %w", metaPath, name, err)
 		}
+		cfg = cfg.withDefaults()
 		t := &Topic{name: name, cfg: cfg, broker: b}
 		parts := make([]*Partition, 0, tm.Partitions)
 		t.parts.Store(&parts)

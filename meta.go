@@ -69,6 +69,8 @@ func decodeMeta(data []byte) (metadata, error) {
 		if err := checkStoredTopic(name, tm.Partitions); err != nil {
 			return metadata{}, fmt.Errorf("%s: topic %q: %v: %w", metaFile, name, err, ErrCorrupt)
 		}
+		tm.Config = upgradeStoredSettings(tm.Config)
+		m.Topics[name] = tm
 		if _, err := ParseTopicConfig(tm.Partitions, tm.Config); err != nil {
 			return metadata{}, fmt.Errorf("%s: topic %q: %v: %w", metaFile, name, err, ErrCorrupt)
 		}

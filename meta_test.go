@@ -174,3 +174,20 @@ func FuzzDecodeMeta(f *testing.F) {
 		require.ElementsMatch(t, m.Deleted, again.Deleted)
 	})
 }
+
+// TestDecodeMetaUpgradesOldSettings: the values earlier versions stored
+// and now fail the checks (negative segment.ms: no roll by age; negative
+// flush.ms, flush.messages, index.interval.bytes, segment.index.bytes:
+// the default) still open, with what they meant.
+func TestDecodeMetaUpgradesOldSettings(t *testing.T) {
+	old := map[string]string{"segment.ms": "-1", "flush.ms": "-1", "flush.messages": "-5", "index.interval.bytes": "-1",
+		"segment.index.bytes": "-1", "retention.ms": "1000"}
+	raw, err := encodeMeta(metadata{Version: metaVersion, Topics: map[string]topicMeta{"t": {Partitions: 1, Config: old}}})
+	require.NoError(t, err)
+	_, err = ParseTopicConfig(1, old)
+	require.ErrorIs(t, err, ErrInvalidConfig, "refused as settings")
+	m, err := decodeMeta(raw)
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"segment.ms": "9223372036854775807", "retention.ms": "1000"}, m.Topics["t"].Config)
+	require.Equal(t, "-1", old["segment.ms"], "the input map is not changed")
+}

@@ -97,10 +97,6 @@ func (p *Partition) LogEndOffset() int64 { return p.log.EndOffset() }
 // (cleanup.policy includes compact): offsets may then have gaps.
 func (p *Partition) Compacted() bool { return p.log.Config().Compact }
 
-// MaxMessageBytes is the largest batch an append accepts: the topic's
-// max.message.bytes, default filled in.
-func (p *Partition) MaxMessageBytes() int { return p.log.Config().MaxMessageBytes }
-
 // Size is the partition's size on disk, in bytes.
 func (p *Partition) Size() int64 { return p.log.Size() }
 

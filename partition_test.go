@@ -37,7 +37,7 @@ func partBatch(t testing.TB, tag string, n int, ts int64) []byte {
 }
 
 func partTestConfig() log.Config {
-	return log.Config{SegmentBytes: 4 << 10, IndexIntervalBytes: 256, SegmentIndexBytes: 4 << 10, RetentionMs: -1}
+	return log.Config{SegmentBytes: 4 << 10, IndexIntervalBytes: new(256), SegmentIndexBytes: 4 << 10, Retention: new(time.Duration(-1))}
 }
 
 func openTestPartition(t testing.TB, dir string) *Partition {
@@ -484,7 +484,7 @@ func BenchmarkPartitionAppend(b *testing.B) {
 		require.NoError(b, err)
 		return raw
 	}
-	cfg := log.Config{RetentionMs: -1}
+	cfg := log.Config{Retention: new(time.Duration(-1))}
 	for _, shared := range []bool{true, false} {
 		name := map[bool]string{true: "one", false: "partitions"}[shared]
 		b.Run(name, func(b *testing.B) {

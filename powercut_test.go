@@ -70,17 +70,17 @@ func powerCutTrial(t *testing.T, seed uint64, durable bool) {
 	m := vfs.NewMem()
 	b, err := commitlog.Open("/data", commitlog.WithFS(m), commitlog.WithoutExpvar(), commitlog.WithMaintenanceInterval(3*time.Millisecond))
 	require.NoError(t, err)
-	small := commitlog.TopicConfig{SegmentBytes: int64(2<<10 + rng.IntN(6<<10)), IndexIntervalBytes: 256, RetentionMs: -1}
+	small := commitlog.TopicConfig{SegmentBytes: int64(2<<10 + rng.IntN(6<<10)), IndexIntervalBytes: new(256), Retention: new(time.Duration(-1))}
 	main := small
 	main.Partitions = 3
 	if seed%3 == 0 {
-		main.RetentionBytes = 16 << 10 // retention runs (and records the log start) while the power goes
+		main.RetentionBytes = new(int64(16 << 10)) // retention runs (and records the log start) while the power goes
 	}
 	_, err = b.CreateTopic("events", main)
 	require.NoError(t, err)
 	run := &powerCutRun{sent: map[string]bool{}, commits: map[consumer.TopicPartition]int64{}, topics: map[string]int32{"events": 3}}
 
-	pcfg := producer.Config{Acks: producer.AcksAll, AcksSet: true, Fsync: durable, Linger: time.Duration(rng.IntN(2)) * time.Millisecond, LingerSet: true}
+	pcfg := producer.Config{Acks: new(producer.AcksAll), Fsync: durable, Linger: new(time.Duration(rng.IntN(2)) * time.Millisecond)}
 	prod, err := producer.New(b, pcfg)
 	require.NoError(t, err)
 	cons, err := consumer.New(b, consumer.Config{GroupID: "g", AutoOffsetReset: consumer.ResetEarliest, DisableAutoCommit: true})

@@ -30,7 +30,7 @@ func TestStatsExpvarAndPrometheus(t *testing.T) {
 	}
 	require.NoError(t, p.Close(ctx))
 
-	c, err := consumer.New(b, consumer.Config{GroupID: "g", AutoOffsetReset: consumer.ResetEarliest, FetchMaxWait: 20 * time.Millisecond, MaxPollRecords: 300})
+	c, err := consumer.New(b, consumer.Config{GroupID: "g", AutoOffsetReset: consumer.ResetEarliest, FetchMaxWait: new(20 * time.Millisecond), MaxPollRecords: 300})
 	require.NoError(t, err)
 	require.NoError(t, c.Assign([]consumer.TopicPartition{{Topic: "t", Partition: 0}, {Topic: "t", Partition: 1}}))
 	recs, err := c.Poll(ctx)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/commitlog-go/commitlog/vfs"
 	"github.com/stretchr/testify/require"
@@ -41,7 +42,7 @@ func TestFullDiskTmpfs(t *testing.T) {
 
 	b := openBroker(t, data)
 	const parts = 8
-	_, err := b.CreateTopic("t", TopicConfig{Partitions: parts, SegmentBytes: 1 << 20, RetentionMs: -1, IndexIntervalBytes: 128})
+	_, err := b.CreateTopic("t", TopicConfig{Partitions: parts, SegmentBytes: 1 << 20, Retention: new(time.Duration(-1)), IndexIntervalBytes: new(128)})
 	require.NoError(t, err)
 	var acked [parts][]rec
 	var full error
@@ -127,7 +128,7 @@ func TestCrashReopenTmpfs(t *testing.T) {
 func tmpfsChild(t *testing.T, dir string) {
 	b, err := Open(dir)
 	require.NoError(t, err)
-	_, err = b.CreateTopic("t", TopicConfig{Partitions: 8, SegmentBytes: 256 << 10, RetentionMs: -1})
+	_, err = b.CreateTopic("t", TopicConfig{Partitions: 8, SegmentBytes: 256 << 10, Retention: new(time.Duration(-1))})
 	require.NoError(t, err)
 	n := 0
 	for i := range 400 {

@@ -18,13 +18,25 @@ type Topic struct {
 // Name is the topic's name.
 func (t *Topic) Name() string { return t.name }
 
-// Config is the topic's configuration, defaults filled in. Partitions is
-// the current count, which AddPartitions raises.
+// Config is the topic's configuration with every default filled in: no
+// field is zero or nil, except those whose default is zero
+// (MessageTimestampType CreateTime, MinCompactionLag 0). The pointers are
+// the caller's own: writing through them changes nothing in the topic.
+// Partitions is the current count, which AddPartitions raises.
 func (t *Topic) Config() TopicConfig {
-	c := t.cfg
+	c := t.cfg.clone() // filled in by CreateTopic and Open
 	c.Partitions = t.NumPartitions()
 	return c
 }
+
+// MaxMessageBytes is the topic's max.message.bytes, the largest batch it
+// accepts: *Config().MaxMessageBytes without the copy, for a producer's
+// every send.
+func (t *Topic) MaxMessageBytes() int { return *t.cfg.MaxMessageBytes }
+
+// Compacted reports whether the topic's cleanup.policy includes compact:
+// Config().Compacted() without the copy.
+func (t *Topic) Compacted() bool { return t.cfg.Compacted() }
 
 // Deleted reports whether the topic has been deleted.
 func (t *Topic) Deleted() bool { return t.deleted.Load() }

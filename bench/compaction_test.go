@@ -106,7 +106,7 @@ func benchCompaction(b *testing.B, src string) {
 }
 
 func compactionConfig() log.Config {
-	return log.Config{SegmentBytes: 128 << 20, RetentionMs: -1, RetentionBytes: -1, Compact: true}
+	return log.Config{SegmentBytes: 128 << 20, Retention: new(time.Duration(-1)), RetentionBytes: new(int64(-1)), Compact: true}
 }
 
 // compactionLog writes the benchmark's log, closed cleanly with every

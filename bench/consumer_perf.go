@@ -168,8 +168,7 @@ func RunConsumerPerf(ctx context.Context, cfg ConsumerPerfConfig, out io.Writer)
 // consumerPerfPrefill appends n records of size random letters to t,
 // round-robin over its partitions, with acks=1 and 512 KiB batches.
 func consumerPerfPrefill(ctx context.Context, b *commitlog.Broker, t *commitlog.Topic, n int64, size int) (err error) {
-	p, err := prod.New(b, prod.Config{BatchSize: 512 << 10, BufferMemory: 64 << 20}.
-		SetAcks(prod.AcksLeader).SetLinger(10*time.Millisecond))
+	p, err := prod.New(b, prod.Config{BatchSize: new(512 << 10), BufferMemory: new(int64(64 << 20)), Acks: new(prod.AcksLeader), Linger: new(10 * time.Millisecond)})
 	if err != nil {
 		return err
 	}
@@ -284,7 +283,7 @@ func consumerPerfConsume(ctx context.Context, b *commitlog.Broker, cfg ConsumerP
 			GroupID:           cfg.Group,
 			AutoOffsetReset:   cons.ResetEarliest,
 			DisableAutoCommit: true,
-			FetchMaxWait:      cfg.FetchMaxWait,
+			FetchMaxWait:      new(cfg.FetchMaxWait),
 			MaxPollRecords:    cfg.MaxPollRecords,
 		})
 		if err != nil {

@@ -115,12 +115,12 @@ func consumerBenchBroker(b *testing.B, topic string, partitions int32) *commitlo
 func BenchmarkEndToEndLatency(b *testing.B) {
 	const topic = "e2e"
 	br := consumerBenchBroker(b, topic, 1)
-	p, err := prod.New(br, prod.Config{}.SetLinger(0).SetAcks(prod.AcksLeader))
+	p, err := prod.New(br, prod.Config{Linger: new(time.Duration(0)), Acks: new(prod.AcksLeader)})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer p.Close(context.Background())
-	c, err := cons.New(br, cons.Config{AutoOffsetReset: cons.ResetEarliest, FetchMaxWait: 100 * time.Millisecond})
+	c, err := cons.New(br, cons.Config{AutoOffsetReset: cons.ResetEarliest, FetchMaxWait: new(100 * time.Millisecond)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -227,7 +227,7 @@ func BenchmarkRebalance10Members100Partitions(b *testing.B) {
 			c, err := cons.New(br, cons.Config{
 				GroupID:           group,
 				DisableAutoCommit: true,
-				FetchMaxWait:      20 * time.Millisecond,
+				FetchMaxWait:      new(20 * time.Millisecond),
 				HeartbeatInterval: 50 * time.Millisecond,
 				SessionTimeout:    time.Second,
 			})

@@ -105,7 +105,7 @@ func BenchmarkSyncSenders(b *testing.B) {
 }
 
 func benchSyncSenders(b *testing.B, senders int, fsync bool) {
-	cfg := prod.Config{Fsync: fsync}.SetAcks(prod.AcksAll).SetLinger(0)
+	cfg := prod.Config{Fsync: fsync, Acks: new(prod.AcksAll), Linger: new(time.Duration(0))}
 	br, p := openPerfBroker(b, "sync", 1, cfg)
 	value := perfPayload(100)
 	ctx := context.Background()
@@ -159,7 +159,7 @@ func BenchmarkAsyncThroughput(b *testing.B) {
 
 func benchAsync(b *testing.B, size int, parts int32, comp record.Compression) {
 	const chunk = 10000
-	cfg := prod.Config{Compression: comp}.SetAcks(prod.AcksLeader)
+	cfg := prod.Config{Compression: comp, Acks: new(prod.AcksLeader)}
 	_, p := openPerfBroker(b, "async", parts, cfg)
 	ctx := context.Background()
 	rec := prod.Record{Topic: "async", Value: perfPayload(size)}
@@ -204,7 +204,7 @@ func TestProducerPerfSmoke(t *testing.T) {
 		Dir:        t.TempDir(),
 		Interval:   30 * time.Millisecond,
 		CSV:        &csvOut,
-		Producer:   prod.Config{}.SetAcks(prod.AcksLeader).SetLinger(time.Millisecond),
+		Producer:   prod.Config{Acks: new(prod.AcksLeader), Linger: new(time.Millisecond)},
 	}
 	res, err := RunProducerPerf(context.Background(), cfg, &out)
 	if err != nil {

@@ -28,7 +28,7 @@ import (
 // storageConfig is Kafka's defaults (1 GiB segments, 4 KiB index
 // interval, fsync left to the OS) without time-based retention.
 func storageConfig() log.Config {
-	return log.Config{SegmentBytes: 1 << 30, RetentionMs: -1}
+	return log.Config{SegmentBytes: 1 << 30, Retention: new(time.Duration(-1))}
 }
 
 func storageOpenLog(b *testing.B, dir string) *log.Log {

@@ -71,7 +71,7 @@ func TestInvalidCommitsRefused(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(how+"/"+tc.name, func(t *testing.T) {
 				group := how + "/" + tc.name
-				c, err := New(b, Config{GroupID: group, DisableAutoCommit: true, FetchMaxWait: 20 * time.Millisecond})
+				c, err := New(b, Config{GroupID: group, DisableAutoCommit: true, FetchMaxWait: new(20 * time.Millisecond)})
 				require.NoError(t, err)
 				defer c.Close(context.Background())
 				require.NoError(t, c.Assign([]TopicPartition{{Topic: "t"}}))
@@ -106,7 +106,7 @@ func TestCommitOfPositionsSkipsDeletedTopic(t *testing.T) {
 	}
 	produce(t, b, "t", "t", 5)
 	produce(t, b, "u", "u", 5)
-	c, err := New(b, Config{GroupID: "g", AutoOffsetReset: ResetEarliest, FetchMaxWait: 20 * time.Millisecond})
+	c, err := New(b, Config{GroupID: "g", AutoOffsetReset: ResetEarliest, FetchMaxWait: new(20 * time.Millisecond)})
 	require.NoError(t, err)
 	tt, tu := TopicPartition{Topic: "t"}, TopicPartition{Topic: "u"}
 	require.NoError(t, c.Assign([]TopicPartition{tt, tu}))
@@ -169,7 +169,7 @@ func TestCloseAfterAutoCommitKeepsFinalOffsets(t *testing.T) {
 	for round := 0; round < 20; round++ {
 		group := fmt.Sprintf("g%d", round)
 		c, err := New(b, Config{GroupID: group, AutoOffsetReset: ResetEarliest, MaxPollRecords: 10,
-			AutoCommitInterval: time.Nanosecond, FetchMaxWait: 10 * time.Millisecond})
+			AutoCommitInterval: new(time.Duration(0)), FetchMaxWait: new(10 * time.Millisecond)})
 		require.NoError(t, err)
 		require.NoError(t, c.Assign([]TopicPartition{tp}))
 		var n int64

@@ -106,7 +106,7 @@ type partState struct {
 // from any goroutine and wakes a waiting Poll.
 type Consumer struct {
 	b     commitlog.Store
-	cfg   Config
+	cfg   config
 	coord *Coordinator
 
 	pollMu     sync.Mutex   // held by Poll and Close
@@ -163,11 +163,11 @@ type asyncCommit struct {
 
 // New returns a consumer of b.
 func New(b commitlog.Store, cfg Config) (*Consumer, error) {
-	cfg, err := cfg.withDefaults()
+	rc, err := cfg.resolve()
 	if err != nil {
 		return nil, err
 	}
-	c := &Consumer{b: b, cfg: cfg, assigned: map[TopicPartition]*partState{}, generation: -1,
+	c := &Consumer{b: b, cfg: rc, assigned: map[TopicPartition]*partState{}, generation: -1,
 		closing: make(chan struct{}), closeDone: make(chan struct{}), commitDone: make(chan struct{}),
 		commits: make(chan asyncCommit, 1024), lastCommit: time.Now()}
 	if cfg.GroupID != "" {
@@ -401,7 +401,7 @@ func (c *Consumer) fetch() (int, error) {
 		}
 	}
 	for i := range c.order {
-		if budget <= 0 || len(c.buffered) >= c.cfg.MaxPollRecords {
+		if budget <= 0 && total > 0 || len(c.buffered) >= c.cfg.MaxPollRecords {
 			break // enough for this poll; the rest waits for the next fetch
 		}
 		tp := c.order[(c.next+i)%len(c.order)]

@@ -40,7 +40,7 @@ func produce(t testing.TB, b *commitlog.Broker, topic, tag string, n int) {
 
 func fastConfig(group string) Config {
 	return Config{GroupID: group, AutoOffsetReset: ResetEarliest, SessionTimeout: 400 * time.Millisecond,
-		HeartbeatInterval: 40 * time.Millisecond, FetchMaxWait: 30 * time.Millisecond, MaxPollInterval: 5 * time.Second}
+		HeartbeatInterval: 40 * time.Millisecond, FetchMaxWait: new(30 * time.Millisecond), MaxPollInterval: 5 * time.Second}
 }
 
 func TestAssignPollSeek(t *testing.T) {
@@ -49,7 +49,7 @@ func TestAssignPollSeek(t *testing.T) {
 	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 2})
 	require.NoError(t, err)
 	produce(t, b, "t", "v", 100)
-	c, err := New(b, Config{AutoOffsetReset: ResetEarliest, MaxPollRecords: 30, FetchMaxWait: 20 * time.Millisecond})
+	c, err := New(b, Config{AutoOffsetReset: ResetEarliest, MaxPollRecords: 30, FetchMaxWait: new(20 * time.Millisecond)})
 	require.NoError(t, err)
 	defer c.Close(context.Background())
 	tp0 := TopicPartition{Topic: "t", Partition: 0}
@@ -125,7 +125,7 @@ func TestOffsetResetAndTimes(t *testing.T) {
 	produce(t, b, "t", "v", 10)
 	tp := TopicPartition{Topic: "t", Partition: 0}
 
-	latest, err := New(b, Config{FetchMaxWait: 10 * time.Millisecond})
+	latest, err := New(b, Config{FetchMaxWait: new(10 * time.Millisecond)})
 	require.NoError(t, err)
 	defer latest.Close(context.Background())
 	require.NoError(t, latest.Assign([]TopicPartition{tp}))
@@ -284,7 +284,7 @@ func TestPositionPastEndIsOutOfRange(t *testing.T) {
 	tp := TopicPartition{Topic: "t"}
 
 	t.Run("seek earliest", func(t *testing.T) {
-		c, err := New(b, Config{AutoOffsetReset: ResetEarliest, FetchMaxWait: 20 * time.Millisecond})
+		c, err := New(b, Config{AutoOffsetReset: ResetEarliest, FetchMaxWait: new(20 * time.Millisecond)})
 		require.NoError(t, err)
 		defer c.Close(context.Background())
 		require.NoError(t, c.Assign([]TopicPartition{tp}))
@@ -295,7 +295,7 @@ func TestPositionPastEndIsOutOfRange(t *testing.T) {
 		require.Equal(t, int64(0), recs[0].Offset)
 	})
 	t.Run("seek none", func(t *testing.T) {
-		c, err := New(b, Config{AutoOffsetReset: ResetNone, FetchMaxWait: 20 * time.Millisecond})
+		c, err := New(b, Config{AutoOffsetReset: ResetNone, FetchMaxWait: new(20 * time.Millisecond)})
 		require.NoError(t, err)
 		defer c.Close(context.Background())
 		require.NoError(t, c.Assign([]TopicPartition{tp}))
@@ -307,7 +307,7 @@ func TestPositionPastEndIsOutOfRange(t *testing.T) {
 		coord, err := CoordinatorFor(b)
 		require.NoError(t, err)
 		require.NoError(t, coord.CommitOffsets("stale", "", -1, map[TopicPartition]OffsetAndMetadata{tp: {Offset: 1000}}))
-		c, err := New(b, Config{GroupID: "stale", AutoOffsetReset: ResetEarliest, DisableAutoCommit: true, FetchMaxWait: 20 * time.Millisecond})
+		c, err := New(b, Config{GroupID: "stale", AutoOffsetReset: ResetEarliest, DisableAutoCommit: true, FetchMaxWait: new(20 * time.Millisecond)})
 		require.NoError(t, err)
 		defer c.Close(context.Background())
 		require.NoError(t, c.Assign([]TopicPartition{tp}))

@@ -120,7 +120,7 @@ func TestCompressedBatchesKeepTheirValues(t *testing.T) {
 			require.NoError(t, err)
 		}
 	}
-	c, err := New(b, Config{AutoOffsetReset: ResetEarliest, FetchMaxWait: 20 * time.Millisecond})
+	c, err := New(b, Config{AutoOffsetReset: ResetEarliest, FetchMaxWait: new(20 * time.Millisecond)})
 	require.NoError(t, err)
 	defer c.Close(context.Background())
 	require.NoError(t, c.Assign([]TopicPartition{{Topic: "t"}}))

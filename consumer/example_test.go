@@ -28,9 +28,9 @@ func ExampleConsumer() {
 
 	c, err := consumer.New(b, consumer.Config{
 		GroupID:           "billing",
-		AutoOffsetReset:   consumer.ResetEarliest, // auto.offset.reset
-		DisableAutoCommit: true,                   // enable.auto.commit=false
-		FetchMaxWait:      50 * time.Millisecond,  // fetch.max.wait.ms
+		AutoOffsetReset:   consumer.ResetEarliest,     // auto.offset.reset
+		DisableAutoCommit: true,                       // enable.auto.commit=false
+		FetchMaxWait:      new(50 * time.Millisecond), // fetch.max.wait.ms
 	})
 	if err != nil {
 		panic(err)

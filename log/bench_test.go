@@ -43,7 +43,7 @@ func benchBatch(tb testing.TB, n, recordSize int) []byte {
 // defaults (1 GiB segments, 4 KiB index interval, no forced fsync) and no
 // time-based retention, so that nothing but the benchmark touches the log.
 func benchConfig() Config {
-	return Config{SegmentBytes: 1 << 30, RetentionMs: -1}
+	return Config{SegmentBytes: 1 << 30, Retention: new(time.Duration(-1))}
 }
 
 func sizeName(n int) string {

@@ -192,7 +192,7 @@ func (l *Log) CleanerState() CleanerState {
 	}
 	due := st.DeleteHorizon >= 0 && st.DeleteHorizon <= now
 	st.NeedsCleaning = st.Compact && !st.Uncleanable && !l.closed.Load() &&
-		(st.DirtyBytes > 0 && st.DirtyRatio >= max(l.cfg.MinCleanableDirtyRatio, 0) || due)
+		(st.DirtyBytes > 0 && st.DirtyRatio >= max(*l.cfg.MinCleanableDirtyRatio, 0) || due)
 	return st
 }
 

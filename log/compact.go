@@ -342,7 +342,7 @@ func (c *Cleaner) cleanGroup(ctx context.Context, l *Log, group []*segment.Segme
 			_ = dst.Delete()
 		}
 	}()
-	f := filter{c: c, end: end, now: now, retention: max(l.cfg.DeleteRetention, 0).Milliseconds(), horizon: -1}
+	f := filter{c: c, end: end, now: now, retention: max(*l.cfg.DeleteRetention, 0).Milliseconds(), horizon: -1}
 	c.out = c.out[:0]
 	flush := func() error {
 		if len(c.out) == 0 {

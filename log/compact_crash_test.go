@@ -31,7 +31,7 @@ func newCrashCase(t *testing.T, singleGroup bool) *crashCase {
 	clock := &fakeClock{epoch}
 	cfg := compactConfig(clock)
 	cfg.SegmentBytes = 1 << 10
-	cfg.DeleteRetention = time.Minute
+	cfg.DeleteRetention = new(time.Minute)
 	if singleGroup {
 		cfg.SegmentBytes = 64 << 10
 	}

@@ -95,7 +95,7 @@ func state(recs []crec) map[string]string {
 func compactConfig(clock *fakeClock) Config {
 	cfg := testConfig()
 	cfg.Compact = true
-	cfg.RetentionMs, cfg.RetentionBytes = -1, -1
+	cfg.Retention, cfg.RetentionBytes = new(time.Duration(-1)), new(int64(-1))
 	cfg.Now = clock.now
 	return cfg
 }

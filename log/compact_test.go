@@ -49,7 +49,7 @@ func TestCompactRandomWorkload(t *testing.T) {
 			t.Parallel()
 			clock := &fakeClock{epoch}
 			cfg := compactConfig(clock)
-			cfg.DeleteRetention = time.Hour
+			cfg.DeleteRetention = new(time.Hour)
 			l := openCompacted(t, t.TempDir(), cfg)
 			w := newWorkload(t, seed, 40, clock)
 			for round := 0; round < 6; round++ {
@@ -150,8 +150,8 @@ func TestCompactKeepsYoungRecords(t *testing.T) {
 func TestCompactTombstoneHorizon(t *testing.T) {
 	clock := &fakeClock{epoch}
 	cfg := compactConfig(clock)
-	cfg.DeleteRetention = time.Hour
-	cfg.MinCleanableDirtyRatio = 0.9
+	cfg.DeleteRetention = new(time.Hour)
+	cfg.MinCleanableDirtyRatio = new(0.9)
 	l := openCompacted(t, t.TempDir(), cfg)
 	ts := clock.t.UnixMilli()
 	_, err := l.Append(kvBatch(t, ts, record.BatchOptions{}, put("a", "1"), put("b", "1"), put("c", "1")))
@@ -293,7 +293,7 @@ func TestCompactMergesSegments(t *testing.T) {
 func TestCompactWithRetention(t *testing.T) {
 	clock := &fakeClock{epoch}
 	cfg := compactConfig(clock)
-	cfg.RetentionMs = time.Hour
+	cfg.Retention = new(time.Hour)
 	dir := t.TempDir()
 	l := openCompacted(t, dir, cfg)
 	w := newWorkload(t, 11, 30, clock)

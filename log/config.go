@@ -11,16 +11,16 @@ import (
 )
 
 // Defaults of Config, Kafka's defaults for the topic settings they mirror.
+// The index settings' defaults are package segment's
+// (segment.DefaultIndexIntervalBytes, segment.DefaultMaxIndexBytes).
 const (
-	DefaultSegmentBytes       = 1 << 30                      // segment.bytes: 1 GiB
-	DefaultSegmentMs          = 7 * 24 * time.Hour           // segment.ms: 7 days
-	DefaultRetentionMs        = 7 * 24 * time.Hour           // retention.ms: 7 days
-	DefaultRetentionBytes     = -1                           // retention.bytes: unlimited
-	DefaultMaxMessageBytes    = 1048588                      // max.message.bytes
-	DefaultIndexIntervalBytes = 4096                         // index.interval.bytes
-	DefaultSegmentIndexBytes  = 10 << 20                     // segment.index.bytes
-	DefaultFlushMessages      = math.MaxInt64                // flush.messages: leave flushing to the OS
-	DefaultFlushMs            = time.Duration(math.MaxInt64) // flush.ms: never by time
+	DefaultSegmentBytes    = 1 << 30                      // segment.bytes: 1 GiB
+	DefaultSegmentAge      = 7 * 24 * time.Hour           // segment.ms: 7 days
+	DefaultRetention       = 7 * 24 * time.Hour           // retention.ms: 7 days
+	DefaultRetentionBytes  = -1                           // retention.bytes: unlimited
+	DefaultMaxMessageBytes = 1048588                      // max.message.bytes
+	DefaultFlushMessages   = math.MaxInt64                // flush.messages: leave flushing to the OS
+	DefaultFlushInterval   = time.Duration(math.MaxInt64) // flush.ms: never by time (Kafka's Long.MAX_VALUE)
 
 	DefaultDeleteRetention        = 24 * time.Hour // delete.retention.ms: 1 day
 	DefaultMinCleanableDirtyRatio = 0.5            // min.cleanable.dirty.ratio
@@ -30,35 +30,45 @@ const (
 	DefaultDedupeBufferSize = 128 << 20
 )
 
-// Config holds a log's settings. The zero value of each field means its
-// default; negative durations and sizes mean "no limit" where Kafka uses -1.
+// Config holds a log's settings. It follows the project's rule for
+// settings: a plain field's zero value means its default (Kafka's zero is
+// not legal there, or is the default), and the settings whose Kafka zero
+// is legal and differs from the default are pointers, nil meaning the
+// default. Log.Config reports them with the defaults filled in. The broker
+// checks a topic's settings (commitlog.TopicConfig) before they reach a
+// log; Open does not refuse out-of-range values: a non-positive plain
+// value means the default, a negative limit means none (Retention,
+// RetentionBytes) or zero (the others).
 type Config struct {
 	// SegmentBytes is the size at which the active segment rolls
 	// (segment.bytes, default 1 GiB, at most 2 GiB - 1).
 	SegmentBytes int64
-	// SegmentMs is the age of the first batch of the active segment at
-	// which it rolls even if not full (segment.ms, default 7 days).
-	SegmentMs time.Duration
+	// SegmentAge is the age of the active segment at which it rolls even
+	// if not full (segment.ms, default 7 days), counted by the wall clock
+	// from its first append.
+	SegmentAge time.Duration
 	// RetentionBytes is the largest the log may grow before its oldest
-	// segments are deleted (retention.bytes, default -1: no limit).
-	RetentionBytes int64
-	// RetentionMs is how long a segment is kept after its newest record's
-	// timestamp (retention.ms, default 7 days; -1: forever).
-	RetentionMs time.Duration
+	// segments are deleted (retention.bytes; nil is -1: no limit).
+	RetentionBytes *int64
+	// Retention is how long a segment is kept after its newest record's
+	// timestamp (retention.ms; nil is 7 days; negative: forever).
+	Retention *time.Duration
 	// MaxMessageBytes is the largest batch the log accepts, after
-	// compression (max.message.bytes, default 1048588).
-	MaxMessageBytes int
+	// compression (max.message.bytes; nil is 1048588).
+	MaxMessageBytes *int
 	// FlushMessages forces an fsync after this many records
 	// (flush.messages, default: never; 1 means fsync every append).
 	FlushMessages int64
-	// FlushMs forces an fsync when the oldest unflushed append is this old
-	// (flush.ms, default: never). It is checked on append and by Maintain.
-	FlushMs time.Duration
+	// FlushInterval forces an fsync when the oldest unflushed append is
+	// this old (flush.ms; nil is never, 0 fsyncs every append). It is
+	// checked on append and by Maintain.
+	FlushInterval *time.Duration
 	// IndexIntervalBytes is the spacing of offset index entries
-	// (index.interval.bytes, default 4096).
-	IndexIntervalBytes int
+	// (index.interval.bytes; nil is segment.DefaultIndexIntervalBytes, 0
+	// indexes every batch).
+	IndexIntervalBytes *int
 	// SegmentIndexBytes is the most bytes each index file may hold
-	// (segment.index.bytes, default 10 MiB).
+	// (segment.index.bytes, default segment.DefaultMaxIndexBytes).
 	SegmentIndexBytes int
 	// TimestampType is message.timestamp.type: CreateTime (default) keeps
 	// the producer's timestamps, LogAppendTime overwrites them on append.
@@ -68,21 +78,20 @@ type Config struct {
 	// Compact and the broker's cleaner keep at least the latest record of
 	// every key and remove the rest; see the package documentation. Records
 	// without a key are then refused on append. Retention ("delete") is
-	// governed by RetentionMs and RetentionBytes independently: set both
+	// governed by Retention and RetentionBytes independently: set both
 	// to -1 for a compact-only log, keep them for "compact,delete".
 	Compact bool
 	// DeleteRetention is how long a tombstone (a record with a null
 	// value) is kept after the cleaning pass that first saw it
-	// (delete.retention.ms, default 1 day), so that consumers reading
-	// behind see the deletion. Negative means zero: tombstones go at the
-	// first pass after that one.
-	DeleteRetention time.Duration
+	// (delete.retention.ms; nil is 1 day), so that consumers reading
+	// behind see the deletion. 0: tombstones go at the first pass after
+	// that one.
+	DeleteRetention *time.Duration
 	// MinCleanableDirtyRatio is the share of the closed segments' bytes
 	// that must be dirty (written since the last cleaning) before the
-	// broker's cleaner compacts the log (min.cleanable.dirty.ratio,
-	// default 0.5). Negative means zero: any dirty byte will do. Compact
-	// ignores it.
-	MinCleanableDirtyRatio float64
+	// broker's cleaner compacts the log (min.cleanable.dirty.ratio; nil is
+	// 0.5, 0: any dirty byte will do). Compact ignores it.
+	MinCleanableDirtyRatio *float64
 	// MinCompactionLag is how old a batch must be (by its max timestamp)
 	// before compaction may remove records on account of it or from it
 	// (min.compaction.lag.ms, default 0).
@@ -126,48 +135,36 @@ type Checkpoint struct {
 	StartOffset int64
 }
 
-// segmentConfig is the configuration of the log's segments.
+// segmentConfig is the configuration of the log's segments: the one
+// place a segment.Config is built from the log's settings (c has its
+// defaults filled in).
 func (c Config) segmentConfig() segment.Config {
-	return segment.Config{IndexIntervalBytes: c.IndexIntervalBytes, MaxIndexBytes: c.SegmentIndexBytes, FS: c.FS}
+	return segment.Config{IndexIntervalBytes: new(*c.IndexIntervalBytes), MaxIndexBytes: c.SegmentIndexBytes, FS: c.FS}
 }
 
+// withDefaults returns c with every default filled in and pointers of its
+// own, so that a caller writing through its pointers changes nothing here.
 func (c Config) withDefaults() Config {
 	if c.SegmentBytes <= 0 {
 		c.SegmentBytes = DefaultSegmentBytes
 	}
-	if c.SegmentMs == 0 {
-		c.SegmentMs = DefaultSegmentMs
+	c.SegmentBytes = min(c.SegmentBytes, segment.MaxSegmentBytes)
+	if c.SegmentAge <= 0 {
+		c.SegmentAge = DefaultSegmentAge
 	}
-	if c.RetentionBytes == 0 {
-		c.RetentionBytes = DefaultRetentionBytes
-	}
-	if c.RetentionMs == 0 {
-		c.RetentionMs = DefaultRetentionMs
-	}
-	if c.MaxMessageBytes <= 0 {
-		c.MaxMessageBytes = DefaultMaxMessageBytes
-	}
+	c.RetentionBytes = orDefault(c.RetentionBytes, DefaultRetentionBytes)
+	c.Retention = orDefault(c.Retention, DefaultRetention)
+	c.MaxMessageBytes = orDefault(c.MaxMessageBytes, DefaultMaxMessageBytes)
 	if c.FlushMessages <= 0 {
 		c.FlushMessages = DefaultFlushMessages
 	}
-	if c.FlushMs <= 0 {
-		c.FlushMs = DefaultFlushMs
-	}
-	if c.IndexIntervalBytes <= 0 {
-		c.IndexIntervalBytes = DefaultIndexIntervalBytes
-	}
+	c.FlushInterval = orDefault(c.FlushInterval, DefaultFlushInterval)
+	c.IndexIntervalBytes = orDefault(c.IndexIntervalBytes, segment.DefaultIndexIntervalBytes)
 	if c.SegmentIndexBytes <= 0 {
-		c.SegmentIndexBytes = DefaultSegmentIndexBytes
+		c.SegmentIndexBytes = segment.DefaultMaxIndexBytes
 	}
-	// Negative DeleteRetention, MinCleanableDirtyRatio and
-	// MinCompactionLag stay negative (Config reports what was asked) and
-	// count as zero where they are used.
-	if c.DeleteRetention == 0 {
-		c.DeleteRetention = DefaultDeleteRetention
-	}
-	if c.MinCleanableDirtyRatio == 0 {
-		c.MinCleanableDirtyRatio = DefaultMinCleanableDirtyRatio
-	}
+	c.DeleteRetention = orDefault(c.DeleteRetention, DefaultDeleteRetention)
+	c.MinCleanableDirtyRatio = orDefault(c.MinCleanableDirtyRatio, DefaultMinCleanableDirtyRatio)
 	if c.DedupeBufferSize <= 0 {
 		c.DedupeBufferSize = DefaultDedupeBufferSize
 	}
@@ -179,4 +176,34 @@ func (c Config) withDefaults() Config {
 		c.Now = time.Now
 	}
 	return c
+}
+
+// clone returns c with pointers of its own.
+func (c Config) clone() Config {
+	for _, p := range []**time.Duration{&c.Retention, &c.FlushInterval, &c.DeleteRetention} {
+		if *p != nil {
+			*p = new(**p)
+		}
+	}
+	if c.RetentionBytes != nil {
+		c.RetentionBytes = new(*c.RetentionBytes)
+	}
+	if c.MaxMessageBytes != nil {
+		c.MaxMessageBytes = new(*c.MaxMessageBytes)
+	}
+	if c.IndexIntervalBytes != nil {
+		c.IndexIntervalBytes = new(*c.IndexIntervalBytes)
+	}
+	if c.MinCleanableDirtyRatio != nil {
+		c.MinCleanableDirtyRatio = new(*c.MinCleanableDirtyRatio)
+	}
+	return c
+}
+
+// orDefault returns a new pointer to *p, or to def when p is nil.
+func orDefault[T any](p *T, def T) *T {
+	if p == nil {
+		return &def
+	}
+	return new(*p)
 }

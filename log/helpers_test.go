@@ -69,7 +69,7 @@ func readAll(t testing.TB, l *Log, from int64) []readRec {
 }
 
 func testConfig() Config {
-	return Config{SegmentBytes: 4 << 10, IndexIntervalBytes: 256, SegmentIndexBytes: 4 << 10, RetentionMs: -1}
+	return Config{SegmentBytes: 4 << 10, IndexIntervalBytes: new(256), SegmentIndexBytes: 4 << 10, Retention: new(time.Duration(-1))}
 }
 
 type fakeClock struct{ t time.Time }

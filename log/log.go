@@ -80,9 +80,6 @@ func Open(dir string, cfg Config) (*Log, error) {
 func OpenWithInfo(dir string, cfg Config) (*Log, RecoveryInfo, error) {
 	var info RecoveryInfo
 	cfg = cfg.withDefaults()
-	if cfg.SegmentBytes > segment.MaxSegmentBytes {
-		cfg.SegmentBytes = segment.MaxSegmentBytes
-	}
 	fsys := cfg.FS
 	if err := fsys.MkdirAll(dir, 0o755); err != nil {
 		return nil, info, fmt.Errorf("log %s: %w", dir, err)
@@ -311,8 +308,14 @@ func (l *Log) segments() []*segment.Segment { return *l.segs.Load() }
 // Dir is the log's directory.
 func (l *Log) Dir() string { return l.dir }
 
-// Config is the log's configuration with defaults filled in.
-func (l *Log) Config() Config { return l.cfg }
+// Config is the log's configuration with defaults filled in. Its
+// pointers are the caller's own: writing through them changes nothing in
+// the log.
+func (l *Log) Config() Config { return l.cfg.clone() }
+
+// Compacted reports whether the log is compacted (Config.Compact), without
+// the copy Config makes.
+func (l *Log) Compacted() bool { return l.cfg.Compact }
 
 // StartOffset is the log start offset: the first offset still readable.
 func (l *Log) StartOffset() int64 { return l.start.Load() }
@@ -343,8 +346,8 @@ func (l *Log) NumSegments() int { return len(l.segments()) }
 // batch is readable when Append returns; it is durable once FlushedOffset
 // passes it (see Sync and the flush settings).
 func (l *Log) Append(batch []byte) (AppendInfo, error) {
-	if len(batch) > l.cfg.MaxMessageBytes {
-		return AppendInfo{}, fmt.Errorf("log %s: batch of %d bytes, max.message.bytes is %d: %w", l.dir, len(batch), l.cfg.MaxMessageBytes, ErrRecordTooLarge)
+	if len(batch) > *l.cfg.MaxMessageBytes {
+		return AppendInfo{}, fmt.Errorf("log %s: batch of %d bytes, max.message.bytes is %d: %w", l.dir, len(batch), *l.cfg.MaxMessageBytes, ErrRecordTooLarge)
 	}
 	h, err := record.Check(batch)
 	if err != nil {
@@ -388,7 +391,7 @@ func (l *Log) appendLocked(batch []byte, h *record.BatchHeader) (AppendInfo, err
 	}
 	segs := l.segments()
 	active := segs[len(segs)-1]
-	if active.ShouldRoll(len(batch), info.LastOffset, l.cfg.SegmentBytes, l.cfg.SegmentMs, now) {
+	if active.ShouldRoll(len(batch), info.LastOffset, l.cfg.SegmentBytes, l.cfg.SegmentAge, now) {
 		if active, err = l.roll(now); err != nil {
 			return AppendInfo{}, err
 		}
@@ -401,7 +404,7 @@ func (l *Log) appendLocked(batch []byte, h *record.BatchHeader) (AppendInfo, err
 		l.firstDirt = now
 	}
 	l.unflushed += int64(max(h.NumRecords, 1))
-	if l.unflushed >= l.cfg.FlushMessages || now.Sub(l.firstDirt) >= l.cfg.FlushMs {
+	if l.unflushed >= l.cfg.FlushMessages || now.Sub(l.firstDirt) >= *l.cfg.FlushInterval {
 		if err := l.syncLocked(); err != nil {
 			return info, err
 		}
@@ -468,7 +471,7 @@ func (l *Log) Maintain() (int, error) {
 		return 0, nil
 	}
 	now := l.cfg.Now()
-	if l.unflushed > 0 && now.Sub(l.firstDirt) >= l.cfg.FlushMs {
+	if l.unflushed > 0 && now.Sub(l.firstDirt) >= *l.cfg.FlushInterval {
 		if err := l.syncLocked(); err != nil {
 			l.mu.Unlock()
 			return 0, err
@@ -498,8 +501,8 @@ func (l *Log) retainLocked(now time.Time) int {
 	n := 0
 	for n < len(segs)-1 { // never the active segment
 		s := segs[n]
-		expired := l.cfg.RetentionMs > 0 && s.MaxTimestamp() >= 0 && now.UnixMilli()-s.MaxTimestamp() > l.cfg.RetentionMs.Milliseconds()
-		oversize := l.cfg.RetentionBytes >= 0 && total-s.Size() >= l.cfg.RetentionBytes
+		expired := *l.cfg.Retention >= 0 && s.MaxTimestamp() >= 0 && now.UnixMilli()-s.MaxTimestamp() > l.cfg.Retention.Milliseconds()
+		oversize := *l.cfg.RetentionBytes >= 0 && total-s.Size() >= *l.cfg.RetentionBytes
 		if !expired && !oversize {
 			break
 		}

@@ -91,7 +91,7 @@ func TestSegmentFileNames(t *testing.T) {
 }
 
 func TestMaxMessageBytesAndBadBatches(t *testing.T) {
-	l, err := Open(t.TempDir(), Config{MaxMessageBytes: 1000})
+	l, err := Open(t.TempDir(), Config{MaxMessageBytes: new(1000)})
 	require.NoError(t, err)
 	defer l.Close()
 	_, err = l.Append(batchOf(t, "big", 1, 1, 2000))
@@ -190,7 +190,7 @@ func TestOffsetForTimestamp(t *testing.T) {
 func TestRetention(t *testing.T) {
 	t.Run("bytes", func(t *testing.T) {
 		cfg := testConfig()
-		cfg.RetentionBytes = 10 << 10
+		cfg.RetentionBytes = new(int64(10 << 10))
 		l, err := Open(t.TempDir(), cfg)
 		require.NoError(t, err)
 		defer l.Close()
@@ -212,7 +212,7 @@ func TestRetention(t *testing.T) {
 	t.Run("time", func(t *testing.T) {
 		clock := &fakeClock{t: time.UnixMilli(10_000_000)}
 		cfg := testConfig()
-		cfg.RetentionMs = time.Hour
+		cfg.Retention = new(time.Hour)
 		cfg.Now = clock.now
 		dir := t.TempDir()
 		l, err := Open(dir, cfg)
@@ -244,9 +244,9 @@ func TestRetention(t *testing.T) {
 	})
 }
 
-func TestSegmentMsRolls(t *testing.T) {
+func TestSegmentAgeRolls(t *testing.T) {
 	clock := &fakeClock{t: time.UnixMilli(1_000_000)}
-	l, err := Open(t.TempDir(), Config{SegmentMs: time.Minute, Now: clock.now})
+	l, err := Open(t.TempDir(), Config{SegmentAge: time.Minute, Now: clock.now})
 	require.NoError(t, err)
 	defer l.Close()
 	_, err = l.Append(batchOf(t, "a", 1, clock.t.UnixMilli(), 10))
@@ -263,7 +263,7 @@ func TestSegmentMsRolls(t *testing.T) {
 
 func TestFlushPolicy(t *testing.T) {
 	clock := &fakeClock{t: time.UnixMilli(1_000_000)}
-	l, err := Open(t.TempDir(), Config{FlushMessages: 10, FlushMs: time.Second, Now: clock.now})
+	l, err := Open(t.TempDir(), Config{FlushMessages: 10, FlushInterval: new(time.Second), Now: clock.now})
 	require.NoError(t, err)
 	defer l.Close()
 	_, err = l.Append(batchOf(t, "a", 4, 1, 10))
@@ -292,7 +292,7 @@ func TestFlushPolicy(t *testing.T) {
 func TestConcurrentReaders(t *testing.T) {
 	cfg := testConfig()
 	cfg.SegmentBytes = 32 << 10
-	cfg.RetentionBytes = 96 << 10 // retention deletes segments under the readers too
+	cfg.RetentionBytes = new(int64(96 << 10)) // retention deletes segments under the readers too
 	l, err := Open(t.TempDir(), cfg)
 	require.NoError(t, err)
 	const batches = 3000

@@ -27,7 +27,7 @@ func TestDeleteWaitsForRetention(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.NoError(t, l.Close())
-	cfg.RetentionBytes = 1 << 10
+	cfg.RetentionBytes = new(int64(1 << 10))
 	entered, release := make(chan struct{}), make(chan struct{})
 	var once atomic.Bool
 	cfg.OnStartOffset = func(int64) error {
@@ -55,7 +55,7 @@ func TestDeleteWaitsForRetention(t *testing.T) {
 	require.NoError(t, <-deleted)
 
 	cfg.OnStartOffset = nil
-	cfg.RetentionBytes = -1
+	cfg.RetentionBytes = new(int64(-1))
 	l2, err := Open("/data/t-0", cfg)
 	require.NoError(t, err)
 	_, err = l2.Append(batchOf(t, "new", 3, time.Now().UnixMilli(), 10))
@@ -110,7 +110,7 @@ func TestFailedRollLeavesNoSegment(t *testing.T) {
 // would finish the swap over segments that are gone).
 func TestNoRetentionWhileSwapPending(t *testing.T) {
 	cfg := testConfig()
-	cfg.RetentionBytes = 1 << 10
+	cfg.RetentionBytes = new(int64(1 << 10))
 	l, err := Open(t.TempDir(), cfg)
 	require.NoError(t, err)
 	defer l.Close()

@@ -17,7 +17,7 @@ import (
 // ErrBufferFull though sending would have made room.
 func TestFullBufferSendsLingeringBatches(t *testing.T) {
 	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {Partitions: 2}})
-	p, err := New(b, Config{BufferMemory: 4096, MaxBlock: 2 * time.Second}.SetLinger(time.Minute))
+	p, err := New(b, Config{BufferMemory: new(int64(4096)), MaxBlock: new(2 * time.Second), Linger: new(time.Minute)})
 	require.NoError(t, err)
 	defer p.Close(context.Background())
 	start := time.Now()

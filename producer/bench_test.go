@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/commitlog-go/commitlog"
 )
@@ -16,7 +17,7 @@ import (
 func BenchmarkSendCallback(b *testing.B) {
 	for _, parts := range []int32{1, 4} {
 		b.Run(fmt.Sprintf("partitions=%d", parts), func(b *testing.B) {
-			p := benchProducer(b, parts, Config{}.SetAcks(AcksLeader))
+			p := benchProducer(b, parts, Config{Acks: new(AcksLeader)})
 			ctx := context.Background()
 			rec := Record{Topic: "t", Value: make([]byte, 100)}
 			var n atomic.Int64
@@ -43,7 +44,7 @@ func BenchmarkSendCallback(b *testing.B) {
 // BenchmarkFlushAfterSendCallback sends one record with SendCallback and
 // flushes, b.N times (linger.ms 0): Flush's own cost with callbacks.
 func BenchmarkFlushAfterSendCallback(b *testing.B) {
-	p := benchProducer(b, 1, Config{}.SetAcks(AcksLeader).SetLinger(0))
+	p := benchProducer(b, 1, Config{Acks: new(AcksLeader), Linger: new(time.Duration(0))})
 	ctx := context.Background()
 	rec := Record{Topic: "t", Value: make([]byte, 100)}
 	var n int64 // written by the callback, read after Flush

@@ -40,7 +40,7 @@ func TestInRunCallbacks(t *testing.T) {
 	deep(200, func() { require.False(t, inRunCallbacks()) })
 
 	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {}})
-	p, err := New(b, Config{}.SetLinger(0))
+	p, err := New(b, Config{Linger: new(time.Duration(0))})
 	require.NoError(t, err)
 	defer p.Close(context.Background())
 	var direct, deeper, spawned bool

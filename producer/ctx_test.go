@@ -49,7 +49,7 @@ func TestSendWithDoneContextWritesNothing(t *testing.T) {
 			for _, ctx := range []context.Context{cancelled, expired} {
 				t.Run(fmt.Sprintf("%s/acks=%d/%v", name, acks, ctx.Err()), func(t *testing.T) {
 					b := newBroker(t, map[string]commitlog.TopicConfig{"t": {Partitions: 1}})
-					p, err := New(b, Config{}.SetAcks(acks).SetLinger(0))
+					p, err := New(b, Config{Acks: new(acks), Linger: new(time.Duration(0))})
 					require.NoError(t, err)
 					err = send(p, ctx, &Record{Topic: "t", Value: []byte("v")})
 					require.ErrorIs(t, err, ctx.Err())
@@ -71,7 +71,7 @@ func TestContextCancelledWhileQueued(t *testing.T) {
 		for _, comp := range []record.Compression{record.None, record.LZ4} {
 			t.Run(fmt.Sprintf("acks=%d/%v", acks, comp), func(t *testing.T) {
 				b := newBroker(t, map[string]commitlog.TopicConfig{"t": {Partitions: 1}})
-				p, err := New(b, Config{Compression: comp}.SetAcks(acks).SetLinger(time.Hour))
+				p, err := New(b, Config{Compression: comp, Acks: new(acks), Linger: new(time.Hour)})
 				require.NoError(t, err)
 				rec := func(v string) *Record {
 					return &Record{Topic: "t", Key: []byte("k" + v), Value: []byte(v), Timestamp: time.UnixMilli(1000 + int64(len(v))),

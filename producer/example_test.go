@@ -20,8 +20,8 @@ func ExampleProducer() {
 	b.CreateTopic("events", commitlog.TopicConfig{Partitions: 4})
 
 	p, err := producer.New(b, producer.Config{
-		Linger:      10 * time.Millisecond, // linger.ms
-		BatchSize:   64 << 10,              // batch.size
+		Linger:      new(10 * time.Millisecond), // linger.ms
+		BatchSize:   new(64 << 10),              // batch.size
 		Partitioner: producer.Murmur2Partitioner(),
 	})
 	if err != nil {

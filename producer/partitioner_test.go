@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/commitlog-go/commitlog"
@@ -429,7 +430,7 @@ func BenchmarkPartition(b *testing.B) {
 // saw first, so the new partitions never got a keyless record.
 func TestKeylessRecordsReachAddedPartitions(t *testing.T) {
 	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {Partitions: 2}})
-	p, err := New(b, Config{}.SetLinger(0))
+	p, err := New(b, Config{Linger: new(time.Duration(0))})
 	require.NoError(t, err)
 	defer p.Close(context.Background())
 	for i := 0; i < 20; i++ {

@@ -50,7 +50,7 @@ var ErrBufferFull = errors.New("commitlog: producer buffer full")
 // use; Close drains it.
 type Producer struct {
 	broker commitlog.Store
-	cfg    Config
+	cfg    config
 
 	queues  sync.Map // topicPartition -> *partQueue
 	mem     memory
@@ -77,12 +77,12 @@ type topicPartition struct {
 
 // New returns a producer writing to b.
 func New(b commitlog.Store, cfg Config) (*Producer, error) {
-	cfg, err := cfg.withDefaults()
+	rc, err := cfg.resolve()
 	if err != nil {
 		return nil, err
 	}
-	p := &Producer{broker: b, cfg: cfg, stop: make(chan struct{}), closeSem: make(chan struct{}, 1), closed: make(chan struct{})}
-	p.mem.init(cfg.BufferMemory)
+	p := &Producer{broker: b, cfg: rc, stop: make(chan struct{}), closeSem: make(chan struct{}, 1), closed: make(chan struct{})}
+	p.mem.init(rc.BufferMemory)
 	return p, nil
 }
 
@@ -143,7 +143,7 @@ func (p *Producer) enqueue(ctx context.Context, rec *Record, cb func(RecordMetad
 	if err != nil {
 		return fail(err)
 	}
-	if rec.Key == nil && t.Config().Compacted() {
+	if rec.Key == nil && t.Compacted() {
 		// The log refuses the whole batch holding such a record: fail it
 		// here, alone, rather than the valid records batched with it.
 		return fail(fmt.Errorf("producer: a record without a key sent to compacted topic %s: %w", rec.Topic, commitlog.ErrInvalidRecord))
@@ -167,7 +167,7 @@ func (p *Producer) enqueue(ctx context.Context, rec *Record, cb func(RecordMetad
 		ts = time.Now()
 	}
 	size := record.RecordSize(0, 0, rec.Key, rec.Value, rec.Headers) + 16 // + worst-case varint growth
-	q := p.queue(rec.Topic, id, part, n)
+	q := p.queue(rec.Topic, id, part, n, t.MaxMessageBytes())
 	if size > q.limit {
 		return fail(fmt.Errorf("producer: record of %d bytes for %s-%d, limit %d: %w", size, rec.Topic, id, q.limit, commitlog.ErrRecordTooLarge))
 	}
@@ -177,7 +177,7 @@ func (p *Producer) enqueue(ctx context.Context, rec *Record, cb func(RecordMetad
 	return q.add(ctx, rec, ts.UnixMilli(), size, cb), nil
 }
 
-func (p *Producer) queue(topic string, id int32, part *commitlog.Partition, n int32) *partQueue {
+func (p *Producer) queue(topic string, id int32, part *commitlog.Partition, n int32, maxMessageBytes int) *partQueue {
 	key := topicPartition{topic, id}
 	if q, ok := p.queues.Load(key); ok {
 		q := q.(*partQueue)
@@ -194,9 +194,9 @@ func (p *Producer) queue(topic string, id int32, part *commitlog.Partition, n in
 		}
 	}
 	// The largest record: max.request.size, and what leaves room for the
-	// batch header within the max.message.bytes the partition's log
-	// enforces on append (its configured value, default filled in).
-	limit := min(p.cfg.MaxRequestSize, part.MaxMessageBytes()-record.HeaderSize)
+	// batch header within the topic's max.message.bytes, which the
+	// partition's log enforces on append.
+	limit := min(p.cfg.MaxRequestSize, maxMessageBytes-record.HeaderSize)
 	q := &partQueue{p: p, tp: key, part: part, limit: limit, maxBatch: min(p.cfg.BatchSize, limit)}
 	q.numParts.Store(n)
 	actual, _ := p.queues.LoadOrStore(key, q)

@@ -60,9 +60,9 @@ func readPartition(t testing.TB, b *commitlog.Broker, topic string, id int32) []
 func TestSendAndOrderPerPartition(t *testing.T) {
 	for _, cfg := range []Config{
 		{},
-		Config{Compression: record.LZ4}.SetLinger(0),
-		Config{BatchSize: 200, Fsync: true},
-		Config{}.SetAcks(AcksLeader),
+		Config{Compression: record.LZ4, Linger: new(time.Duration(0))},
+		Config{BatchSize: new(200), Fsync: true},
+		Config{Acks: new(AcksLeader)},
 	} {
 		t.Run(fmt.Sprintf("linger=%v,comp=%v,batch=%d", cfg.Linger, cfg.Compression, cfg.BatchSize), func(t *testing.T) {
 			b := newBroker(t, map[string]commitlog.TopicConfig{"t": {Partitions: 4}})
@@ -127,7 +127,7 @@ func TestKeyedRecordsStayOnOnePartition(t *testing.T) {
 }
 
 func TestExplicitPartitionAndErrors(t *testing.T) {
-	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {Partitions: 3, MaxMessageBytes: 2000}})
+	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {Partitions: 3, MaxMessageBytes: new(2000)}})
 	p, err := New(b, Config{})
 	require.NoError(t, err)
 	defer p.Close(context.Background())
@@ -175,7 +175,7 @@ func TestBufferFullBlocksThenFails(t *testing.T) {
 	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {}})
 	// The first record's memory stays reserved while its callback runs (a
 	// lingering batch would be sent at once for a Send waiting for room).
-	p, err := New(b, Config{BufferMemory: 1000, MaxBlock: 200 * time.Millisecond}.SetLinger(0))
+	p, err := New(b, Config{BufferMemory: new(int64(1000)), MaxBlock: new(200 * time.Millisecond), Linger: new(time.Duration(0))})
 	require.NoError(t, err)
 	release, written := make(chan struct{}), make(chan struct{})
 	var md1 RecordMetadata
@@ -207,7 +207,7 @@ func TestBufferFullBlocksThenFails(t *testing.T) {
 
 func TestCloseDrainsEverything(t *testing.T) {
 	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {Partitions: 3}})
-	p, err := New(b, Config{Linger: time.Hour, LingerSet: true})
+	p, err := New(b, Config{Linger: new(time.Hour)})
 	require.NoError(t, err)
 	var futures []*Future
 	for i := 0; i < 1000; i++ {
@@ -232,7 +232,7 @@ func TestCloseDrainsEverything(t *testing.T) {
 
 func TestAcksNoneAndDeletedTopic(t *testing.T) {
 	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {}})
-	p, err := New(b, Config{}.SetAcks(AcksNone))
+	p, err := New(b, Config{Acks: new(AcksNone)})
 	require.NoError(t, err)
 	md, err := p.SendSync(context.Background(), &Record{Topic: "t", Value: []byte("x")})
 	require.NoError(t, err)
@@ -273,7 +273,7 @@ func TestSendNilRecord(t *testing.T) {
 // valid (sent by other goroutines, possibly).
 func TestKeylessRecordOnCompactedTopic(t *testing.T) {
 	b := newBroker(t, map[string]commitlog.TopicConfig{"c": {CleanupPolicy: commitlog.CleanupCompact}})
-	p, err := New(b, Config{}.SetLinger(50*time.Millisecond))
+	p, err := New(b, Config{Linger: new(50 * time.Millisecond)})
 	require.NoError(t, err)
 	defer p.Close(context.Background())
 	good := p.Send(context.Background(), &Record{Topic: "c", Key: []byte("k"), Value: []byte("v")})
@@ -294,7 +294,7 @@ func TestKeylessRecordOnCompactedTopic(t *testing.T) {
 // and their buffer.memory stayed reserved.
 func TestCloseCompletesRecordsOfARecreatedTopic(t *testing.T) {
 	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {}})
-	p, err := New(b, Config{}.SetLinger(time.Hour))
+	p, err := New(b, Config{Linger: new(time.Hour)})
 	require.NoError(t, err)
 	old := p.Send(context.Background(), &Record{Topic: "t", Value: []byte("old")})
 	require.NoError(t, b.DeleteTopic("t"))
@@ -351,7 +351,7 @@ func TestFlushAndCloseFromCallback(t *testing.T) {
 		require.ErrorIs(t, flushErr, ErrFlushInCallback)
 	})
 	t.Run("close", func(t *testing.T) {
-		p, err := New(b, Config{}.SetLinger(time.Hour))
+		p, err := New(b, Config{Linger: new(time.Hour)})
 		require.NoError(t, err)
 		done := make(chan struct{})
 		var closeErr, sendErr error
@@ -423,7 +423,7 @@ func TestFlushAndCloseFromCallbackAnyContext(t *testing.T) {
 					b := newBroker(t, map[string]commitlog.TopicConfig{"t": {Partitions: 2}})
 					// A record over batch.size is sent at once; a small one
 					// lingers for the hour.
-					p, err := New(b, Config{BatchSize: 100}.SetLinger(time.Hour))
+					p, err := New(b, Config{BatchSize: new(100), Linger: new(time.Hour)})
 					require.NoError(t, err)
 					defer p.Close(context.Background())
 					other := p.Send(context.Background(), &Record{Topic: "t", Partition: 1, ExplicitPartition: true, Value: []byte("y")})
@@ -482,7 +482,7 @@ func TestFlushAndCloseFromCallbackAnyContext(t *testing.T) {
 // callbacks stay on the sender, before the futures, as in Kafka.
 func TestFlushAndCloseWaitForRunningCallbacks(t *testing.T) {
 	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {}})
-	p, err := New(b, Config{}.SetLinger(0))
+	p, err := New(b, Config{Linger: new(time.Duration(0))})
 	require.NoError(t, err)
 	started, release := make(chan struct{}), make(chan struct{})
 	var returned atomic.Bool
@@ -518,7 +518,7 @@ func TestFlushAndCloseWaitForRunningCallbacks(t *testing.T) {
 // across many batches.
 func TestCallbacksInOrderBeforeFutures(t *testing.T) {
 	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {}})
-	p, err := New(b, Config{BatchSize: 300}.SetLinger(0))
+	p, err := New(b, Config{BatchSize: new(300), Linger: new(time.Duration(0))})
 	require.NoError(t, err)
 	defer p.Close(context.Background())
 	const n = 300
@@ -555,10 +555,10 @@ func TestCallbacksInOrderBeforeFutures(t *testing.T) {
 // flush and close another, which waits as usual.
 func TestCallbackOfOneProducerFlushesAnother(t *testing.T) {
 	b := newBroker(t, map[string]commitlog.TopicConfig{"a": {}, "b": {}})
-	pa, err := New(b, Config{}.SetLinger(0))
+	pa, err := New(b, Config{Linger: new(time.Duration(0))})
 	require.NoError(t, err)
 	defer pa.Close(context.Background())
-	pb, err := New(b, Config{}.SetLinger(time.Hour))
+	pb, err := New(b, Config{Linger: new(time.Hour)})
 	require.NoError(t, err)
 	fb := pb.Send(context.Background(), &Record{Topic: "b", Value: []byte("b")})
 	var flushErr, closeErr error
@@ -588,7 +588,7 @@ func TestCloseAgainAfterItsContextEnded(t *testing.T) {
 	done, cancel := context.WithCancel(context.Background())
 	cancel()
 	for i := range 200 {
-		p, err := New(b, Config{}.SetLinger(time.Hour))
+		p, err := New(b, Config{Linger: new(time.Hour)})
 		require.NoError(t, err)
 		var f *Future
 		if i%2 == 1 {
@@ -621,9 +621,9 @@ func TestRecordSizeLimit(t *testing.T) {
 		{"default max.message.bytes, fits", commitlog.TopicConfig{}, Config{}, 1048400, false},
 		// Below max.request.size (1 MiB), over max.message.bytes' default.
 		{"default max.message.bytes, over it", commitlog.TopicConfig{}, Config{}, 1048540, true},
-		{"larger max.message.bytes", commitlog.TopicConfig{MaxMessageBytes: 4 << 20}, Config{MaxRequestSize: 4 << 20}, 2 << 20, false},
-		{"larger max.message.bytes, over max.request.size", commitlog.TopicConfig{MaxMessageBytes: 4 << 20}, Config{}, 2 << 20, true},
-		{"smaller max.message.bytes", commitlog.TopicConfig{MaxMessageBytes: 1000}, Config{}, 1000, true},
+		{"larger max.message.bytes", commitlog.TopicConfig{MaxMessageBytes: new(4 << 20)}, Config{MaxRequestSize: new(4 << 20)}, 2 << 20, false},
+		{"larger max.message.bytes, over max.request.size", commitlog.TopicConfig{MaxMessageBytes: new(4 << 20)}, Config{}, 2 << 20, true},
+		{"smaller max.message.bytes", commitlog.TopicConfig{MaxMessageBytes: new(1000)}, Config{}, 1000, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newBroker(t, map[string]commitlog.TopicConfig{"t": tc.topic})

@@ -20,7 +20,7 @@ const contBase = 1000
 func contSegment(t testing.TB, compacted bool) (string, []written) {
 	t.Helper()
 	dir := t.TempDir()
-	s, err := Open(dir, contBase, Config{IndexIntervalBytes: 128, Compacted: compacted})
+	s, err := Open(dir, contBase, Config{IndexIntervalBytes: new(128), Compacted: compacted})
 	require.NoError(t, err)
 	var ws []written
 	for i := 0; i < 30; i++ {
@@ -255,7 +255,7 @@ func TestMisplacedBatchNeverServed(t *testing.T) {
 					t.Run(fmt.Sprintf("compacted=%v/batch %d/%s/sealed=%v", compacted, k, d.name, sealed), func(t *testing.T) {
 						dir := copySegment(t, tmpl)
 						writeBase(t, dir, ws[k].pos, d.base)
-						checkNeverMisplaced(t, dir, Config{IndexIntervalBytes: 128, Compacted: compacted, Sealed: sealed}, ws, k)
+						checkNeverMisplaced(t, dir, Config{IndexIntervalBytes: new(128), Compacted: compacted, Sealed: sealed}, ws, k)
 					})
 				}
 			}
@@ -275,7 +275,7 @@ func TestSealedSegmentNotCut(t *testing.T) {
 			writeBase(t, dir, ws[k].pos, ws[k].h.BaseOffset+1)
 			before, err := os.ReadFile(segPath(dir, contBase, LogSuffix))
 			require.NoError(t, err)
-			_, err = Open(dir, contBase, Config{IndexIntervalBytes: 128, Sealed: true})
+			_, err = Open(dir, contBase, Config{IndexIntervalBytes: new(128), Sealed: true})
 			require.ErrorIs(t, err, record.ErrCorrupt)
 			require.Contains(t, err.Error(), fmt.Sprintf("segment %d, position %d", contBase, ws[k].pos))
 			after, err := os.ReadFile(segPath(dir, contBase, LogSuffix))
@@ -286,7 +286,7 @@ func TestSealedSegmentNotCut(t *testing.T) {
 			for _, suffix := range []string{IndexSuffix, TimeIndexSuffix} {
 				require.NoError(t, os.Remove(segPath(dir, contBase, suffix)))
 			}
-			_, err = Open(dir, contBase, Config{IndexIntervalBytes: 128, Sealed: true})
+			_, err = Open(dir, contBase, Config{IndexIntervalBytes: new(128), Sealed: true})
 			require.ErrorIs(t, err, record.ErrCorrupt)
 			after, err = os.ReadFile(segPath(dir, contBase, LogSuffix))
 			require.NoError(t, err)
@@ -294,7 +294,7 @@ func TestSealedSegmentNotCut(t *testing.T) {
 
 			// Unsealed (the active segment after a crash), Recover cuts
 			// the file at the batch.
-			s, err := Open(dir, contBase, Config{IndexIntervalBytes: 128})
+			s, err := Open(dir, contBase, Config{IndexIntervalBytes: new(128)})
 			require.NoError(t, err)
 			defer s.Close()
 			cut, err := s.Recover()
@@ -313,7 +313,7 @@ func TestSealedSegmentNotCut(t *testing.T) {
 func TestCompactedGapsAreNoDamage(t *testing.T) {
 	tmpl, ws := contSegment(t, true)
 	dir := copySegment(t, tmpl)
-	s, err := Open(dir, contBase, Config{IndexIntervalBytes: 128, Compacted: true, Sealed: true})
+	s, err := Open(dir, contBase, Config{IndexIntervalBytes: new(128), Compacted: true, Sealed: true})
 	require.NoError(t, err)
 	cut, err := s.Recover()
 	require.NoError(t, err)
@@ -327,7 +327,7 @@ func TestCompactedGapsAreNoDamage(t *testing.T) {
 	for ws[gap].h.BaseOffset == ws[gap-1].h.NextOffset() {
 		gap++
 	}
-	s, err = Open(dir, contBase, Config{IndexIntervalBytes: 128})
+	s, err = Open(dir, contBase, Config{IndexIntervalBytes: new(128)})
 	require.NoError(t, err)
 	got, err := s.Read(nil, contBase, math.MaxInt64, 1<<20)
 	require.NoError(t, err)
@@ -344,7 +344,7 @@ func TestCompactedGapsAreNoDamage(t *testing.T) {
 	// Sealed, without indexes (so that Open scans it all): refused.
 	dir = copySegment(t, tmpl)
 	require.NoError(t, os.Remove(segPath(dir, contBase, IndexSuffix)))
-	_, err = Open(dir, contBase, Config{IndexIntervalBytes: 128, Sealed: true})
+	_, err = Open(dir, contBase, Config{IndexIntervalBytes: new(128), Sealed: true})
 	require.ErrorIs(t, err, record.ErrCorrupt, "a sealed dense segment with a gap is refused")
 	require.Contains(t, err.Error(), fmt.Sprintf("segment %d, position %d", contBase, ws[gap].pos))
 }
@@ -390,7 +390,7 @@ func FuzzMisplacedBatch(f *testing.F) {
 		}
 		dir := copySegment(t, tmpls[compacted])
 		writeBase(t, dir, ws[i].pos, base)
-		checkNeverMisplaced(t, dir, Config{IndexIntervalBytes: 128, Compacted: compacted, Sealed: sealed}, ws, i)
+		checkNeverMisplaced(t, dir, Config{IndexIntervalBytes: new(128), Compacted: compacted, Sealed: sealed}, ws, i)
 	})
 	f.Cleanup(func() {
 		for _, dir := range tmpls {

@@ -24,7 +24,9 @@ const (
 	TimeIndexSuffix = ".timeindex"
 )
 
-// Defaults of Config, Kafka's defaults for the settings they mirror.
+// Defaults of Config, Kafka's defaults for the settings they mirror; the
+// one source of these defaults, which package log and the broker's topic
+// settings refer to.
 const (
 	DefaultIndexIntervalBytes = 4096     // index.interval.bytes
 	DefaultMaxIndexBytes      = 10 << 20 // segment.index.bytes
@@ -33,12 +35,17 @@ const (
 	MaxSegmentBytes = math.MaxInt32
 )
 
-// Config holds the per-segment settings.
+// Config holds the per-segment settings. Package log builds it from its
+// own Config (one place: its segmentConfig). As for every config of the
+// project, a plain field's zero value means its default, and a setting
+// whose Kafka zero is legal and differs from the default is a pointer, nil
+// meaning the default.
 type Config struct {
 	// IndexIntervalBytes is how many bytes of batches go between two index
-	// entries (index.interval.bytes, default 4096). Smaller means faster
-	// lookups and larger indexes.
-	IndexIntervalBytes int
+	// entries (index.interval.bytes; nil is DefaultIndexIntervalBytes, 0
+	// indexes every batch after the first). Smaller means faster lookups
+	// and larger indexes.
+	IndexIntervalBytes *int
 	// MaxIndexBytes is the most bytes each index file may hold
 	// (segment.index.bytes, default 10 MiB). A segment whose index is full
 	// rolls.
@@ -71,8 +78,10 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.IndexIntervalBytes <= 0 {
-		c.IndexIntervalBytes = DefaultIndexIntervalBytes
+	if c.IndexIntervalBytes == nil {
+		c.IndexIntervalBytes = new(DefaultIndexIntervalBytes)
+	} else {
+		c.IndexIntervalBytes = new(*c.IndexIntervalBytes) // the segment's own
 	}
 	if c.MaxIndexBytes <= 0 {
 		c.MaxIndexBytes = DefaultMaxIndexBytes
@@ -425,7 +434,7 @@ func (s *Segment) indexBatch(h *record.BatchHeader, pos int64) {
 		s.maxTS.Store(h.MaxTimestamp)
 		s.offMaxTS = h.LastOffset()
 	}
-	if s.sinceIdx > s.cfg.IndexIntervalBytes {
+	if s.sinceIdx > *s.cfg.IndexIntervalBytes {
 		// A full index only makes lookups scan further; ShouldRoll rolls
 		// the segment before that happens in practice.
 		if err := s.oi.Append(h.LastOffset(), uint32(pos)); err == nil {
@@ -525,7 +534,7 @@ func (s *Segment) AppendBatches(b []byte) error {
 
 // ShouldRoll reports whether a batch of batchBytes ending at lastOffset must
 // go into a new segment: this one is not empty and would pass segmentBytes
-// (segment.bytes), or it is older than segmentMs (segment.ms), or an index
+// (segment.bytes), or it is older than segmentAge (segment.ms), or an index
 // is full, or lastOffset does not fit the index's 32-bit relative offsets.
 //
 // A segment's age for segment.ms runs from the first ShouldRoll call after
@@ -533,7 +542,7 @@ func (s *Segment) AppendBatches(b []byte) error {
 // the wall clock now. Unlike Kafka, which counts from the first batch's
 // timestamp, record timestamps play no part: a producer replaying old
 // records must not roll a segment per batch.
-func (s *Segment) ShouldRoll(batchBytes int, lastOffset int64, segmentBytes int64, segmentMs time.Duration, now time.Time) bool {
+func (s *Segment) ShouldRoll(batchBytes int, lastOffset int64, segmentBytes int64, segmentAge time.Duration, now time.Time) bool {
 	if s.rollFrom.Load() == 0 {
 		s.rollFrom.Store(now.UnixMilli())
 	}
@@ -544,7 +553,7 @@ func (s *Segment) ShouldRoll(batchBytes int, lastOffset int64, segmentBytes int6
 	if size+int64(batchBytes) > min(segmentBytes, MaxSegmentBytes) {
 		return true
 	}
-	if segmentMs > 0 && now.UnixMilli()-s.rollFrom.Load() >= segmentMs.Milliseconds() {
+	if segmentAge > 0 && now.UnixMilli()-s.rollFrom.Load() >= segmentAge.Milliseconds() {
 		return true
 	}
 	return s.oi.IsFull() || s.ti.IsFull() || lastOffset-s.base > math.MaxUint32

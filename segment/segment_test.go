@@ -224,13 +224,14 @@ func TestAppendErrors(t *testing.T) {
 }
 
 // TestIndexInterval checks that offset index entries appear every
-// IndexIntervalBytes, point at batch boundaries, and make every offset
-// readable, before and after a reopen.
+// IndexIntervalBytes (0, Kafka's legal zero: every batch after the
+// first), point at batch boundaries, and make every offset readable,
+// before and after a reopen.
 func TestIndexInterval(t *testing.T) {
-	for _, interval := range []int{1, 128, 1000, DefaultIndexIntervalBytes} {
+	for _, interval := range []int{0, 1, 128, 1000, DefaultIndexIntervalBytes} {
 		t.Run(fmt.Sprint(interval), func(t *testing.T) {
 			dir := t.TempDir()
-			cfg := Config{IndexIntervalBytes: interval}
+			cfg := Config{IndexIntervalBytes: new(interval)}
 			s := openSeg(t, dir, 5000, cfg)
 			ws := fill(t, s, 300, 1_700_000_000_000)
 			checkIndex := func(s *Segment) {
@@ -316,7 +317,7 @@ func TestFindOffsetByTimestamp(t *testing.T) {
 	for _, interval := range []int{1, 100, DefaultIndexIntervalBytes} {
 		t.Run(fmt.Sprintf("interval=%d", interval), func(t *testing.T) {
 			dir := t.TempDir()
-			cfg := Config{IndexIntervalBytes: interval}
+			cfg := Config{IndexIntervalBytes: new(interval)}
 			s := openSeg(t, dir, 0, cfg)
 			for _, tss := range batches {
 				appendBatch(t, s, batchAt(t, s.NextOffset(), 30, tss...))
@@ -382,7 +383,7 @@ func TestShouldRoll(t *testing.T) {
 	t.Run("index full", func(t *testing.T) {
 		// 24 bytes hold 3 offset entries and 2 time entries; with a
 		// 1-byte interval every batch after the first adds an entry.
-		s := openSeg(t, t.TempDir(), 0, Config{IndexIntervalBytes: 1, MaxIndexBytes: 24})
+		s := openSeg(t, t.TempDir(), 0, Config{IndexIntervalBytes: new(1), MaxIndexBytes: 24})
 		var got []bool
 		for i := 0; i < 3; i++ {
 			appendBatch(t, s, batchN(t, s.NextOffset(), 1, 10, int64(100+i)))
@@ -395,10 +396,10 @@ func TestShouldRoll(t *testing.T) {
 		// The age counts from the first ShouldRoll call, by the clock
 		// passed in; record timestamps play no part.
 		cases := []struct {
-			name      string
-			segmentMs time.Duration
-			after     time.Duration
-			want      bool
+			name       string
+			segmentAge time.Duration
+			after      time.Duration
+			want       bool
 		}{
 			{"younger", time.Hour, time.Hour - time.Millisecond, false},
 			{"exactly the age", time.Hour, time.Hour, true},
@@ -409,11 +410,11 @@ func TestShouldRoll(t *testing.T) {
 			t.Run(c.name, func(t *testing.T) {
 				s := openSeg(t, t.TempDir(), 0, Config{})
 				// First call, on the empty segment, starts the clock.
-				require.False(t, s.ShouldRoll(10, 0, math.MaxInt64, c.segmentMs, t0))
+				require.False(t, s.ShouldRoll(10, 0, math.MaxInt64, c.segmentAge, t0))
 				// Records from long ago do not age the segment.
 				appendBatch(t, s, batchN(t, 0, 1, 10, t0.Add(-100*time.Hour).UnixMilli()))
-				require.False(t, s.ShouldRoll(10, 1, math.MaxInt64, c.segmentMs, t0))
-				require.Equal(t, c.want, s.ShouldRoll(10, 1, math.MaxInt64, c.segmentMs, t0.Add(c.after)))
+				require.False(t, s.ShouldRoll(10, 1, math.MaxInt64, c.segmentAge, t0))
+				require.Equal(t, c.want, s.ShouldRoll(10, 1, math.MaxInt64, c.segmentAge, t0.Add(c.after)))
 			})
 		}
 		t.Run("clock starts at the first call, not at Open", func(t *testing.T) {
@@ -503,7 +504,7 @@ func TestRecover(t *testing.T) {
 				}
 				t.Run(how, func(t *testing.T) {
 					dir := t.TempDir()
-					cfg := Config{IndexIntervalBytes: 128}
+					cfg := Config{IndexIntervalBytes: new(128)}
 					s := openSeg(t, dir, base, cfg)
 					ws := fill(t, s, 20, 1_700_000_000_000)
 					path := segPath(dir, base, LogSuffix)
@@ -562,7 +563,7 @@ func fileSize(t *testing.T, path string) int64 {
 
 func TestOpenRebuildsIndexes(t *testing.T) {
 	const base = 77
-	cfg := Config{IndexIntervalBytes: 128}
+	cfg := Config{IndexIntervalBytes: new(128)}
 	cases := []struct {
 		name   string
 		damage func(t *testing.T, dir string)
@@ -765,7 +766,7 @@ func TestCloseIdempotentAndUseAfterClose(t *testing.T) {
 // TestConcurrentReadAppend runs readers against the writer; with -race it
 // checks the publication order of size and next offset.
 func TestConcurrentReadAppend(t *testing.T) {
-	s := openSeg(t, t.TempDir(), 0, Config{IndexIntervalBytes: 256})
+	s := openSeg(t, t.TempDir(), 0, Config{IndexIntervalBytes: new(256)})
 	const batches = 2000
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -866,7 +867,7 @@ func BenchmarkSegmentRead(b *testing.B) {
 // allocate the 2 GiB the length claims.
 func TestBatchLengthPastTheEnd(t *testing.T) {
 	const base = 10
-	cfg := Config{IndexIntervalBytes: 128}
+	cfg := Config{IndexIntervalBytes: new(128)}
 	dir := t.TempDir()
 	s, err := Open(dir, base, cfg)
 	require.NoError(t, err)

@@ -35,7 +35,7 @@ func suffixedNames(base int64, suffix string) []string {
 // renamed to ".swap", then to its final names, and read back by Open.
 func TestSuffixLifeCycle(t *testing.T) {
 	dir := t.TempDir()
-	cfg := Config{IndexIntervalBytes: 100, Compacted: true} // the cleaner's output has gaps
+	cfg := Config{IndexIntervalBytes: new(100), Compacted: true} // the cleaner's output has gaps
 	s, err := OpenWithSuffix(dir, 100, ".cleaned", cfg)
 	require.NoError(t, err)
 	require.Equal(t, ".cleaned", s.Suffix())
@@ -131,12 +131,12 @@ func TestDeleteAfterRename(t *testing.T) {
 
 func TestOpenWithSuffixRebuildsMissingIndexes(t *testing.T) {
 	dir := t.TempDir()
-	s, err := OpenWithSuffix(dir, 0, ".swap", Config{IndexIntervalBytes: 50})
+	s, err := OpenWithSuffix(dir, 0, ".swap", Config{IndexIntervalBytes: new(50)})
 	require.NoError(t, err)
 	ws := fill(t, s, 30, 1)
 	require.NoError(t, s.Close())
 	require.NoError(t, os.Remove(filepath.Join(dir, FileName(0, IndexSuffix)+".swap")))
-	s, err = OpenWithSuffix(dir, 0, ".swap", Config{IndexIntervalBytes: 50})
+	s, err = OpenWithSuffix(dir, 0, ".swap", Config{IndexIntervalBytes: new(50)})
 	require.NoError(t, err)
 	defer s.Close()
 	checkEveryOffset(t, s, ws)

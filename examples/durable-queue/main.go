@@ -92,7 +92,7 @@ func run() error {
 	}
 	defer b.Close()
 	done := map[string]int{}
-	c, err := consumer.New(b, consumer.Config{AutoOffsetReset: consumer.ResetEarliest, FetchMaxWait: 50 * time.Millisecond})
+	c, err := consumer.New(b, consumer.Config{AutoOffsetReset: consumer.ResetEarliest, FetchMaxWait: new(50 * time.Millisecond)})
 	if err != nil {
 		return err
 	}
@@ -181,7 +181,7 @@ func worker(dir string) error {
 	}
 	defer p.Close(ctx)
 	c, err := consumer.New(b, consumer.Config{GroupID: "workers", AutoOffsetReset: consumer.ResetEarliest,
-		DisableAutoCommit: true, MaxPollRecords: 50, FetchMaxWait: 100 * time.Millisecond})
+		DisableAutoCommit: true, MaxPollRecords: 50, FetchMaxWait: new(100 * time.Millisecond)})
 	if err != nil {
 		return err
 	}

@@ -43,9 +43,9 @@ func run() error {
 		return err
 	}
 	_, err = b.CreateTopic(topic, commitlog.TopicConfig{
-		CleanupPolicy:     commitlog.CleanupCompact,
-		SegmentBytes:      256 << 10, // small segments, so that there is something to compact
-		DeleteRetentionMs: time.Millisecond,
+		CleanupPolicy:   commitlog.CleanupCompact,
+		SegmentBytes:    256 << 10, // small segments, so that there is something to compact
+		DeleteRetention: new(time.Millisecond),
 	})
 	if err != nil {
 		return err
@@ -114,7 +114,7 @@ func run() error {
 
 // rebuild reads the topic from the beginning to the end into a map.
 func rebuild(ctx context.Context, b *commitlog.Broker) (map[string]string, int, error) {
-	c, err := consumer.New(b, consumer.Config{AutoOffsetReset: consumer.ResetEarliest, FetchMaxWait: 10 * time.Millisecond, MaxPollRecords: 5000})
+	c, err := consumer.New(b, consumer.Config{AutoOffsetReset: consumer.ResetEarliest, FetchMaxWait: new(10 * time.Millisecond), MaxPollRecords: 5000})
 	if err != nil {
 		return nil, 0, err
 	}

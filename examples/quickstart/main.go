@@ -91,7 +91,7 @@ func run() error {
 				GroupID:           "quickstart",
 				AutoOffsetReset:   consumer.ResetEarliest,
 				DisableAutoCommit: true,
-				FetchMaxWait:      50 * time.Millisecond,
+				FetchMaxWait:      new(50 * time.Millisecond),
 			})
 			if err != nil {
 				errs <- err

@@ -66,7 +66,7 @@ func run() error {
 	}
 
 	// Seek by time: where do the last 15 minutes of events start?
-	c, err := consumer.New(b, consumer.Config{FetchMaxWait: 20 * time.Millisecond})
+	c, err := consumer.New(b, consumer.Config{FetchMaxWait: new(20 * time.Millisecond)})
 	if err != nil {
 		return err
 	}

@@ -65,14 +65,14 @@ func run() (err error) {
 		return fmt.Errorf("--topic and --num-records are required")
 	}
 
-	pc := producer.Config{Fsync: *fsync, BatchSize: *batchSize}.SetLinger(*linger)
+	pc := producer.Config{Fsync: *fsync, BatchSize: new(*batchSize), Linger: new(*linger)}
 	switch *acks {
 	case "all", "-1":
-		pc = pc.SetAcks(producer.AcksAll)
+		pc.Acks = new(producer.AcksAll)
 	case "1":
-		pc = pc.SetAcks(producer.AcksLeader)
+		pc.Acks = new(producer.AcksLeader)
 	case "0":
-		pc = pc.SetAcks(producer.AcksNone)
+		pc.Acks = new(producer.AcksNone)
 	default:
 		return fmt.Errorf("--acks %q: want all, 1 or 0", *acks)
 	}
