@@ -90,7 +90,7 @@ func (s *clLog) Create(dir string, durable bool) error {
 	// Kafka's defaults (1 GiB segments, 4 KiB index interval) without
 	// time-based retention; durable: flush.messages=1.
 	s.fsyncs = newSyncCounter()
-	s.cfg = cllog.Config{RetentionMs: -1, FS: s.fsyncs}
+	s.cfg = cllog.Config{Retention: new(time.Duration(-1)), FS: s.fsyncs}
 	if durable {
 		s.cfg.FlushMessages = 1
 	}
@@ -100,7 +100,7 @@ func (s *clLog) Create(dir string, durable bool) error {
 func (s *clLog) Reopen(dir string) error {
 	if s.fsyncs == nil {
 		s.fsyncs = newSyncCounter()
-		s.cfg = cllog.Config{RetentionMs: -1, FS: s.fsyncs}
+		s.cfg = cllog.Config{Retention: new(time.Duration(-1)), FS: s.fsyncs}
 	}
 	l, err := cllog.Open(dir, s.cfg)
 	if err != nil {
@@ -261,7 +261,7 @@ func (s *clClient) Create(dir string, durable bool) error {
 	if err != nil {
 		return err
 	}
-	if _, err := br.CreateTopic(clTopic, commitlog.TopicConfig{Partitions: 1, RetentionMs: -1}); err != nil {
+	if _, err := br.CreateTopic(clTopic, commitlog.TopicConfig{Partitions: 1, Retention: new(time.Duration(-1))}); err != nil {
 		br.Close()
 		return err
 	}
@@ -284,11 +284,11 @@ func (s *clClient) open() error {
 	case s.durable:
 		// acks=all waits for the fsync; linger 0: records that arrive
 		// while one batch is being written and fsynced share the next.
-		cfg = producer.Config{Fsync: true}.SetAcks(producer.AcksAll).SetLinger(0)
+		cfg = producer.Config{Fsync: true, Acks: new(producer.AcksAll), Linger: new(time.Duration(0))}
 	default:
 		// Kafka's defaults (acks=all = in the log, linger.ms=5), with
 		// batch.size holding 100 records as the other systems' batches.
-		cfg = producer.Config{BatchSize: batchBytes(100, s.p.size)}
+		cfg = producer.Config{BatchSize: new(batchBytes(100, s.p.size))}
 	}
 	if s.prod, err = producer.New(s.br, cfg); err != nil {
 		return err
@@ -362,7 +362,7 @@ func (s *clClient) Count() (int64, error) {
 
 func (s *clClient) Scan(n int64, fn func(v []byte) error) error {
 	ctx := context.Background()
-	c, err := consumer.New(s.br, consumer.Config{AutoOffsetReset: consumer.ResetEarliest, FetchMaxWait: 100 * time.Millisecond})
+	c, err := consumer.New(s.br, consumer.Config{AutoOffsetReset: consumer.ResetEarliest, FetchMaxWait: new(100 * time.Millisecond)})
 	if err != nil {
 		return err
 	}
@@ -401,7 +401,7 @@ func (s *clClient) Get(i int64, fn func(v []byte) error) error {
 	tp := consumer.TopicPartition{Topic: clTopic, Partition: 0}
 	if s.rc == nil {
 		c, err := consumer.New(s.br, consumer.Config{AutoOffsetReset: consumer.ResetNone,
-			MaxPollRecords: 1, MaxPartitionFetchBytes: 1, FetchMaxWait: 100 * time.Millisecond})
+			MaxPollRecords: 1, MaxPartitionFetchBytes: new(1), FetchMaxWait: new(100 * time.Millisecond)})
 		if err != nil {
 			return err
 		}
