@@ -269,3 +269,29 @@ func TestCommitAsyncCallbackAfterCloseMayRetry(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCommitAsync: one CommitAsync of a partition's offset, from the
+// call to its callback: queued, written (on an in-memory file system) by
+// the commit goroutine, called back.
+func BenchmarkCommitAsync(b *testing.B) {
+	br := memBroker(b)
+	defer br.Close()
+	_, err := br.CreateTopic("t", commitlog.TopicConfig{Partitions: 1})
+	require.NoError(b, err)
+	c, err := New(br, Config{GroupID: "g", DisableAutoCommit: true})
+	require.NoError(b, err)
+	defer c.Close(context.Background())
+	tp := TopicPartition{Topic: "t"}
+	require.NoError(b, c.Assign([]TopicPartition{tp}))
+	done := make(chan error, 1)
+	cb := func(_ map[TopicPartition]OffsetAndMetadata, err error) { done <- err }
+	b.ReportAllocs()
+	i := int64(0)
+	for b.Loop() {
+		i++
+		c.CommitAsync(map[TopicPartition]OffsetAndMetadata{tp: {Offset: i}}, cb)
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -2,10 +2,13 @@ package consumer
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/commitlog-go/commitlog"
+	"github.com/commitlog-go/commitlog/record"
+	"github.com/commitlog-go/commitlog/vfs"
 	"github.com/stretchr/testify/require"
 )
 
@@ -91,4 +94,54 @@ func TestDeletedTopicDoesNotStopOtherPartitions(t *testing.T) {
 	}
 	require.Len(t, got, 5)
 	require.Equal(t, "t", got[0].Topic)
+}
+
+// memBroker is a broker on an in-memory file system, for benchmarks that
+// should measure the consumer rather than the disk.
+func memBroker(tb testing.TB) *commitlog.Broker {
+	tb.Helper()
+	b, err := commitlog.Open("/data", commitlog.WithFS(vfs.NewMem()), commitlog.WithoutExpvar(), commitlog.WithMaintenanceInterval(time.Hour))
+	require.NoError(tb, err)
+	return b
+}
+
+// BenchmarkPoll: Poll through one partition of 20,000 records of 100 bytes
+// already on the log (fetch, decode, hand out max.poll.records at a time).
+func BenchmarkPoll(b *testing.B) {
+	br := memBroker(b)
+	defer br.Close()
+	topic, err := br.CreateTopic("t", commitlog.TopicConfig{Partitions: 1})
+	require.NoError(b, err)
+	p := topic.Partitions()[0]
+	bl := record.NewBuilder(0, record.BatchOptions{})
+	value := make([]byte, 100)
+	for i := 0; i < 200; i++ {
+		bl.Reset(0, record.BatchOptions{})
+		for j := 0; j < 100; j++ {
+			bl.Add(1_700_000_000_000, fmt.Appendf(nil, "k%d", j), value, nil)
+		}
+		raw, err := bl.Build()
+		require.NoError(b, err)
+		_, err = p.Append(raw, false)
+		require.NoError(b, err)
+	}
+	end := p.HighWatermark()
+	c, err := New(br, Config{AutoOffsetReset: ResetEarliest, FetchMaxWait: time.Millisecond})
+	require.NoError(b, err)
+	defer c.Close(context.Background())
+	tp := TopicPartition{Topic: "t"}
+	require.NoError(b, c.Assign([]TopicPartition{tp}))
+	n := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		if pos, err := c.Position(tp); err != nil || pos == end {
+			require.NoError(b, c.SeekToBeginning())
+		}
+		recs, err := c.Poll(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += len(recs)
+	}
+	b.ReportMetric(float64(n)/float64(b.N), "records/op")
 }
