@@ -14,7 +14,6 @@ import (
 
 	"github.com/commitlog-go/commitlog"
 	"github.com/commitlog-go/commitlog/assignor"
-	"github.com/commitlog-go/commitlog/partition"
 	"github.com/commitlog-go/commitlog/record"
 )
 
@@ -92,7 +91,7 @@ func (c *Consumer) getMode() mode { return mode(c.curMode.Load()) }
 
 type partState struct {
 	tp       TopicPartition
-	part     *partition.Partition
+	part     *brokerPartition
 	fetchPos int64 // next offset to fetch; -1 until resolved
 	pos      int64 // next offset Poll returns (what a commit stores); -1 until resolved
 	paused   bool

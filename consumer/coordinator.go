@@ -32,8 +32,6 @@ var (
 	ErrInvalidOffset = errors.New("commitlog: invalid offset")
 )
 
-type coordinatorKey struct{}
-
 // Coordinator is the in-process group coordinator of one broker: it keeps
 // each group's members, generations and assignments, runs the leader's
 // assignor, expires members that stop heartbeating, and stores committed
@@ -55,7 +53,7 @@ type Coordinator struct {
 // creating __consumer_offsets, then loading the committed offsets) on first
 // use. The broker stops it on Close.
 func CoordinatorFor(b *commitlog.Broker) (*Coordinator, error) {
-	v, err := b.Extension(coordinatorKey{}, func() (any, error) {
+	return brokerCoordinator(b, func() (*Coordinator, error) {
 		store, err := openOffsetStore(b, DefaultOffsetsTopicPartitions)
 		if err != nil {
 			return nil, err
@@ -65,10 +63,6 @@ func CoordinatorFor(b *commitlog.Broker) (*Coordinator, error) {
 		go c.run()
 		return c, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return v.(*Coordinator), nil
 }
 
 // Close stops the coordinator's expiry loop and releases members waiting

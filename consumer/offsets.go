@@ -11,7 +11,6 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"github.com/commitlog-go/commitlog"
 	"github.com/commitlog-go/commitlog/assignor"
-	"github.com/commitlog-go/commitlog/partition"
 	"github.com/commitlog-go/commitlog/record"
 )
 
@@ -131,7 +130,7 @@ const loadReadBytes = 1 << 20
 // which the CRC does not cover), fails with ErrCorrupt naming the
 // partition and the offset, instead of reading the same bytes forever or
 // applying commits out of order.
-func scanOffsets(p *partition.Partition, fn func(k offsetKey, v offsetValue, tombstone bool)) error {
+func scanOffsets(p *brokerPartition, fn func(k offsetKey, v offsetValue, tombstone bool)) error {
 	var it record.Iterator
 	var data []byte
 	next := p.LogStartOffset()
@@ -255,7 +254,7 @@ func (s *offsetStore) commitTime(group string, offsets map[TopicPartition]Offset
 	return ts
 }
 
-func (s *offsetStore) partitionFor(group string) (*partition.Partition, error) {
+func (s *offsetStore) partitionFor(group string) (*brokerPartition, error) {
 	parts := s.topic.Partitions()
 	return s.topic.Partition(int32(xxhash.Sum64String(group) % uint64(len(parts))))
 }
