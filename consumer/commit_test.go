@@ -64,7 +64,7 @@ func TestInvalidCommitsRefused(t *testing.T) {
 			return <-done
 		},
 		"Coordinator.CommitOffsets": func(c *Consumer, offsets map[TopicPartition]OffsetAndMetadata) error {
-			return c.coord.CommitOffsets(c.cfg.GroupID, "", -1, offsets)
+			return c.coord.CommitOffsets(c.set.groupID, "", -1, offsets)
 		},
 	}
 	for how, commit := range commits {

@@ -106,7 +106,7 @@ type partState struct {
 // from any goroutine and wakes a waiting Poll.
 type Consumer struct {
 	b     *commitlog.Broker
-	cfg   Config
+	set   settings
 	coord *Coordinator
 
 	pollMu     sync.Mutex   // held by Poll and Close
@@ -161,13 +161,50 @@ type asyncCommit struct {
 	cb         func(map[TopicPartition]OffsetAndMetadata, error)
 }
 
+// settings are the values of Config the consumer runs with, defaults
+// applied. settingsOf is the one place that reads Config's fields.
+type settings struct {
+	groupID                string        // group.id; "" for none
+	autoOffsetReset        string        // auto.offset.reset
+	autoCommit             bool          // enable.auto.commit
+	autoCommitInterval     time.Duration // auto.commit.interval.ms
+	maxPollRecords         int           // max.poll.records
+	fetchMaxBytes          int           // fetch.max.bytes
+	maxPartitionFetchBytes int           // max.partition.fetch.bytes
+	fetchMinBytes          int           // fetch.min.bytes
+	fetchMaxWait           time.Duration // fetch.max.wait.ms
+	sessionTimeout         time.Duration // session.timeout.ms
+	heartbeatInterval      time.Duration // heartbeat.interval.ms
+	maxPollInterval        time.Duration // max.poll.interval.ms
+	assignors              []assignor.Assignor
+}
+
+// settingsOf reads cfg, which withDefaults has completed.
+func settingsOf(cfg Config) settings {
+	return settings{
+		groupID:                cfg.GroupID,
+		autoOffsetReset:        cfg.AutoOffsetReset,
+		autoCommit:             !cfg.DisableAutoCommit,
+		autoCommitInterval:     cfg.AutoCommitInterval,
+		maxPollRecords:         cfg.MaxPollRecords,
+		fetchMaxBytes:          cfg.FetchMaxBytes,
+		maxPartitionFetchBytes: cfg.MaxPartitionFetchBytes,
+		fetchMinBytes:          cfg.FetchMinBytes,
+		fetchMaxWait:           cfg.FetchMaxWait,
+		sessionTimeout:         cfg.SessionTimeout,
+		heartbeatInterval:      cfg.HeartbeatInterval,
+		maxPollInterval:        cfg.MaxPollInterval,
+		assignors:              cfg.Assignors,
+	}
+}
+
 // New returns a consumer of b.
 func New(b *commitlog.Broker, cfg Config) (*Consumer, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	c := &Consumer{b: b, cfg: cfg, assigned: map[TopicPartition]*partState{}, generation: -1,
+	c := &Consumer{b: b, set: settingsOf(cfg), assigned: map[TopicPartition]*partState{}, generation: -1,
 		closing: make(chan struct{}), closeDone: make(chan struct{}), commitDone: make(chan struct{}),
 		commits: make(chan asyncCommit, 1024), lastCommit: time.Now()}
 	if cfg.GroupID != "" {
@@ -183,7 +220,7 @@ func New(b *commitlog.Broker, cfg Config) (*Consumer, error) {
 // assignor decides which partitions this member gets, from the next Poll
 // on. listener may be nil.
 func (c *Consumer) Subscribe(topics []string, listener RebalanceListener) error {
-	if c.cfg.GroupID == "" {
+	if c.set.groupID == "" {
 		return fmt.Errorf("consumer: Subscribe needs a group.id: %w", commitlog.ErrInvalidConfig)
 	}
 	if c.getMode() == modeAssign {
@@ -293,7 +330,7 @@ func (c *Consumer) Poll(ctx context.Context) ([]Record, error) {
 	c.gmu.Lock()
 	c.lastPoll = time.Now()
 	c.gmu.Unlock()
-	deadline := time.Now().Add(c.cfg.FetchMaxWait)
+	deadline := time.Now().Add(c.set.fetchMaxWait)
 	// Records an earlier fetch buffered are returned without waiting, as
 	// Kafka's consumer does; fetch.min.bytes counts what this Poll fetched
 	// in all its rounds.
@@ -306,7 +343,7 @@ func (c *Consumer) Poll(ctx context.Context) ([]Record, error) {
 			}
 		}
 		c.maybeAutoCommit()
-		if len(c.buffered) >= c.cfg.MaxPollRecords {
+		if len(c.buffered) >= c.set.maxPollRecords {
 			return c.take(), nil
 		}
 		n, err := c.fetch()
@@ -314,7 +351,7 @@ func (c *Consumer) Poll(ctx context.Context) ([]Record, error) {
 			return nil, err
 		}
 		fetched += n
-		if len(c.buffered) > 0 && (ready || fetched >= c.cfg.FetchMinBytes || !time.Now().Before(deadline)) {
+		if len(c.buffered) > 0 && (ready || fetched >= c.set.fetchMinBytes || !time.Now().Before(deadline)) {
 			return c.take(), nil
 		}
 		if !time.Now().Before(deadline) {
@@ -329,7 +366,7 @@ func (c *Consumer) Poll(ctx context.Context) ([]Record, error) {
 // take hands out up to max.poll.records buffered records and moves the
 // positions past them.
 func (c *Consumer) take() []Record {
-	n := min(len(c.buffered), c.cfg.MaxPollRecords)
+	n := min(len(c.buffered), c.set.maxPollRecords)
 	out := c.buffered[:n:n]
 	c.buffered = c.buffered[n:]
 	for _, r := range out {
@@ -390,7 +427,7 @@ func (c *Consumer) wait(ctx context.Context, deadline time.Time) error {
 // different one each time so that none starves, and buffers the records.
 // It returns the bytes fetched.
 func (c *Consumer) fetch() (int, error) {
-	budget := c.cfg.FetchMaxBytes
+	budget := c.set.fetchMaxBytes
 	total := 0
 	// Every assigned partition gets a position (committed offset or
 	// auto.offset.reset) even if this fetch stops early, so that Position
@@ -401,7 +438,7 @@ func (c *Consumer) fetch() (int, error) {
 		}
 	}
 	for i := range c.order {
-		if budget <= 0 || len(c.buffered) >= c.cfg.MaxPollRecords {
+		if budget <= 0 || len(c.buffered) >= c.set.maxPollRecords {
 			break // enough for this poll; the rest waits for the next fetch
 		}
 		tp := c.order[(c.next+i)%len(c.order)]
@@ -422,7 +459,7 @@ func (c *Consumer) fetch() (int, error) {
 		} else if hw == ps.fetchPos {
 			continue
 		}
-		data, err := ps.part.Read(nil, ps.fetchPos, min(c.cfg.MaxPartitionFetchBytes, budget))
+		data, err := ps.part.Read(nil, ps.fetchPos, min(c.set.maxPartitionFetchBytes, budget))
 		if errors.Is(err, commitlog.ErrOffsetOutOfRange) {
 			if err := c.reset(ps); err != nil {
 				return total, err
@@ -521,7 +558,7 @@ func (c *Consumer) resolve(ps *partState) error {
 		return nil
 	}
 	if c.coord != nil {
-		if om, ok := c.coord.FetchOffsets(c.cfg.GroupID, []TopicPartition{ps.tp})[ps.tp]; ok {
+		if om, ok := c.coord.FetchOffsets(c.set.groupID, []TopicPartition{ps.tp})[ps.tp]; ok {
 			ps.fetchPos, ps.pos = om.Offset, om.Offset
 			return nil
 		}
@@ -530,7 +567,7 @@ func (c *Consumer) resolve(ps *partState) error {
 }
 
 func (c *Consumer) reset(ps *partState) error {
-	switch c.cfg.AutoOffsetReset {
+	switch c.set.autoOffsetReset {
 	case ResetEarliest:
 		ps.fetchPos = ps.part.LogStartOffset()
 	case ResetLatest:
@@ -563,7 +600,7 @@ func (c *Consumer) ensureGroup(ctx context.Context) error {
 			return nil
 		}
 		owned := c.Assignment()
-		if memberID != "" && errors.Is(c.coord.Heartbeat(c.cfg.GroupID, memberID, gen), ErrUnknownMemberID) {
+		if memberID != "" && errors.Is(c.coord.Heartbeat(c.set.groupID, memberID, gen), ErrUnknownMemberID) {
 			// Removed from the group (session or poll timeout): another
 			// member may own these partitions now.
 			if len(owned) > 0 {
@@ -588,8 +625,8 @@ func (c *Consumer) ensureGroup(ctx context.Context) error {
 			}
 		}
 		res, err := c.join(ctx, JoinRequest{
-			MemberID: memberID, Topics: c.topics, Assignors: c.cfg.Assignors, Owned: owned, OwnedGeneration: gen,
-			SessionTimeout: c.cfg.SessionTimeout, RebalanceTimeout: c.cfg.MaxPollInterval,
+			MemberID: memberID, Topics: c.topics, Assignors: c.set.assignors, Owned: owned, OwnedGeneration: gen,
+			SessionTimeout: c.set.sessionTimeout, RebalanceTimeout: c.set.maxPollInterval,
 		})
 		if errors.Is(err, ErrUnknownMemberID) {
 			if lost := c.Assignment(); len(lost) > 0 {
@@ -695,7 +732,7 @@ func (c *Consumer) join(ctx context.Context, req JoinRequest) (JoinResult, error
 	c.gmu.Lock()
 	c.joining = true
 	c.gmu.Unlock()
-	res, err := c.coord.JoinGroup(ctx, c.cfg.GroupID, req)
+	res, err := c.coord.JoinGroup(ctx, c.set.groupID, req)
 	c.gmu.Lock()
 	c.joining = false
 	c.lastPoll = time.Now()
@@ -722,22 +759,22 @@ func (c *Consumer) rejoinIfCurrent(memberID string, gen int32) {
 // commitBeforeRevoke is what enable.auto.commit does before a rebalance:
 // commit what was consumed, synchronously.
 func (c *Consumer) commitBeforeRevoke(ctx context.Context, memberID string, gen int32) {
-	if c.cfg.DisableAutoCommit {
+	if !c.set.autoCommit {
 		return
 	}
 	if err := c.commitInOrder(ctx, c.currentOffsets(), memberID, gen, c.commitSeq.Add(1)); err != nil {
-		c.b.Logger().Warn("auto-commit before rebalance failed", "group", c.cfg.GroupID, "err", err)
+		c.b.Logger().Warn("auto-commit before rebalance failed", "group", c.set.groupID, "err", err)
 	}
 }
 
 func (c *Consumer) maybeAutoCommit() {
-	if c.cfg.DisableAutoCommit || c.cfg.GroupID == "" || time.Since(c.lastCommit) < c.cfg.AutoCommitInterval {
+	if !c.set.autoCommit || c.set.groupID == "" || time.Since(c.lastCommit) < c.set.autoCommitInterval {
 		return
 	}
 	c.lastCommit = time.Now()
 	c.CommitAsync(nil, func(_ map[TopicPartition]OffsetAndMetadata, err error) {
 		if err != nil {
-			c.b.Logger().Warn("auto-commit failed", "group", c.cfg.GroupID, "err", err)
+			c.b.Logger().Warn("auto-commit failed", "group", c.set.groupID, "err", err)
 		}
 	})
 }
@@ -771,7 +808,7 @@ func (c *Consumer) commit(_ context.Context, offsets map[TopicPartition]OffsetAn
 	if c.getMode() != modeSubscribe {
 		memberID, gen = "", -1
 	}
-	err := c.coord.CommitOffsets(c.cfg.GroupID, memberID, gen, offsets)
+	err := c.coord.CommitOffsets(c.set.groupID, memberID, gen, offsets)
 	if errors.Is(err, ErrIllegalGeneration) || errors.Is(err, ErrUnknownMemberID) || errors.Is(err, ErrRebalanceInProgress) {
 		c.rejoinIfCurrent(memberID, gen)
 	}
@@ -862,7 +899,7 @@ func (c *Consumer) committer(commits <-chan asyncCommit) {
 // leaves the group when Poll has not been called for max.poll.interval.ms.
 func (c *Consumer) heartbeat() {
 	defer c.wg.Done()
-	tick := time.NewTicker(c.cfg.HeartbeatInterval)
+	tick := time.NewTicker(c.set.heartbeatInterval)
 	defer tick.Stop()
 	for {
 		select {
@@ -879,12 +916,12 @@ func (c *Consumer) heartbeat() {
 		if memberID == "" {
 			continue
 		}
-		if !joining && time.Since(lastPoll) > c.cfg.MaxPollInterval {
-			c.b.Logger().Warn("max.poll.interval.ms passed without a poll; leaving the group", "group", c.cfg.GroupID, "member", memberID)
-			c.coord.LeaveGroup(c.cfg.GroupID, memberID)
+		if !joining && time.Since(lastPoll) > c.set.maxPollInterval {
+			c.b.Logger().Warn("max.poll.interval.ms passed without a poll; leaving the group", "group", c.set.groupID, "member", memberID)
+			c.coord.LeaveGroup(c.set.groupID, memberID)
 			continue
 		}
-		if err := c.coord.Heartbeat(c.cfg.GroupID, memberID, gen); err != nil {
+		if err := c.coord.Heartbeat(c.set.groupID, memberID, gen); err != nil {
 			c.rejoinIfCurrent(memberID, gen)
 		}
 	}
@@ -895,7 +932,7 @@ func (c *Consumer) Committed(_ context.Context, tps []TopicPartition) (map[Topic
 	if c.coord == nil {
 		return nil, fmt.Errorf("consumer: Committed needs a group.id: %w", commitlog.ErrInvalidConfig)
 	}
-	return c.coord.FetchOffsets(c.cfg.GroupID, tps), nil
+	return c.coord.FetchOffsets(c.set.groupID, tps), nil
 }
 
 func (c *Consumer) state(tp TopicPartition) (*partState, error) {
@@ -1054,14 +1091,14 @@ func (c *Consumer) Close(ctx context.Context) error {
 	memberID, gen := c.MemberID()
 	if c.getMode() == modeSubscribe && memberID != "" {
 		owned := c.Assignment()
-		if errors.Is(c.coord.Heartbeat(c.cfg.GroupID, memberID, gen), ErrUnknownMemberID) {
+		if errors.Is(c.coord.Heartbeat(c.set.groupID, memberID, gen), ErrUnknownMemberID) {
 			c.callListener(func() { c.listener.OnPartitionsLost(ctx, c, owned) })
 		} else {
 			c.commitBeforeRevoke(ctx, memberID, gen)
 			c.callListener(func() { c.listener.OnPartitionsRevoked(ctx, c, owned) })
-			c.coord.LeaveGroup(c.cfg.GroupID, memberID)
+			c.coord.LeaveGroup(c.set.groupID, memberID)
 		}
-	} else if c.getMode() == modeAssign && c.coord != nil && !c.cfg.DisableAutoCommit {
+	} else if c.getMode() == modeAssign && c.coord != nil && c.set.autoCommit {
 		c.closeErr = c.commitInOrder(ctx, c.currentOffsets(), "", -1, c.commitSeq.Add(1))
 	}
 	c.commitsMu.Lock()

@@ -89,9 +89,7 @@ func TestAssignPollSeek(t *testing.T) {
 
 	// Long poll: a record appended while Poll waits wakes it.
 	require.NoError(t, c.SeekToEnd())
-	c2cfg := c.cfg
-	c2cfg.FetchMaxWait = 5 * time.Second
-	c.cfg = c2cfg
+	c.set.fetchMaxWait = 5 * time.Second
 	go func() {
 		time.Sleep(50 * time.Millisecond)
 		produce(t, b, "t", "late", 1)
@@ -107,7 +105,7 @@ func TestAssignPollSeek(t *testing.T) {
 	produce(t, b, "t", "p", 2)
 	require.NoError(t, c.Pause(tp0))
 	require.Equal(t, []TopicPartition{tp0}, c.Paused())
-	c.cfg.FetchMaxWait = 20 * time.Millisecond
+	c.set.fetchMaxWait = 20 * time.Millisecond
 	recs, err = c.Poll(context.Background())
 	require.NoError(t, err)
 	require.Empty(t, recs)
