@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"runtime"
 	"slices"
 	"sync"
@@ -14,20 +13,7 @@ import (
 
 	"github.com/commitlog-go/commitlog"
 	"github.com/commitlog-go/commitlog/assignor"
-	"github.com/commitlog-go/commitlog/record"
 )
-
-// Record is a consumed record. Key, Value and header values are the
-// consumer's own copy: they stay valid.
-type Record struct {
-	Topic         string
-	Partition     int32
-	Offset        int64
-	Key, Value    []byte
-	Headers       []record.Header
-	Timestamp     time.Time
-	TimestampType record.TimestampType
-}
 
 // RebalanceListener is told when partitions move, as Kafka's
 // ConsumerRebalanceListener. Its methods run inside Poll (and Close), on
@@ -73,12 +59,6 @@ func (l ListenerFuncs) OnPartitionsLost(ctx context.Context, c *Consumer, tps []
 	}
 }
 
-// OffsetAndTimestamp is a result of OffsetsForTimes.
-type OffsetAndTimestamp struct {
-	Offset    int64
-	Timestamp time.Time
-}
-
 type mode int
 
 const (
@@ -89,14 +69,14 @@ const (
 
 func (c *Consumer) getMode() mode { return mode(c.curMode.Load()) }
 
-type partState struct {
-	tp       TopicPartition
-	part     *brokerPartition
-	fetchPos int64 // next offset to fetch; -1 until resolved
-	pos      int64 // next offset Poll returns (what a commit stores); -1 until resolved
-	paused   bool
-	buffered int  // records of this partition in Consumer.buffered
-	gone     bool // its topic was deleted: skipped, as Kafka does
+type membershipShim struct{ c *Consumer }
+
+func (g membershipShim) assign() error {
+	if g.c.getMode() == modeSubscribe {
+		return fmt.Errorf("consumer: Assign after Subscribe: %w", commitlog.ErrInvalidConfig)
+	}
+	g.c.curMode.Store(int32(modeAssign))
+	return nil
 }
 
 // Consumer reads records from a broker's topics, alone (Assign) or as a
@@ -113,10 +93,8 @@ type Consumer struct {
 	curMode    atomic.Int32 // a mode: the commit goroutine and Close read it
 	topics     []string
 	listener   RebalanceListener
-	assigned   map[TopicPartition]*partState
-	order      []TopicPartition
-	next       int // round-robin start of the next fetch
-	buffered   []Record
+	fetch      fetcher
+	group      membershipShim
 	lastCommit time.Time
 
 	gmu        sync.Mutex // group state shared with the heartbeat goroutine
@@ -204,7 +182,7 @@ func New(b *commitlog.Broker, cfg Config) (*Consumer, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Consumer{b: b, set: settingsOf(cfg), assigned: map[TopicPartition]*partState{}, generation: -1,
+	c := &Consumer{b: b, set: settingsOf(cfg), generation: -1,
 		closing: make(chan struct{}), closeDone: make(chan struct{}), commitDone: make(chan struct{}),
 		commits: make(chan asyncCommit, 1024), lastCommit: time.Now()}
 	if cfg.GroupID != "" {
@@ -212,8 +190,19 @@ func New(b *commitlog.Broker, cfg Config) (*Consumer, error) {
 			return nil, err
 		}
 	}
+	c.group = membershipShim{c}
+	c.fetch = newFetcher(b, &c.set, c.committedOffset)
 	go c.committer(c.commits)
 	return c, nil
+}
+
+// committedOffset is the group's committed offset of tp.
+func (c *Consumer) committedOffset(tp TopicPartition) (OffsetAndMetadata, bool) {
+	if c.coord == nil {
+		return OffsetAndMetadata{}, false
+	}
+	om, ok := c.coord.FetchOffsets(c.set.groupID, []TopicPartition{tp})[tp]
+	return om, ok
 }
 
 // Subscribe joins the consumer group to consume topics; the group's
@@ -243,71 +232,6 @@ func (c *Consumer) Subscribe(topics []string, listener RebalanceListener) error 
 	return nil
 }
 
-// Assign consumes exactly the given partitions, with no group membership
-// (Kafka's manual assignment). Commits then need a group.id and succeed
-// only while that group has no active members.
-func (c *Consumer) Assign(tps []TopicPartition) error {
-	if c.getMode() == modeSubscribe {
-		return fmt.Errorf("consumer: Assign after Subscribe: %w", commitlog.ErrInvalidConfig)
-	}
-	c.curMode.Store(int32(modeAssign))
-	c.assigned = map[TopicPartition]*partState{}
-	c.order = nil
-	c.buffered = nil
-	for _, tp := range tps {
-		if c.assigned[tp] != nil {
-			continue // a set, as in Kafka
-		}
-		if err := c.addPartition(tp); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (c *Consumer) addPartition(tp TopicPartition) error {
-	t, err := c.b.Topic(tp.Topic)
-	if err != nil {
-		return err
-	}
-	p, err := t.Partition(tp.Partition)
-	if err != nil {
-		return err
-	}
-	c.assigned[tp] = &partState{tp: tp, part: p, fetchPos: -1, pos: -1}
-	c.order = append(c.order, tp)
-	return nil
-}
-
-func (c *Consumer) removePartitions(tps []TopicPartition) {
-	for _, tp := range tps {
-		delete(c.assigned, tp)
-	}
-	c.order = slices.DeleteFunc(c.order, func(tp TopicPartition) bool { return c.assigned[tp] == nil })
-	c.buffered = slices.DeleteFunc(c.buffered, func(r Record) bool {
-		return c.assigned[TopicPartition{Topic: r.Topic, Partition: r.Partition}] == nil
-	})
-}
-
-// Assignment returns the partitions currently assigned, sorted.
-func (c *Consumer) Assignment() []TopicPartition {
-	out := slices.Clone(c.order)
-	sortTPs(out)
-	return out
-}
-
-func sortTPs(tps []TopicPartition) {
-	slices.SortFunc(tps, func(a, b TopicPartition) int {
-		if a.Topic != b.Topic {
-			if a.Topic < b.Topic {
-				return -1
-			}
-			return 1
-		}
-		return int(a.Partition - b.Partition)
-	})
-}
-
 // MemberID and Generation identify this member in its group ("" and -1
 // outside a group).
 func (c *Consumer) MemberID() (string, int32) {
@@ -334,7 +258,7 @@ func (c *Consumer) Poll(ctx context.Context) ([]Record, error) {
 	// Records an earlier fetch buffered are returned without waiting, as
 	// Kafka's consumer does; fetch.min.bytes counts what this Poll fetched
 	// in all its rounds.
-	ready := len(c.buffered) > 0
+	ready := len(c.fetch.buffered) > 0
 	fetched := 0
 	for {
 		if c.getMode() == modeSubscribe {
@@ -343,242 +267,31 @@ func (c *Consumer) Poll(ctx context.Context) ([]Record, error) {
 			}
 		}
 		c.maybeAutoCommit()
-		if len(c.buffered) >= c.set.maxPollRecords {
-			return c.take(), nil
+		if c.fetch.full() {
+			return c.fetch.take(), nil
 		}
-		n, err := c.fetch()
+		n, err := c.fetch.fetch()
 		if err != nil {
 			return nil, err
 		}
 		fetched += n
-		if len(c.buffered) > 0 && (ready || fetched >= c.set.fetchMinBytes || !time.Now().Before(deadline)) {
-			return c.take(), nil
+		if len(c.fetch.buffered) > 0 && (ready || fetched >= c.set.fetchMinBytes || !time.Now().Before(deadline)) {
+			return c.fetch.take(), nil
 		}
 		if !time.Now().Before(deadline) {
 			return nil, nil
 		}
-		if err := c.wait(ctx, deadline); err != nil {
+		c.gmu.Lock()
+		rebalance := c.rebalance
+		c.gmu.Unlock()
+		woke, err := c.fetch.wait(ctx, deadline, c.closing, rebalance)
+		if err != nil {
 			return nil, err
 		}
-	}
-}
-
-// take hands out up to max.poll.records buffered records and moves the
-// positions past them.
-func (c *Consumer) take() []Record {
-	n := min(len(c.buffered), c.set.maxPollRecords)
-	out := c.buffered[:n:n]
-	c.buffered = c.buffered[n:]
-	for _, r := range out {
-		if ps := c.assigned[TopicPartition{Topic: r.Topic, Partition: r.Partition}]; ps != nil {
-			ps.pos = r.Offset + 1
-			ps.buffered--
+		if woke == 0 {
+			return nil, fmt.Errorf("consumer: %w", commitlog.ErrClosed)
 		}
 	}
-	// Partitions whose buffered records are all handed out are positioned
-	// at their fetch position (skipping compaction gaps and empty batches).
-	// ps.buffered counts them: scanning the rest of the buffer instead
-	// would make every Poll cost O(buffered records).
-	for _, ps := range c.assigned {
-		if ps.buffered == 0 && ps.fetchPos >= 0 {
-			ps.pos = ps.fetchPos
-		}
-	}
-	return out
-}
-
-// wait blocks until a partition gets data, a rebalance starts, the
-// deadline passes, ctx ends or the consumer closes.
-func (c *Consumer) wait(ctx context.Context, deadline time.Time) error {
-	timer := time.NewTimer(time.Until(deadline))
-	defer timer.Stop()
-	cases := []reflect.SelectCase{
-		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
-		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timer.C)},
-		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(c.closing)},
-	}
-	c.gmu.Lock()
-	if c.rebalance != nil {
-		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(c.rebalance)})
-	}
-	c.gmu.Unlock()
-	for _, tp := range c.order {
-		ps := c.assigned[tp]
-		if ps.paused || ps.fetchPos < 0 || ps.gone {
-			continue
-		}
-		ch := ps.part.Changed()
-		if ps.part.HighWatermark() > ps.fetchPos {
-			return nil // data arrived since the fetch
-		}
-		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
-	}
-	chosen, _, _ := reflect.Select(cases)
-	switch chosen {
-	case 0:
-		return ctx.Err()
-	case 2:
-		return fmt.Errorf("consumer: %w", commitlog.ErrClosed)
-	}
-	return nil
-}
-
-// fetch reads from every assigned, unpaused partition, starting with a
-// different one each time so that none starves, and buffers the records.
-// It returns the bytes fetched.
-func (c *Consumer) fetch() (int, error) {
-	budget := c.set.fetchMaxBytes
-	total := 0
-	// Every assigned partition gets a position (committed offset or
-	// auto.offset.reset) even if this fetch stops early, so that Position
-	// and commits cover it, as in Kafka.
-	for _, tp := range c.order {
-		if err := c.resolve(c.assigned[tp]); err != nil {
-			return 0, err
-		}
-	}
-	for i := range c.order {
-		if budget <= 0 || len(c.buffered) >= c.set.maxPollRecords {
-			break // enough for this poll; the rest waits for the next fetch
-		}
-		tp := c.order[(c.next+i)%len(c.order)]
-		ps := c.assigned[tp]
-		if ps.paused || ps.gone {
-			continue
-		}
-		if hw := ps.part.HighWatermark(); hw < ps.fetchPos {
-			// Past the end (a Seek, or a committed offset of a topic that
-			// was created again): out of range, as a fetch there is in
-			// Kafka. The high watermark never goes back, so this is no race.
-			if err := c.reset(ps); err != nil {
-				return total, err
-			}
-			if ps.part.HighWatermark() <= ps.fetchPos {
-				continue
-			}
-		} else if hw == ps.fetchPos {
-			continue
-		}
-		data, err := ps.part.Read(nil, ps.fetchPos, min(c.set.maxPartitionFetchBytes, budget))
-		if errors.Is(err, commitlog.ErrOffsetOutOfRange) {
-			if err := c.reset(ps); err != nil {
-				return total, err
-			}
-			continue
-		}
-		if errors.Is(err, commitlog.ErrUnknownTopic) {
-			// Deleted: the other partitions go on (a group rebalances it
-			// away). Failing the Poll would starve them all.
-			ps.gone = true
-			c.b.Logger().Warn("assigned partition's topic was deleted; skipping it", "topic", tp.Topic, "partition", tp.Partition)
-			continue
-		}
-		if err != nil {
-			return total, fmt.Errorf("consumer: %w", err)
-		}
-		budget -= len(data)
-		total += len(data)
-		if err := c.decode(ps, data); err != nil {
-			return total, err
-		}
-	}
-	if len(c.order) > 0 {
-		c.next = (c.next + 1) % len(c.order)
-	}
-	return total, nil
-}
-
-// decode buffers the records of data, fetched at ps.fetchPos, and moves
-// ps.fetchPos past them. The log returns whole batches that start with the
-// one holding the position, or on a compacted topic, whose cleaner may have
-// removed it, with the first one after it; each batch then starts where
-// the one before it ends (compacted: after it). Records of the first
-// batch below the position were consumed before and are skipped. Any
-// other data is damage: it is an error wrapping commitlog.ErrCorrupt,
-// never records skipped or jumped to.
-func (c *Consumer) decode(ps *partState, data []byte) error {
-	var it record.Iterator
-	compacted := ps.part.Log().Config().Compact
-	at, first, prevLast := ps.fetchPos, true, int64(0)
-	err := record.Batches(data, func(h *record.BatchHeader, raw []byte) error {
-		last := h.LastOffset()
-		switch {
-		case last < h.BaseOffset: // overflows
-			return fmt.Errorf("a batch fetched at offset %d spans %d more offsets than there are: %w", h.BaseOffset, h.LastOffsetDelta, commitlog.ErrCorrupt)
-		case first && last < at:
-			return fmt.Errorf("the first batch fetched (offsets %d-%d) ends below the position: %w", h.BaseOffset, last, commitlog.ErrCorrupt)
-		case first && !compacted && h.BaseOffset > at:
-			return fmt.Errorf("the first batch fetched (offsets %d-%d) starts after the position: %w", h.BaseOffset, last, commitlog.ErrCorrupt)
-		case !first && (h.BaseOffset <= prevLast || !compacted && h.BaseOffset-1 != prevLast):
-			return fmt.Errorf("a batch fetched at offset %d does not follow the one before it, which ends at %d: %w", h.BaseOffset, prevLast, commitlog.ErrCorrupt)
-		}
-		first, prevLast = false, last
-		if h.Compression() != record.None {
-			// The records alias the iterator's decompression buffer, which
-			// the next compressed batch would overwrite: each compressed
-			// batch gets a buffer of its own (data is this fetch's own).
-			it = record.Iterator{}
-		}
-		if err := it.ResetChecked(h, raw); err != nil {
-			return err
-		}
-		if h.IsControl() {
-			ps.fetchPos = max(ps.fetchPos, h.NextOffset())
-			return nil
-		}
-		for it.Next() {
-			r := it.Record()
-			if r.Offset < ps.fetchPos {
-				continue
-			}
-			rec := Record{Topic: ps.tp.Topic, Partition: ps.tp.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value,
-				Timestamp: time.UnixMilli(r.Timestamp), TimestampType: h.TimestampType()}
-			if len(r.Headers) > 0 {
-				rec.Headers = slices.Clone(r.Headers)
-			}
-			c.buffered = append(c.buffered, rec)
-			ps.buffered++
-		}
-		if it.Err() != nil {
-			return it.Err()
-		}
-		ps.fetchPos = max(ps.fetchPos, h.NextOffset())
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("consumer: %s-%d at offset %d: %w", ps.tp.Topic, ps.tp.Partition, ps.fetchPos, err)
-	}
-	return nil
-}
-
-// resolve gives a partition without a position one: its committed offset,
-// or auto.offset.reset.
-func (c *Consumer) resolve(ps *partState) error {
-	if ps.fetchPos >= 0 {
-		return nil
-	}
-	if c.coord != nil {
-		if om, ok := c.coord.FetchOffsets(c.set.groupID, []TopicPartition{ps.tp})[ps.tp]; ok {
-			ps.fetchPos, ps.pos = om.Offset, om.Offset
-			return nil
-		}
-	}
-	return c.reset(ps)
-}
-
-func (c *Consumer) reset(ps *partState) error {
-	switch c.set.autoOffsetReset {
-	case ResetEarliest:
-		ps.fetchPos = ps.part.LogStartOffset()
-	case ResetLatest:
-		ps.fetchPos = ps.part.HighWatermark()
-	default:
-		return fmt.Errorf("consumer: %s-%d has no valid position and auto.offset.reset is none: %w", ps.tp.Topic, ps.tp.Partition, commitlog.ErrOffsetOutOfRange)
-	}
-	ps.pos = ps.fetchPos
-	c.buffered = slices.DeleteFunc(c.buffered, func(r Record) bool { return r.Topic == ps.tp.Topic && r.Partition == ps.tp.Partition })
-	ps.buffered = 0
-	return nil
 }
 
 // ensureGroup takes part in rebalances until the member is in a stable
@@ -599,13 +312,13 @@ func (c *Consumer) ensureGroup(ctx context.Context) error {
 		if !need {
 			return nil
 		}
-		owned := c.Assignment()
+		owned := c.fetch.assignment()
 		if memberID != "" && errors.Is(c.coord.Heartbeat(c.set.groupID, memberID, gen), ErrUnknownMemberID) {
 			// Removed from the group (session or poll timeout): another
 			// member may own these partitions now.
 			if len(owned) > 0 {
 				c.callListener(func() { c.listener.OnPartitionsLost(ctx, c, owned) })
-				c.removePartitions(owned)
+				c.fetch.remove(owned)
 			}
 			c.gmu.Lock()
 			c.memberID, c.generation, c.rebalance, c.protocol = "", -1, nil, assignor.Eager
@@ -618,7 +331,7 @@ func (c *Consumer) ensureGroup(ctx context.Context) error {
 		if proto == assignor.Eager && len(owned) > 0 && memberID != "" {
 			c.commitBeforeRevoke(ctx, memberID, gen)
 			c.callListener(func() { c.listener.OnPartitionsRevoked(ctx, c, owned) })
-			c.removePartitions(owned)
+			c.fetch.remove(owned)
 			owned = nil
 			if c.closed.Load() {
 				return fmt.Errorf("consumer: %w", commitlog.ErrClosed)
@@ -629,9 +342,9 @@ func (c *Consumer) ensureGroup(ctx context.Context) error {
 			SessionTimeout: c.set.sessionTimeout, RebalanceTimeout: c.set.maxPollInterval,
 		})
 		if errors.Is(err, ErrUnknownMemberID) {
-			if lost := c.Assignment(); len(lost) > 0 {
+			if lost := c.fetch.assignment(); len(lost) > 0 {
 				c.callListener(func() { c.listener.OnPartitionsLost(ctx, c, lost) })
-				c.removePartitions(lost)
+				c.fetch.remove(lost)
 			}
 			c.gmu.Lock()
 			c.memberID, c.generation, c.rebalance, c.protocol = "", -1, nil, assignor.Eager
@@ -654,13 +367,13 @@ func (c *Consumer) ensureGroup(ctx context.Context) error {
 			newSet[tp] = true
 		}
 		var revoked, added []TopicPartition
-		for _, tp := range c.Assignment() {
+		for _, tp := range c.fetch.assignment() {
 			if !newSet[tp] {
 				revoked = append(revoked, tp)
 			}
 		}
 		for _, tp := range res.Assignment {
-			if c.assigned[tp] == nil {
+			if c.fetch.parts[tp] == nil {
 				added = append(added, tp)
 			}
 		}
@@ -668,7 +381,7 @@ func (c *Consumer) ensureGroup(ctx context.Context) error {
 			// Cooperative: give up only what moves, then rejoin so the
 			// partitions can be assigned to their new owners.
 			c.callListener(func() { c.listener.OnPartitionsRevoked(ctx, c, revoked) })
-			c.removePartitions(revoked)
+			c.fetch.remove(revoked)
 			c.gmu.Lock()
 			c.needRejoin = true
 			c.gmu.Unlock()
@@ -677,7 +390,7 @@ func (c *Consumer) ensureGroup(ctx context.Context) error {
 			}
 		}
 		for _, tp := range added {
-			if err := c.addPartition(tp); err != nil {
+			if err := c.fetch.add(tp); err != nil {
 				c.b.Logger().Warn("assigned partition unavailable", "topic", tp.Topic, "partition", tp.Partition, "err", err)
 			}
 		}
@@ -762,7 +475,7 @@ func (c *Consumer) commitBeforeRevoke(ctx context.Context, memberID string, gen 
 	if !c.set.autoCommit {
 		return
 	}
-	if err := c.commitInOrder(ctx, c.currentOffsets(), memberID, gen, c.commitSeq.Add(1)); err != nil {
+	if err := c.commitInOrder(ctx, c.fetch.committable(), memberID, gen, c.commitSeq.Add(1)); err != nil {
 		c.b.Logger().Warn("auto-commit before rebalance failed", "group", c.set.groupID, "err", err)
 	}
 }
@@ -777,28 +490,6 @@ func (c *Consumer) maybeAutoCommit() {
 			c.b.Logger().Warn("auto-commit failed", "group", c.set.groupID, "err", err)
 		}
 	})
-}
-
-// currentOffsets is what a commit of the positions stores: the position of
-// every assigned partition that has one, except partitions whose topic was
-// deleted (or deleted and created again: the position is in the old one),
-// which would fail the whole commit.
-func (c *Consumer) currentOffsets() map[TopicPartition]OffsetAndMetadata {
-	out := map[TopicPartition]OffsetAndMetadata{}
-	for tp, ps := range c.assigned {
-		if ps.pos < 0 || ps.gone {
-			continue
-		}
-		t, err := c.b.Topic(tp.Topic)
-		if err != nil {
-			continue
-		}
-		if p, err := t.Partition(tp.Partition); err != nil || p != ps.part {
-			continue
-		}
-		out[tp] = OffsetAndMetadata{Offset: ps.pos}
-	}
-	return out
 }
 
 func (c *Consumer) commit(_ context.Context, offsets map[TopicPartition]OffsetAndMetadata, memberID string, gen int32) error {
@@ -825,7 +516,7 @@ func (c *Consumer) commit(_ context.Context, offsets map[TopicPartition]OffsetAn
 // entry of it is written. Partitions need not be assigned to the consumer.
 func (c *Consumer) CommitSync(ctx context.Context, offsets map[TopicPartition]OffsetAndMetadata) error {
 	if offsets == nil {
-		offsets = c.currentOffsets()
+		offsets = c.fetch.committable()
 	}
 	memberID, gen := c.MemberID()
 	return c.commitInOrder(ctx, offsets, memberID, gen, c.commitSeq.Add(1))
@@ -867,7 +558,7 @@ func (c *Consumer) commitInOrder(ctx context.Context, offsets map[TopicPartition
 // commit goroutine.
 func (c *Consumer) CommitAsync(offsets map[TopicPartition]OffsetAndMetadata, cb func(map[TopicPartition]OffsetAndMetadata, error)) {
 	if offsets == nil {
-		offsets = c.currentOffsets()
+		offsets = c.fetch.committable()
 	}
 	memberID, gen := c.MemberID()
 	c.commitsMu.Lock()
@@ -935,136 +626,6 @@ func (c *Consumer) Committed(_ context.Context, tps []TopicPartition) (map[Topic
 	return c.coord.FetchOffsets(c.set.groupID, tps), nil
 }
 
-func (c *Consumer) state(tp TopicPartition) (*partState, error) {
-	ps := c.assigned[tp]
-	if ps == nil {
-		return nil, fmt.Errorf("consumer: %s-%d is not assigned to this consumer: %w", tp.Topic, tp.Partition, commitlog.ErrUnknownPartition)
-	}
-	return ps, nil
-}
-
-// Seek sets the next offset Poll returns for an assigned partition. A
-// negative offset is refused, as Kafka's seek refuses it.
-func (c *Consumer) Seek(tp TopicPartition, offset int64) error {
-	ps, err := c.state(tp)
-	if err != nil {
-		return err
-	}
-	if offset < 0 {
-		return fmt.Errorf("consumer: seek %s-%d to negative offset %d: %w", tp.Topic, tp.Partition, offset, commitlog.ErrOffsetOutOfRange)
-	}
-	ps.fetchPos, ps.pos = offset, offset
-	c.buffered = slices.DeleteFunc(c.buffered, func(r Record) bool { return r.Topic == tp.Topic && r.Partition == tp.Partition })
-	ps.buffered = 0
-	return nil
-}
-
-// SeekToBeginning moves partitions (all assigned when none given) to their
-// log start offset.
-func (c *Consumer) SeekToBeginning(tps ...TopicPartition) error {
-	return c.seekEach(tps, func(ps *partState) int64 { return ps.part.LogStartOffset() })
-}
-
-// SeekToEnd moves partitions (all assigned when none given) to their high
-// watermark.
-func (c *Consumer) SeekToEnd(tps ...TopicPartition) error {
-	return c.seekEach(tps, func(ps *partState) int64 { return ps.part.HighWatermark() })
-}
-
-func (c *Consumer) seekEach(tps []TopicPartition, to func(*partState) int64) error {
-	if len(tps) == 0 {
-		tps = c.Assignment()
-	}
-	for _, tp := range tps {
-		ps, err := c.state(tp)
-		if err != nil {
-			return err
-		}
-		if err := c.Seek(tp, to(ps)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Position is the offset of the next record Poll returns for tp.
-func (c *Consumer) Position(tp TopicPartition) (int64, error) {
-	ps, err := c.state(tp)
-	if err != nil {
-		return 0, err
-	}
-	if err := c.resolve(ps); err != nil {
-		return 0, err
-	}
-	return ps.pos, nil
-}
-
-// OffsetsForTimes returns, for each partition, the first offset whose
-// timestamp is at or after the given time (nil when there is none), as
-// Kafka's offsetsForTimes. The partitions need not be assigned.
-func (c *Consumer) OffsetsForTimes(times map[TopicPartition]time.Time) (map[TopicPartition]*OffsetAndTimestamp, error) {
-	out := map[TopicPartition]*OffsetAndTimestamp{}
-	for tp, ts := range times {
-		t, err := c.b.Topic(tp.Topic)
-		if err != nil {
-			return nil, err
-		}
-		p, err := t.Partition(tp.Partition)
-		if err != nil {
-			return nil, err
-		}
-		off, at, found, err := p.OffsetForTimestamp(ts.UnixMilli())
-		if err != nil {
-			return nil, err
-		}
-		if found {
-			out[tp] = &OffsetAndTimestamp{Offset: off, Timestamp: time.UnixMilli(at)}
-		} else {
-			out[tp] = nil
-		}
-	}
-	return out, nil
-}
-
-// Pause stops fetching from partitions until Resume; the group membership
-// is kept.
-func (c *Consumer) Pause(tps ...TopicPartition) error {
-	return c.setPaused(tps, true)
-}
-
-// Resume undoes Pause.
-func (c *Consumer) Resume(tps ...TopicPartition) error {
-	return c.setPaused(tps, false)
-}
-
-func (c *Consumer) setPaused(tps []TopicPartition, paused bool) error {
-	for _, tp := range tps {
-		ps, err := c.state(tp)
-		if err != nil {
-			return err
-		}
-		ps.paused = paused
-		if paused {
-			c.buffered = slices.DeleteFunc(c.buffered, func(r Record) bool { return r.Topic == tp.Topic && r.Partition == tp.Partition })
-			ps.buffered = 0
-			ps.fetchPos = ps.pos
-		}
-	}
-	return nil
-}
-
-// Paused lists the paused partitions.
-func (c *Consumer) Paused() []TopicPartition {
-	var out []TopicPartition
-	for tp, ps := range c.assigned {
-		if ps.paused {
-			out = append(out, tp)
-		}
-	}
-	sortTPs(out)
-	return out
-}
-
 // Close leaves the group: with auto-commit it commits what was consumed,
 // runs OnPartitionsRevoked, leaves (the others rebalance at once), finishes
 // pending async commits and stops the heartbeat. It wakes a Poll blocked
@@ -1090,7 +651,7 @@ func (c *Consumer) Close(ctx context.Context) error {
 	}
 	memberID, gen := c.MemberID()
 	if c.getMode() == modeSubscribe && memberID != "" {
-		owned := c.Assignment()
+		owned := c.fetch.assignment()
 		if errors.Is(c.coord.Heartbeat(c.set.groupID, memberID, gen), ErrUnknownMemberID) {
 			c.callListener(func() { c.listener.OnPartitionsLost(ctx, c, owned) })
 		} else {
@@ -1099,7 +660,7 @@ func (c *Consumer) Close(ctx context.Context) error {
 			c.coord.LeaveGroup(c.set.groupID, memberID)
 		}
 	} else if c.getMode() == modeAssign && c.coord != nil && c.set.autoCommit {
-		c.closeErr = c.commitInOrder(ctx, c.currentOffsets(), "", -1, c.commitSeq.Add(1))
+		c.closeErr = c.commitInOrder(ctx, c.fetch.committable(), "", -1, c.commitSeq.Add(1))
 	}
 	c.commitsMu.Lock()
 	close(c.commits)

@@ -69,9 +69,9 @@ func TestDecodeNeverSkipsOrJumps(t *testing.T) {
 				require.NoError(t, err)
 				defer cons.Close(context.Background())
 				require.NoError(t, cons.Assign([]TopicPartition{tp}))
-				ps := cons.assigned[tp]
+				ps := cons.fetch.parts[tp]
 				ps.fetchPos, ps.pos = c.pos, c.pos
-				err = cons.decode(ps, fetched(t, c.data...))
+				err = cons.fetch.decode(ps, fetched(t, c.data...))
 				ok := c.okDense
 				if compacted {
 					ok = c.okCompac
@@ -79,14 +79,14 @@ func TestDecodeNeverSkipsOrJumps(t *testing.T) {
 				if !ok {
 					require.ErrorIs(t, err, commitlog.ErrCorrupt)
 					require.Contains(t, err.Error(), fmt.Sprintf("%s-0", topic), "the error names the partition")
-					for _, r := range cons.buffered {
+					for _, r := range cons.fetch.buffered {
 						require.GreaterOrEqual(t, r.Offset, c.pos)
 					}
 					return
 				}
 				require.NoError(t, err)
 				var got []int64
-				for _, r := range cons.buffered {
+				for _, r := range cons.fetch.buffered {
 					got = append(got, r.Offset)
 					require.Equal(t, fmt.Sprintf("v%d", r.Offset), string(r.Value))
 				}
