@@ -214,11 +214,8 @@ func TestStaleCommitResultDoesNotRebalance(t *testing.T) {
 	require.Greater(t, gen, oldGen)
 	// The commit queued in the old generation lands now.
 	done := make(chan error, 1)
-	c.commitsMu.Lock()
-	c.commits <- asyncCommit{offsets: map[TopicPartition]OffsetAndMetadata{{Topic: "t"}: {Offset: 0}},
-		memberID: id, generation: oldGen, seq: c.commitSeq.Add(1),
-		cb: func(_ map[TopicPartition]OffsetAndMetadata, err error) { done <- err }}
-	c.commitsMu.Unlock()
+	require.True(t, c.commits.enqueue(asyncCommit{offsets: map[TopicPartition]OffsetAndMetadata{{Topic: "t"}: {Offset: 0}},
+		memberID: id, generation: oldGen, cb: func(_ map[TopicPartition]OffsetAndMetadata, err error) { done <- err }}))
 	require.ErrorIs(t, <-done, ErrIllegalGeneration)
 	_, err = c.Poll(context.Background())
 	require.NoError(t, err)

@@ -24,6 +24,65 @@ type Record struct {
 	TimestampType record.TimestampType
 }
 
+// Poll returns the next records of the assigned partitions, at most
+// max.poll.records. In group mode it first takes part in any pending
+// rebalance, running the listener. Without data it waits, without
+// spinning, until data arrives (fetch.min.bytes), fetch.max.wait.ms passes
+// (then it returns no records and no error), or ctx ends. Called from a
+// rebalance listener, which runs inside Poll, it fails.
+func (c *Consumer) Poll(ctx context.Context) ([]Record, error) {
+	if c.isClosed() {
+		return nil, errClosed()
+	}
+	switch t, err := c.gate.enter(ctx); {
+	case err != nil:
+		return nil, fmt.Errorf("consumer: poll: %w", err)
+	case t != turnTaken:
+		return nil, errPollInListener
+	}
+	defer c.leavePoll(ctx)
+	if c.isClosed() { // while it waited for the role
+		return nil, errClosed()
+	}
+	c.group.polled()
+	m, _ := c.group.subscription()
+	deadline := time.Now().Add(c.set.fetchMaxWait)
+	// Records an earlier fetch buffered are returned without waiting, as
+	// Kafka's consumer does; fetch.min.bytes counts what this Poll fetched
+	// in all its rounds.
+	ready := len(c.fetch.buffered) > 0
+	fetched := 0
+	for {
+		if m == modeSubscribe {
+			if err := c.ensureGroup(ctx); err != nil {
+				return nil, err
+			}
+		}
+		c.maybeAutoCommit()
+		if c.fetch.full() {
+			return c.fetch.take(), nil
+		}
+		n, err := c.fetch.fetch()
+		if err != nil {
+			return nil, err
+		}
+		fetched += n
+		if len(c.fetch.buffered) > 0 && (ready || fetched >= c.set.fetchMinBytes || !time.Now().Before(deadline)) {
+			return c.fetch.take(), nil
+		}
+		if !time.Now().Before(deadline) {
+			return nil, nil
+		}
+		woke, err := c.fetch.wait(ctx, deadline, c.life.ctx.Done(), c.group.rebalance)
+		if err != nil {
+			return nil, err
+		}
+		if woke == 0 {
+			return nil, errClosed()
+		}
+	}
+}
+
 // fetcher holds the assigned partitions, their positions (positions.go)
 // and the records fetched from them but not yet returned by Poll. It has
 // no lock: it belongs to the poll role (see pollGate), that is to Poll and

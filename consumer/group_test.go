@@ -120,7 +120,9 @@ func TestGroupChurn(t *testing.T) {
 					return
 				case <-m.hang:
 					// Hung: no polls, no heartbeats, no processing.
-					c.noHeartbts.Store(true)
+					c.group.mu.Lock()
+					c.group.hung = true
+					c.group.mu.Unlock()
 					own.releaseAll(name)
 					<-m.stop
 					return

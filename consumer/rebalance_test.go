@@ -72,6 +72,14 @@ func (a *assignmentLog) counts() map[string]int {
 	return out
 }
 
+// setListener replaces c's rebalance listener without the rejoin a
+// Subscribe would cause.
+func setListener(c *Consumer, l RebalanceListener) {
+	c.group.mu.Lock()
+	c.group.listener = l
+	c.group.mu.Unlock()
+}
+
 // TestNewPartitionsRebalance: a topic that gains partitions is rebalanced
 // and the new partitions are consumed.
 func TestNewPartitionsRebalance(t *testing.T) {
@@ -136,17 +144,17 @@ func TestMaxPollIntervalLeavesGroup(t *testing.T) {
 	log.mu.Unlock()
 	require.Eventually(t, func() bool { return log.counts()["active"] == 4 }, 5*time.Second, 10*time.Millisecond)
 	var lost []TopicPartition
-	slow.listener = ListenerFuncs{
+	setListener(slow, ListenerFuncs{
 		Lost: func(_ context.Context, _ *Consumer, tps []TopicPartition) { lost = tps },
 		Revoked: func(_ context.Context, _ *Consumer, tps []TopicPartition) {
 			t.Errorf("revoked %v after being removed", tps)
 		},
 		Assigned: log.listener(t, "slow").OnPartitionsAssigned,
-	}
+	})
 	_, err = slow.Poll(context.Background())
 	require.NoError(t, err)
 	require.Len(t, lost, 2, "the partitions it held were lost, not revoked")
-	slow.listener = ListenerFuncs{} // it rejoined: Close revokes normally
+	setListener(slow, ListenerFuncs{}) // it rejoined: Close revokes normally
 	close(stop)
 	wg.Wait()
 	require.NoError(t, active.Close(context.Background()))

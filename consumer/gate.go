@@ -1,0 +1,154 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// pollGate hands out the poll role: the right to use what only one
+// goroutine at a time may touch, the fetcher and the group's phase. Poll
+// holds it for its whole run; Close takes it to close the group. The
+// holder runs the rebalance listeners and tells the gate while it does: a
+// Poll or Close made then never waits for the role, since it may come from
+// that listener, on the goroutine that holds the role. Go cannot tell which
+// goroutine calls; the ctx a listener gets can (listenerScope).
+type pollGate struct {
+	mu           sync.Mutex    // guards the fields below and listenerScope.active
+	held         bool          // a Poll or Close holds the role
+	listening    int           // listener calls the holder is inside (nested: a Close in a listener runs OnPartitionsRevoked)
+	finishOnExit bool          // a Close came while the holder ran a listener: the holder closes the consumer before it lets go
+	changed      chan struct{} // closed (and dropped) when held or listening changes; made by the first waiter
+}
+
+// turn is how a caller got on with the poll role.
+type turn int
+
+const (
+	// turnTaken: the caller holds the role until it calls exit.
+	turnTaken turn = iota
+	// turnBusy: the holder is running a listener. The caller may be that
+	// listener, so it must not wait for the role, and must not use it.
+	turnBusy
+	// turnBorrowed: the caller is inside the running listener (its ctx is
+	// that listener's): it may use the role, which its goroutine holds,
+	// until it returns to the listener.
+	turnBorrowed
+)
+
+// listenerScope marks the ctx of one listener call; it is active while
+// the call runs.
+type listenerScope struct {
+	gate   *pollGate
+	active bool
+}
+
+type listenerScopeKey struct{}
+
+// errPollInListener: Poll was called from a rebalance listener (or from
+// another goroutine while one runs), which would need the poll role that
+// the listener's own Poll holds.
+var errPollInListener = errors.New("consumer: Poll called from a rebalance listener, or while one runs")
+
+// enter takes the poll role, waiting while another Poll or Close holds it
+// outside a listener, or says why it does not.
+func (g *pollGate) enter(ctx context.Context) (turn, error) {
+	s, _ := ctx.Value(listenerScopeKey{}).(*listenerScope)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for {
+		switch {
+		case !g.held:
+			g.held = true
+			return turnTaken, nil
+		case g.listening > 0 && s != nil && s.gate == g && s.active:
+			return turnBorrowed, nil
+		case g.listening > 0:
+			return turnBusy, nil
+		}
+		if g.changed == nil {
+			g.changed = make(chan struct{})
+		}
+		ch := g.changed
+		g.mu.Unlock()
+		select {
+		case <-ch:
+			g.mu.Lock()
+		case <-ctx.Done():
+			g.mu.Lock()
+			return 0, ctx.Err()
+		}
+	}
+}
+
+// exit gives the role back.
+func (g *pollGate) exit() {
+	g.mu.Lock()
+	g.held, g.finishOnExit = false, false
+	g.broadcastLocked()
+	g.mu.Unlock()
+}
+
+func (g *pollGate) broadcastLocked() {
+	if g.changed != nil {
+		close(g.changed)
+		g.changed = nil
+	}
+}
+
+// requestFinish asks the holder, which runs a listener, to close the
+// consumer before it gives the role back.
+func (g *pollGate) requestFinish() {
+	g.mu.Lock()
+	g.finishOnExit = true
+	g.mu.Unlock()
+}
+
+// finishRequested says whether a Close handed the closing over to the
+// holder. Once the holder runs no listener no Close can ask any more: it
+// waits for the role instead.
+func (g *pollGate) finishRequested() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.finishOnExit
+}
+
+// listenerEvent names a RebalanceListener method.
+type listenerEvent int
+
+const (
+	partitionsRevoked listenerEvent = iota
+	partitionsAssigned
+	partitionsLost
+)
+
+// callListener runs the rebalance listener, from the holder of the poll
+// role, with a ctx marking the call as the listener's: a Close passed
+// that ctx closes there and then, and a Poll is refused, where otherwise
+// they could not tell that they come from the listener.
+func (c *Consumer) callListener(ctx context.Context, ev listenerEvent, tps []TopicPartition) {
+	_, l := c.group.subscription()
+	if l == nil {
+		return // never subscribed: Close of a consumer in no group
+	}
+	s := &listenerScope{gate: &c.gate, active: true}
+	c.gate.mu.Lock()
+	c.gate.listening++
+	c.gate.broadcastLocked() // a Close waiting for the role must not wait for this call
+	c.gate.mu.Unlock()
+	defer func() {
+		c.gate.mu.Lock()
+		c.gate.listening--
+		s.active = false
+		c.gate.mu.Unlock()
+	}()
+	ctx = context.WithValue(ctx, listenerScopeKey{}, s)
+	switch ev {
+	case partitionsRevoked:
+		l.OnPartitionsRevoked(ctx, c, tps)
+	case partitionsAssigned:
+		l.OnPartitionsAssigned(ctx, c, tps)
+	case partitionsLost:
+		l.OnPartitionsLost(ctx, c, tps)
+	}
+}
