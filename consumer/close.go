@@ -90,9 +90,11 @@ func (c *Consumer) leavePoll(ctx context.Context) {
 
 // closeGroup is the part of closing that uses the poll role: the final
 // commit of the positions (enable.auto.commit), OnPartitionsRevoked (or
-// OnPartitionsLost if the member was already removed), leaving the group;
-// then CommitAsync takes no more commits. It runs once; it reports true,
-// doing nothing, when called from within itself (a listener's Close).
+// OnPartitionsLost if the member was already removed); then CommitAsync
+// takes no more commits, those queued are written (as Kafka's close
+// does, while the member can still commit), and the member leaves the
+// group. It runs once; it reports true, doing nothing, when called from
+// within itself (a listener's Close).
 func (c *Consumer) closeGroup(ctx context.Context) (running bool) {
 	switch c.life.state {
 	case groupClosing:
@@ -103,6 +105,7 @@ func (c *Consumer) closeGroup(ctx context.Context) (running bool) {
 	c.life.state = groupClosing
 	m, _ := c.group.subscription()
 	memberID, gen := c.group.identity()
+	leave := false
 	switch {
 	case m == modeSubscribe && memberID != "":
 		owned := c.fetch.assignment()
@@ -111,12 +114,19 @@ func (c *Consumer) closeGroup(ctx context.Context) (running bool) {
 		} else {
 			c.commitBeforeRevoke(memberID, gen)
 			c.callListener(ctx, partitionsRevoked, owned)
-			c.coord.LeaveGroup(c.set.groupID, memberID)
+			leave = true
 		}
 	case m == modeAssign && c.coord != nil && c.set.autoCommit:
 		c.life.err = c.commits.commitNow(c.fetch.committable(), "", -1)
 	}
 	c.commits.close()
+	// The callbacks are application code: a Close from one must not wait
+	// for the role this goroutine holds. If ctx ends, stopBackground's
+	// flush reports it to the Close running this.
+	c.gate.runApp(func() { _ = c.commits.flush(ctx, allCommits) })
+	if leave {
+		c.coord.LeaveGroup(c.set.groupID, memberID)
+	}
 	c.life.state = groupClosed
 	return false
 }

@@ -9,14 +9,15 @@ import (
 // pollGate hands out the poll role: the right to use what only one
 // goroutine at a time may touch, the fetcher and the group's phase. Poll
 // holds it for its whole run; Close takes it to close the group. The
-// holder runs the rebalance listeners and tells the gate while it does: a
-// Poll or Close made then never waits for the role, since it may come from
-// that listener, on the goroutine that holds the role. Go cannot tell which
+// holder runs application code, the rebalance listeners (and, closing the
+// group, commit callbacks), and tells the gate while it does: a Poll or
+// Close made then never waits for the role, since it may come from that
+// code, on the goroutine that holds the role. Go cannot tell which
 // goroutine calls; the ctx a listener gets can (listenerScope).
 type pollGate struct {
 	mu           sync.Mutex    // guards the fields below and listenerScope.active
 	held         bool          // a Poll or Close holds the role
-	listening    int           // listener calls the holder is inside (nested: a Close in a listener runs OnPartitionsRevoked)
+	inApp        int           // application calls the holder is inside (nested: a Close in a listener runs OnPartitionsRevoked)
 	finishOnExit bool          // a Close came while the holder ran a listener: the holder closes the consumer before it lets go
 	changed      chan struct{} // closed (and dropped) when held or listening changes; made by the first waiter
 }
@@ -27,10 +28,10 @@ type turn int
 const (
 	// turnTaken: the caller holds the role until it calls exit.
 	turnTaken turn = iota
-	// turnBusy: the holder is running a listener. The caller may be that
-	// listener, so it must not wait for the role, and must not use it.
+	// turnBusy: the holder is running application code. The caller may
+	// be that code, so it must not wait for the role, and must not use it.
 	turnBusy
-	// turnBorrowed: the caller is inside the running listener (its ctx is
+	// turnBorrowed: the caller is inside a running listener (its ctx is
 	// that listener's): it may use the role, which its goroutine holds,
 	// until it returns to the listener.
 	turnBorrowed
@@ -51,7 +52,7 @@ type listenerScopeKey struct{}
 var errPollInListener = errors.New("consumer: Poll called from a rebalance listener, or while one runs")
 
 // enter takes the poll role, waiting while another Poll or Close holds it
-// outside a listener, or says why it does not.
+// outside application code, or says why it does not.
 func (g *pollGate) enter(ctx context.Context) (turn, error) {
 	s, _ := ctx.Value(listenerScopeKey{}).(*listenerScope)
 	g.mu.Lock()
@@ -61,9 +62,9 @@ func (g *pollGate) enter(ctx context.Context) (turn, error) {
 		case !g.held:
 			g.held = true
 			return turnTaken, nil
-		case g.listening > 0 && s != nil && s.gate == g && s.active:
+		case g.inApp > 0 && s != nil && s.gate == g && s.active:
 			return turnBorrowed, nil
-		case g.listening > 0:
+		case g.inApp > 0:
 			return turnBusy, nil
 		}
 		if g.changed == nil {
@@ -96,8 +97,8 @@ func (g *pollGate) broadcastLocked() {
 	}
 }
 
-// requestFinish asks the holder, which runs a listener, to close the
-// consumer before it gives the role back.
+// requestFinish asks the holder, which runs application code, to close
+// the consumer before it gives the role back.
 func (g *pollGate) requestFinish() {
 	g.mu.Lock()
 	g.finishOnExit = true
@@ -105,12 +106,38 @@ func (g *pollGate) requestFinish() {
 }
 
 // finishRequested says whether a Close handed the closing over to the
-// holder. Once the holder runs no listener no Close can ask any more: it
-// waits for the role instead.
+// holder. Once the holder runs no application code no Close can ask any
+// more: it waits for the role instead.
 func (g *pollGate) finishRequested() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.finishOnExit
+}
+
+// runApp runs application code other than a listener (commit callbacks)
+// from the holder of the poll role.
+func (g *pollGate) runApp(f func()) {
+	g.enterApp()
+	defer g.exitApp(nil)
+	f()
+}
+
+func (g *pollGate) enterApp() {
+	g.mu.Lock()
+	g.inApp++
+	g.broadcastLocked() // a Close waiting for the role must not wait for this code
+	g.mu.Unlock()
+}
+
+// exitApp ends what enterApp began; s, if not nil, is the scope of the
+// listener call that ends.
+func (g *pollGate) exitApp(s *listenerScope) {
+	g.mu.Lock()
+	g.inApp--
+	if s != nil {
+		s.active = false
+	}
+	g.mu.Unlock()
 }
 
 // listenerEvent names a RebalanceListener method.
@@ -132,16 +159,8 @@ func (c *Consumer) callListener(ctx context.Context, ev listenerEvent, tps []Top
 		return // never subscribed: Close of a consumer in no group
 	}
 	s := &listenerScope{gate: &c.gate, active: true}
-	c.gate.mu.Lock()
-	c.gate.listening++
-	c.gate.broadcastLocked() // a Close waiting for the role must not wait for this call
-	c.gate.mu.Unlock()
-	defer func() {
-		c.gate.mu.Lock()
-		c.gate.listening--
-		s.active = false
-		c.gate.mu.Unlock()
-	}()
+	c.gate.enterApp()
+	defer c.gate.exitApp(s)
 	ctx = context.WithValue(ctx, listenerScopeKey{}, s)
 	switch ev {
 	case partitionsRevoked:
