@@ -78,11 +78,15 @@ func (c *Consumer) Close(ctx context.Context) error {
 
 // leavePoll gives the poll role back at the end of Poll, first closing
 // the consumer if a Close handed that over (it came while a listener ran).
+// That close is not cut short when Poll's ctx ends: the Close that handed
+// it over has returned, and a cut-short close would leave the group with
+// commits unwritten.
 func (c *Consumer) leavePoll(ctx context.Context) {
 	if !c.gate.finishRequested() {
 		c.gate.exit()
 		return
 	}
+	ctx = context.WithoutCancel(ctx)
 	c.closeGroup(ctx)
 	c.gate.exit()
 	c.stopBackground(ctx) // what it returns, the next Close returns

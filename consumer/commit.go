@@ -26,7 +26,9 @@ import (
 // it then run inside it.
 type committer struct {
 	// write writes a commit to the coordinator (Consumer.writeCommit).
-	write func(offsets map[TopicPartition]OffsetAndMetadata, memberID string, gen int32) error
+	write   func(offsets map[TopicPartition]OffsetAndMetadata, memberID string, gen int32) error
+	work    chan struct{} // cap 1: rung when queue, closed or flushers change
+	stopped chan struct{} // closed when the commit goroutine returns
 
 	// writeMu is held while a commit is taken and written, so that writes
 	// go one at a time, queued ones in the order made. It guards written,
@@ -42,8 +44,6 @@ type committer struct {
 	closed     bool          // the consumer closed: CommitAsync calls back ErrClosed, the goroutine ends once queue is empty
 	flushers   int           // Close calls writing the queue themselves: the goroutine leaves it to them
 	inCallback bool          // the goroutine runs a callback
-	work       chan struct{} // (cap 1, no lock) rung when queue, closed or flushers change
-	stopped    chan struct{} // (no lock) closed when the goroutine returns
 }
 
 type asyncCommit struct {

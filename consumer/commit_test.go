@@ -23,6 +23,53 @@ func offsetsEnd(t *testing.T, b *commitlog.Broker) int64 {
 	return n
 }
 
+// TestCommitsSurviveRestart commits, restarts the broker, and checks that
+// the committed offsets come back and a new member resumes from them.
+func TestCommitsSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	b := openBroker(t, dir)
+	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 3})
+	require.NoError(t, err)
+	produce(t, b, "t", "v", 300)
+	c, err := New(b, fastConfig("g"))
+	require.NoError(t, err)
+	require.NoError(t, c.Subscribe([]string{"t"}, nil))
+	seen := 0
+	for seen < 150 {
+		recs, err := c.Poll(context.Background())
+		require.NoError(t, err)
+		seen += len(recs)
+	}
+	require.NoError(t, c.CommitSync(context.Background(), nil))
+	committed, err := c.Committed(context.Background(), nil)
+	require.NoError(t, err)
+	var sum int64
+	for _, om := range committed {
+		sum += om.Offset
+	}
+	require.Equal(t, int64(seen), sum)
+	require.NoError(t, c.Close(context.Background()))
+	require.NoError(t, b.Close())
+
+	b = openBroker(t, dir)
+	defer b.Close()
+	c, err = New(b, fastConfig("g"))
+	require.NoError(t, err)
+	defer c.Close(context.Background())
+	back, err := c.Committed(context.Background(), nil)
+	require.NoError(t, err)
+	require.Equal(t, committed, back)
+	require.NoError(t, c.Subscribe([]string{"t"}, nil))
+	rest := 0
+	deadline := time.Now().Add(5 * time.Second)
+	for rest < 300-seen && time.Now().Before(deadline) {
+		recs, err := c.Poll(context.Background())
+		require.NoError(t, err)
+		rest += len(recs)
+	}
+	require.Equal(t, 300-seen, rest, "the new member resumes from the committed offsets")
+}
+
 // TestInvalidCommitsRefused: a commit naming a topic or partition that does
 // not exist, or a negative offset, fails with a clear error, and none of
 // its entries is written, valid ones included. Before the fix such commits
