@@ -40,7 +40,9 @@ func (c *Consumer) isClosed() bool { return c.life.ctx.Err() != nil }
 // heartbeat and commit goroutines. It wakes a Poll blocked in another
 // goroutine, which returns ErrClosed. It is idempotent. It returns once
 // every commit made before it is written or has failed, its callback run,
-// unless ctx ends first (the commit goroutine then writes the rest).
+// unless ctx ends first: the commit goroutine then writes the rest (after
+// the member has left, the coordinator refuses them, and their callbacks
+// say so).
 //
 // Close never waits for a rebalance listener or a CommitAsync callback
 // that is running when it is called, since it may be called from it:
@@ -58,12 +60,18 @@ func (c *Consumer) Close(ctx context.Context) error {
 	c.life.cancel()
 	upTo := c.commits.lastMade()
 	t, err := c.gate.enter(ctx)
-	if err != nil {
-		return fmt.Errorf("consumer: close: %w", err)
+	for err != nil {
+		// ctx ended while a Poll or Close held the role: that one closes
+		// the group as it lets go. (If it just let go, the role is free
+		// and enter takes it without looking at ctx.)
+		if c.gate.handOver() {
+			return fmt.Errorf("consumer: close: %w", err)
+		}
+		t, err = c.gate.enter(ctx)
 	}
 	switch t {
 	case turnBusy:
-		c.gate.requestFinish()
+		c.gate.handOver()
 		return c.commits.flush(ctx, upTo)
 	case turnBorrowed:
 		if c.closeGroup(ctx) {
@@ -77,7 +85,8 @@ func (c *Consumer) Close(ctx context.Context) error {
 }
 
 // leavePoll gives the poll role back at the end of Poll, first closing
-// the consumer if a Close handed that over (it came while a listener ran).
+// the consumer if a Close handed that over (it came while a listener ran,
+// or its ctx ended while it waited for this Poll).
 // That close is not cut short when Poll's ctx ends: the Close that handed
 // it over has returned, and a cut-short close would leave the group with
 // commits unwritten.

@@ -268,8 +268,10 @@ func (c *Consumer) CommitSync(_ context.Context, offsets map[TopicPartition]Offs
 // background and calls cb, if not nil, with the result: the errors of
 // CommitSync. Callbacks run one at a time in the order of the calls, on
 // the consumer's commit goroutine; those of the commits still queued when
-// Close is called run on the goroutine calling Close (see Close). After
-// Close, cb is called at once with ErrClosed.
+// Close is called run on the goroutine calling Close, which does not wait
+// for a callback running then (see Close). The queue has no bound:
+// CommitAsync never blocks. After Close, cb is called at once with
+// ErrClosed.
 func (c *Consumer) CommitAsync(offsets map[TopicPartition]OffsetAndMetadata, cb func(map[TopicPartition]OffsetAndMetadata, error)) {
 	if offsets == nil {
 		offsets = c.fetch.committable()

@@ -41,12 +41,12 @@ var (
 type Coordinator struct {
 	broker  *commitlog.Broker
 	offsets *offsetStore
-	mu      sync.Mutex
-	groups  map[string]*group
-	seq     atomic.Int64
-	stop    chan struct{}
-	wg      sync.WaitGroup
-	once    sync.Once
+	mu      sync.Mutex        // guards groups, the table only (each group has its own lock; the two are never held together)
+	groups  map[string]*group // by group id, made on first use
+	seq     atomic.Int64      // the number of the last member id handed out
+	stop    chan struct{}     // closed by Close: stops run, releases JoinGroup waiters
+	wg      sync.WaitGroup    // the run goroutine
+	once    sync.Once         // Close runs once
 }
 
 // CoordinatorFor returns the broker's coordinator, starting it (and
@@ -84,7 +84,9 @@ const (
 )
 
 type group struct {
-	id         string
+	id string
+	// mu guards the fields below and the members'. CommitOffsets holds it
+	// across the write, so that no stale commit lands after a rebalance.
 	mu         sync.Mutex
 	state      groupState
 	generation int32

@@ -18,8 +18,8 @@ type pollGate struct {
 	mu           sync.Mutex    // guards the fields below and listenerScope.active
 	held         bool          // a Poll or Close holds the role
 	inApp        int           // application calls the holder is inside (nested: a Close in a listener runs OnPartitionsRevoked)
-	finishOnExit bool          // a Close came while the holder ran a listener: the holder closes the consumer before it lets go
-	changed      chan struct{} // closed (and dropped) when held or listening changes; made by the first waiter
+	finishOnExit bool          // a Close could not wait for the holder: the holder, a Poll, closes the consumer before it lets go
+	changed      chan struct{} // closed (and dropped) when held drops or inApp grows; made by the first waiter
 }
 
 // turn is how a caller got on with the poll role.
@@ -97,12 +97,16 @@ func (g *pollGate) broadcastLocked() {
 	}
 }
 
-// requestFinish asks the holder, which runs application code, to close
-// the consumer before it gives the role back.
-func (g *pollGate) requestFinish() {
+// handOver asks the holder of the role to close the consumer before it
+// gives the role back (a Close holding it does anyway); false if nobody
+// holds it.
+func (g *pollGate) handOver() bool {
 	g.mu.Lock()
-	g.finishOnExit = true
-	g.mu.Unlock()
+	defer g.mu.Unlock()
+	if g.held {
+		g.finishOnExit = true
+	}
+	return g.held
 }
 
 // finishRequested says whether a Close handed the closing over to the
@@ -150,9 +154,9 @@ const (
 )
 
 // callListener runs the rebalance listener, from the holder of the poll
-// role, with a ctx marking the call as the listener's: a Close passed
-// that ctx closes there and then, and a Poll is refused, where otherwise
-// they could not tell that they come from the listener.
+// role, telling the gate, and with a ctx marking the call as the
+// listener's: a Close passed that ctx knows it runs inside the listener,
+// and closes there and then.
 func (c *Consumer) callListener(ctx context.Context, ev listenerEvent, tps []TopicPartition) {
 	_, l := c.group.subscription()
 	if l == nil {

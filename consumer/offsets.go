@@ -43,6 +43,8 @@ type OffsetAndMetadata struct {
 // keeps it at one record per key.
 type offsetStore struct {
 	topic *commitlog.Topic
+	// mu guards cache and stamps (load fills them before the store is
+	// shared). A commit is appended without it, then cached under it.
 	mu    sync.RWMutex
 	cache map[string]map[TopicPartition]OffsetAndMetadata
 	// stamps holds the commit timestamp (ms) of each cached offset, made
