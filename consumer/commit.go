@@ -256,7 +256,7 @@ func (c *Consumer) writeCommit(offsets map[TopicPartition]OffsetAndMetadata, mem
 // partition that does not exist fails the commit with ErrUnknownTopic or
 // ErrUnknownPartition, a negative offset with ErrInvalidOffset; then no
 // entry of it is written. Partitions need not be assigned to the consumer.
-func (c *Consumer) CommitSync(_ context.Context, offsets map[TopicPartition]OffsetAndMetadata) error {
+func (c *Consumer) CommitSync(ctx context.Context, offsets map[TopicPartition]OffsetAndMetadata) error {
 	if offsets == nil {
 		offsets = c.fetch.committable()
 	}
