@@ -12,7 +12,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
 )
 
 // Broker owns a data directory: its topics, their partitions and the
@@ -235,7 +234,6 @@ type topicChange struct {
 	name       string
 	partitions int32
 }
-
 
 // makeRoom clears the way for a new partition directory. A directory
 // already there is removed only if it is provably garbage: a partition of

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
 )
 
 // WithRecoverMetadata lets Open rebuild the topic list when meta.json is

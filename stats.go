@@ -6,7 +6,6 @@ import (
 	"sort"
 	"sync"
 	"time"
-
 )
 
 // Stats is a snapshot of what a broker is doing, as Kafka's broker and

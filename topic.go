@@ -3,7 +3,6 @@ package commitlog
 import (
 	"fmt"
 	"sync/atomic"
-
 )
 
 // Topic is a named, partitioned log. Its methods take no lock.

@@ -140,3 +140,145 @@ func TestCloseFromCallbacks(t *testing.T) {
 		within(t, func() { require.NoError(t, c.Close(context.Background())) })
 	})
 }
+
+// TestCloseFromCommitCallbackWritesQueuedCommits: Close called from a
+// CommitAsync callback returned at once, before the commits queued behind
+// that callback were written (the commit goroutine that would write them
+// was running the callback): a process exiting after Close lost them.
+// Close must return only once every commit made before it is written and
+// its callback run.
+func TestCloseFromCommitCallbackWritesQueuedCommits(t *testing.T) {
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 1})
+	require.NoError(t, err)
+	c, err := New(b, Config{GroupID: "g", DisableAutoCommit: true})
+	require.NoError(t, err)
+	tp := TopicPartition{Topic: "t"}
+	require.NoError(t, c.Assign([]TopicPartition{tp}))
+	coord, err := CoordinatorFor(b)
+	require.NoError(t, err)
+
+	queued := make(chan struct{})
+	var called []int64 // callbacks of the commits behind the first, in order
+	type seen struct {
+		closeErr  error
+		committed int64
+		called    []int64
+	}
+	inside := make(chan seen, 1)
+	c.CommitAsync(map[TopicPartition]OffsetAndMetadata{tp: {Offset: 1}}, func(_ map[TopicPartition]OffsetAndMetadata, err error) {
+		require.NoError(t, err)
+		<-queued
+		err = c.Close(context.Background())
+		inside <- seen{err, coord.FetchOffsets("g", []TopicPartition{tp})[tp].Offset, called}
+	})
+	for i := int64(2); i <= 10; i++ {
+		c.CommitAsync(map[TopicPartition]OffsetAndMetadata{tp: {Offset: i}}, func(_ map[TopicPartition]OffsetAndMetadata, err error) {
+			require.NoError(t, err)
+			called = append(called, i)
+		})
+	}
+	close(queued)
+	var got seen
+	within(t, "Close from the callback", func() { got = <-inside })
+	require.NoError(t, got.closeErr)
+	require.Equal(t, int64(10), got.committed, "Close returned before the commits queued behind the callback were written")
+	require.Equal(t, []int64{2, 3, 4, 5, 6, 7, 8, 9, 10}, got.called, "their callbacks ran, in order, before Close returned")
+	within(t, "Close again", func() { require.NoError(t, c.Close(context.Background())) })
+}
+
+// TestCloseWithEndedContext: a Close whose ctx has ended returns its
+// error instead of waiting for queued commits, and drops none of them: the
+// commit goroutine writes them and runs their callbacks.
+func TestCloseWithEndedContext(t *testing.T) {
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 1})
+	require.NoError(t, err)
+	c, err := New(b, Config{GroupID: "g", DisableAutoCommit: true})
+	require.NoError(t, err)
+	tp := TopicPartition{Topic: "t"}
+	require.NoError(t, c.Assign([]TopicPartition{tp}))
+	busy, release := make(chan struct{}), make(chan struct{})
+	results := make(chan error, 5)
+	c.CommitAsync(map[TopicPartition]OffsetAndMetadata{tp: {Offset: 1}}, func(_ map[TopicPartition]OffsetAndMetadata, err error) {
+		close(busy)
+		<-release // the commit goroutine is busy: the rest stays queued
+		results <- err
+	})
+	<-busy
+	for i := int64(2); i <= 5; i++ {
+		c.CommitAsync(map[TopicPartition]OffsetAndMetadata{tp: {Offset: i}}, func(_ map[TopicPartition]OffsetAndMetadata, err error) { results <- err })
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.ErrorIs(t, c.Close(ctx), context.Canceled)
+	close(release)
+	for i := 0; i < 5; i++ {
+		within(t, "the queued commits", func() { require.NoError(t, <-results) })
+	}
+	got, err := c.Committed(context.Background(), []TopicPartition{tp})
+	require.NoError(t, err)
+	require.Equal(t, int64(5), got[tp].Offset)
+	within(t, "Close again", func() { require.NoError(t, c.Close(context.Background())) })
+}
+
+// TestCloseFromListenerWithAnyContext: Close called from a rebalance
+// listener neither deadlocks nor hangs, whatever ctx it is given, and
+// loses no commit. With the listener's ctx it closes there and then; with
+// another (context.Background()) it cannot tell that it runs inside the
+// listener, so it writes the commits made before it and the Poll running
+// the listener finishes the close before it returns ErrClosed. An earlier
+// design hung on the second kind.
+func TestCloseFromListenerWithAnyContext(t *testing.T) {
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 2})
+	require.NoError(t, err)
+	produce(t, b, "t", "v", 10)
+	coord, err := CoordinatorFor(b)
+	require.NoError(t, err)
+	tp := TopicPartition{Topic: "t"}
+	for _, tc := range []struct {
+		name       string
+		ctx        func(listenerCtx context.Context) context.Context
+		leftInside bool // the member has left when Close returns
+	}{
+		{"listener's ctx", func(ctx context.Context) context.Context { return ctx }, true},
+		{"context.Background", func(context.Context) context.Context { return context.Background() }, false},
+		{"a ctx derived from the listener's", func(ctx context.Context) context.Context {
+			ctx, cancel := context.WithCancel(ctx)
+			_ = cancel
+			return ctx
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			group := "close/" + tc.name
+			c, err := New(b, fastConfig(group))
+			require.NoError(t, err)
+			var closeErr error
+			var leftInside bool
+			var committedInside int64
+			require.NoError(t, c.Subscribe([]string{"t"}, ListenerFuncs{
+				Assigned: func(ctx context.Context, c *Consumer, tps []TopicPartition) {
+					done := make(chan error, 1)
+					c.CommitAsync(map[TopicPartition]OffsetAndMetadata{tp: {Offset: 7}}, func(_ map[TopicPartition]OffsetAndMetadata, err error) { done <- err })
+					closeErr = c.Close(tc.ctx(ctx))
+					committedInside = coord.FetchOffsets(group, []TopicPartition{tp})[tp].Offset
+					leftInside = coord.CommitOffsets(group, "", -1, nil) == nil
+					require.NoError(t, <-done)
+				},
+			}))
+			within(t, "Poll", func() {
+				_, err := c.Poll(context.Background())
+				require.ErrorIs(t, err, commitlog.ErrClosed)
+			})
+			require.NoError(t, closeErr)
+			require.Equal(t, int64(7), committedInside, "the commit made before Close was written when it returned")
+			require.Equal(t, tc.leftInside, leftInside)
+			require.NoError(t, coord.CommitOffsets(group, "", -1, nil), "the member left once Poll returned")
+			within(t, "Close again", func() { require.NoError(t, c.Close(context.Background())) })
+		})
+	}
+}

@@ -23,6 +23,53 @@ func offsetsEnd(t *testing.T, b *commitlog.Broker) int64 {
 	return n
 }
 
+// TestCommitsSurviveRestart commits, restarts the broker, and checks that
+// the committed offsets come back and a new member resumes from them.
+func TestCommitsSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	b := openBroker(t, dir)
+	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 3})
+	require.NoError(t, err)
+	produce(t, b, "t", "v", 300)
+	c, err := New(b, fastConfig("g"))
+	require.NoError(t, err)
+	require.NoError(t, c.Subscribe([]string{"t"}, nil))
+	seen := 0
+	for seen < 150 {
+		recs, err := c.Poll(context.Background())
+		require.NoError(t, err)
+		seen += len(recs)
+	}
+	require.NoError(t, c.CommitSync(context.Background(), nil))
+	committed, err := c.Committed(context.Background(), nil)
+	require.NoError(t, err)
+	var sum int64
+	for _, om := range committed {
+		sum += om.Offset
+	}
+	require.Equal(t, int64(seen), sum)
+	require.NoError(t, c.Close(context.Background()))
+	require.NoError(t, b.Close())
+
+	b = openBroker(t, dir)
+	defer b.Close()
+	c, err = New(b, fastConfig("g"))
+	require.NoError(t, err)
+	defer c.Close(context.Background())
+	back, err := c.Committed(context.Background(), nil)
+	require.NoError(t, err)
+	require.Equal(t, committed, back)
+	require.NoError(t, c.Subscribe([]string{"t"}, nil))
+	rest := 0
+	deadline := time.Now().Add(5 * time.Second)
+	for rest < 300-seen && time.Now().Before(deadline) {
+		recs, err := c.Poll(context.Background())
+		require.NoError(t, err)
+		rest += len(recs)
+	}
+	require.Equal(t, 300-seen, rest, "the new member resumes from the committed offsets")
+}
+
 // TestInvalidCommitsRefused: a commit naming a topic or partition that does
 // not exist, or a negative offset, fails with a clear error, and none of
 // its entries is written, valid ones included. Before the fix such commits
@@ -64,7 +111,7 @@ func TestInvalidCommitsRefused(t *testing.T) {
 			return <-done
 		},
 		"Coordinator.CommitOffsets": func(c *Consumer, offsets map[TopicPartition]OffsetAndMetadata) error {
-			return c.coord.CommitOffsets(c.cfg.GroupID, "", -1, offsets)
+			return c.coord.CommitOffsets(c.set.GroupID, "", -1, offsets)
 		},
 	}
 	for how, commit := range commits {
@@ -214,11 +261,8 @@ func TestStaleCommitResultDoesNotRebalance(t *testing.T) {
 	require.Greater(t, gen, oldGen)
 	// The commit queued in the old generation lands now.
 	done := make(chan error, 1)
-	c.commitsMu.Lock()
-	c.commits <- asyncCommit{offsets: map[TopicPartition]OffsetAndMetadata{{Topic: "t"}: {Offset: 0}},
-		memberID: id, generation: oldGen, seq: c.commitSeq.Add(1),
-		cb: func(_ map[TopicPartition]OffsetAndMetadata, err error) { done <- err }}
-	c.commitsMu.Unlock()
+	require.True(t, c.commits.enqueue(asyncCommit{offsets: map[TopicPartition]OffsetAndMetadata{{Topic: "t"}: {Offset: 0}},
+		memberID: id, generation: oldGen, cb: func(_ map[TopicPartition]OffsetAndMetadata, err error) { done <- err }}))
 	require.ErrorIs(t, <-done, ErrIllegalGeneration)
 	_, err = c.Poll(context.Background())
 	require.NoError(t, err)
@@ -266,6 +310,32 @@ func TestCommitAsyncCallbackAfterCloseMayRetry(t *testing.T) {
 			require.ErrorIs(t, err, commitlog.ErrClosed)
 		case <-time.After(2 * time.Second):
 			t.Fatal("deadlock")
+		}
+	}
+}
+
+// BenchmarkCommitAsync: one CommitAsync of a partition's offset, from the
+// call to its callback: queued, written (on an in-memory file system) by
+// the commit goroutine, called back.
+func BenchmarkCommitAsync(b *testing.B) {
+	br := memBroker(b)
+	defer br.Close()
+	_, err := br.CreateTopic("t", commitlog.TopicConfig{Partitions: 1})
+	require.NoError(b, err)
+	c, err := New(br, Config{GroupID: "g", DisableAutoCommit: true})
+	require.NoError(b, err)
+	defer c.Close(context.Background())
+	tp := TopicPartition{Topic: "t"}
+	require.NoError(b, c.Assign([]TopicPartition{tp}))
+	done := make(chan error, 1)
+	cb := func(_ map[TopicPartition]OffsetAndMetadata, err error) { done <- err }
+	b.ReportAllocs()
+	i := int64(0)
+	for b.Loop() {
+		i++
+		c.CommitAsync(map[TopicPartition]OffsetAndMetadata{tp: {Offset: i}}, cb)
+		if err := <-done; err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -37,24 +37,23 @@ var (
 // assignor, expires members that stop heartbeating, and stores committed
 // offsets in __consumer_offsets. Each group has its own lock, so a
 // rebalance in one group never stops another. Consumers use it; it is
-// exported for tools and tests. It is the broker's
-// commitlog.GroupCoordinator.
+// exported for tools and tests.
 type Coordinator struct {
 	broker  commitlog.Store
 	offsets *offsetStore
-	mu      sync.Mutex // guards groups
-	groups  map[string]*group
-	seq     atomic.Int64 // member id sequence
-	stop    chan struct{}
-	wg      sync.WaitGroup // the expiry loop
-	once    sync.Once
+	mu      sync.Mutex        // guards groups, the table only (each group has its own lock; the two are never held together)
+	groups  map[string]*group // by group id, made on first use
+	seq     atomic.Int64      // the number of the last member id handed out
+	stop    chan struct{}     // closed by Close: stops run, releases JoinGroup waiters
+	wg      sync.WaitGroup    // the run goroutine
+	once    sync.Once         // Close runs once
 }
 
 // CoordinatorFor returns the broker's coordinator, starting it (and
 // creating __consumer_offsets, then loading the committed offsets) on first
 // use. The broker stops it on Close.
 func CoordinatorFor(b commitlog.Store) (*Coordinator, error) {
-	gc, err := b.GroupCoordinator(func() (commitlog.GroupCoordinator, error) {
+	return brokerCoordinator(b, func() (*Coordinator, error) {
 		store, err := openOffsetStore(b, DefaultOffsetsTopicPartitions)
 		if err != nil {
 			return nil, err
@@ -64,14 +63,6 @@ func CoordinatorFor(b commitlog.Store) (*Coordinator, error) {
 		go c.run()
 		return c, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	c, ok := gc.(*Coordinator)
-	if !ok {
-		return nil, fmt.Errorf("consumer: the store runs a group coordinator of type %T, not this package's", gc)
-	}
-	return c, nil
 }
 
 // Close stops the coordinator's expiry loop and releases members waiting
@@ -93,7 +84,9 @@ const (
 )
 
 type group struct {
-	id         string
+	id string
+	// mu guards the fields below and the members'. CommitOffsets holds it
+	// across the write, so that no stale commit lands after a rebalance.
 	mu         sync.Mutex
 	state      groupState
 	generation int32

@@ -1,10 +1,75 @@
 // Package consumer is the reading client of commitlog, modelled on Kafka's
-// consumer: a Consumer reads the partitions assigned to it (Assign) or
-// those its consumer group gives it (Subscribe), and commits how far it
-// got. The Coordinator, one per broker, runs the groups (members,
-// generations, rebalances through the assignors of package assignor) and
-// stores committed offsets in the internal compacted topic
-// __consumer_offsets.
+// consumer. It owns three things:
+//
+//   - the Consumer, which reads the partitions assigned to it (Assign) or
+//     those its consumer group gives it (Subscribe), and commits how far
+//     it got;
+//   - the group Coordinator, one per broker, which runs the groups
+//     (members, generations, rebalances through the assignors of package
+//     assignor) and checks commits against them;
+//   - the offsets store, which keeps committed offsets in the internal
+//     compacted topic __consumer_offsets and loads them back when the
+//     coordinator starts.
+//
+// # Threading model
+//
+// A Consumer, like Kafka's, belongs to one goroutine, the polling
+// goroutine: Poll, Seek, Position, Pause, Assign, Subscribe, CommitSync
+// and CommitAsync are called from it, or from the rebalance listener that
+// Poll runs on it. Close may be called from any goroutine. Besides the
+// polling goroutine, a consumer runs:
+//
+//   - a commit goroutine, from New to Close: it writes CommitAsync's
+//     commits, in the order they were made, and runs their callbacks;
+//   - a heartbeat goroutine, from Subscribe to Close: it heartbeats every
+//     heartbeat.interval.ms and leaves the group after max.poll.interval.ms
+//     without a Poll. It runs no application code.
+//
+// Application code runs in three places: rebalance listeners, inside Poll
+// on the polling goroutine and inside Close on its caller's goroutine;
+// CommitAsync callbacks, on the commit goroutine (or, for commits still
+// queued at Close, on the goroutine calling Close); and nothing else.
+// Listeners and callbacks may call any method of the consumer, with any
+// ctx: none of them deadlocks or waits for the code that calls it, which
+// Go cannot tell from another goroutine, so the consumer never waits for
+// a listener or callback that is running:
+//
+//   - Poll from a listener fails (it would run inside the Poll that runs
+//     the listener).
+//   - CommitSync and CommitAsync work as anywhere else.
+//   - Close from a listener, with the ctx the listener got (or one derived
+//     from it), closes there and then. With another ctx, and from another
+//     goroutine while a listener runs, Close writes the commits made
+//     before it and returns; the Poll running the listener closes the
+//     consumer when the listener returns, then returns ErrClosed.
+//   - Close from a commit callback writes the commits queued behind it and
+//     runs their callbacks, nested in the running one.
+//
+// # Locks
+//
+// Each part of a Consumer owns its state and its locks (if any); no lock
+// of the consumer is held while Poll reads a partition or while
+// application code runs.
+//
+//   - pollGate.mu guards the poll role: whether a Poll or Close holds it
+//     and whether the holder is running a listener. The role (not a lock:
+//     a turn that Poll takes for its whole run) guards the fetcher (the
+//     assigned partitions, their positions, the fetched records) and the
+//     group phase; the methods the polling goroutine calls between polls
+//     use that state too, without the role, which is the single-goroutine
+//     rule above.
+//   - membership.mu guards the subscription (mode, topics, listener) and
+//     the member id, generation and rejoin flag, which the heartbeat
+//     goroutine and the commit paths read.
+//   - committer.writeMu is held while one commit is written, so that
+//     commits are written one at a time, in the order made; it guards the
+//     record of what was written. committer.mu (taken after writeMu, if
+//     both) guards the commit numbers and the async queue; CommitAsync
+//     takes only it, so an auto-commit in Poll never waits for a write.
+//   - The Coordinator has a lock for its group table and one per group;
+//     the offsets store a read-write lock for its cache. A commit holds
+//     its group's lock across the write, so that no stale commit lands
+//     after a rebalance.
 //
 // # Committed offsets
 //

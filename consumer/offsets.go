@@ -43,6 +43,8 @@ type OffsetAndMetadata struct {
 // keeps it at one record per key.
 type offsetStore struct {
 	topic *commitlog.Topic
+	// mu guards cache and stamps (load fills them before the store is
+	// shared). A commit is appended without it, then cached under it.
 	mu    sync.RWMutex
 	cache map[string]map[TopicPartition]OffsetAndMetadata
 	// stamps holds the commit timestamp (ms) of each cached offset, made
@@ -130,7 +132,7 @@ const loadReadBytes = 1 << 20
 // which the CRC does not cover), fails with ErrCorrupt naming the
 // partition and the offset, instead of reading the same bytes forever or
 // applying commits out of order.
-func scanOffsets(p *commitlog.Partition, fn func(k offsetKey, v offsetValue, tombstone bool)) error {
+func scanOffsets(p *brokerPartition, fn func(k offsetKey, v offsetValue, tombstone bool)) error {
 	var it record.Iterator
 	var data []byte
 	next := p.LogStartOffset()
@@ -254,7 +256,7 @@ func (s *offsetStore) commitTime(group string, offsets map[TopicPartition]Offset
 	return ts
 }
 
-func (s *offsetStore) partitionFor(group string) (*commitlog.Partition, error) {
+func (s *offsetStore) partitionFor(group string) (*brokerPartition, error) {
 	parts := s.topic.Partitions()
 	return s.topic.Partition(int32(xxhash.Sum64String(group) % uint64(len(parts))))
 }

@@ -16,23 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// within runs f in a goroutine and fails the test, rather than hanging it,
-// if f does not return within a generous deadline: the faults it guards
-// against are endless loops, not slowness.
-func within(t *testing.T, what string, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f()
-	}()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("%s did not return: it hangs", what)
-	}
-}
-
 // offsetsSegment is the first segment file of the offsets topic's
 // partition that group's commits go to, and that partition's id.
 func offsetsSegment(t *testing.T, b *commitlog.Broker, group string) (string, int32) {

@@ -1,0 +1,314 @@
+package consumer
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/commitlog-go/commitlog"
+	"github.com/commitlog-go/commitlog/record"
+	"github.com/stretchr/testify/require"
+)
+
+// TestPollReturnsRecordsInOrder: Poll returns an assigned partition's
+// records in offset order, at most max.poll.records at a time; at the end
+// it waits fetch.max.wait.ms and returns nothing, and a record appended
+// while it waits wakes it at once (long poll).
+func TestPollReturnsRecordsInOrder(t *testing.T) {
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 2})
+	require.NoError(t, err)
+	produce(t, b, "t", "v", 100)
+	c, err := New(b, Config{AutoOffsetReset: ResetEarliest, MaxPollRecords: 30, FetchMaxWait: new(20 * time.Millisecond)})
+	require.NoError(t, err)
+	defer c.Close(context.Background())
+	tp0 := TopicPartition{Topic: "t", Partition: 0}
+	require.NoError(t, c.Assign([]TopicPartition{tp0}))
+	var got []Record
+	for len(got) < 50 {
+		recs, err := c.Poll(context.Background())
+		require.NoError(t, err)
+		require.LessOrEqual(t, len(recs), 30, "max.poll.records")
+		got = append(got, recs...)
+	}
+	require.Len(t, got, 50)
+	for i, r := range got {
+		require.Equal(t, int64(i), r.Offset)
+		require.Equal(t, fmt.Sprintf("v-%d", 2*i), string(r.Value))
+	}
+	pos, err := c.Position(tp0)
+	require.NoError(t, err)
+	require.Equal(t, int64(50), pos)
+	// At the end Poll waits fetch.max.wait.ms and returns nothing.
+	start := time.Now()
+	recs, err := c.Poll(context.Background())
+	require.NoError(t, err)
+	require.Empty(t, recs)
+	require.GreaterOrEqual(t, time.Since(start), 15*time.Millisecond)
+
+	// Long poll: a record appended while Poll waits wakes it.
+	c.set.FetchMaxWait = 5 * time.Second
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		produce(t, b, "t", "late", 1)
+	}()
+	start = time.Now()
+	recs, err = c.Poll(context.Background())
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	require.Equal(t, "late-0", string(recs[0].Value))
+	require.Less(t, time.Since(start), 2*time.Second)
+}
+
+// TestPollReturnsFetchedRecordsAtOnce: records an earlier fetch buffered
+// (beyond max.poll.records) are returned by the next Poll at once, as
+// Kafka's consumer returns records it already holds; that Poll waited the
+// whole fetch.max.wait.ms when no new data came.
+func TestPollReturnsFetchedRecordsAtOnce(t *testing.T) {
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 1})
+	require.NoError(t, err)
+	produce(t, b, "t", "v", 700)
+	c, err := New(b, Config{AutoOffsetReset: ResetEarliest, FetchMaxWait: new(5 * time.Second)})
+	require.NoError(t, err)
+	defer c.Close(context.Background())
+	require.NoError(t, c.Assign([]TopicPartition{{Topic: "t"}}))
+	start := time.Now()
+	recs, err := c.Poll(context.Background())
+	require.NoError(t, err)
+	require.Len(t, recs, 500)
+	recs, err = c.Poll(context.Background())
+	require.NoError(t, err)
+	require.Len(t, recs, 200)
+	require.Less(t, time.Since(start), 2*time.Second, "the second Poll waited for fetch.max.wait.ms")
+}
+
+// TestFetchMinBytesCountsTheWholePoll: fetch.min.bytes is met by what
+// a Poll has fetched in all, not by one fetch round alone: data arriving
+// in small appends made Poll wait the whole fetch.max.wait.ms.
+func TestFetchMinBytesCountsTheWholePoll(t *testing.T) {
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 1})
+	require.NoError(t, err)
+	c, err := New(b, Config{AutoOffsetReset: ResetEarliest, FetchMaxWait: new(5 * time.Second), FetchMinBytes: new(2000)})
+	require.NoError(t, err)
+	defer c.Close(context.Background())
+	require.NoError(t, c.Assign([]TopicPartition{{Topic: "t"}}))
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // about 70 bytes every 2 ms
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+				produce(t, b, "t", "w", 1)
+			}
+		}
+	}()
+	start := time.Now()
+	recs, err := c.Poll(context.Background())
+	require.NoError(t, err)
+	require.NotEmpty(t, recs)
+	// 2000 bytes arrive in about 60 ms; max.poll.records (500) in 1.2 s.
+	require.Less(t, time.Since(start), 500*time.Millisecond, "Poll waited with fetch.min.bytes met long before")
+}
+
+// TestDeletedTopicDoesNotStopOtherPartitions: a deleted topic's partition
+// is skipped (with a warning) as Kafka's consumer does, so the other
+// assigned partitions keep being consumed. Its read error failed every
+// Poll instead, and the other partitions' records were never delivered.
+func TestDeletedTopicDoesNotStopOtherPartitions(t *testing.T) {
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	for _, n := range []string{"t", "u"} {
+		_, err := b.CreateTopic(n, commitlog.TopicConfig{Partitions: 1})
+		require.NoError(t, err)
+	}
+	produce(t, b, "u", "u", 5)
+	c, err := New(b, Config{AutoOffsetReset: ResetEarliest, FetchMaxWait: new(20 * time.Millisecond)})
+	require.NoError(t, err)
+	defer c.Close(context.Background())
+	require.NoError(t, c.Assign([]TopicPartition{{Topic: "t"}, {Topic: "u"}}))
+	require.NoError(t, b.DeleteTopic("u"))
+	produce(t, b, "t", "t", 5)
+	var got []Record
+	for i := 0; i < 3 && len(got) < 5; i++ {
+		recs, err := c.Poll(context.Background())
+		require.NoError(t, err)
+		got = append(got, recs...)
+	}
+	require.Len(t, got, 5)
+	require.Equal(t, "t", got[0].Topic)
+}
+
+// fetched encodes batches back to back as a fetch returns them: each
+// batch is {base offset, number of records}, its values naming their
+// offsets.
+func fetched(t *testing.T, batches ...[2]int64) []byte {
+	t.Helper()
+	var out []byte
+	for _, b := range batches {
+		bl := record.NewBuilder(b[0], record.BatchOptions{})
+		for i := int64(0); i < b[1]; i++ {
+			bl.Add(1_700_000_000_000, fmt.Appendf(nil, "k%d", b[0]+i), fmt.Appendf(nil, "v%d", b[0]+i), nil)
+		}
+		raw, err := bl.Build()
+		require.NoError(t, err)
+		out = append(out, raw...)
+	}
+	return out
+}
+
+// TestDecodeNeverSkipsOrJumps hands decode fetched data as a damaged log
+// could return it: the consumer must never drop records below its
+// position, nor jump over offsets, without an error. A fetch at P returns
+// whole batches from the one holding P (compacted: or the first after it),
+// each following the one before.
+func TestDecodeNeverSkipsOrJumps(t *testing.T) {
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	for _, compacted := range []bool{false, true} {
+		topic := fmt.Sprintf("compacted-%v", compacted)
+		cfg := commitlog.TopicConfig{Partitions: 1}
+		if compacted {
+			cfg.CleanupPolicy = commitlog.CleanupCompact
+		}
+		_, err := b.CreateTopic(topic, cfg)
+		require.NoError(t, err)
+		tp := TopicPartition{Topic: topic}
+		for _, c := range []struct {
+			name     string
+			pos      int64
+			data     [][2]int64
+			okDense  bool
+			okCompac bool
+			want     []int64 // offsets buffered when it is accepted
+		}{
+			{"first batch holds the position", 12, [][2]int64{{10, 5}, {15, 2}}, true, true, []int64{12, 13, 14, 15, 16}},
+			{"first batch starts at the position", 10, [][2]int64{{10, 2}}, true, true, []int64{10, 11}},
+			{"first batch ends below the position", 20, [][2]int64{{10, 5}, {15, 2}}, false, false, nil},
+			{"first batch ends just below the position", 15, [][2]int64{{10, 5}}, false, false, nil},
+			{"first batch starts after the position", 8, [][2]int64{{10, 2}}, false, true, []int64{10, 11}},
+			{"gap between batches", 10, [][2]int64{{10, 2}, {20, 2}}, false, true, []int64{10, 11, 20, 21}},
+			{"batches overlap", 10, [][2]int64{{10, 3}, {12, 2}}, false, false, nil},
+			{"a batch repeats", 10, [][2]int64{{10, 2}, {12, 2}, {12, 2}}, false, false, nil},
+			{"a batch goes back", 10, [][2]int64{{10, 2}, {12, 2}, {5, 2}}, false, false, nil},
+		} {
+			t.Run(fmt.Sprintf("%s/%s", topic, c.name), func(t *testing.T) {
+				cons, err := New(b, Config{AutoOffsetReset: ResetEarliest})
+				require.NoError(t, err)
+				defer cons.Close(context.Background())
+				require.NoError(t, cons.Assign([]TopicPartition{tp}))
+				ps := cons.fetch.parts[tp]
+				ps.fetchPos, ps.pos = c.pos, c.pos
+				err = cons.fetch.decode(ps, fetched(t, c.data...))
+				ok := c.okDense
+				if compacted {
+					ok = c.okCompac
+				}
+				if !ok {
+					require.ErrorIs(t, err, commitlog.ErrCorrupt)
+					require.Contains(t, err.Error(), fmt.Sprintf("%s-0", topic), "the error names the partition")
+					for _, r := range cons.fetch.buffered {
+						require.GreaterOrEqual(t, r.Offset, c.pos)
+					}
+					return
+				}
+				require.NoError(t, err)
+				var got []int64
+				for _, r := range cons.fetch.buffered {
+					got = append(got, r.Offset)
+					require.Equal(t, fmt.Sprintf("v%d", r.Offset), string(r.Value))
+				}
+				require.Equal(t, c.want, got)
+				require.Equal(t, c.want[len(c.want)-1]+1, ps.fetchPos)
+			})
+		}
+	}
+}
+
+// TestCompressedBatchesKeepTheirValues: records from several compressed
+// batches returned by one fetch keep their own keys, values and header
+// values. They pointed into the iterator's decompression buffer, which the
+// next compressed batch of the same fetch overwrote: the consumer handed
+// out records holding another record's bytes.
+func TestCompressedBatchesKeepTheirValues(t *testing.T) {
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	top, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 1})
+	require.NoError(t, err)
+	for _, comp := range []record.Compression{record.LZ4, record.GZIP} {
+		for batch := 0; batch < 4; batch++ {
+			bl := record.NewBuilder(0, record.BatchOptions{Compression: comp})
+			for i := 0; i < 10; i++ {
+				id := fmt.Sprintf("%v-%d-%d", comp, batch, i)
+				bl.Add(time.Now().UnixMilli(), []byte("k"+id), []byte("v"+id), []record.Header{{Key: "h", Value: []byte("h" + id)}})
+			}
+			raw, err := bl.Build()
+			require.NoError(t, err)
+			_, err = top.Partitions()[0].Append(raw, false)
+			require.NoError(t, err)
+		}
+	}
+	c, err := New(b, Config{AutoOffsetReset: ResetEarliest, FetchMaxWait: new(20 * time.Millisecond)})
+	require.NoError(t, err)
+	defer c.Close(context.Background())
+	require.NoError(t, c.Assign([]TopicPartition{{Topic: "t"}}))
+	recs, err := c.Poll(context.Background())
+	require.NoError(t, err)
+	require.Len(t, recs, 80, "one fetch")
+	for _, r := range recs {
+		id := string(r.Value[1:])
+		require.Equal(t, "k"+id, string(r.Key), "offset %d", r.Offset)
+		require.Len(t, r.Headers, 1)
+		require.Equal(t, "h"+id, string(r.Headers[0].Value), "offset %d", r.Offset)
+	}
+	require.Equal(t, "v"+fmt.Sprintf("%v-0-0", record.LZ4), string(recs[0].Value))
+	require.Equal(t, "v"+fmt.Sprintf("%v-3-9", record.GZIP), string(recs[79].Value))
+}
+
+// BenchmarkPoll: Poll through one partition of 20,000 records of 100 bytes
+// already on the log (fetch, decode, hand out max.poll.records at a time).
+func BenchmarkPoll(b *testing.B) {
+	br := memBroker(b)
+	defer br.Close()
+	topic, err := br.CreateTopic("t", commitlog.TopicConfig{Partitions: 1})
+	require.NoError(b, err)
+	p := topic.Partitions()[0]
+	bl := record.NewBuilder(0, record.BatchOptions{})
+	value := make([]byte, 100)
+	for i := 0; i < 200; i++ {
+		bl.Reset(0, record.BatchOptions{})
+		for j := 0; j < 100; j++ {
+			bl.Add(1_700_000_000_000, fmt.Appendf(nil, "k%d", j), value, nil)
+		}
+		raw, err := bl.Build()
+		require.NoError(b, err)
+		_, err = p.Append(raw, false)
+		require.NoError(b, err)
+	}
+	end := p.HighWatermark()
+	c, err := New(br, Config{AutoOffsetReset: ResetEarliest, FetchMaxWait: new(time.Millisecond)})
+	require.NoError(b, err)
+	defer c.Close(context.Background())
+	tp := TopicPartition{Topic: "t"}
+	require.NoError(b, c.Assign([]TopicPartition{tp}))
+	n := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		if pos, err := c.Position(tp); err != nil || pos == end {
+			require.NoError(b, c.SeekToBeginning())
+		}
+		recs, err := c.Poll(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += len(recs)
+	}
+	b.ReportMetric(float64(n)/float64(b.N), "records/op")
+}
