@@ -38,7 +38,7 @@ func (c *Consumer) Poll(ctx context.Context) ([]Record, error) {
 	case err != nil:
 		return nil, fmt.Errorf("consumer: poll: %w", err)
 	case t != turnTaken:
-		return nil, errPollInListener
+		return nil, ErrPollInListener
 	}
 	defer c.leavePoll(ctx)
 	if c.isClosed() { // while it waited for the role

@@ -46,10 +46,10 @@ type listenerScope struct {
 
 type listenerScopeKey struct{}
 
-// errPollInListener: Poll was called from a rebalance listener (or from
+// ErrPollInListener is Poll's error when called from a rebalance listener (or from
 // another goroutine while one runs), which would need the poll role that
 // the listener's own Poll holds.
-var errPollInListener = errors.New("consumer: Poll called from a rebalance listener, or while one runs")
+var ErrPollInListener = errors.New("consumer: Poll called from a rebalance listener, or while one runs")
 
 // enter takes the poll role, waiting while another Poll or Close holds it
 // outside application code, or says why it does not.

@@ -38,7 +38,7 @@ func TestCallsFromListenersAndCallbacks(t *testing.T) {
 				_, err := c.Poll(context.Background())
 				require.NoError(t, err)
 			})
-			require.ErrorIs(t, pollErr, errPollInListener)
+			require.ErrorIs(t, pollErr, ErrPollInListener)
 		})
 		t.Run("CommitSync from a listener/"+name, func(t *testing.T) {
 			group := "sync/" + name
