@@ -1,6 +1,7 @@
 package commitlog
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -308,10 +309,9 @@ func upgradeStoredSettings(m map[string]string) map[string]string {
 // reported.
 func ParseTopicConfig(partitions int32, settings map[string]string) (TopicConfig, error) {
 	c := TopicConfig{Partitions: partitions}
-	if err := topicSettings.Parse(&c, settings); err != nil {
-		return c, fmt.Errorf("commitlog: %w", err)
-	}
-	if err := c.validate(); err != nil {
+	// The settings that parsed are checked too, so that every bad one is
+	// reported at once.
+	if err := errors.Join(topicSettings.Parse(&c, settings), c.validate()); err != nil {
 		return c, fmt.Errorf("commitlog: %w", err)
 	}
 	return c, nil

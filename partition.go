@@ -17,6 +17,10 @@ type AppendInfo = log.AppendInfo
 // CleanResult is what a compaction pass did (see Partition.Compact).
 type CleanResult = log.CleanResult
 
+// CleanerState is where compaction of a partition stands (see
+// Partition.CleanerState).
+type CleanerState = log.CleanerState
+
 // Partition is one partition of a topic: its log, its high watermark and
 // the wake-up of readers waiting for new data (long polling). Appends to
 // different partitions never wait on each other; reads never wait for
@@ -241,6 +245,11 @@ func (p *Partition) Compact() (CleanResult, error) {
 	}
 	return res, nil
 }
+
+// CleanerState reports where compaction stands: the first dirty offset,
+// the dirty ratio and whether the log cleaner would compact the partition
+// now. Only compacted topics are ever cleaned.
+func (p *Partition) CleanerState() CleanerState { return p.log.CleanerState() }
 
 // maintain applies retention and the time-based flush policy.
 func (p *Partition) maintain() error {

@@ -237,3 +237,18 @@ func TestRetentionZero(t *testing.T) {
 func TestREADMETopicSettings(t *testing.T) {
 	testenv.README(t, "README.md", "topic", topicSettings.Markdown())
 }
+
+// TestEveryTopicFieldIsDeclared: no TopicConfig field escapes its one
+// declaration; Partitions is CreateTopic's argument, not a setting.
+func TestEveryTopicFieldIsDeclared(t *testing.T) {
+	require.NoError(t, topicSettings.CheckFields("Partitions"))
+}
+
+// TestParseTopicConfigReportsEveryBadSetting: an unknown name does not
+// hide an out-of-range value next to it.
+func TestParseTopicConfigReportsEveryBadSetting(t *testing.T) {
+	_, err := ParseTopicConfig(1, map[string]string{"no.such.setting": "x", "segment.bytes": "3"})
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	require.ErrorContains(t, err, "no.such.setting")
+	require.ErrorContains(t, err, "segment.bytes")
+}

@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -174,13 +175,11 @@ var consumerSettings = settings.New("consumer", commitlog.ErrInvalidConfig,
 // commitlog.ErrInvalidConfig that name the setting; all are reported.
 func ParseConfig(settings map[string]string) (Config, error) {
 	var c Config
-	if err := consumerSettings.Parse(&c, settings); err != nil {
-		return c, fmt.Errorf("consumer: %w", err)
-	}
-	if _, err := c.resolve(); err != nil {
-		return c, err
-	}
-	return c, nil
+	perr := consumerSettings.Parse(&c, settings)
+	// The settings that parsed are checked too, so that every bad one is
+	// reported at once.
+	_, verr := c.resolve()
+	return c, errors.Join(perr, verr)
 }
 
 // Settings returns the config as Kafka setting names and string values,
@@ -192,7 +191,7 @@ func (c Config) Settings() map[string]string { return consumerSettings.Format(&c
 // commitlog.ErrInvalidConfig.
 func (c Config) resolve() (config, error) {
 	if err := consumerSettings.Validate(&c); err != nil {
-		return config{}, fmt.Errorf("consumer: %w", err)
+		return config{}, err // "consumer setting ...": names the package
 	}
 	var r config
 	consumerSettings.Lower(&c, &r)

@@ -110,3 +110,18 @@ func TestKafkaZeroFetchSettings(t *testing.T) {
 func TestREADMEConsumerSettings(t *testing.T) {
 	testenv.README(t, "../README.md", "consumer", consumerSettings.Markdown())
 }
+
+// TestEveryConsumerFieldIsDeclared: no Config field escapes its one
+// declaration (a field added or renamed without it fails here).
+func TestEveryConsumerFieldIsDeclared(t *testing.T) {
+	require.NoError(t, consumerSettings.CheckFields())
+}
+
+// TestParseConfigReportsEveryBadSetting: an unknown name does not hide an
+// out-of-range value next to it.
+func TestParseConfigReportsEveryBadSetting(t *testing.T) {
+	_, err := ParseConfig(map[string]string{"no.such.setting": "x", "fetch.max.wait.ms": "-5"})
+	require.ErrorIs(t, err, commitlog.ErrInvalidConfig)
+	require.ErrorContains(t, err, "no.such.setting")
+	require.ErrorContains(t, err, "fetch.max.wait.ms")
+}

@@ -1,7 +1,7 @@
 package producer
 
 import (
-	"fmt"
+	"errors"
 	"math"
 	"time"
 
@@ -152,13 +152,11 @@ var producerSettings = settings.New("producer", commitlog.ErrInvalidConfig,
 // commitlog.ErrInvalidConfig that name the setting; all are reported.
 func ParseConfig(settings map[string]string) (Config, error) {
 	var c Config
-	if err := producerSettings.Parse(&c, settings); err != nil {
-		return c, fmt.Errorf("producer: %w", err)
-	}
-	if _, err := c.resolve(); err != nil {
-		return c, err
-	}
-	return c, nil
+	perr := producerSettings.Parse(&c, settings)
+	// The settings that parsed are checked too, so that every bad one is
+	// reported at once.
+	_, verr := c.resolve()
+	return c, errors.Join(perr, verr)
 }
 
 // Settings returns the config as Kafka setting names and string values,
@@ -170,7 +168,7 @@ func (c Config) Settings() map[string]string { return producerSettings.Format(&c
 // commitlog.ErrInvalidConfig.
 func (c Config) resolve() (config, error) {
 	if err := producerSettings.Validate(&c); err != nil {
-		return config{}, fmt.Errorf("producer: %w", err)
+		return config{}, err // "producer setting ...": names the package
 	}
 	var r config
 	producerSettings.Lower(&c, &r)

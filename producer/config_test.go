@@ -142,3 +142,19 @@ func TestKafkaZeroSettings(t *testing.T) {
 func TestREADMEProducerSettings(t *testing.T) {
 	testenv.README(t, "../README.md", "producer", producerSettings.Markdown())
 }
+
+// TestEveryProducerFieldIsDeclared: no Config field escapes its one
+// declaration (a field added or renamed without it fails here).
+func TestEveryProducerFieldIsDeclared(t *testing.T) {
+	require.NoError(t, producerSettings.CheckFields())
+}
+
+// TestParseConfigReportsEveryBadSetting: an unknown name does not hide an
+// out-of-range value next to it.
+func TestParseConfigReportsEveryBadSetting(t *testing.T) {
+	_, err := ParseConfig(map[string]string{"no.such.setting": "x", "linger.ms": "-5"})
+	require.ErrorIs(t, err, commitlog.ErrInvalidConfig)
+	require.ErrorContains(t, err, "no.such.setting")
+	require.ErrorContains(t, err, "linger.ms")
+	require.NotContains(t, err.Error(), "producer: producer", "one prefix")
+}

@@ -63,12 +63,14 @@ func Only[T comparable](v T, why string) Check[T] {
 // OneOf accepts the values a codec's names parse to: every value Format
 // gives a name for.
 func OneOf[T comparable](c Codec[T], values ...T) Check[T] {
-	valid := ""
+	valid, plain := "", ""
 	for i, v := range values {
 		if i > 0 {
 			valid += ", "
+			plain += ", "
 		}
-		valid += "`" + c.Format(v) + "`"
+		valid += "`" + c.Format(v) + "`" // markdown, for the README
+		plain += c.Format(v)
 	}
 	return Check[T]{Valid: valid, Fn: func(x T) error {
 		for _, v := range values {
@@ -76,7 +78,7 @@ func OneOf[T comparable](c Codec[T], values ...T) Check[T] {
 				return nil
 			}
 		}
-		return fmt.Errorf("want %s", valid)
+		return fmt.Errorf("want %s", plain)
 	}}
 }
 

@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 )
@@ -110,6 +111,7 @@ type entry[C, L any] struct {
 	fill   func(*C)
 	clone  func(*C)
 	lower  func(*C, *L)
+	addr   func(*C) any // the field's address (nil for GoOnly and Unsupported), for CheckFields
 }
 
 func normalize[T any](f func(T) T, v T) T {
@@ -161,6 +163,7 @@ func (d Val[C, L, T]) entry() *entry[C, L] {
 		check: func(c *C) error { return d.Check.run(d.Name, d.Field, value(c)) },
 		fill:  func(c *C) { *d.Get(c) = value(c) },
 	}
+	e.addr = func(c *C) any { return d.Get(c) }
 	if e.def == "" {
 		e.def = d.Codec.human(d.Default)
 	}
@@ -205,6 +208,7 @@ func (d Ptr[C, L, T]) entry() *entry[C, L] {
 			}
 		},
 	}
+	e.addr = func(c *C) any { return d.Get(c) }
 	if e.def == "" {
 		e.def = d.Codec.human(d.Default)
 	}
@@ -395,6 +399,41 @@ func (t *Table[C, L]) Names() []string {
 		}
 	}
 	return out
+}
+
+// CheckFields reports every difference between the declarations and the
+// config type C: an exported field of C that no setting declares (unless
+// listed in notSettings), a declared Field that C lacks, and a Field name
+// that is not the field its Get returns. The packages' tests call it, so
+// that a field cannot be added to a config, or renamed, without its one
+// declaration.
+func (t *Table[C, L]) CheckFields(notSettings ...string) error {
+	var c C
+	v := reflect.ValueOf(&c).Elem()
+	typ := v.Type()
+	declared := map[string]bool{}
+	var errs []error
+	for _, e := range t.all {
+		if e.field == "" {
+			continue
+		}
+		declared[e.field] = true
+		f, ok := typ.FieldByName(e.field)
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s: declared field %s is not in %s", e.name, e.field, typ))
+			continue
+		}
+		if e.addr != nil && reflect.ValueOf(e.addr(&c)).Pointer() != v.FieldByIndex(f.Index).Addr().Pointer() {
+			errs = append(errs, fmt.Errorf("%s: declared as field %s, but its Get returns another field", e.name, e.field))
+		}
+	}
+	for i := 0; i < typ.NumField(); i++ {
+		f := typ.Field(i)
+		if f.IsExported() && !declared[f.Name] && !slices.Contains(notSettings, f.Name) {
+			errs = append(errs, fmt.Errorf("%s.%s is not declared as a setting", typ, f.Name))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Unsupported returns the names of the declared unsupported settings with

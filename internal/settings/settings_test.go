@@ -193,3 +193,22 @@ func TestMarkdownAndBlocks(t *testing.T) {
 	_, err = Block("no markers", "t")
 	require.Error(t, err)
 }
+
+func TestCheckFields(t *testing.T) {
+	require.NoError(t, testTable().CheckFields())
+
+	type extra struct {
+		Count, Other int
+		Wait         *time.Duration
+	}
+	tab := New("x", errBad,
+		Val[extra, testLower, int]{Name: "count", Field: "Count", Get: func(c *extra) *int { return &c.Other }, Codec: Int},
+		Ptr[extra, testLower, time.Duration]{Name: "wait.ms", Field: "Missing", Get: func(c *extra) **time.Duration { return &c.Wait }, Codec: Ms},
+	)
+	err := tab.CheckFields()
+	require.ErrorContains(t, err, "count: declared as field Count, but its Get returns another field")
+	require.ErrorContains(t, err, "declared field Missing is not in")
+	require.ErrorContains(t, err, "Other is not declared")
+	require.ErrorContains(t, err, "Wait is not declared")
+	require.NotContains(t, tab.CheckFields("Other", "Wait").Error(), "is not declared")
+}
