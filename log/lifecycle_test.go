@@ -1,5 +1,8 @@
 package log
 
+// Tests of the log's lifecycle: roll, retention and Delete, and how
+// they meet compaction and failures.
+
 import (
 	"errors"
 	"fmt"
