@@ -39,7 +39,7 @@ var meterAlpha = 1 - math.Exp(-5.0/60.0)
 type meter struct {
 	count atomic.Int64
 
-	mu        sync.Mutex
+	mu        sync.Mutex // guards rate, started, lastTick and lastCount (tick and Rate; Mark only adds to count)
 	rate      float64
 	started   bool
 	lastTick  time.Time
@@ -95,7 +95,7 @@ func (m *meter) tick(now time.Time) {
 // so a percentile is within about 9% of the true value) over a sliding
 // window of one to two minutes: the current minute and the one before.
 type histogram struct {
-	mu      sync.Mutex
+	mu      sync.Mutex // guards slots and rotated (rotate); Observe only adds to cur's buckets
 	slots   [2]*buckets
 	cur     atomic.Pointer[buckets]
 	rotated time.Time

@@ -163,7 +163,7 @@ func (b *Broker) Stats() Stats {
 // /debug/vars when the program imports expvar's handler.
 var (
 	expvarOnce sync.Once
-	openMu     sync.Mutex
+	openMu     sync.Mutex // guards open
 	open       = map[*Broker]struct{}{}
 )
 
