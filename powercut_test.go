@@ -83,7 +83,7 @@ func powerCutTrial(t *testing.T, seed uint64, durable bool) {
 	pcfg := producer.Config{Acks: new(producer.AcksAll), Fsync: durable, Linger: new(time.Duration(rng.IntN(2)) * time.Millisecond)}
 	prod, err := producer.New(b, pcfg)
 	require.NoError(t, err)
-	cons, err := consumer.New(b, consumer.Config{GroupID: "g", AutoOffsetReset: consumer.ResetEarliest, DisableAutoCommit: true})
+	cons, err := consumer.New(b, consumer.Config{GroupID: "g", AutoOffsetReset: consumer.ResetEarliest, EnableAutoCommit: new(false)})
 	require.NoError(t, err)
 	require.NoError(t, cons.Subscribe([]string{"events"}, nil))
 
@@ -240,7 +240,7 @@ func powerCutTrial(t *testing.T, seed uint64, durable bool) {
 	}
 
 	// Acknowledged commits survive (they are fsynced in every mode).
-	c2, err := consumer.New(b2, consumer.Config{GroupID: "g", DisableAutoCommit: true})
+	c2, err := consumer.New(b2, consumer.Config{GroupID: "g", EnableAutoCommit: new(false)})
 	require.NoError(t, err)
 	defer c2.Close(context.Background())
 	var tps []consumer.TopicPartition

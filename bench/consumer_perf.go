@@ -280,11 +280,11 @@ func consumerPerfConsume(ctx context.Context, b *commitlog.Broker, cfg ConsumerP
 	}()
 	for i := range members {
 		c, err := cons.New(b, cons.Config{
-			GroupID:           cfg.Group,
-			AutoOffsetReset:   cons.ResetEarliest,
-			DisableAutoCommit: true,
-			FetchMaxWait:      new(cfg.FetchMaxWait),
-			MaxPollRecords:    cfg.MaxPollRecords,
+			GroupID:          cfg.Group,
+			AutoOffsetReset:  cons.ResetEarliest,
+			EnableAutoCommit: new(false),
+			FetchMaxWait:     new(cfg.FetchMaxWait),
+			MaxPollRecords:   cfg.MaxPollRecords,
 		})
 		if err != nil {
 			return res, err

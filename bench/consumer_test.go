@@ -226,7 +226,7 @@ func BenchmarkRebalance10Members100Partitions(b *testing.B) {
 		for m := range cs {
 			c, err := cons.New(br, cons.Config{
 				GroupID:           group,
-				DisableAutoCommit: true,
+				EnableAutoCommit:  new(false),
 				FetchMaxWait:      new(20 * time.Millisecond),
 				HeartbeatInterval: 50 * time.Millisecond,
 				SessionTimeout:    time.Second,

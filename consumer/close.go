@@ -129,7 +129,7 @@ func (c *Consumer) closeGroup(ctx context.Context) (running bool) {
 			c.callListener(ctx, partitionsRevoked, owned)
 			leave = true
 		}
-	case m == modeAssign && c.coord != nil && !c.set.DisableAutoCommit:
+	case m == modeAssign && c.coord != nil && c.set.EnableAutoCommit:
 		c.life.err = c.commits.commitNow(c.fetch.committable(), "", -1)
 	}
 	c.commits.close()

@@ -152,7 +152,7 @@ func TestCloseFromCommitCallbackWritesQueuedCommits(t *testing.T) {
 	defer b.Close()
 	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 1})
 	require.NoError(t, err)
-	c, err := New(b, Config{GroupID: "g", DisableAutoCommit: true})
+	c, err := New(b, Config{GroupID: "g", EnableAutoCommit: new(false)})
 	require.NoError(t, err)
 	tp := TopicPartition{Topic: "t"}
 	require.NoError(t, c.Assign([]TopicPartition{tp}))
@@ -196,7 +196,7 @@ func TestCloseWithEndedContext(t *testing.T) {
 	defer b.Close()
 	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 1})
 	require.NoError(t, err)
-	c, err := New(b, Config{GroupID: "g", DisableAutoCommit: true})
+	c, err := New(b, Config{GroupID: "g", EnableAutoCommit: new(false)})
 	require.NoError(t, err)
 	tp := TopicPartition{Topic: "t"}
 	require.NoError(t, c.Assign([]TopicPartition{tp}))

@@ -303,7 +303,7 @@ func (c *Consumer) committedOffset(tp TopicPartition) (OffsetAndMetadata, bool) 
 // maybeAutoCommit is enable.auto.commit: every auto.commit.interval.ms,
 // Poll commits the positions in the background.
 func (c *Consumer) maybeAutoCommit() {
-	if c.set.DisableAutoCommit || c.coord == nil || time.Since(c.lastAutoCommit) < c.set.AutoCommitInterval {
+	if !c.set.EnableAutoCommit || c.coord == nil || time.Since(c.lastAutoCommit) < c.set.AutoCommitInterval {
 		return
 	}
 	c.lastAutoCommit = time.Now()
@@ -317,7 +317,7 @@ func (c *Consumer) maybeAutoCommit() {
 // commitBeforeRevoke is what enable.auto.commit does before partitions
 // are revoked (a rebalance, Close): commit what was consumed, at once.
 func (c *Consumer) commitBeforeRevoke(memberID string, gen int32) {
-	if c.set.DisableAutoCommit {
+	if !c.set.EnableAutoCommit {
 		return
 	}
 	if err := c.commits.commitNow(c.fetch.committable(), memberID, gen); err != nil {

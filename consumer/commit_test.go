@@ -118,7 +118,7 @@ func TestInvalidCommitsRefused(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(how+"/"+tc.name, func(t *testing.T) {
 				group := how + "/" + tc.name
-				c, err := New(b, Config{GroupID: group, DisableAutoCommit: true, FetchMaxWait: new(20 * time.Millisecond)})
+				c, err := New(b, Config{GroupID: group, EnableAutoCommit: new(false), FetchMaxWait: new(20 * time.Millisecond)})
 				require.NoError(t, err)
 				defer c.Close(context.Background())
 				require.NoError(t, c.Assign([]TopicPartition{{Topic: "t"}}))
@@ -188,7 +188,7 @@ func TestCommitAsyncThenSyncKeepsOrder(t *testing.T) {
 	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 1})
 	require.NoError(t, err)
 	tp := TopicPartition{Topic: "t"}
-	c, err := New(b, Config{GroupID: "g", DisableAutoCommit: true})
+	c, err := New(b, Config{GroupID: "g", EnableAutoCommit: new(false)})
 	require.NoError(t, err)
 	defer c.Close(context.Background())
 	require.NoError(t, c.Assign([]TopicPartition{tp}))
@@ -322,7 +322,7 @@ func BenchmarkCommitAsync(b *testing.B) {
 	defer br.Close()
 	_, err := br.CreateTopic("t", commitlog.TopicConfig{Partitions: 1})
 	require.NoError(b, err)
-	c, err := New(br, Config{GroupID: "g", DisableAutoCommit: true})
+	c, err := New(br, Config{GroupID: "g", EnableAutoCommit: new(false)})
 	require.NoError(b, err)
 	defer c.Close(context.Background())
 	tp := TopicPartition{Topic: "t"}

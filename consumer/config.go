@@ -49,10 +49,10 @@ type Config struct {
 	// offset or when the position is out of range: "latest" (default),
 	// "earliest" or "none" (Poll returns ErrOffsetOutOfRange).
 	AutoOffsetReset string
-	// DisableAutoCommit turns off enable.auto.commit (Kafka's default is
-	// on: every auto.commit.interval.ms, Poll commits what the previous
-	// polls returned).
-	DisableAutoCommit bool
+	// EnableAutoCommit: enable.auto.commit; nil is true: every
+	// auto.commit.interval.ms, Poll commits what the previous polls
+	// returned. new(false) leaves commits to the program.
+	EnableAutoCommit *bool
 	// AutoCommitInterval: auto.commit.interval.ms; nil is 5 s, 0 commits
 	// at every Poll.
 	AutoCommitInterval *time.Duration
@@ -90,7 +90,7 @@ type Config struct {
 type config struct {
 	GroupID                string
 	AutoOffsetReset        string
-	DisableAutoCommit      bool
+	EnableAutoCommit       bool
 	AutoCommitInterval     time.Duration
 	MaxPollRecords         int
 	FetchMaxBytes          int
@@ -123,10 +123,9 @@ var consumerSettings = settings.New("consumer", commitlog.ErrInvalidConfig,
 		Codec: resetPolicies, Default: ResetLatest, Check: settings.OneOf(resetPolicies, ResetLatest, ResetEarliest, ResetNone),
 		Lower: func(l *config, v string) { l.AutoOffsetReset = v },
 		Doc:   "where to start without a committed offset; `none`: `ErrOffsetOutOfRange`"},
-	val[bool]{Name: "enable.auto.commit", Field: "DisableAutoCommit", Get: func(c *Config) *bool { return &c.DisableAutoCommit },
-		Codec: settings.Not, Lower: func(l *config, v bool) { l.DisableAutoCommit = v },
-		DefaultDoc: "false (auto-commit on)",
-		Doc:        "the negation of Kafka's setting: set true to commit yourself"},
+	ptr[bool]{Name: "enable.auto.commit", Field: "EnableAutoCommit", Get: func(c *Config) **bool { return &c.EnableAutoCommit },
+		Codec: settings.Bool, Default: true, Lower: func(l *config, v bool) { l.EnableAutoCommit = v },
+		Doc: "`false`: commit yourself (CommitSync, CommitAsync)"},
 	ptr[time.Duration]{Name: "auto.commit.interval.ms", Field: "AutoCommitInterval", Get: func(c *Config) **time.Duration { return &c.AutoCommitInterval },
 		Codec: settings.Ms, Default: DefaultAutoCommitInterval, Check: settings.MsAtLeast(0),
 		Lower: func(l *config, v time.Duration) { l.AutoCommitInterval = v },

@@ -48,7 +48,7 @@ func TestConsumerSettingsRoundTrip(t *testing.T) {
 	require.Empty(t, cfg.Settings(), "the defaults")
 	cfg, err = ParseConfig(map[string]string{"enable.auto.commit": "false", "fetch.max.wait.ms": "0"})
 	require.NoError(t, err)
-	require.Equal(t, Config{DisableAutoCommit: true, FetchMaxWait: new(time.Duration(0))}, cfg)
+	require.Equal(t, Config{EnableAutoCommit: new(false), FetchMaxWait: new(time.Duration(0))}, cfg)
 	r, err := cfg.resolve()
 	require.NoError(t, err)
 	require.Zero(t, r.FetchMaxWait)

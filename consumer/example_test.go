@@ -27,10 +27,10 @@ func ExampleConsumer() {
 	p.Close(ctx)
 
 	c, err := consumer.New(b, consumer.Config{
-		GroupID:           "billing",
-		AutoOffsetReset:   consumer.ResetEarliest,     // auto.offset.reset
-		DisableAutoCommit: true,                       // enable.auto.commit=false
-		FetchMaxWait:      new(50 * time.Millisecond), // fetch.max.wait.ms
+		GroupID:          "billing",
+		AutoOffsetReset:  consumer.ResetEarliest,     // auto.offset.reset
+		EnableAutoCommit: new(false),                 // enable.auto.commit=false
+		FetchMaxWait:     new(50 * time.Millisecond), // fetch.max.wait.ms
 	})
 	if err != nil {
 		panic(err)

@@ -70,7 +70,7 @@ func TestCallsFromListenersAndCallbacks(t *testing.T) {
 	}
 
 	t.Run("Poll and CommitSync from a commit callback", func(t *testing.T) {
-		c, err := New(b, Config{GroupID: "callback", AutoOffsetReset: ResetEarliest, DisableAutoCommit: true})
+		c, err := New(b, Config{GroupID: "callback", AutoOffsetReset: ResetEarliest, EnableAutoCommit: new(false)})
 		require.NoError(t, err)
 		defer c.Close(context.Background())
 		require.NoError(t, c.Assign([]TopicPartition{tp}))

@@ -122,7 +122,7 @@ func TestPositionPastEndIsOutOfRange(t *testing.T) {
 		coord, err := CoordinatorFor(b)
 		require.NoError(t, err)
 		require.NoError(t, coord.CommitOffsets("stale", "", -1, map[TopicPartition]OffsetAndMetadata{tp: {Offset: 1000}}))
-		c, err := New(b, Config{GroupID: "stale", AutoOffsetReset: ResetEarliest, DisableAutoCommit: true, FetchMaxWait: new(20 * time.Millisecond)})
+		c, err := New(b, Config{GroupID: "stale", AutoOffsetReset: ResetEarliest, EnableAutoCommit: new(false), FetchMaxWait: new(20 * time.Millisecond)})
 		require.NoError(t, err)
 		defer c.Close(context.Background())
 		require.NoError(t, c.Assign([]TopicPartition{tp}))

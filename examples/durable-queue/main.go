@@ -181,7 +181,7 @@ func worker(dir string) error {
 	}
 	defer p.Close(ctx)
 	c, err := consumer.New(b, consumer.Config{GroupID: "workers", AutoOffsetReset: consumer.ResetEarliest,
-		DisableAutoCommit: true, MaxPollRecords: 50, FetchMaxWait: new(100 * time.Millisecond)})
+		EnableAutoCommit: new(false), MaxPollRecords: 50, FetchMaxWait: new(100 * time.Millisecond)})
 	if err != nil {
 		return err
 	}

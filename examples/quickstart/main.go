@@ -88,10 +88,10 @@ func run() error {
 		go func() {
 			defer wg.Done()
 			c, err := consumer.New(b, consumer.Config{
-				GroupID:           "quickstart",
-				AutoOffsetReset:   consumer.ResetEarliest,
-				DisableAutoCommit: true,
-				FetchMaxWait:      new(50 * time.Millisecond),
+				GroupID:          "quickstart",
+				AutoOffsetReset:  consumer.ResetEarliest,
+				EnableAutoCommit: new(false),
+				FetchMaxWait:     new(50 * time.Millisecond),
 			})
 			if err != nil {
 				errs <- err

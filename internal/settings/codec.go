@@ -169,14 +169,6 @@ var Bool = Codec[bool]{
 	Format: strconv.FormatBool,
 }
 
-// Not is Bool for a field that holds the negation of the Kafka setting
-// (DisableAutoCommit for enable.auto.commit), so that its zero value is
-// Kafka's default.
-var Not = Codec[bool]{
-	Parse:  func(s string) (bool, error) { b, err := Bool.Parse(s); return !b, err },
-	Format: func(b bool) string { return strconv.FormatBool(!b) },
-}
-
 // String is a Kafka STRING, trimmed.
 var String = Codec[string]{
 	Parse:  func(s string) (string, error) { return strings.TrimSpace(s), nil },

@@ -163,13 +163,9 @@ func TestEnumAndBool(t *testing.T) {
 		b, err := Bool.Parse(s)
 		require.NoError(t, err)
 		require.Equal(t, want, b)
-		n, err := Not.Parse(s)
-		require.NoError(t, err)
-		require.Equal(t, !want, n)
 	}
 	_, err = Bool.Parse("yes")
 	require.Error(t, err)
-	require.Equal(t, "false", Not.Format(true))
 }
 
 func TestMarkdownAndBlocks(t *testing.T) {
