@@ -5,10 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"runtime"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/commitlog-go/commitlog/log"
 	"github.com/commitlog-go/commitlog/record"
+	"github.com/commitlog-go/commitlog/vfs"
 	"github.com/stretchr/testify/require"
 )
 
@@ -511,6 +513,76 @@ func BenchmarkPartitionAppend(b *testing.B) {
 					}
 				}
 			})
+		})
+	}
+}
+
+// syncCountFS counts the fsyncs of the files opened through it.
+type syncCountFS struct {
+	vfs.FS
+	syncs atomic.Int64
+}
+
+func (f *syncCountFS) OpenFile(name string, flag int, perm fs.FileMode) (vfs.File, error) {
+	file, err := f.FS.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return &syncCountFile{File: file, syncs: &f.syncs}, nil
+}
+
+type syncCountFile struct {
+	vfs.File
+	syncs *atomic.Int64
+}
+
+func (f *syncCountFile) Sync() error {
+	f.syncs.Add(1)
+	return f.File.Sync()
+}
+
+// BenchmarkPartitionAppendDurable has senders goroutines each appending
+// batches of one 100-byte record to one partition with durable set, in a
+// closed loop (b.N records in all): every append waits for an fsync, and
+// group commit decides how many of them one fsync serves. records/fsync
+// counts the fsyncs of the partition's files (through a counting file
+// system). A sender has one record in flight at a time, so one fsync can
+// serve at most senders records.
+func BenchmarkPartitionAppendDurable(b *testing.B) {
+	bl := record.NewBuilder(0, record.BatchOptions{})
+	bl.Add(1, []byte("key"), bytes.Repeat([]byte("v"), 100), nil)
+	raw, err := bl.Build()
+	require.NoError(b, err)
+	raw = bytes.Clone(raw)
+	for _, senders := range []int{1, 8, 64} {
+		b.Run(fmt.Sprintf("senders=%d", senders), func(b *testing.B) {
+			fsys := &syncCountFS{FS: vfs.OS}
+			p, err := openPartition(b.TempDir(), "t", 0, log.Config{RetentionMs: -1, FS: fsys})
+			require.NoError(b, err)
+			b.Cleanup(func() { _ = p.close() })
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			b.ReportAllocs()
+			b.ResetTimer()
+			fsys.syncs.Store(0)
+			for range senders {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					buf := make([]byte, len(raw))
+					for next.Add(1) <= int64(b.N) {
+						copy(buf, raw)
+						if _, err := p.Append(buf, true); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+			b.ReportMetric(float64(b.N)/float64(max(fsys.syncs.Load(), 1)), "records/fsync")
 		})
 	}
 }
