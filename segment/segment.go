@@ -551,8 +551,15 @@ func (s *Segment) ShouldRoll(batchBytes int, lastOffset int64, segmentBytes int6
 }
 
 // Sync flushes the log file to stable storage (fsync). Index files are
-// derived data and are written by Seal and Close.
+// derived data and are written by Seal and Close. Unlike the other writer
+// methods it may run concurrently with Append, Seal, Close and Delete: it
+// holds a reference (see Acquire) while it fsyncs, so Close waits for it,
+// and it fails with ErrClosed once Close or Delete has begun.
 func (s *Segment) Sync() error {
+	if !s.Acquire() {
+		return fmt.Errorf("segment %d: %w", s.base, ErrClosed)
+	}
+	defer s.Release()
 	if err := s.f.Sync(); err != nil {
 		return s.ioErr(err)
 	}
