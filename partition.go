@@ -3,7 +3,6 @@ package commitlog
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,12 +30,12 @@ type CleanResult = log.CleanResult
 //
 // An append takes one lock, the log's: the partition adds none (the high
 // watermark is advanced with a compare-and-swap once the append leaves it).
+// An fsync holds no lock appends need: appends go on while it runs.
 type Partition struct {
 	topic string
 	id    int32
 	log   *log.Log
 
-	syncMu  sync.Mutex                    // one fsync at a time (SyncTo); waiters then find their records flushed
 	hw      atomic.Int64                  // the high watermark: only grows, advanced after each append (advance)
 	wake    atomic.Pointer[chan struct{}] // closed and replaced after every append, and at Close
 	closed  atomic.Bool                   // set by Close and Delete, before the log closes
@@ -130,19 +129,15 @@ func (p *Partition) Append(batch []byte, durable bool) (AppendInfo, error) {
 	return info, nil
 }
 
-// SyncTo returns once every record below offset is fsynced. Callers that
-// arrive while an fsync is running wait for it and then find their records
-// already flushed: one fsync serves them all.
+// SyncTo returns once every record below offset is fsynced. It is a
+// group commit (log.Log.SyncTo): one fsync at a time runs for the
+// partition, without blocking appends; callers that arrive while it runs
+// wait for the next one, which covers all of them.
 func (p *Partition) SyncTo(offset int64) error {
 	if p.log.FlushedOffset() >= offset {
 		return nil
 	}
-	p.syncMu.Lock()
-	defer p.syncMu.Unlock()
-	if p.log.FlushedOffset() >= offset {
-		return nil
-	}
-	if err := p.log.Sync(); err != nil {
+	if err := p.log.SyncTo(offset); err != nil {
 		if p.closed.Load() {
 			return p.gone()
 		}

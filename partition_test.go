@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -539,6 +540,95 @@ type syncCountFile struct {
 func (f *syncCountFile) Sync() error {
 	f.syncs.Add(1)
 	return f.File.Sync()
+}
+
+// blockSyncFS blocks the first fsync of a .log file after arm until
+// release, sending on entered when it starts.
+type blockSyncFS struct {
+	vfs.FS
+	armed   atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (f *blockSyncFS) OpenFile(name string, flag int, perm fs.FileMode) (vfs.File, error) {
+	file, err := f.FS.OpenFile(name, flag, perm)
+	if err != nil || !strings.HasSuffix(name, ".log") {
+		return file, err
+	}
+	return &blockSyncFile{File: file, fs: f}, nil
+}
+
+type blockSyncFile struct {
+	vfs.File
+	fs *blockSyncFS
+}
+
+func (f *blockSyncFile) Sync() error {
+	if f.fs.armed.CompareAndSwap(true, false) {
+		f.fs.entered <- struct{}{}
+		<-f.fs.release
+	}
+	return f.File.Sync()
+}
+
+// TestDurableAppendsShareFsyncs: durable appends that arrive while an
+// fsync of their partition runs all wait for the next one, and that one
+// fsync covers them all (group commit); Stats and the Prometheus output
+// report the fsyncs and the records per fsync.
+func TestDurableAppendsShareFsyncs(t *testing.T) {
+	fsys := &blockSyncFS{FS: vfs.NewMem(), entered: make(chan struct{}), release: make(chan struct{})}
+	b, err := Open("/data", WithFS(fsys), WithoutExpvar(), WithMaintenanceInterval(0))
+	require.NoError(t, err)
+	defer b.Close()
+	_, err = b.CreateTopic("t", TopicConfig{})
+	require.NoError(t, err)
+	p := mustPartition(t, b, "t", 0)
+
+	fsys.armed.Store(true)
+	first := make(chan error, 1)
+	go func() {
+		_, err := p.Append(partBatch(t, "first", 1, 1000), true)
+		first <- err
+	}()
+	<-fsys.entered // the first append's fsync is in flight, and blocked
+
+	const callers = 16
+	var wg sync.WaitGroup
+	errs := make(chan error, callers)
+	for i := range callers {
+		wg.Go(func() {
+			info, err := p.Append(partBatch(t, fmt.Sprint("c", i), 1, 1000), true)
+			if err == nil && p.log.FlushedOffset() <= info.LastOffset {
+				err = fmt.Errorf("a durable append of offset %d returned at flushed offset %d", info.LastOffset, p.log.FlushedOffset())
+			}
+			errs <- err
+		})
+	}
+	for p.LogEndOffset() < 1+callers {
+		runtime.Gosched() // the appends go on while the fsync is blocked
+	}
+	close(fsys.release)
+	require.NoError(t, <-first)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+
+	var ps PartitionStats
+	for _, ts := range b.Stats().Topics {
+		if ts.Name == "t" {
+			ps = ts.Partitions[0]
+		}
+	}
+	require.Equal(t, int64(1+callers), ps.Throughput.Messages)
+	require.Equal(t, int64(2), ps.Throughput.Fsyncs, "the appends that waited shared one fsync")
+	require.Equal(t, float64(1+callers)/2, ps.Throughput.RecordsPerFsync)
+	var out bytes.Buffer
+	require.NoError(t, b.WritePrometheus(&out))
+	require.Contains(t, out.String(), `commitlog_log_fsyncs_total{topic="t",partition="0"} 2`+"\n")
+	require.Contains(t, out.String(), `commitlog_records_per_fsync{topic="t",partition="0"} 8.5`+"\n")
 }
 
 // BenchmarkPartitionAppendDurable has senders goroutines each appending
