@@ -37,7 +37,7 @@ type Partition struct {
 	log   *log.Log
 
 	hw      atomic.Int64                  // the high watermark: only grows, advanced after each append (advance)
-	wake    atomic.Pointer[chan struct{}] // closed and replaced after every append, and at Close
+	wake    atomic.Pointer[waker]         // closed and replaced after an append or Close, once a waiter took it
 	closed  atomic.Bool                   // set by Close and Delete, before the log closes
 	deleted atomic.Bool                   // set by Delete: errors say ErrUnknownTopic
 	metrics metrics
@@ -52,9 +52,29 @@ func openPartition(dir, topic string, id int32, cfg log.Config) (*Partition, err
 	}
 	p := &Partition{topic: topic, id: id, log: l}
 	p.hw.Store(l.EndOffset())
-	ch := make(chan struct{})
-	p.wake.Store(&ch)
+	p.wake.Store(&waker{ch: make(chan struct{})})
 	return p, nil
+}
+
+// waker is the channel readers wait on for the next append.
+type waker struct {
+	ch chan struct{}
+	// taken says a reader took ch: the next append (or Close) must close
+	// it. Until one does, appends leave it alone and allocate nothing.
+	taken atomic.Bool
+}
+
+// waiter returns the current waker, marked as taken. A reader takes it
+// before it checks the high watermark (or closed) and then waits on ch:
+// an append that advanced the high watermark after the check finds it
+// taken in notify (both are sequentially consistent atomics), so a
+// wake-up is never lost.
+func (p *Partition) waiter() <-chan struct{} {
+	w := p.wake.Load()
+	if !w.taken.Load() {
+		w.taken.Store(true)
+	}
+	return w.ch
 }
 
 // gone is the error for use after Close or Delete.
@@ -146,10 +166,18 @@ func (p *Partition) SyncTo(offset int64) error {
 	return nil
 }
 
+// notify wakes the readers waiting for an append: it closes the current
+// waker's channel and puts a new one in its place, unless no reader took
+// it since the last notify. The caller has advanced the high watermark
+// (or set closed) first.
 func (p *Partition) notify() {
-	ch := make(chan struct{})
-	old := p.wake.Swap(&ch)
-	close(*old)
+	w := p.wake.Load()
+	if !w.taken.Load() {
+		return
+	}
+	if p.wake.CompareAndSwap(w, &waker{ch: make(chan struct{})}) {
+		close(w.ch)
+	} // else a concurrent notify replaced and closed it
 }
 
 // Read appends to dst[:0] whole batches from the one holding offset, up to
@@ -179,7 +207,7 @@ func (p *Partition) Read(dst []byte, offset int64, maxBytes int) ([]byte, error)
 // partition closes. It is the long-poll wake-up of fetches: no spinning.
 func (p *Partition) Wait(ctx context.Context, offset int64) error {
 	for {
-		ch := *p.wake.Load()
+		ch := p.waiter()
 		if p.HighWatermark() > offset {
 			return nil
 		}
@@ -196,7 +224,7 @@ func (p *Partition) Wait(ctx context.Context, offset int64) error {
 
 // Changed returns a channel closed at the next append (or Close); callers
 // that watch many partitions select on several of them.
-func (p *Partition) Changed() <-chan struct{} { return *p.wake.Load() }
+func (p *Partition) Changed() <-chan struct{} { return p.waiter() }
 
 // OffsetForTimestamp returns the first offset whose record timestamp is at
 // or after ts, below the high watermark (Kafka's ListOffsets by

@@ -265,7 +265,7 @@ func TestWait(t *testing.T) {
 				t.Error(err)
 			}
 		}()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		start := time.Now()
 		require.NoError(t, p.Wait(ctx, 2))
@@ -317,6 +317,42 @@ func TestWait(t *testing.T) {
 			t.Fatal("Wait did not return after Delete")
 		}
 	})
+}
+
+// TestWaitNeverMissesAnAppend: appends leave the waker alone while no
+// reader took it, so a reader racing an append must still be woken. Each
+// round the appender appends one record and waits until the reader has
+// seen it; a lost wake-up would leave the reader waiting for good.
+func TestWaitNeverMissesAnAppend(t *testing.T) {
+	p := openTestPartition(t, t.TempDir())
+	const rounds = 2000
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	seen := make(chan struct{})
+	errs := make(chan error, 1)
+	go func() {
+		for off := range int64(rounds) {
+			if err := p.Wait(ctx, off); err != nil {
+				errs <- fmt.Errorf("waiting for offset %d: %w", off, err)
+				return
+			}
+			seen <- struct{}{}
+		}
+		errs <- nil
+	}()
+	raw := partBatch(t, "r", 1, 1000)
+	buf := make([]byte, len(raw))
+	for i := range rounds {
+		copy(buf, raw)
+		_, err := p.Append(buf, false)
+		require.NoError(t, err)
+		select {
+		case <-seen:
+		case err := <-errs:
+			t.Fatalf("round %d: %v", i, err)
+		}
+	}
+	require.NoError(t, <-errs)
 }
 
 func TestChanged(t *testing.T) {
