@@ -347,8 +347,9 @@ func (l *Log) NumSegments() int { return len(l.segments()) }
 
 // Append validates one encoded v2 batch (size limit, header, CRC, one
 // record per offset), assigns it the next offsets, stamps LogAppendTime
-// when the log uses it, rolls the
-// active segment if needed and writes it. It rewrites the batch's base
+// when the log uses it, rolls the active segment if needed and writes it.
+// It parses the batch's header once and computes its CRC once (twice with
+// LogAppendTime, whose stamp changes the CRC, as in Kafka). It rewrites the batch's base
 // offset (and timestamp) in place: the caller hands the buffer over. The
 // batch is readable when Append returns; it is durable once FlushedOffset
 // passes it (see Sync and the flush settings).
@@ -397,13 +398,17 @@ func (l *Log) appendLocked(batch []byte, h *record.BatchHeader) (_ AppendInfo, f
 	var err error
 	now := l.cfg.Now()
 	base := l.end.Load()
-	record.SetBaseOffset(batch, base)
+	// h follows the batch's changes: the segment takes it as is, and
+	// nothing parses the batch again.
+	h.SetBaseOffset(batch, base)
 	info := AppendInfo{BaseOffset: base, LastOffset: base + int64(h.LastOffsetDelta), LogAppendTime: -1,
 		MaxTimestamp: h.MaxTimestamp, NumRecords: h.NumRecords, Size: len(batch)}
 	if l.cfg.TimestampType == record.LogAppendTime {
+		// The one CRC computed besides Check's: the stamp changes the
+		// bytes it covers.
 		info.LogAppendTime = now.UnixMilli()
 		info.MaxTimestamp = info.LogAppendTime
-		record.SetLogAppendTime(batch, info.LogAppendTime)
+		h.SetLogAppendTime(batch, info.LogAppendTime)
 	}
 	segs := l.segments()
 	active := segs[len(segs)-1]
@@ -412,7 +417,7 @@ func (l *Log) appendLocked(batch []byte, h *record.BatchHeader) (_ AppendInfo, f
 			return AppendInfo{}, false, err
 		}
 	}
-	if err := active.Append(batch); err != nil {
+	if err := active.AppendChecked(batch, h); err != nil {
 		return AppendInfo{}, false, fmt.Errorf("log %s: %w", l.dir, err)
 	}
 	l.end.Store(info.LastOffset + 1)

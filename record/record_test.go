@@ -111,6 +111,32 @@ func TestLogAppendTimeAndBaseOffsetRewrite(t *testing.T) {
 	}
 }
 
+// TestHeaderFollowsRewrites: the BatchHeader methods rewrite the batch
+// exactly as the package functions do and leave the header equal to what
+// parsing the rewritten batch gives, CRC included.
+func TestHeaderFollowsRewrites(t *testing.T) {
+	for _, opts := range []BatchOptions{{}, {Compression: LZ4}} {
+		raw := build(t, 0, opts, sampleRecords())
+		want := bytes.Clone(raw)
+		h, err := Check(raw)
+		require.NoError(t, err)
+		h.SetBaseOffset(raw, 1234)
+		SetBaseOffset(want, 1234)
+		require.Equal(t, want, raw)
+		got, err := Check(raw)
+		require.NoError(t, err)
+		require.Equal(t, got, h)
+
+		h.SetLogAppendTime(raw, 1_800_000_000_000)
+		SetLogAppendTime(want, 1_800_000_000_000)
+		require.Equal(t, want, raw)
+		got, err = Check(raw)
+		require.NoError(t, err, "the CRC is valid after the stamp")
+		require.Equal(t, got, h)
+		require.Equal(t, LogAppendTime, h.TimestampType())
+	}
+}
+
 func TestBuilderReuseAndSize(t *testing.T) {
 	b := NewBuilder(0, BatchOptions{})
 	for round := 0; round < 3; round++ {

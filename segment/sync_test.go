@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/commitlog-go/commitlog/record"
 	"github.com/commitlog-go/commitlog/vfs"
 	"github.com/stretchr/testify/require"
 )
@@ -89,4 +90,26 @@ func TestCloseWaitsForSync(t *testing.T) {
 	require.Equal(t, []string{"synced", "closed"}, efs.events)
 	efs.mu.Unlock()
 	require.ErrorIs(t, s.Sync(), ErrClosed)
+}
+
+// TestAppendCheckedRefusesAnotherHeader: AppendChecked trusts the header
+// it is given for what it indexes, so a header that is not the batch's
+// (another size or base offset) is refused and nothing is written.
+func TestAppendCheckedRefusesAnotherHeader(t *testing.T) {
+	s, err := Open(t.TempDir(), 0, Config{})
+	require.NoError(t, err)
+	defer s.Close()
+	raw := batchN(t, 0, 3, 10, 1000)
+	h, err := record.ParseHeader(raw)
+	require.NoError(t, err)
+	other := h
+	other.BaseOffset = 1
+	require.Error(t, s.AppendChecked(raw, &other))
+	other = h
+	other.BatchLength++
+	require.Error(t, s.AppendChecked(raw, &other))
+	require.Zero(t, s.Size())
+	require.NoError(t, s.AppendChecked(raw, &h))
+	require.Equal(t, int64(3), s.NextOffset())
+	require.Equal(t, int64(len(raw)), s.Size())
 }
