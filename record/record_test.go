@@ -387,3 +387,26 @@ func TestOptionsKeepProducerZero(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, [3]int64{-1, -1, -1}, [3]int64{got.ProducerID, int64(got.ProducerEpoch), int64(got.BaseSequence)})
 }
+
+// TestVarintMatchesBinary: the inline fast paths decode every one- and
+// two-byte input (canonical or not, and cut short) as binary.Varint does.
+func TestVarintMatchesBinary(t *testing.T) {
+	check := func(p []byte) {
+		wantV, wantN := binary.Varint(p)
+		v, n := varint(p)
+		if v != wantV || n != wantN {
+			t.Fatalf("varint(% x) = %d, %d; binary.Varint says %d, %d", p, v, n, wantV, wantN)
+		}
+	}
+	check(nil)
+	for a := range 256 {
+		check([]byte{byte(a)})
+		for b := range 256 {
+			check([]byte{byte(a), byte(b)})
+			check([]byte{byte(a), byte(b), 0x01})
+		}
+	}
+	for _, v := range []int64{0, -1, 1, 63, -64, 64, 8191, -8192, 8192, 1 << 40, -1 << 62} {
+		check(binary.AppendVarint(nil, v))
+	}
+}
