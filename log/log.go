@@ -498,7 +498,10 @@ func (l *Log) Maintain() (int, error) {
 	l.mu.Unlock()
 	var err error
 	if flush {
-		err = l.SyncTo(l.end.Load())
+		// Close, if it came meanwhile, flushed the log itself.
+		if err = l.SyncTo(l.end.Load()); errors.Is(err, ErrClosed) {
+			err = nil
+		}
 	}
 	return n, errors.Join(err, l.reap())
 }
