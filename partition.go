@@ -36,10 +36,10 @@ type Partition struct {
 	id    int32
 	log   *log.Log
 
-	hw      atomic.Int64                  // the high watermark: only grows, advanced after each append (advance)
-	wake    atomic.Pointer[waker]         // closed and replaced after an append or Close, once a waiter took it
-	closed  atomic.Bool                   // set by Close and Delete, before the log closes
-	deleted atomic.Bool                   // set by Delete: errors say ErrUnknownTopic
+	hw      atomic.Int64          // the high watermark: only grows, advanced after each append (advance)
+	wake    atomic.Pointer[waker] // closed and replaced after an append or Close, once a waiter took it
+	closed  atomic.Bool           // set by Close and Delete, before the log closes
+	deleted atomic.Bool           // set by Delete: errors say ErrUnknownTopic
 	metrics metrics
 }
 
