@@ -349,10 +349,10 @@ func (l *Log) NumSegments() int { return len(l.segments()) }
 // record per offset), assigns it the next offsets, stamps LogAppendTime
 // when the log uses it, rolls the active segment if needed and writes it.
 // It parses the batch's header once and computes its CRC once (twice with
-// LogAppendTime, whose stamp changes the CRC, as in Kafka). It rewrites the batch's base
-// offset (and timestamp) in place: the caller hands the buffer over. The
-// batch is readable when Append returns; it is durable once FlushedOffset
-// passes it (see Sync and the flush settings).
+// LogAppendTime, whose stamp changes the CRC, as in Kafka). It rewrites
+// the batch's base offset (and timestamp) in place: the caller hands the
+// buffer over. The batch is readable when Append returns; it is durable
+// once FlushedOffset passes it (see Sync and the flush settings).
 func (l *Log) Append(batch []byte) (AppendInfo, error) {
 	if len(batch) > l.cfg.MaxMessageBytes {
 		return AppendInfo{}, fmt.Errorf("log %s: batch of %d bytes, max.message.bytes is %d: %w", l.dir, len(batch), l.cfg.MaxMessageBytes, ErrRecordTooLarge)
