@@ -3,7 +3,6 @@ package commitlog
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -35,16 +34,16 @@ type CleanerState = log.CleanerState
 //
 // An append takes one lock, the log's: the partition adds none (the high
 // watermark is advanced with a compare-and-swap once the append leaves it).
+// An fsync holds no lock appends need: appends go on while it runs.
 type Partition struct {
 	topic string
 	id    int32
 	log   *log.Log
 
-	syncMu  sync.Mutex                    // one fsync at a time (SyncTo); waiters then find their records flushed
-	hw      atomic.Int64                  // the high watermark: only grows, advanced after each append (advance)
-	wake    atomic.Pointer[chan struct{}] // closed and replaced after every append, and at Close
-	closed  atomic.Bool                   // set by Close and Delete, before the log closes
-	deleted atomic.Bool                   // set by Delete: errors say ErrUnknownTopic
+	hw      atomic.Int64          // the high watermark: only grows, advanced after each append (advance)
+	wake    atomic.Pointer[waker] // closed and replaced after an append or Close, once a waiter took it
+	closed  atomic.Bool           // set by Close and Delete, before the log closes
+	deleted atomic.Bool           // set by Delete: errors say ErrUnknownTopic
 	metrics metrics
 }
 
@@ -57,9 +56,29 @@ func openPartition(dir, topic string, id int32, cfg log.Config) (*Partition, err
 	}
 	p := &Partition{topic: topic, id: id, log: l}
 	p.hw.Store(l.EndOffset())
-	ch := make(chan struct{})
-	p.wake.Store(&ch)
+	p.wake.Store(&waker{ch: make(chan struct{})})
 	return p, nil
+}
+
+// waker is the channel readers wait on for the next append.
+type waker struct {
+	ch chan struct{}
+	// taken says a reader took ch: the next append (or Close) must close
+	// it. Until one does, appends leave it alone and allocate nothing.
+	taken atomic.Bool
+}
+
+// waiter returns the current waker, marked as taken. A reader takes it
+// before it checks the high watermark (or closed) and then waits on ch:
+// an append that advanced the high watermark after the check finds it
+// taken in notify (both are sequentially consistent atomics), so a
+// wake-up is never lost.
+func (p *Partition) waiter() <-chan struct{} {
+	w := p.wake.Load()
+	if !w.taken.Load() {
+		w.taken.Store(true)
+	}
+	return w.ch
 }
 
 // gone is the error for use after Close or Delete.
@@ -134,19 +153,15 @@ func (p *Partition) Append(batch []byte, durable bool) (AppendInfo, error) {
 	return info, nil
 }
 
-// SyncTo returns once every record below offset is fsynced. Callers that
-// arrive while an fsync is running wait for it and then find their records
-// already flushed: one fsync serves them all.
+// SyncTo returns once every record below offset is fsynced. It is a
+// group commit (log.Log.SyncTo): one fsync at a time runs for the
+// partition, without blocking appends; callers that arrive while it runs
+// wait for the next one, which covers all of them.
 func (p *Partition) SyncTo(offset int64) error {
 	if p.log.FlushedOffset() >= offset {
 		return nil
 	}
-	p.syncMu.Lock()
-	defer p.syncMu.Unlock()
-	if p.log.FlushedOffset() >= offset {
-		return nil
-	}
-	if err := p.log.Sync(); err != nil {
+	if err := p.log.SyncTo(offset); err != nil {
 		if p.closed.Load() {
 			return p.gone()
 		}
@@ -155,10 +170,18 @@ func (p *Partition) SyncTo(offset int64) error {
 	return nil
 }
 
+// notify wakes the readers waiting for an append: it closes the current
+// waker's channel and puts a new one in its place, unless no reader took
+// it since the last notify. The caller has advanced the high watermark
+// (or set closed) first.
 func (p *Partition) notify() {
-	ch := make(chan struct{})
-	old := p.wake.Swap(&ch)
-	close(*old)
+	w := p.wake.Load()
+	if !w.taken.Load() {
+		return
+	}
+	if p.wake.CompareAndSwap(w, &waker{ch: make(chan struct{})}) {
+		close(w.ch)
+	} // else a concurrent notify replaced and closed it
 }
 
 // Read appends to dst[:0] whole batches from the one holding offset, up to
@@ -188,7 +211,7 @@ func (p *Partition) Read(dst []byte, offset int64, maxBytes int) ([]byte, error)
 // partition closes. It is the long-poll wake-up of fetches: no spinning.
 func (p *Partition) Wait(ctx context.Context, offset int64) error {
 	for {
-		ch := *p.wake.Load()
+		ch := p.waiter()
 		if p.HighWatermark() > offset {
 			return nil
 		}
@@ -205,7 +228,7 @@ func (p *Partition) Wait(ctx context.Context, offset int64) error {
 
 // Changed returns a channel closed at the next append (or Close); callers
 // that watch many partitions select on several of them.
-func (p *Partition) Changed() <-chan struct{} { return *p.wake.Load() }
+func (p *Partition) Changed() <-chan struct{} { return p.waiter() }
 
 // OffsetForTimestamp returns the first offset whose record timestamp is at
 // or after ts, below the high watermark (Kafka's ListOffsets by

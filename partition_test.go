@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/commitlog-go/commitlog/log"
 	"github.com/commitlog-go/commitlog/record"
+	"github.com/commitlog-go/commitlog/vfs"
 	"github.com/stretchr/testify/require"
 )
 
@@ -262,7 +265,7 @@ func TestWait(t *testing.T) {
 				t.Error(err)
 			}
 		}()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		start := time.Now()
 		require.NoError(t, p.Wait(ctx, 2))
@@ -314,6 +317,42 @@ func TestWait(t *testing.T) {
 			t.Fatal("Wait did not return after Delete")
 		}
 	})
+}
+
+// TestWaitNeverMissesAnAppend: appends leave the waker alone while no
+// reader took it, so a reader racing an append must still be woken. Each
+// round the appender appends one record and waits until the reader has
+// seen it; a lost wake-up would leave the reader waiting for good.
+func TestWaitNeverMissesAnAppend(t *testing.T) {
+	p := openTestPartition(t, t.TempDir())
+	const rounds = 2000
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	seen := make(chan struct{})
+	errs := make(chan error, 1)
+	go func() {
+		for off := range int64(rounds) {
+			if err := p.Wait(ctx, off); err != nil {
+				errs <- fmt.Errorf("waiting for offset %d: %w", off, err)
+				return
+			}
+			seen <- struct{}{}
+		}
+		errs <- nil
+	}()
+	raw := partBatch(t, "r", 1, 1000)
+	buf := make([]byte, len(raw))
+	for i := range rounds {
+		copy(buf, raw)
+		_, err := p.Append(buf, false)
+		require.NoError(t, err)
+		select {
+		case <-seen:
+		case err := <-errs:
+			t.Fatalf("round %d: %v", i, err)
+		}
+	}
+	require.NoError(t, <-errs)
 }
 
 func TestChanged(t *testing.T) {
@@ -511,6 +550,165 @@ func BenchmarkPartitionAppend(b *testing.B) {
 					}
 				}
 			})
+		})
+	}
+}
+
+// syncCountFS counts the fsyncs of the files opened through it.
+type syncCountFS struct {
+	vfs.FS
+	syncs atomic.Int64
+}
+
+func (f *syncCountFS) OpenFile(name string, flag int, perm fs.FileMode) (vfs.File, error) {
+	file, err := f.FS.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return &syncCountFile{File: file, syncs: &f.syncs}, nil
+}
+
+type syncCountFile struct {
+	vfs.File
+	syncs *atomic.Int64
+}
+
+func (f *syncCountFile) Sync() error {
+	f.syncs.Add(1)
+	return f.File.Sync()
+}
+
+// blockSyncFS blocks the first fsync of a .log file after arm until
+// release, sending on entered when it starts.
+type blockSyncFS struct {
+	vfs.FS
+	armed   atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (f *blockSyncFS) OpenFile(name string, flag int, perm fs.FileMode) (vfs.File, error) {
+	file, err := f.FS.OpenFile(name, flag, perm)
+	if err != nil || !strings.HasSuffix(name, ".log") {
+		return file, err
+	}
+	return &blockSyncFile{File: file, fs: f}, nil
+}
+
+type blockSyncFile struct {
+	vfs.File
+	fs *blockSyncFS
+}
+
+func (f *blockSyncFile) Sync() error {
+	if f.fs.armed.CompareAndSwap(true, false) {
+		f.fs.entered <- struct{}{}
+		<-f.fs.release
+	}
+	return f.File.Sync()
+}
+
+// TestDurableAppendsShareFsyncs: durable appends that arrive while an
+// fsync of their partition runs all wait for the next one, and that one
+// fsync covers them all (group commit); Stats and the Prometheus output
+// report the fsyncs and the records per fsync.
+func TestDurableAppendsShareFsyncs(t *testing.T) {
+	fsys := &blockSyncFS{FS: vfs.NewMem(), entered: make(chan struct{}), release: make(chan struct{})}
+	b, err := Open("/data", WithFS(fsys), WithoutExpvar(), WithMaintenanceInterval(0))
+	require.NoError(t, err)
+	defer b.Close()
+	_, err = b.CreateTopic("t", TopicConfig{})
+	require.NoError(t, err)
+	p := mustPartition(t, b, "t", 0)
+
+	fsys.armed.Store(true)
+	first := make(chan error, 1)
+	go func() {
+		_, err := p.Append(partBatch(t, "first", 1, 1000), true)
+		first <- err
+	}()
+	<-fsys.entered // the first append's fsync is in flight, and blocked
+
+	const callers = 16
+	var wg sync.WaitGroup
+	errs := make(chan error, callers)
+	for i := range callers {
+		wg.Go(func() {
+			info, err := p.Append(partBatch(t, fmt.Sprint("c", i), 1, 1000), true)
+			if err == nil && p.log.FlushedOffset() <= info.LastOffset {
+				err = fmt.Errorf("a durable append of offset %d returned at flushed offset %d", info.LastOffset, p.log.FlushedOffset())
+			}
+			errs <- err
+		})
+	}
+	for p.LogEndOffset() < 1+callers {
+		runtime.Gosched() // the appends go on while the fsync is blocked
+	}
+	close(fsys.release)
+	require.NoError(t, <-first)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+
+	var ps PartitionStats
+	for _, ts := range b.Stats().Topics {
+		if ts.Name == "t" {
+			ps = ts.Partitions[0]
+		}
+	}
+	require.Equal(t, int64(1+callers), ps.Throughput.Messages)
+	require.Equal(t, int64(2), ps.Throughput.Fsyncs, "the appends that waited shared one fsync")
+	require.Equal(t, float64(1+callers)/2, ps.Throughput.RecordsPerFsync)
+	var out bytes.Buffer
+	require.NoError(t, b.WritePrometheus(&out))
+	require.Contains(t, out.String(), `commitlog_log_fsyncs_total{topic="t",partition="0"} 2`+"\n")
+	require.Contains(t, out.String(), `commitlog_records_per_fsync{topic="t",partition="0"} 8.5`+"\n")
+}
+
+// BenchmarkPartitionAppendDurable has senders goroutines each appending
+// batches of one 100-byte record to one partition with durable set, in a
+// closed loop (b.N records in all): every append waits for an fsync, and
+// group commit decides how many of them one fsync serves. records/fsync
+// counts the fsyncs of the partition's files (through a counting file
+// system). A sender has one record in flight at a time, so one fsync can
+// serve at most senders records.
+func BenchmarkPartitionAppendDurable(b *testing.B) {
+	bl := record.NewBuilder(0, record.BatchOptions{})
+	bl.Add(1, []byte("key"), bytes.Repeat([]byte("v"), 100), nil)
+	raw, err := bl.Build()
+	require.NoError(b, err)
+	raw = bytes.Clone(raw)
+	for _, senders := range []int{1, 8, 64} {
+		b.Run(fmt.Sprintf("senders=%d", senders), func(b *testing.B) {
+			fsys := &syncCountFS{FS: vfs.OS}
+			p, err := openPartition(b.TempDir(), "t", 0, log.Config{Retention: new(time.Duration(-1)), FS: fsys})
+			require.NoError(b, err)
+			b.Cleanup(func() { _ = p.close() })
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			b.ReportAllocs()
+			b.ResetTimer()
+			fsys.syncs.Store(0)
+			for range senders {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					buf := make([]byte, len(raw))
+					for next.Add(1) <= int64(b.N) {
+						copy(buf, raw)
+						if _, err := p.Append(buf, true); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+			b.ReportMetric(float64(b.N)/float64(max(fsys.syncs.Load(), 1)), "records/fsync")
 		})
 	}
 }

@@ -27,6 +27,8 @@ func (b *Broker) WritePrometheus(w io.Writer) error {
 		bytesOu = metric{"commitlog_bytes_out_per_sec", "Bytes fetched per second, one-minute rate (BytesOutPerSec).", "gauge"}
 		batches = metric{"commitlog_produce_batches_per_sec", "Batches appended per second, one-minute rate (ProduceRequestsPerSec).", "gauge"}
 		total   = metric{"commitlog_messages_total", "Records appended since the broker opened.", "counter"}
+		fsyncs  = metric{"commitlog_log_fsyncs_total", "Fsyncs of the partition's segment files since the broker opened (flushes, rolls).", "counter"}
+		perSync = metric{"commitlog_records_per_fsync", "Records appended per fsync since the broker opened: how well group commit shares fsyncs.", "gauge"}
 		leo     = metric{"commitlog_log_end_offset", "Log end offset.", "gauge"}
 		lso     = metric{"commitlog_log_start_offset", "Log start offset.", "gauge"}
 		hw      = metric{"commitlog_high_watermark", "High watermark.", "gauge"}
@@ -45,6 +47,8 @@ func (b *Broker) WritePrometheus(w io.Writer) error {
 			gauge(bytesOu, l, p.Throughput.BytesOutPerSec)
 			gauge(batches, l, p.Throughput.ProduceBatchPerSec)
 			gauge(total, l, float64(p.Throughput.Messages))
+			gauge(fsyncs, l, float64(p.Throughput.Fsyncs))
+			gauge(perSync, l, p.Throughput.RecordsPerFsync)
 			gauge(leo, l, float64(p.LogEndOffset))
 			gauge(lso, l, float64(p.LogStartOffset))
 			gauge(hw, l, float64(p.HighWatermark))

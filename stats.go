@@ -30,6 +30,14 @@ type Throughput struct {
 	Batches            int64   `json:"batches"`               // since open
 	// AvgRecordsPerBatch is Messages / Batches: how well producers batch.
 	AvgRecordsPerBatch float64 `json:"avg_records_per_batch"`
+	// Fsyncs counts the fsyncs of the logs' segment files since open:
+	// one per flush (durable appends, SyncTo, flush.messages, flush.ms)
+	// and one per segment roll or close (see log.Log.Fsyncs).
+	Fsyncs int64 `json:"fsyncs"`
+	// RecordsPerFsync is Messages / Fsyncs (0 before the first fsync):
+	// how many records each fsync made durable, that is how well group
+	// commit shares fsyncs among durable appends.
+	RecordsPerFsync float64 `json:"records_per_fsync"`
 }
 
 // TopicStats covers one topic and its partitions.
@@ -81,7 +89,9 @@ type PartitionLag struct {
 	Lag           int64  `json:"lag"`
 }
 
-func throughput(m *metrics) Throughput {
+// throughput is a partition's Throughput: its metrics m and the fsyncs
+// of its log.
+func throughput(m *metrics, fsyncs int64) Throughput {
 	t := Throughput{
 		MessagesInPerSec:   m.Records.Rate(),
 		BytesInPerSec:      m.Bytes.Rate(),
@@ -89,6 +99,7 @@ func throughput(m *metrics) Throughput {
 		ProduceBatchPerSec: m.Batches.Rate(),
 		Messages:           m.Records.Count(),
 		Batches:            m.Batches.Count(),
+		Fsyncs:             fsyncs,
 	}
 	t.finish()
 	return t
@@ -101,12 +112,16 @@ func (t *Throughput) add(o Throughput) {
 	t.ProduceBatchPerSec += o.ProduceBatchPerSec
 	t.Messages += o.Messages
 	t.Batches += o.Batches
+	t.Fsyncs += o.Fsyncs
 	t.finish()
 }
 
 func (t *Throughput) finish() {
 	if t.Batches > 0 {
 		t.AvgRecordsPerBatch = float64(t.Messages) / float64(t.Batches)
+	}
+	if t.Fsyncs > 0 {
+		t.RecordsPerFsync = float64(t.Messages) / float64(t.Fsyncs)
 	}
 }
 
@@ -141,7 +156,7 @@ func (b *Broker) Stats() Stats {
 				HighWatermark:  p.HighWatermark(),
 				SizeBytes:      l.Size(),
 				Segments:       l.NumSegments(),
-				Throughput:     throughput(m),
+				Throughput:     throughput(m, l.Fsyncs()),
 				AppendLatency:  latency(&m.AppendLatency),
 				FetchLatency:   latency(&m.FetchLatency),
 			}

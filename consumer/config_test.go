@@ -44,7 +44,7 @@ func TestConsumerSettingsRoundTrip(t *testing.T) {
 	}
 	cfg, err := ParseConfig(map[string]string{"enable.auto.commit": "true", "fetch.max.wait.ms": "500", "auto.offset.reset": "latest"})
 	require.NoError(t, err)
-	require.Equal(t, Config{FetchMaxWait: new(500 * time.Millisecond), AutoOffsetReset: ResetLatest}, cfg)
+	require.Equal(t, Config{EnableAutoCommit: new(true), FetchMaxWait: new(500 * time.Millisecond), AutoOffsetReset: ResetLatest}, cfg, "a setting named is set, even to its default")
 	require.Empty(t, cfg.Settings(), "the defaults")
 	cfg, err = ParseConfig(map[string]string{"enable.auto.commit": "false", "fetch.max.wait.ms": "0"})
 	require.NoError(t, err)

@@ -83,30 +83,67 @@ func (ix *OffsetIndex) Append(offset int64, position uint32) error {
 // no such entry it returns (BaseOffset(), 0), the start of the segment. It is
 // a binary search and does not allocate.
 func (ix *OffsetIndex) Lookup(offset int64) (entryOffset int64, position uint32) {
+	sp := ix.LookupSpan(offset)
+	return sp.Offset, sp.Position
+}
+
+// Span is what LookupSpan returns: the entry Lookup returns and the next
+// two entries, which bound where the batches after it lie.
+type Span struct {
+	// Offset and Position are the entry Lookup returns: (BaseOffset(), 0)
+	// when no entry is at or below the offset looked up.
+	Offset   int64
+	Position uint32
+	// NextOffset and NextPosition are the entry after it, if HasNext;
+	// its offset is above the offset looked up.
+	NextOffset   int64
+	NextPosition uint32
+	HasNext      bool
+	// AfterPosition is the position of the entry after that, if
+	// HasAfter.
+	AfterPosition uint32
+	HasAfter      bool
+}
+
+// LookupSpan is Lookup that also returns the two entries that follow, so
+// that a reader can size its read of the log: the batches a scan from
+// Position walks end by NextPosition, and the batch at NextPosition ends
+// by AfterPosition (in a log that added an entry for every batch, the
+// batches at the two positions end exactly there). It is one binary search
+// and does not allocate.
+func (ix *OffsetIndex) LookupSpan(offset int64) Span {
 	m := &ix.m
-	if offset < m.base {
-		return m.base, 0
-	}
-	target := uint32(math.MaxUint32)
-	if offset-m.base < math.MaxUint32 {
-		target = uint32(offset - m.base)
-	}
 	b, n := m.view()
-	// Find the first entry with rel > target; the answer is the one before.
-	lo, hi := 0, n
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		if rel, _ := offsetEntry(b, mid); rel <= target {
-			lo = mid + 1
-		} else {
-			hi = mid
+	lo := 0 // the first entry with an offset above offset
+	if offset >= m.base {
+		target := uint32(math.MaxUint32)
+		if offset-m.base < math.MaxUint32 {
+			target = uint32(offset - m.base)
+		}
+		hi := n
+		for lo < hi {
+			mid := int(uint(lo+hi) >> 1)
+			if rel, _ := offsetEntry(b, mid); rel <= target {
+				lo = mid + 1
+			} else {
+				hi = mid
+			}
 		}
 	}
-	if lo == 0 {
-		return m.base, 0
+	sp := Span{Offset: m.base}
+	if lo > 0 {
+		rel, pos := offsetEntry(b, lo-1)
+		sp.Offset, sp.Position = m.base+int64(rel), pos
 	}
-	rel, pos := offsetEntry(b, lo-1)
-	return m.base + int64(rel), pos
+	if lo < n {
+		rel, pos := offsetEntry(b, lo)
+		sp.NextOffset, sp.NextPosition, sp.HasNext = m.base+int64(rel), pos, true
+	}
+	if lo+1 < n {
+		_, sp.AfterPosition = offsetEntry(b, lo+1)
+		sp.HasAfter = true
+	}
+	return sp
 }
 
 // LastEntry returns the entry with the largest offset, or ok=false if the

@@ -88,6 +88,36 @@ func TestOffsetIndexLookup(t *testing.T) {
 	require.NoError(t, ix.SanityCheck(4097))
 }
 
+func TestOffsetIndexLookupSpan(t *testing.T) {
+	const base = 100
+	ix := newOffsetIndex(t, base, 1024, offsetEntries{{100, 0}, {110, 500}, {120, 1000}, {150, 4096}})
+	gappy := newOffsetIndex(t, base, 1024, offsetEntries{{105, 200}})
+	empty := newOffsetIndex(t, base, 1024, nil)
+	tests := []struct {
+		name  string
+		ix    *OffsetIndex
+		query int64
+		want  Span
+	}{
+		{"below base", ix, 0, Span{Offset: base, NextOffset: 100, NextPosition: 0, HasNext: true, AfterPosition: 500, HasAfter: true}},
+		{"first exact", ix, 100, Span{Offset: 100, NextOffset: 110, NextPosition: 500, HasNext: true, AfterPosition: 1000, HasAfter: true}},
+		{"between second and third", ix, 115, Span{Offset: 110, Position: 500, NextOffset: 120, NextPosition: 1000, HasNext: true, AfterPosition: 4096, HasAfter: true}},
+		{"third exact", ix, 120, Span{Offset: 120, Position: 1000, NextOffset: 150, NextPosition: 4096, HasNext: true}},
+		{"after last", ix, 151, Span{Offset: 150, Position: 4096}},
+		{"max int64", ix, math.MaxInt64, Span{Offset: 150, Position: 4096}},
+		{"before the only entry", gappy, 101, Span{Offset: base, NextOffset: 105, NextPosition: 200, HasNext: true}},
+		{"empty", empty, 120, Span{Offset: base}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, tc.ix.LookupSpan(tc.query))
+			off, pos := tc.ix.Lookup(tc.query)
+			require.Equal(t, tc.want.Offset, off)
+			require.Equal(t, tc.want.Position, pos)
+		})
+	}
+}
+
 func TestOffsetIndexAppendErrors(t *testing.T) {
 	const base = 1000
 	ix := newOffsetIndex(t, base, 1024, offsetEntries{{1000, 0}, {1010, 100}})

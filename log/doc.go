@@ -178,6 +178,13 @@
 // # Concurrency
 //
 // Appends, rolls, retention and Close serialise on the log's own mutex.
+// An fsync does not hold it (Kafka's flush does the same): Sync and
+// SyncTo take the active segment and the log end offset under it, fsync
+// without it, so appends go on meanwhile, and then raise FlushedOffset,
+// which only grows, to that end. One fsync runs at a time; callers that
+// arrive during it wait for the next, which covers them all (group
+// commit). A roll during an fsync seals the old segment itself, and Close
+// and Delete wait for an fsync in flight.
 // Readers take no lock: they load an immutable snapshot of the segment list
 // and hold a reference on the segment they read, so they never block the
 // writer and a segment deleted by retention or replaced by compaction is

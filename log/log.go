@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/commitlog-go/commitlog/vfs"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,16 +27,24 @@ type Log struct {
 	dir string
 	cfg Config
 
-	mu        sync.Mutex         // serialises writers: append, roll, retention, sync, close; guards doomed
+	mu        sync.Mutex         // serialises writers: append, roll, retention, close; guards doomed, unflushed and firstDirt
 	reapMu    sync.Mutex         // serialises reap (the OnStartOffset hook, then file removal)
 	doomed    []*segment.Segment // segments retention took out, whose files reap removes
 	segs      atomic.Pointer[[]*segment.Segment]
 	start     atomic.Int64 // log start offset
 	end       atomic.Int64 // log end offset
-	flushed   atomic.Int64 // everything below it is fsynced
-	unflushed int64        // records appended since the last fsync
-	firstDirt time.Time    // time of the oldest unflushed append
+	flushed   atomic.Int64 // everything below it is fsynced; only grows (markFlushed)
+	unflushed int64        // records appended since the last fsync began
+	firstDirt time.Time    // time of the oldest append no fsync has begun to cover
 	closed    atomic.Bool
+	fsyncs    atomic.Int64 // fsyncs of the records' segment files (flushes and seals)
+
+	// Group commit (SyncTo). flushMu guards flushing: at most one flush
+	// runs at a time, and it holds no lock while it fsyncs. flushEnd
+	// (on flushMu) is broadcast when a flush ends.
+	flushMu  sync.Mutex
+	flushEnd sync.Cond
+	flushing bool // a flush is in flight
 
 	// Compaction (compact.go). cleanMu serialises passes and lets Close
 	// and Delete wait for one in flight to stop.
@@ -85,6 +94,7 @@ func OpenWithInfo(dir string, cfg Config) (*Log, RecoveryInfo, error) {
 		return nil, info, fmt.Errorf("log %s: %w", dir, err)
 	}
 	l := &Log{dir: dir, cfg: cfg}
+	l.flushEnd.L = &l.flushMu
 
 	var err error
 	marker := filepath.Join(dir, CleanShutdownFile)
@@ -340,11 +350,12 @@ func (l *Log) NumSegments() int { return len(l.segments()) }
 
 // Append validates one encoded v2 batch (size limit, header, CRC, one
 // record per offset), assigns it the next offsets, stamps LogAppendTime
-// when the log uses it, rolls the
-// active segment if needed and writes it. It rewrites the batch's base
-// offset (and timestamp) in place: the caller hands the buffer over. The
-// batch is readable when Append returns; it is durable once FlushedOffset
-// passes it (see Sync and the flush settings).
+// when the log uses it, rolls the active segment if needed and writes it.
+// It parses the batch's header once and computes its CRC once (twice with
+// LogAppendTime, whose stamp changes the CRC, as in Kafka). It rewrites
+// the batch's base offset (and timestamp) in place: the caller hands the
+// buffer over. The batch is readable when Append returns; it is durable
+// once FlushedOffset passes it (see Sync and the flush settings).
 func (l *Log) Append(batch []byte) (AppendInfo, error) {
 	if len(batch) > *l.cfg.MaxMessageBytes {
 		return AppendInfo{}, fmt.Errorf("log %s: batch of %d bytes, max.message.bytes is %d: %w", l.dir, len(batch), *l.cfg.MaxMessageBytes, ErrRecordTooLarge)
@@ -367,49 +378,58 @@ func (l *Log) Append(batch []byte) (AppendInfo, error) {
 		}
 	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	// Segments that a roll's retention takes out leave the log at once;
 	// their files go at the next Maintain, Roll or Close (reap), so that
 	// no append waits for the checkpoint write and the removals.
-	return l.appendLocked(batch, &h)
+	info, flush, err := l.appendLocked(batch, &h)
+	l.mu.Unlock()
+	if err == nil && flush {
+		// flush.messages or flush.ms: the fsync runs without the lock,
+		// so other appends go on meanwhile, and shares a flush with
+		// any that asks for one too.
+		err = l.SyncTo(info.LastOffset + 1)
+	}
+	return info, err
 }
 
-func (l *Log) appendLocked(batch []byte, h *record.BatchHeader) (AppendInfo, error) {
+// appendLocked appends the batch under l.mu; flush reports that the
+// flush policy (flush.messages, flush.ms) wants an fsync now.
+func (l *Log) appendLocked(batch []byte, h *record.BatchHeader) (_ AppendInfo, flush bool, _ error) {
 	if l.closed.Load() {
-		return AppendInfo{}, fmt.Errorf("log %s: %w", l.dir, ErrClosed)
+		return AppendInfo{}, false, fmt.Errorf("log %s: %w", l.dir, ErrClosed)
 	}
 	var err error
 	now := l.cfg.Now()
 	base := l.end.Load()
-	record.SetBaseOffset(batch, base)
+	// h follows the batch's changes: the segment takes it as is, and
+	// nothing parses the batch again.
+	h.SetBaseOffset(batch, base)
 	info := AppendInfo{BaseOffset: base, LastOffset: base + int64(h.LastOffsetDelta), LogAppendTime: -1,
 		MaxTimestamp: h.MaxTimestamp, NumRecords: h.NumRecords, Size: len(batch)}
 	if l.cfg.TimestampType == record.LogAppendTime {
+		// The one CRC computed besides Check's: the stamp changes the
+		// bytes it covers.
 		info.LogAppendTime = now.UnixMilli()
 		info.MaxTimestamp = info.LogAppendTime
-		record.SetLogAppendTime(batch, info.LogAppendTime)
+		h.SetLogAppendTime(batch, info.LogAppendTime)
 	}
 	segs := l.segments()
 	active := segs[len(segs)-1]
 	if active.ShouldRoll(len(batch), info.LastOffset, l.cfg.SegmentBytes, l.cfg.SegmentAge, now) {
 		if active, err = l.roll(now); err != nil {
-			return AppendInfo{}, err
+			return AppendInfo{}, false, err
 		}
 	}
-	if err := active.Append(batch); err != nil {
-		return AppendInfo{}, fmt.Errorf("log %s: %w", l.dir, err)
+	if err := active.AppendChecked(batch, h); err != nil {
+		return AppendInfo{}, false, fmt.Errorf("log %s: %w", l.dir, err)
 	}
 	l.end.Store(info.LastOffset + 1)
 	if l.unflushed == 0 {
 		l.firstDirt = now
 	}
 	l.unflushed += int64(max(h.NumRecords, 1))
-	if l.unflushed >= l.cfg.FlushMessages || now.Sub(l.firstDirt) >= *l.cfg.FlushInterval {
-		if err := l.syncLocked(); err != nil {
-			return info, err
-		}
-	}
-	return info, nil
+	flush = l.unflushed >= l.cfg.FlushMessages || now.Sub(l.firstDirt) >= *l.cfg.FlushInterval
+	return info, flush, nil
 }
 
 // Roll closes the active segment to appends and starts a new one at the log
@@ -434,10 +454,15 @@ func (l *Log) Roll() error {
 func (l *Log) roll(now time.Time) (*segment.Segment, error) {
 	segs := l.segments()
 	old := segs[len(segs)-1]
-	if err := old.Seal(); err != nil {
+	// A flush of old in flight may still be running (SyncTo holds no
+	// lock while it fsyncs): Seal fsyncs again, under the lock, so that
+	// the flushed offset below never waits for it.
+	err := old.Seal()
+	l.fsyncs.Add(1)
+	if err != nil {
 		return nil, fmt.Errorf("log %s: roll: %w", l.dir, err)
 	}
-	l.flushed.Store(l.end.Load())
+	l.markFlushed(l.end.Load())
 	l.unflushed = 0
 	next := l.end.Load()
 	// Dense, even on a compacted log: the cleaner never touches the
@@ -471,15 +496,17 @@ func (l *Log) Maintain() (int, error) {
 		return 0, nil
 	}
 	now := l.cfg.Now()
-	if l.unflushed > 0 && now.Sub(l.firstDirt) >= *l.cfg.FlushInterval {
-		if err := l.syncLocked(); err != nil {
-			l.mu.Unlock()
-			return 0, err
-		}
-	}
+	flush := l.unflushed > 0 && now.Sub(l.firstDirt) >= *l.cfg.FlushInterval
 	n := l.retainLocked(now)
 	l.mu.Unlock()
-	return n, l.reap()
+	var err error
+	if flush {
+		// Close, if it came meanwhile, flushed the log itself.
+		if err = l.SyncTo(l.end.Load()); errors.Is(err, ErrClosed) {
+			err = nil
+		}
+	}
+	return n, errors.Join(err, l.reap())
 }
 
 // retainLocked takes out of the log the oldest inactive segments that
@@ -556,29 +583,140 @@ func (l *Log) reap() error {
 	return errors.Join(errs...)
 }
 
-// Sync fsyncs every record appended so far.
+// Sync fsyncs every record appended so far (see SyncTo).
 func (l *Log) Sync() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.closed.Load() {
 		return fmt.Errorf("log %s: %w", l.dir, ErrClosed)
 	}
-	return l.syncLocked()
+	return l.SyncTo(l.end.Load())
 }
 
-func (l *Log) syncLocked() error {
+// SyncTo returns once every record below offset (at most the log end
+// offset) is fsynced, that is once FlushedOffset reaches it. It is a group
+// commit: at most one fsync of the log runs at a time, without the append
+// lock, so appends go on while it runs; callers that arrive meanwhile wait
+// for it to end, and the next fsync, which one of them starts, covers
+// every record appended by then. Concurrent callers thus share fsyncs. A
+// failed fsync is reported to the caller that ran it; the others try
+// again themselves.
+func (l *Log) SyncTo(offset int64) error {
+	offset = min(offset, l.end.Load())
+	for {
+		if l.flushed.Load() >= offset {
+			return nil
+		}
+		l.flushMu.Lock()
+		for l.flushing && l.flushed.Load() < offset {
+			l.flushEnd.Wait()
+		}
+		if l.flushed.Load() >= offset {
+			l.flushMu.Unlock()
+			return nil
+		}
+		l.flushing = true
+		l.flushMu.Unlock()
+
+		l.gather()
+		err := l.flush()
+
+		l.flushMu.Lock()
+		l.flushing = false
+		l.flushEnd.Broadcast()
+		l.flushMu.Unlock()
+		if err != nil {
+			return err
+		}
+		// The flush covered the log end offset as of its start, which is
+		// at or past offset: the loop ends at its first check.
+	}
+}
+
+// gatherYields bounds the yields of gather.
+const gatherYields = 16
+
+// gather lets the goroutines that are ready to run append before a flush
+// takes the log end offset: above all the callers the last flush
+// released, which in a closed loop (each appends its next record as soon
+// as the last one is durable) append again right away. The flush then
+// covers them too, instead of every other flush serving half of the
+// callers. It yields to the scheduler while that lets appends through, a
+// few times at most; it never sleeps, and with nothing else to run it
+// returns at once.
+func (l *Log) gather() {
+	for range gatherYields {
+		end := l.end.Load()
+		runtime.Gosched()
+		if l.end.Load() == end {
+			return
+		}
+	}
+}
+
+// flush fsyncs the records appended so far, as Kafka's flush does: it
+// takes the active segment and the log end offset under the append lock,
+// fsyncs without it, then raises the flushed offset to that end. Every
+// segment before the active one was fsynced when the log rolled past it.
+// If the log rolls meanwhile, the roll seals (fsyncs) the segment itself,
+// under the lock, before it raises the flushed offset; if Close or Delete
+// closes the segment meanwhile, Segment.Sync holds it open until the
+// fsync ends, or fails with segment.ErrClosed if it came too late. Only
+// SyncTo calls it, one at a time.
+func (l *Log) flush() error {
+	l.mu.Lock()
+	if l.closed.Load() {
+		l.mu.Unlock()
+		return fmt.Errorf("log %s: %w", l.dir, ErrClosed)
+	}
 	end := l.end.Load()
 	if l.flushed.Load() >= end {
+		l.mu.Unlock()
 		return nil
 	}
 	segs := l.segments()
-	if err := segs[len(segs)-1].Sync(); err != nil {
+	active := segs[len(segs)-1]
+	// Appends from now on are dirt the next flush covers.
+	unflushed, firstDirt := l.unflushed, l.firstDirt
+	l.unflushed, l.firstDirt = 0, time.Time{}
+	l.mu.Unlock()
+
+	err := active.Sync()
+	l.fsyncs.Add(1)
+	if err != nil {
+		if errors.Is(err, segment.ErrClosed) && l.flushed.Load() >= end {
+			return nil // a roll or Close sealed the segment first
+		}
+		l.mu.Lock()
+		if l.unflushed == 0 || firstDirt.Before(l.firstDirt) {
+			l.firstDirt = firstDirt
+		}
+		l.unflushed += unflushed
+		l.mu.Unlock()
+		if errors.Is(err, segment.ErrClosed) {
+			return fmt.Errorf("log %s: %w", l.dir, ErrClosed)
+		}
 		return fmt.Errorf("log %s: %w", l.dir, err)
 	}
-	l.unflushed = 0
-	l.flushed.Store(end)
+	l.markFlushed(end)
 	return nil
 }
+
+// markFlushed raises the flushed offset to offset, unless it is already
+// past it: flushes and rolls finish in any order.
+func (l *Log) markFlushed(offset int64) {
+	for {
+		cur := l.flushed.Load()
+		if offset <= cur || l.flushed.CompareAndSwap(cur, offset) {
+			return
+		}
+	}
+}
+
+// Fsyncs is the number of fsyncs of segment files holding appended
+// records that the log has made since it opened: one per flush (Sync,
+// SyncTo, flush.messages, flush.ms) and one per seal of the active
+// segment (at a roll and at Close), failed ones included. Appended
+// records divided by it is the records each fsync made durable.
+func (l *Log) Fsyncs() int64 { return l.fsyncs.Load() }
 
 // Close flushes the log, closes its segments (waiting for readers in
 // flight) and leaves the clean-shutdown marker. It is idempotent.
@@ -603,13 +741,15 @@ func (l *Log) Close() error {
 	// the indexes, so they must be on disk (with the final time index
 	// entry) before it is written.
 	errs := []error{reapErr, segs[len(segs)-1].Seal()}
+	l.fsyncs.Add(1)
 	for _, s := range segs {
+		// Waits for a flush in flight (see flush).
 		errs = append(errs, s.Close())
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("log %s: %w", l.dir, err)
 	}
-	l.flushed.Store(l.end.Load()) // sealed: fsynced to the end
+	l.markFlushed(l.end.Load()) // sealed: fsynced to the end
 	err := vfs.WriteFile(l.cfg.FS, filepath.Join(l.dir, CleanShutdownFile), nil, true)
 	if err == nil {
 		err = l.cfg.FS.SyncDir(l.dir)

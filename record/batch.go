@@ -255,6 +255,27 @@ func SetLogAppendTime(b []byte, ts int64) {
 	updateCRC(b)
 }
 
+// SetBaseOffset is the package's SetBaseOffset for a batch b whose header
+// h the caller holds: it rewrites b and h alike, so that h still describes
+// b and nothing needs to parse b again.
+func (h *BatchHeader) SetBaseOffset(b []byte, baseOffset int64) {
+	SetBaseOffset(b, baseOffset)
+	h.BaseOffset = baseOffset
+}
+
+// SetLogAppendTime is the package's SetLogAppendTime for a batch b whose
+// header h the caller holds (b must hold the whole batch h describes): it
+// stamps b, recomputes its CRC, and updates h to match (attributes,
+// MaxTimestamp and CRC) without parsing b again.
+func (h *BatchHeader) SetLogAppendTime(b []byte, ts int64) {
+	h.Attributes |= timestampTypeBit
+	h.MaxTimestamp = ts
+	binary.BigEndian.PutUint16(b[offAttributes:], uint16(h.Attributes))
+	binary.BigEndian.PutUint64(b[offMaxTimestamp:], uint64(ts))
+	h.CRC = crc32.Checksum(b[crcStart:h.Size()], castagnoli)
+	binary.BigEndian.PutUint32(b[offCRC:], h.CRC)
+}
+
 func updateCRC(b []byte) {
 	size := int(int32(binary.BigEndian.Uint32(b[offBatchLength:]))) + LogOverhead
 	binary.BigEndian.PutUint32(b[offCRC:], crc32.Checksum(b[crcStart:size], castagnoli))

@@ -116,9 +116,34 @@ func (it *Iterator) corrupt(format string, args ...any) error {
 		it.hdr.NumRecords-it.left, fmt.Sprintf(format, args...), ErrCorrupt)
 }
 
+// varint is binary.Varint with the one- and two-byte encodings, which
+// nearly every field of a record uses, decoded without the general loop.
+// decode inlines its one-byte case by hand (the compiler will not: the
+// function is over the inlining budget).
+func varint(p []byte) (int64, int) {
+	if len(p) != 0 && p[0] < 0x80 {
+		x := int64(p[0])
+		return x>>1 ^ -(x & 1), 1
+	}
+	if len(p) > 1 && p[1] < 0x80 {
+		u := uint64(p[0]&0x7f) | uint64(p[1])<<7
+		return int64(u>>1) ^ -int64(u&1), 2
+	}
+	return binary.Varint(p)
+}
+
+// decode decodes the record at the start of it.data into it.rec. It walks
+// the record with an index into it rather than reslicing it, and decodes
+// one-byte varints inline: it is the consumer's inner loop.
 func (it *Iterator) decode() error {
 	p := it.data
-	length, n := binary.Varint(p)
+	var length int64
+	var n int
+	if len(p) != 0 && p[0] < 0x80 {
+		length, n = int64(p[0]>>1)^-int64(p[0]&1), 1
+	} else {
+		length, n = varint(p)
+	}
 	if n <= 0 || length < 0 || length > int64(len(p)-n) {
 		return it.corrupt("record length")
 	}
@@ -129,17 +154,27 @@ func (it *Iterator) decode() error {
 	}
 	r := &it.rec
 	r.Attributes = int8(body[0])
-	body = body[1:]
-	tsDelta, n := binary.Varint(body)
-	if n <= 0 {
-		return it.corrupt("timestamp delta")
+	i := 1
+	var tsDelta, offDelta int64
+	if i < len(body) && body[i] < 0x80 {
+		tsDelta, i = int64(body[i]>>1)^-int64(body[i]&1), i+1
+	} else {
+		if tsDelta, n = varint(body[i:]); n <= 0 {
+			return it.corrupt("timestamp delta")
+		}
+		i += n
 	}
-	body = body[n:]
-	offDelta, n := binary.Varint(body)
-	if n <= 0 || offDelta < 0 || offDelta > int64(it.hdr.LastOffsetDelta) {
+	if i < len(body) && body[i] < 0x80 {
+		offDelta, i = int64(body[i]>>1)^-int64(body[i]&1), i+1
+	} else {
+		if offDelta, n = varint(body[i:]); n <= 0 {
+			return it.corrupt("offset delta")
+		}
+		i += n
+	}
+	if offDelta < 0 || offDelta > int64(it.hdr.LastOffsetDelta) {
 		return it.corrupt("offset delta")
 	}
-	body = body[n:]
 	r.Offset = it.hdr.BaseOffset + offDelta
 	if it.logTime {
 		r.Timestamp = it.hdr.MaxTimestamp
@@ -147,38 +182,66 @@ func (it *Iterator) decode() error {
 		r.Timestamp = it.hdr.FirstTimestamp + tsDelta
 	}
 	var ok bool
-	if r.Key, body, ok = readBytes(body); !ok {
+	if r.Key, i, ok = bytesAt(body, i); !ok {
 		return it.corrupt("key")
 	}
-	if r.Value, body, ok = readBytes(body); !ok {
+	if r.Value, i, ok = bytesAt(body, i); !ok {
 		return it.corrupt("value")
 	}
-	count, n := binary.Varint(body)
-	if n <= 0 || count < 0 || count > int64(len(body)) {
+	var count int64
+	if i < len(body) && body[i] < 0x80 {
+		count, i = int64(body[i]>>1)^-int64(body[i]&1), i+1
+	} else {
+		if count, n = varint(body[i:]); n <= 0 {
+			return it.corrupt("header count")
+		}
+		i += n
+	}
+	if count < 0 || count > int64(len(body)-i) {
 		return it.corrupt("header count")
 	}
-	body = body[n:]
-	hs := it.hdrs[:0]
-	for i := int64(0); i < count; i++ {
-		var k, v []byte
-		if k, body, ok = readBytes(body); !ok || k == nil {
-			return it.corrupt("header key")
-		}
-		if v, body, ok = readBytes(body); !ok {
-			return it.corrupt("header value")
-		}
-		hs = append(hs, Header{Key: it.intern(k), Value: v})
-	}
-	it.hdrs = hs
 	if count == 0 {
 		r.Headers = nil
 	} else {
+		hs := it.hdrs[:0]
+		for range count {
+			var k, v []byte
+			if k, i, ok = bytesAt(body, i); !ok || k == nil {
+				return it.corrupt("header key")
+			}
+			if v, i, ok = bytesAt(body, i); !ok {
+				return it.corrupt("header value")
+			}
+			hs = append(hs, Header{Key: it.intern(k), Value: v})
+		}
+		it.hdrs = hs
 		r.Headers = hs
 	}
-	if len(body) != 0 {
-		return it.corrupt("%d bytes past the record's fields", len(body))
+	if i != len(body) {
+		return it.corrupt("%d bytes past the record's fields", len(body)-i)
 	}
 	return nil
+}
+
+// bytesAt decodes the length-prefixed bytes (length -1: null) at p[i:]
+// and returns them (capped, so that appending to them never overwrites
+// what follows) and the index after them.
+func bytesAt(p []byte, i int) (v []byte, next int, ok bool) {
+	var l int64
+	var n int
+	if i < len(p) && p[i] < 0x80 {
+		l, n = int64(p[i]>>1)^-int64(p[i]&1), 1
+	} else {
+		l, n = varint(p[i:])
+	}
+	if n <= 0 || l < -1 || l > int64(len(p)-i-n) {
+		return nil, i, false
+	}
+	i += n
+	if l == -1 {
+		return nil, i, true
+	}
+	return p[i : i+int(l) : i+int(l)], i + int(l), true
 }
 
 // intern returns a string for a header key, allocating only the first time
@@ -196,18 +259,6 @@ func (it *Iterator) intern(k []byte) string {
 	s := string(k)
 	it.keys[s] = s
 	return s
-}
-
-func readBytes(p []byte) (v, rest []byte, ok bool) {
-	l, n := binary.Varint(p)
-	if n <= 0 || l < -1 || l > int64(len(p)-n) {
-		return nil, nil, false
-	}
-	p = p[n:]
-	if l == -1 {
-		return nil, p, true
-	}
-	return p[:l:l], p[l:], true
 }
 
 // minRecordSize is the smallest encoded record: one byte each for length,

@@ -111,6 +111,32 @@ func TestLogAppendTimeAndBaseOffsetRewrite(t *testing.T) {
 	}
 }
 
+// TestHeaderFollowsRewrites: the BatchHeader methods rewrite the batch
+// exactly as the package functions do and leave the header equal to what
+// parsing the rewritten batch gives, CRC included.
+func TestHeaderFollowsRewrites(t *testing.T) {
+	for _, opts := range []BatchOptions{{}, {Compression: LZ4}} {
+		raw := build(t, 0, opts, sampleRecords())
+		want := bytes.Clone(raw)
+		h, err := Check(raw)
+		require.NoError(t, err)
+		h.SetBaseOffset(raw, 1234)
+		SetBaseOffset(want, 1234)
+		require.Equal(t, want, raw)
+		got, err := Check(raw)
+		require.NoError(t, err)
+		require.Equal(t, got, h)
+
+		h.SetLogAppendTime(raw, 1_800_000_000_000)
+		SetLogAppendTime(want, 1_800_000_000_000)
+		require.Equal(t, want, raw)
+		got, err = Check(raw)
+		require.NoError(t, err, "the CRC is valid after the stamp")
+		require.Equal(t, got, h)
+		require.Equal(t, LogAppendTime, h.TimestampType())
+	}
+}
+
 func TestBuilderReuseAndSize(t *testing.T) {
 	b := NewBuilder(0, BatchOptions{})
 	for round := 0; round < 3; round++ {
@@ -360,4 +386,27 @@ func TestOptionsKeepProducerZero(t *testing.T) {
 	got, err = Check(build(t, 0, BatchOptions{}, sampleRecords()[:1]))
 	require.NoError(t, err)
 	require.Equal(t, [3]int64{-1, -1, -1}, [3]int64{got.ProducerID, int64(got.ProducerEpoch), int64(got.BaseSequence)})
+}
+
+// TestVarintMatchesBinary: the inline fast paths decode every one- and
+// two-byte input (canonical or not, and cut short) as binary.Varint does.
+func TestVarintMatchesBinary(t *testing.T) {
+	check := func(p []byte) {
+		wantV, wantN := binary.Varint(p)
+		v, n := varint(p)
+		if v != wantV || n != wantN {
+			t.Fatalf("varint(% x) = %d, %d; binary.Varint says %d, %d", p, v, n, wantV, wantN)
+		}
+	}
+	check(nil)
+	for a := range 256 {
+		check([]byte{byte(a)})
+		for b := range 256 {
+			check([]byte{byte(a), byte(b)})
+			check([]byte{byte(a), byte(b), 0x01})
+		}
+	}
+	for _, v := range []int64{0, -1, 1, 63, -64, 64, 8191, -8192, 8192, 1 << 40, -1 << 62} {
+		check(binary.AppendVarint(nil, v))
+	}
 }

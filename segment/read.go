@@ -8,69 +8,88 @@ import (
 )
 
 // scanChunk is how much of the file locate reads at once while it walks
-// batch headers forward from an index entry.
+// batch headers forward from an index entry, and the least Read reads at
+// once.
 const scanChunk = 16 << 10
 
 var scanBufs = sync.Pool{New: func() any { b := make([]byte, scanChunk); return &b }}
 
 // locate returns the position of the first batch whose last offset is at or
 // after offset (size when there is none), scanning forward from the
-// nearest offset index entry. It checks the offsets of every batch header
-// it walks (see checkEntry, follows and within): a batch that cannot be
-// where it is is ErrCorrupt, never a batch served under wrong offsets.
+// nearest offset index entry (see scan).
 func (s *Segment) locate(offset, size int64) (int64, record.BatchHeader, error) {
-	var h record.BatchHeader
-	pos := int64(0)
-	entry := int64(-1) // last offset of the batch at pos, from the index
-	if offset > s.base {
-		if off, p := s.oi.Lookup(offset); p > 0 {
-			pos, entry = int64(p), off
-		}
-	}
-	next := s.next.Load() // after the caller's load of size: covers every batch below it
-	prevNext := s.base
+	pos, entry := s.start(offset)
 	bp := scanBufs.Get().(*[]byte)
 	defer scanBufs.Put(bp)
-	buf := (*bp)[:0]
-	bufPos := pos // file position of buf[0]
+	_, _, pos, h, err := s.scan((*bp)[:0], pos, entry, offset, size, scanChunk)
+	return pos, h, err
+}
+
+// start returns where a scan for offset starts: the position of the
+// offset index entry nearest offset, and the entry's offset (the last
+// offset of the batch there), or the start of the file and -1.
+func (s *Segment) start(offset int64) (pos, entry int64) {
+	if offset > s.base {
+		if off, p := s.oi.Lookup(offset); p > 0 {
+			return int64(p), off
+		}
+	}
+	return 0, -1
+}
+
+// scan walks the batch headers of the file forward from pos, where the
+// batch whose last offset is entry begins (an offset index entry; -1 for
+// the start of the file), to the first batch whose last offset is at or
+// after offset, reading the file into buf (grown as needed) chunk bytes or
+// more at a time. It returns buf, the file position bufPos of buf[0], and the
+// position and header of the batch found (pos is size when there is
+// none); buf then holds the batch's header at pos-bufPos, and whatever
+// followed it in the last read. It checks the offsets of every batch
+// header it walks (see checkEntry, follows and within): a batch that
+// cannot be where it is is ErrCorrupt, never a batch served under wrong
+// offsets.
+func (s *Segment) scan(buf []byte, pos, entry, offset, size, chunk int64) (_ []byte, bufPos int64, _ int64, h record.BatchHeader, err error) {
+	next := s.next.Load() // after the caller's load of size: covers every batch below it
+	prevNext := s.base
+	buf = buf[:0]
+	bufPos = pos
 	for pos < size {
-		if pos < bufPos || pos+record.HeaderSize > bufPos+int64(len(buf)) {
-			n := min(int64(cap(buf)), size-pos)
+		if pos+record.HeaderSize > bufPos+int64(len(buf)) {
+			n := min(chunk, size-pos)
 			if n < record.HeaderSize {
-				return 0, h, fmt.Errorf("segment %d: batch header at position %d runs past the end (%d): %w", s.base, pos, size, record.ErrCorrupt)
+				return buf, bufPos, 0, h, fmt.Errorf("segment %d: batch header at position %d runs past the end (%d): %w", s.base, pos, size, record.ErrCorrupt)
 			}
-			buf = buf[:n]
+			buf = grow(buf, int(n))
 			if _, err := s.f.ReadAt(buf, pos); err != nil {
-				return 0, h, s.ioErr(err)
+				return buf, bufPos, 0, h, s.ioErr(err)
 			}
 			bufPos = pos
 		}
-		var err error
 		h, err = record.ParseHeader(buf[pos-bufPos:])
 		if err != nil {
-			return 0, h, fmt.Errorf("segment %d, position %d: %w", s.base, pos, err)
+			return buf, bufPos, 0, h, fmt.Errorf("segment %d, position %d: %w", s.base, pos, err)
 		}
 		if int64(h.Size()) > size-pos {
-			return 0, h, s.pastEnd(pos, h.Size(), size)
+			return buf, bufPos, 0, h, s.pastEnd(pos, h.Size(), size)
 		}
 		if entry >= 0 {
 			if err := s.checkEntry(&h, pos, entry); err != nil {
-				return 0, h, err
+				return buf, bufPos, 0, h, err
 			}
 			entry = -1
 		} else if !s.follows(&h, prevNext) {
-			return 0, h, s.discontinuity(&h, pos, prevNext)
+			return buf, bufPos, 0, h, s.discontinuity(&h, pos, prevNext)
 		}
 		if !within(&h, next) {
-			return 0, h, s.pastNext(&h, pos, next)
+			return buf, bufPos, 0, h, s.pastNext(&h, pos, next)
 		}
 		if h.LastOffset() >= offset {
-			return pos, h, nil
+			return buf, bufPos, pos, h, nil
 		}
 		prevNext = h.NextOffset()
 		pos += int64(h.Size())
 	}
-	return size, h, nil
+	return buf, bufPos, size, h, nil
 }
 
 // follows reports whether a batch with header h may come right after a
@@ -155,7 +174,7 @@ func (s *Segment) Read(dst []byte, offset, maxOffset int64, maxBytes int) ([]byt
 	if offset >= next || offset >= maxOffset {
 		return dst[:0], nil
 	}
-	pos, first, err := s.locate(offset, size)
+	buf, bufPos, pos, first, err := s.find(dst, offset, size, maxBytes)
 	if err != nil || pos >= size || first.LastOffset() >= maxOffset {
 		return dst[:0], err
 	}
@@ -167,10 +186,17 @@ func (s *Segment) Read(dst []byte, offset, maxOffset int64, maxBytes int) ([]byt
 		// checked against the one before it, which is enough.)
 		n = min(limit+record.HeaderSize, size-pos)
 	}
-	buf := grow(dst, int(n))
-	if _, err := s.f.ReadAt(buf, pos); err != nil {
-		return dst[:0], s.ioErr(err)
+	have := min(bufPos+int64(len(buf))-pos, n)
+	if pos > bufPos {
+		copy(buf, buf[pos-bufPos:pos-bufPos+have])
 	}
+	if have < n {
+		buf = growKeep(buf, int(have), int(n))
+		if _, err := s.f.ReadAt(buf[have:n], pos+have); err != nil {
+			return dst[:0], s.ioErr(err)
+		}
+	}
+	buf = buf[:n]
 	end, last := 0, 0 // end of the batches taken, start of the last of them
 	prevNext := first.BaseOffset
 	for end+record.HeaderSize <= len(buf) {
@@ -205,15 +231,78 @@ func (s *Segment) Read(dst []byte, offset, maxOffset int64, maxBytes int) ([]byt
 	return buf[:end], nil
 }
 
+// find is the first half of Read: it finds the first batch whose last
+// offset is at or after offset, as scan does, and reads the file from
+// there on into buf, mostly with a single read that also holds the
+// batches Read returns (Read reads the rest, if any, without reading a
+// byte twice). It returns buf, the file position bufPos of buf[0], and the
+// batch's position and header; buf holds its header at pos-bufPos.
+//
+// The offset index sizes the read: the batches a scan from the entry
+// nearest offset walks end by the next entry, and the batch at the next
+// entry ends by the entry after it. When the entries are far apart
+// (batches larger than index.interval.bytes each get an entry), the batch
+// holding offset is most likely the one at the next entry: find reads
+// that batch alone, checked against its entry, and falls back on the
+// scan from the entry before only if it starts past offset.
+func (s *Segment) find(buf []byte, offset, size int64, maxBytes int) (_ []byte, bufPos, pos int64, h record.BatchHeader, err error) {
+	want := int64(max(maxBytes, 0)) + record.HeaderSize
+	sp := s.oi.LookupSpan(offset)
+	start, entry := int64(0), int64(-1)
+	if offset > s.base && sp.Position > 0 {
+		start, entry = int64(sp.Position), sp.Offset
+	}
+	// Entries at or past size are those of batches not visible yet.
+	next, after := int64(-1), int64(-1)
+	if sp.HasNext && int64(sp.NextPosition) > start && int64(sp.NextPosition) < size {
+		next = int64(sp.NextPosition)
+		after = size
+		if sp.HasAfter && int64(sp.AfterPosition) > next {
+			after = min(int64(sp.AfterPosition), size)
+		}
+	}
+	if next >= 0 && entry < offset && next-start >= 2*int64(*s.cfg.IndexIntervalBytes) {
+		n := min(max(after-next+record.HeaderSize, want), size-next)
+		buf = grow(buf, int(n))
+		if _, err := s.f.ReadAt(buf, next); err != nil {
+			return buf, next, 0, h, s.ioErr(err)
+		}
+		// Taken only if every check passes; otherwise the scan below
+		// walks to it (or stops before it) and reports what is wrong.
+		h, err = record.ParseHeader(buf)
+		if err == nil && h.BaseOffset <= offset && s.checkEntry(&h, next, sp.NextOffset) == nil &&
+			int64(h.Size()) <= size-next && within(&h, s.next.Load()) {
+			return buf, next, next, h, nil
+		}
+	}
+	n := max(int64(*s.cfg.IndexIntervalBytes)+want, scanChunk)
+	if next >= 0 {
+		n = next - start + max(after-next+record.HeaderSize, want)
+	}
+	return s.scan(buf, start, entry, offset, size, min(n, size-start))
+}
+
 // pastEnd reports a batch whose length runs past the end of the segment's
 // complete batches: its length field is damaged.
 func (s *Segment) pastEnd(pos int64, n int, size int64) error {
 	return fmt.Errorf("segment %d, position %d: batch of %d bytes runs past the end (%d): %w", s.base, pos, n, size, record.ErrCorrupt)
 }
 
+// grow returns b with length n, reallocated if need be; its contents are
+// not kept.
 func grow(b []byte, n int) []byte {
 	if cap(b) < n {
 		return make([]byte, n)
+	}
+	return b[:n]
+}
+
+// growKeep is grow that keeps the first keep bytes of b.
+func growKeep(b []byte, keep, n int) []byte {
+	if cap(b) < n {
+		nb := make([]byte, n)
+		copy(nb, b[:keep])
+		return nb
 	}
 	return b[:n]
 }

@@ -2,6 +2,7 @@ package segment
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -469,13 +470,25 @@ func (s *Segment) Append(batch []byte) error {
 	if err != nil {
 		return fmt.Errorf("segment %d: append: %w", s.base, err)
 	}
+	return s.AppendChecked(batch, &h)
+}
+
+// AppendChecked is Append for a batch whose header h the caller has
+// already parsed (the log does, when it checks the batch's CRC), so that
+// an append parses it once: h must describe batch as it is now, with its
+// final base offset (see record.BatchHeader.SetBaseOffset). A batch whose
+// size or base offset is not h's is refused.
+func (s *Segment) AppendChecked(batch []byte, h *record.BatchHeader) error {
 	if h.Size() != len(batch) {
 		return fmt.Errorf("segment %d: append: batch of %d bytes says it has %d: %w", s.base, len(batch), h.Size(), record.ErrCorrupt)
+	}
+	if len(batch) < record.HeaderSize || int64(binary.BigEndian.Uint64(batch)) != h.BaseOffset {
+		return fmt.Errorf("segment %d: append: the batch's header is not the one given (base offset %d)", s.base, h.BaseOffset)
 	}
 	if h.BaseOffset < s.next.Load() {
 		return fmt.Errorf("segment %d: append at offset %d below the next offset %d", s.base, h.BaseOffset, s.next.Load())
 	}
-	if !s.fits(&h) {
+	if !s.fits(h) {
 		return fmt.Errorf("segment %d: offset %d too far from the base offset for the index", s.base, h.LastOffset())
 	}
 	pos := s.size.Load()
@@ -485,7 +498,7 @@ func (s *Segment) Append(batch []byte) error {
 	if _, err := s.f.WriteAt(batch, pos); err != nil {
 		return s.writeFailed(pos, err)
 	}
-	s.indexBatch(&h, pos)
+	s.indexBatch(h, pos)
 	s.next.Store(h.NextOffset())
 	s.size.Store(pos + int64(len(batch)))
 	return nil
@@ -560,8 +573,15 @@ func (s *Segment) ShouldRoll(batchBytes int, lastOffset int64, segmentBytes int6
 }
 
 // Sync flushes the log file to stable storage (fsync). Index files are
-// derived data and are written by Seal and Close.
+// derived data and are written by Seal and Close. Unlike the other writer
+// methods it may run concurrently with Append, Seal, Close and Delete: it
+// holds a reference (see Acquire) while it fsyncs, so Close waits for it,
+// and it fails with ErrClosed once Close or Delete has begun.
 func (s *Segment) Sync() error {
+	if !s.Acquire() {
+		return fmt.Errorf("segment %d: %w", s.base, ErrClosed)
+	}
+	defer s.Release()
 	if err := s.f.Sync(); err != nil {
 		return s.ioErr(err)
 	}

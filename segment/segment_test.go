@@ -902,3 +902,67 @@ func TestBatchLengthPastTheEnd(t *testing.T) {
 	require.ErrorIs(t, err, record.ErrCorrupt)
 	require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(64<<20), "allocated what the damaged length claims")
 }
+
+// TestReadLayouts reads random offsets with random maxBytes from segments
+// whose index entries are dense (batches larger than the index interval,
+// each with an entry), sparse (many small batches per entry) or mixed,
+// also after reopening with another index interval than the one the
+// segment was written with, compacted or not, and compares each result
+// with the batches the reference says: the one holding the offset, then
+// the following ones while they fit maxBytes.
+func TestReadLayouts(t *testing.T) {
+	layouts := []struct {
+		name             string
+		minSize, maxSize int // value bytes per record
+		records          int // records per batch, at most
+	}{
+		{"dense", 100, 300, 60},
+		{"sparse", 10, 60, 3},
+		{"mixed", 10, 400, 40},
+	}
+	for _, lay := range layouts {
+		for _, reopen := range []int{0, 256, 64 << 10} {
+			for _, compacted := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/reopen=%d/compacted=%v", lay.name, reopen, compacted), func(t *testing.T) {
+					r := rand.New(rand.NewPCG(uint64(len(lay.name)), uint64(reopen)))
+					dir := t.TempDir()
+					cfg := Config{IndexIntervalBytes: new(4096), Compacted: compacted}
+					s := openSeg(t, dir, 1000, cfg)
+					var ws []written
+					for range 150 {
+						n := 1 + r.IntN(lay.records)
+						ws = append(ws, appendBatch(t, s, batchN(t, s.NextOffset(), n, lay.minSize+r.IntN(lay.maxSize-lay.minSize), 1000)))
+					}
+					if reopen > 0 {
+						require.NoError(t, s.Close())
+						cfg.IndexIntervalBytes = new(reopen)
+						s = openSeg(t, dir, 1000, cfg)
+					}
+					end := ws[len(ws)-1].h.NextOffset()
+					all := concat(ws)
+					var dst []byte
+					for range 1000 {
+						off := 1000 + r.Int64N(end-1000)
+						maxBytes := []int{1, 100, 4096, 16 << 10, 64 << 10, 1 << 20}[r.IntN(6)]
+						i := 0
+						for ws[i].h.LastOffset() < off {
+							i++
+						}
+						j, total := i+1, len(ws[i].bytes)
+						for j < len(ws) && total+len(ws[j].bytes) <= maxBytes {
+							total += len(ws[j].bytes)
+							j++
+						}
+						var err error
+						dst, err = s.Read(dst, off, math.MaxInt64, maxBytes)
+						require.NoError(t, err)
+						want := all[ws[i].pos : ws[j-1].pos+int64(len(ws[j-1].bytes))]
+						if !bytes.Equal(want, dst) {
+							t.Fatalf("offset %d, maxBytes %d: got %d bytes, want batches %d to %d (%d bytes)", off, maxBytes, len(dst), i, j-1, len(want))
+						}
+					}
+				})
+			}
+		}
+	}
+}
