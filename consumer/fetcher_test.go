@@ -1,8 +1,14 @@
 package consumer
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -311,4 +317,136 @@ func BenchmarkPoll(b *testing.B) {
 		n += len(recs)
 	}
 	b.ReportMetric(float64(n)/float64(b.N), "records/op")
+}
+
+// benchLog opens a broker on disk (page cache) with one topic "t" of one
+// partition holding n records of size-byte values in batches of 100, as
+// the peer benchmark's workloads write them. Value i is its offset (8
+// bytes, big endian) followed by filler bytes.
+func benchLog(b *testing.B, n, size int) (*commitlog.Broker, []byte) {
+	b.Helper()
+	br, err := commitlog.Open(b.TempDir(), commitlog.WithoutExpvar(), commitlog.WithMaintenanceInterval(time.Hour),
+		commitlog.WithLogger(slog.New(slog.DiscardHandler)))
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = br.Close() })
+	top, err := br.CreateTopic("t", commitlog.TopicConfig{Partitions: 1, Retention: new(time.Duration(-1))})
+	require.NoError(b, err)
+	p := top.Partitions()[0]
+	filler := make([]byte, size)
+	for i := range filler {
+		filler[i] = byte(i*7 + 1)
+	}
+	value := slices.Clone(filler)
+	bl := record.NewBuilder(0, record.BatchOptions{})
+	for i := 0; i < n; i += 100 {
+		bl.Reset(0, record.BatchOptions{})
+		for j := i; j < min(i+100, n); j++ {
+			binary.BigEndian.PutUint64(value, uint64(j))
+			bl.Add(1_700_000_000_000, nil, value, nil)
+		}
+		raw, err := bl.Build()
+		require.NoError(b, err)
+		_, err = p.Append(raw, false)
+		require.NoError(b, err)
+	}
+	require.Equal(b, int64(n), p.HighWatermark())
+	return br, filler
+}
+
+// checkValue fails unless v is the value benchLog wrote at offset.
+func checkValue(b *testing.B, filler, v []byte, offset int64) {
+	if len(v) != len(filler) || binary.BigEndian.Uint64(v) != uint64(offset) || !bytes.Equal(v[8:], filler[8:]) {
+		b.Fatalf("offset %d: wrong value", offset)
+	}
+}
+
+// allocsSince is the number of heap allocations since m0 was read.
+func allocsSince(m0 *runtime.MemStats) uint64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.Mallocs - m0.Mallocs
+}
+
+// BenchmarkPollSequential reads a 16 MiB partition of 1 KiB records from
+// the page cache, one op per pass from the beginning to the end, every
+// value checked byte for byte (the peer benchmark's workload 3). MB/s
+// counts the values; allocs/record is every heap allocation of the pass
+// over the records it returned.
+func BenchmarkPollSequential(b *testing.B) {
+	const n, size = 16 << 10, 1 << 10
+	br, filler := benchLog(b, n, size)
+	c, err := New(br, Config{AutoOffsetReset: ResetEarliest, FetchMaxWait: new(time.Duration(0))})
+	require.NoError(b, err)
+	defer c.Close(context.Background())
+	tp := TopicPartition{Topic: "t"}
+	require.NoError(b, c.Assign([]TopicPartition{tp}))
+	ctx := context.Background()
+	b.SetBytes(n * size)
+	var m0 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	records := 0
+	for b.Loop() {
+		require.NoError(b, c.SeekToBeginning())
+		next := int64(0)
+		for next < n {
+			recs, err := c.Poll(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i := range recs {
+				if recs[i].Offset != next {
+					b.Fatalf("offset %d, want %d", recs[i].Offset, next)
+				}
+				checkValue(b, filler, recs[i].Value, next)
+				next++
+			}
+		}
+		records += n
+	}
+	b.ReportMetric(float64(allocsSince(&m0))/float64(records), "allocs/record")
+}
+
+// BenchmarkSeekPoll is a random read by offset through the consumer: Seek
+// to a uniformly random offset, Poll one record (max.poll.records=1) and
+// check it, in partitions of 100 B records in batches of 100 of two sizes
+// (the peer benchmark's workload 4). fetch=1 sets max.partition.fetch.bytes
+// to 1 (one whole batch per fetch), fetch=default leaves it at 1 MiB.
+func BenchmarkSeekPoll(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		for _, fetch := range []string{"1", "default"} {
+			b.Run(fmt.Sprintf("records=%d/fetch=%s", n, fetch), func(b *testing.B) {
+				br, filler := benchLog(b, n, 100)
+				cfg := Config{AutoOffsetReset: ResetNone, MaxPollRecords: 1, FetchMaxWait: new(time.Duration(0))}
+				if fetch == "1" {
+					cfg.MaxPartitionFetchBytes = new(1)
+				}
+				c, err := New(br, cfg)
+				require.NoError(b, err)
+				defer c.Close(context.Background())
+				tp := TopicPartition{Topic: "t"}
+				require.NoError(b, c.Assign([]TopicPartition{tp}))
+				ctx := context.Background()
+				rng := rand.New(rand.NewPCG(1, 2))
+				var m0 runtime.MemStats
+				runtime.ReadMemStats(&m0)
+				ops := 0
+				for b.Loop() {
+					off := rng.Int64N(int64(n))
+					if err := c.Seek(tp, off); err != nil {
+						b.Fatal(err)
+					}
+					recs, err := c.Poll(ctx)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if len(recs) != 1 || recs[0].Offset != off {
+						b.Fatalf("seek to %d: polled %d records", off, len(recs))
+					}
+					checkValue(b, filler, recs[0].Value, off)
+					ops++
+				}
+				b.ReportMetric(float64(allocsSince(&m0))/float64(ops), "allocs/record")
+			})
+		}
+	}
 }
