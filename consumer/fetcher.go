@@ -24,7 +24,7 @@ import (
 //     memory; copy out what is kept long.
 //   - From PollInto, until the next Poll or PollInto of the consumer (the
 //     rebalance listeners that call runs included), which reuses the
-//     buffers. Headers too points into a slice the consumer reuses.
+//     buffers; Headers is itself a slice the consumer reuses.
 type Record struct {
 	Topic         string
 	Partition     int32
@@ -50,12 +50,13 @@ func (c *Consumer) Poll(ctx context.Context) ([]Record, error) {
 	return c.poll(ctx, nil, true)
 }
 
-// PollInto is Poll without allocations: it appends the records to
+// PollInto is Poll without Poll's allocations: it appends the records to
 // dst[:0] and returns that slice, and their Key, Value and Headers point
 // into buffers the consumer reuses. They are valid until the next Poll or
 // PollInto call of this consumer, including the rebalance listeners it
-// runs (see Record): copy what must outlive that. Passing the slice it
-// returned as the next dst makes a steady poll loop allocation-free.
+// runs (see Record): copy what must outlive that. With the slice it
+// returned passed back as dst, a poll loop that keeps finding records
+// allocates nothing.
 func (c *Consumer) PollInto(ctx context.Context, dst []Record) ([]Record, error) {
 	return c.poll(ctx, dst[:0], false)
 }

@@ -616,6 +616,49 @@ func allocsSince(m0 *runtime.MemStats) uint64 {
 func BenchmarkPollSequential(b *testing.B)     { benchSequential(b, false) }
 func BenchmarkPollIntoSequential(b *testing.B) { benchSequential(b, true) }
 
+// BenchmarkPartitionReadSequential is the floor of the two above: the same
+// pass and checks with no consumer, Partition.Read of 1 MiB into one buffer
+// and a record.Iterator (CRC checked), as the peer benchmark reads log.Log.
+func BenchmarkPartitionReadSequential(b *testing.B) {
+	const n, size = 16 << 10, 1 << 10
+	br, filler := benchLog(b, n, size)
+	top, err := br.Topic("t")
+	require.NoError(b, err)
+	p := top.Partitions()[0]
+	b.SetBytes(n * size)
+	var buf []byte
+	var it record.Iterator
+	for b.Loop() {
+		next := int64(0)
+		for next < n {
+			if buf, err = p.Read(buf, next, 1<<20); err != nil {
+				b.Fatal(err)
+			}
+			for rest := buf; len(rest) > 0; {
+				h, err := record.Check(rest)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := it.ResetChecked(&h, rest); err != nil {
+					b.Fatal(err)
+				}
+				for it.Next() {
+					r := it.Record()
+					if r.Offset != next {
+						b.Fatalf("offset %d, want %d", r.Offset, next)
+					}
+					checkValue(b, filler, r.Value, next)
+					next++
+				}
+				if it.Err() != nil {
+					b.Fatal(it.Err())
+				}
+				rest = rest[h.Size():]
+			}
+		}
+	}
+}
+
 func benchSequential(b *testing.B, into bool) {
 	const n, size = 16 << 10, 1 << 10
 	br, filler := benchLog(b, n, size)
