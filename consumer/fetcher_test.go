@@ -669,6 +669,7 @@ func benchSequential(b *testing.B, into bool) {
 	require.NoError(b, c.Assign([]TopicPartition{tp}))
 	ctx := context.Background()
 	b.SetBytes(n * size)
+	b.ReportAllocs()
 	var m0 runtime.MemStats
 	runtime.ReadMemStats(&m0)
 	records := 0
@@ -723,6 +724,7 @@ func benchSeek(b *testing.B, into bool) {
 				require.NoError(b, c.Assign([]TopicPartition{tp}))
 				ctx := context.Background()
 				rng := rand.New(rand.NewPCG(1, 2))
+				b.ReportAllocs()
 				var m0 runtime.MemStats
 				runtime.ReadMemStats(&m0)
 				ops := 0
