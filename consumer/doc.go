@@ -11,6 +11,27 @@
 //     compacted topic __consumer_offsets and loads them back when the
 //     coordinator starts.
 //
+// # Fetching and the records' bytes
+//
+// A fetch reads whole batches from a partition into one buffer and checks
+// them (headers, CRCs, offsets); Poll then decodes the records it returns,
+// and no more, as views into that buffer: a record's Key, Value and header
+// values are not copies. Each read asks for what the records the Poll
+// still lacks take (max.poll.records, by the sizes of the partition's
+// records so far), within max.partition.fetch.bytes and fetch.max.bytes:
+// a Seek followed by a Poll of one record reads the batch holding it, not
+// a megabyte.
+//
+// Poll's records stay valid for as long as the application keeps them: a
+// buffer Poll returned records from is never reused, so each fetch reads
+// into a buffer of its own and each Poll allocates the slice it returns,
+// and the garbage collector frees them once no record points into them
+// (keeping one record keeps its whole buffer). PollInto(ctx, dst) returns
+// the same records into dst without those allocations: the consumer reuses
+// its buffers, so its records are valid only until the next Poll or
+// PollInto (and the rebalance listeners that call runs). It is the form for
+// a loop that handles or copies each record before it polls again.
+//
 // # Threading model
 //
 // A Consumer, like Kafka's, belongs to one goroutine, the polling

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/commitlog-go/commitlog"
@@ -59,4 +60,41 @@ func ExampleConsumer() {
 	}
 	fmt.Println(n, total)
 	// Output: 10 10
+}
+
+// ExampleConsumer_PollInto reads a partition with PollInto, which reuses
+// the consumer's buffers and the slice passed back to it: each record is
+// handled before the next call, which may overwrite its bytes.
+func ExampleConsumer_PollInto() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "example-")
+	defer os.RemoveAll(dir)
+	b, _ := commitlog.Open(dir)
+	defer b.Close()
+	b.CreateTopic("events", commitlog.TopicConfig{Partitions: 1})
+	p, _ := producer.New(b, producer.Config{})
+	for i := 0; i < 10; i++ {
+		p.Send(ctx, &producer.Record{Topic: "events", Value: []byte(fmt.Sprint(i))})
+	}
+	p.Close(ctx)
+
+	c, err := consumer.New(b, consumer.Config{AutoOffsetReset: consumer.ResetEarliest})
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close(ctx)
+	c.Assign([]consumer.TopicPartition{{Topic: "events", Partition: 0}})
+	var recs []consumer.Record
+	sum := 0
+	for n := 0; n < 10; n += len(recs) {
+		if recs, err = c.PollInto(ctx, recs); err != nil {
+			panic(err)
+		}
+		for _, r := range recs {
+			v, _ := strconv.Atoi(string(r.Value)) // used here, not kept
+			sum += v
+		}
+	}
+	fmt.Println(sum)
+	// Output: 45
 }

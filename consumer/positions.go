@@ -156,9 +156,9 @@ func (c *Consumer) Paused() []TopicPartition {
 
 // clear drops every assigned partition.
 func (f *fetcher) clear() {
+	f.drop(func(*chunk) bool { return true })
 	f.parts = map[TopicPartition]*partState{}
 	f.order = nil
-	f.buffered = nil
 }
 
 // add assigns tp, without a position yet (resolve gives it one).
@@ -182,9 +182,7 @@ func (f *fetcher) remove(tps []TopicPartition) {
 		delete(f.parts, tp)
 	}
 	f.order = slices.DeleteFunc(f.order, func(tp TopicPartition) bool { return f.parts[tp] == nil })
-	f.buffered = slices.DeleteFunc(f.buffered, func(r Record) bool {
-		return f.parts[TopicPartition{Topic: r.Topic, Partition: r.Partition}] == nil
-	})
+	f.drop(func(ch *chunk) bool { return f.parts[ch.ps.tp] != ch.ps })
 }
 
 // assignment is the assigned partitions, sorted.
@@ -217,8 +215,9 @@ func (f *fetcher) state(tp TopicPartition) (*partState, error) {
 // moveTo positions ps at offset, dropping what was fetched of it.
 func (f *fetcher) moveTo(ps *partState, offset int64) {
 	ps.fetchPos, ps.pos = offset, offset
-	f.buffered = slices.DeleteFunc(f.buffered, func(r Record) bool { return r.Topic == ps.tp.Topic && r.Partition == ps.tp.Partition })
-	ps.buffered = 0
+	if ps.chunks > 0 {
+		f.drop(func(ch *chunk) bool { return ch.ps == ps })
+	}
 }
 
 // resolve gives a partition without a position one: its committed offset,
