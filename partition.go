@@ -118,7 +118,7 @@ func (p *Partition) LogEndOffset() int64 { return p.log.EndOffset() }
 
 // Compacted reports whether the partition's topic is compacted
 // (cleanup.policy includes compact): offsets may then have gaps.
-func (p *Partition) Compacted() bool { return p.log.Config().Compact }
+func (p *Partition) Compacted() bool { return p.log.Compacted() }
 
 // Size is the partition's size on disk, in bytes.
 func (p *Partition) Size() int64 { return p.log.Size() }

@@ -233,7 +233,8 @@ type clClient struct {
 	err      error // guarded by errMu: the first error a callback reported
 	rec      producer.Record
 	// random reads (Get): a consumer kept across calls
-	rc *consumer.Consumer
+	rc   *consumer.Consumer
+	recs []consumer.Record
 }
 
 func newCLClient(p *payload) Sys  { return &clClient{p: p} }
@@ -375,8 +376,9 @@ func (s *clClient) Scan(n int64, fn func(v []byte) error) error {
 		return err
 	}
 	var got int64
+	var recs []consumer.Record
 	for got < n {
-		recs, err := c.Poll(ctx)
+		recs, err = c.PollInto(ctx, recs)
 		if err != nil {
 			return err
 		}
@@ -414,10 +416,11 @@ func (s *clClient) Get(i int64, fn func(v []byte) error) error {
 	if err := s.rc.Seek(tp, i); err != nil {
 		return err
 	}
-	recs, err := s.rc.Poll(ctx)
+	recs, err := s.rc.PollInto(ctx, s.recs)
 	if err != nil {
 		return err
 	}
+	s.recs = recs
 	if len(recs) == 0 || recs[0].Offset != i {
 		return fmt.Errorf("seek to %d, poll returned %d records (first %v)", i, len(recs), firstOffset(recs))
 	}
