@@ -400,6 +400,7 @@ func (c *Consumer) heartbeat(done chan struct{}) {
 	defer close(done)
 	tick := time.NewTicker(c.set.HeartbeatInterval)
 	defer tick.Stop()
+	left := "" // the member id this goroutine left the group as: no more heartbeats, nor warnings, for it
 	for {
 		select {
 		case <-c.life.ctx.Done():
@@ -409,12 +410,13 @@ func (c *Consumer) heartbeat(done chan struct{}) {
 		c.group.mu.Lock()
 		memberID, gen, lastPoll, joining, hung := c.group.memberID, c.group.generation, c.group.lastPoll, c.group.joining, c.group.hung
 		c.group.mu.Unlock()
-		if memberID == "" || hung {
+		if memberID == "" || memberID == left || hung {
 			continue
 		}
 		if !joining && time.Since(lastPoll) > c.set.MaxPollInterval {
 			c.b.Logger().Warn("max.poll.interval.ms passed without a poll; leaving the group", "group", c.set.GroupID, "member", memberID)
 			c.coord.LeaveGroup(c.set.GroupID, memberID)
+			left = memberID
 			continue
 		}
 		if err := c.coord.Heartbeat(c.set.GroupID, memberID, gen); err != nil {

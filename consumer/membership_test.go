@@ -3,7 +3,10 @@ package consumer
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -500,4 +503,47 @@ func TestTwoGroupsEachSeeEverything(t *testing.T) {
 		}
 	}
 	wg.Wait()
+}
+
+// countingHandler counts the log records whose message contains match.
+type countingHandler struct {
+	match string
+	n     *atomic.Int64
+}
+
+func (h countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h countingHandler) Handle(_ context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, h.match) {
+		h.n.Add(1)
+	}
+	return nil
+}
+func (h countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h countingHandler) WithGroup(string) slog.Handler      { return h }
+
+// TestMaxPollIntervalLeavesOnce: a member past max.poll.interval.ms leaves
+// the group once; its heartbeat goroutine then neither leaves again nor
+// warns again at every tick until the next Poll.
+func TestMaxPollIntervalLeavesOnce(t *testing.T) {
+	var warnings atomic.Int64
+	b, err := commitlog.Open(t.TempDir(), commitlog.WithMaintenanceInterval(time.Hour),
+		commitlog.WithLogger(slog.New(countingHandler{"max.poll.interval.ms passed", &warnings})))
+	require.NoError(t, err)
+	defer b.Close()
+	_, err = b.CreateTopic("t", commitlog.TopicConfig{})
+	require.NoError(t, err)
+	cfg := fastConfig("g")
+	cfg.MaxPollInterval = 100 * time.Millisecond
+	c, err := New(b, cfg)
+	require.NoError(t, err)
+	defer c.Close(context.Background())
+	require.NoError(t, c.Subscribe([]string{"t"}, nil))
+	require.Eventually(t, func() bool {
+		_, err := c.Poll(context.Background())
+		require.NoError(t, err)
+		return len(c.Assignment()) == 1
+	}, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return warnings.Load() > 0 }, 5*time.Second, 10*time.Millisecond)
+	time.Sleep(10 * cfg.HeartbeatInterval) // ten more ticks without a Poll
+	require.Equal(t, int64(1), warnings.Load())
 }
