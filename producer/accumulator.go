@@ -5,39 +5,64 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/commitlog-go/commitlog"
 	"github.com/commitlog-go/commitlog/record"
 )
 
+// The accumulator's hot path is one lock of the partition and one encode
+// per record: no allocation per record (a batch's builder and record slots
+// come from pools, a Send's Future from a slab per batch), and no clock
+// read per record beyond the timestamp of a record that has none.
+
 var builders = sync.Pool{New: func() any { return record.NewBuilder(0, record.BatchOptions{}) }}
 
+// entry is what a batch keeps of each record besides its encoding.
+type entry struct {
+	ts  int64                       // the timestamp encoded (CreateTime, ms)
+	cb  func(RecordMetadata, error) // SendCallback's; nil for Send and SendSync
+	ctx context.Context             // the Send context; nil when it cannot end, or with acks=0
+}
+
+// entries is a batch's record slots, pooled with their capacity: a
+// partition's batches reuse them instead of growing a slice each.
+type entries struct{ recs []entry }
+
+var entryPool sync.Pool // *entries
+
+// maxSlots bounds the record slots made for a new batch up front.
+const maxSlots = 1024
+
 // batch is one partition's batch in the accumulator: records encoded into
-// a builder as they arrive, and what their futures need.
+// a builder as they arrive, and what their callbacks and futures need.
+//
+// Until the sender takes it, a batch is guarded by its queue's mu; the
+// sender then owns it, and its result fields are read once done is closed.
 type batch struct {
-	tp      topicPartition
-	b       *record.Builder
-	ts      []int64
-	cbs     []func(RecordMetadata, error)
-	hasCB   bool
-	ctxs    []context.Context // each record's Send context; nil when it cannot end
-	hasCtx  bool              // some record's context can end
-	bytes   int64             // buffer.memory reserved
-	created time.Time
-	flush   bool // sealed by Flush/Close: send without lingering
-	done    chan struct{}
-	info    commitlog.AppendInfo
-	err     error
-	// Set by send when records' contexts had ended: each record's error
+	q        *partQueue
+	b        *record.Builder
+	e        *entries // nil once the batch is complete
+	n        int      // records
+	hasCB    bool     // some record has a callback
+	hasCtx   bool     // some record's context can end
+	flush    bool     // send without lingering: Flush, Close, or a record's waiter
+	lingered bool     // linger.ms has passed since created
+	bytes    int64    // buffer.memory reserved
+	created  time.Time
+	futures  []Future // the slab the latest Futures of Send live in
+	done     chan struct{}
+	info     commitlog.AppendInfo
+	err      error
+	// Set by build when records' contexts had ended: each record's error
 	// (nil if written) and its index in the batch written (-1 if not).
 	cancelled []error
 	index     []int32
 }
 
-func (b *batch) metadata(i int) RecordMetadata {
-	md := RecordMetadata{Topic: b.tp.topic, Partition: b.tp.id, Offset: -1, Timestamp: time.UnixMilli(b.ts[i])}
+// metadata is record i's, ts its timestamp as encoded.
+func (b *batch) metadata(i int, ts int64) RecordMetadata {
+	md := RecordMetadata{Topic: b.q.tp.topic, Partition: b.q.tp.id, Offset: -1, Timestamp: time.UnixMilli(ts)}
 	if b.recordErr(i) == nil {
 		at := int64(i)
 		if b.index != nil {
@@ -60,6 +85,18 @@ func (b *batch) recordErr(i int) error {
 	return b.err
 }
 
+// futureLocked returns a Future for record idx. Futures are carved from a
+// slab that doubles with the batch (1, 1, 2, 4, ... up to 64 Futures), so
+// Send allocates once every few records, not once a record; a Future kept
+// keeps its slab.
+func (b *batch) futureLocked(idx int32, ts int64, acked bool) *Future {
+	if len(b.futures) == cap(b.futures) {
+		b.futures = make([]Future, 0, min(b.n, 64))
+	}
+	b.futures = append(b.futures, Future{b: b, ts: ts, idx: idx, acked: acked})
+	return &b.futures[len(b.futures)-1]
+}
+
 // build encodes the batch for its append. Records whose Send context has
 // ended by now are left out (they fail with the context's error); nil,
 // with no error, when no record is left.
@@ -69,15 +106,14 @@ func (b *batch) build() ([]byte, error) {
 		return raw, err
 	}
 	var errs []error
-	for i, ctx := range b.ctxs {
-		if ctx != nil && ctx.Err() != nil {
+	for i := range b.e.recs {
+		if ctx := b.e.recs[i].ctx; ctx != nil && ctx.Err() != nil {
 			if errs == nil {
-				errs = make([]error, len(b.ctxs))
+				errs = make([]error, b.n)
 			}
-			errs[i] = fmt.Errorf("producer: record for %s-%d not sent: %w", b.tp.topic, b.tp.id, ctx.Err())
+			errs[i] = fmt.Errorf("producer: record for %s-%d not sent: %w", b.q.tp.topic, b.q.tp.id, ctx.Err())
 		}
 	}
-	b.ctxs = nil
 	if errs == nil {
 		return raw, nil
 	}
@@ -115,56 +151,104 @@ func (b *batch) build() ([]byte, error) {
 // partQueue is the accumulator and sender state of one partition.
 type partQueue struct {
 	p        *Producer
+	tq       *topicQueues
 	tp       topicPartition
 	part     *commitlog.Partition
-	numParts atomic.Int32 // the topic's partition count at the latest Send
-	limit    int          // the largest record accepted, in bytes
+	limit    int // the largest record accepted, in bytes
 	maxBatch int
 
+	// mu guards the fields below and the open and ready batches.
 	mu       sync.Mutex
 	open     *batch   // batch taking records
 	ready    []*batch // sealed, waiting to be sent, oldest first
-	inflight *batch   // being appended
+	inflight *batch   // the latest batch the sender took, until it is done
 	busy     bool     // the sender is in its loop (not waiting for work)
 	started  bool     // the sender goroutine runs
 	retired  bool     // replaced (the topic was created again): no lingering
 	wake     chan struct{}
-	timer    *time.Timer
+	timer    *time.Timer // linger.ms of the open batch, made once
+	armed    bool        // timer is set to go off
+
+	round []*batch // the batches of the sender's current round; the sender's own
 }
 
-func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, size int, cb func(RecordMetadata, error)) *Future {
+// sendMode is how the caller of add waits for its record.
+type sendMode uint8
+
+const (
+	modeCallback sendMode = iota // SendCallback: no Future
+	modeFuture                   // Send: a Future the caller may keep
+	modeSync                     // SendSync: it waits at once, so the batch goes without lingering
+)
+
+// add queues rec, of size bytes (reserved in buffer.memory), with
+// timestamp ts (ms; 0 with now set: the time it is queued). It returns the
+// record's Future as a value, and with modeFuture one to hand out.
+func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, size int, cb func(RecordMetadata, error), mode sendMode) (Future, *Future) {
+	acked := q.p.cfg.Acks == AcksNone // acks=0: the record is complete once queued
+	var done <-chan struct{}
+	if !acked {
+		done = ctx.Done() // nil: ctx can never end, nothing to check
+	}
 	q.mu.Lock()
-	if q.open != nil && q.open.b.Len() > 0 && q.open.b.Size()+size > q.maxBatch {
-		q.sealLocked()
-	}
-	if q.open == nil {
-		bl := builders.Get().(*record.Builder)
-		bl.Reset(0, record.BatchOptions{Compression: q.p.cfg.Compression})
-		q.open = &batch{tp: q.tp, b: bl, created: time.Now(), done: make(chan struct{})}
-	}
 	b := q.open
-	idx := b.b.Len()
-	b.b.Add(ts, rec.Key, rec.Value, rec.Headers)
-	b.ts = append(b.ts, ts)
-	b.cbs = append(b.cbs, cb)
-	b.hasCB = b.hasCB || cb != nil
-	if q.p.cfg.Acks != AcksNone { // acks=0: the record is complete once queued
-		if ctx.Done() == nil {
-			ctx = nil // can never end: nothing to check
-		}
-		b.ctxs = append(b.ctxs, ctx)
-		b.hasCtx = b.hasCtx || ctx != nil
+	if b != nil && b.n > 0 && b.b.Size()+size > q.maxBatch {
+		q.sealLocked()
+		b = nil
 	}
+	fresh := b == nil
+	if fresh {
+		b = q.openLocked(size)
+	}
+	if now {
+		// One clock read a batch: the batch's own time for its first
+		// record, the time elapsed since (monotonic) for the others.
+		ns := b.created.UnixNano()
+		if !fresh {
+			ns += int64(time.Since(b.created))
+		}
+		ts = ns / int64(time.Millisecond)
+	}
+	idx := int32(b.n)
+	b.b.Add(ts, rec.Key, rec.Value, rec.Headers)
+	e := entry{ts: ts, cb: cb}
+	if done != nil {
+		e.ctx = ctx
+		b.hasCtx = true
+	}
+	b.e.recs = append(b.e.recs, e)
+	b.n++
+	b.hasCB = b.hasCB || cb != nil
 	b.bytes += int64(size)
+	var fp *Future
+	if mode == modeFuture {
+		fp = b.futureLocked(idx, ts, acked)
+	}
+	if mode == modeSync && !acked {
+		// Its caller waits for it: do not wait out linger.ms. The batch is
+		// not sealed, so records sent while the sender is busy still join
+		// it (group commit).
+		b.flush = true
+	}
 	if b.b.Size() >= q.maxBatch || q.retired {
 		q.sealLocked()
 	}
 	q.scheduleLocked()
 	q.mu.Unlock()
-	if q.p.cfg.Acks == AcksNone {
-		return ackedFuture(RecordMetadata{Topic: q.tp.topic, Partition: q.tp.id, Offset: -1, Timestamp: time.UnixMilli(ts)})
+	return Future{b: b, ts: ts, idx: idx, acked: acked}, fp
+}
+
+// openLocked starts the open batch for a first record of size bytes.
+func (q *partQueue) openLocked(size int) *batch {
+	bl := builders.Get().(*record.Builder)
+	bl.Reset(0, record.BatchOptions{Compression: q.p.cfg.Compression})
+	e, _ := entryPool.Get().(*entries)
+	if e == nil {
+		e = &entries{recs: make([]entry, 0, min(q.maxBatch/size+1, maxSlots))}
 	}
-	return &Future{b: b, idx: idx}
+	b := &batch{q: q, b: bl, e: e, created: time.Now(), done: make(chan struct{})}
+	q.open = b
+	return b
 }
 
 func (q *partQueue) sealLocked() {
@@ -172,8 +256,18 @@ func (q *partQueue) sealLocked() {
 	q.open = nil
 }
 
+// sendableLocked reports whether the open batch b may go now. It reads no
+// clock: the linger timer and the sender mark a batch lingered.
 func (q *partQueue) sendableLocked(b *batch) bool {
-	return b.flush || q.p.cfg.Linger == 0 || time.Since(b.created) >= q.p.cfg.Linger
+	return b.flush || b.lingered || q.p.cfg.Linger == 0
+}
+
+// lingeredLocked is sendableLocked after checking the clock.
+func (q *partQueue) lingeredLocked(b *batch) bool {
+	if !q.sendableLocked(b) && time.Since(b.created) >= q.p.cfg.Linger {
+		b.lingered = true
+	}
+	return q.sendableLocked(b)
 }
 
 // scheduleLocked wakes the partition's sender when a batch is ready to go,
@@ -198,20 +292,41 @@ func (q *partQueue) scheduleLocked() {
 		}
 		return
 	}
-	if q.open != nil && q.timer == nil {
-		q.timer = time.AfterFunc(q.p.cfg.Linger-time.Since(q.open.created), q.kick)
+	if q.open != nil && !q.armed {
+		d := q.p.cfg.Linger - time.Since(q.open.created)
+		if q.timer == nil {
+			q.timer = time.AfterFunc(d, q.kick)
+		} else {
+			q.timer.Reset(d)
+		}
+		q.armed = true
 	}
 }
 
+// kick is the linger timer's: the open batch may have lingered enough.
 func (q *partQueue) kick() {
 	q.mu.Lock()
-	q.timer = nil
+	q.armed = false
+	if q.open != nil {
+		q.lingeredLocked(q.open)
+	}
 	q.scheduleLocked()
 	q.mu.Unlock()
 }
 
-// sender appends the partition's ready batches one at a time, in order,
-// whenever it is woken, until the producer closes.
+// expedite sends b without waiting out linger.ms, if it is still open: a
+// caller waits for one of its records.
+func (q *partQueue) expedite(b *batch) {
+	q.mu.Lock()
+	if q.open == b && !b.flush {
+		b.flush = true
+		q.scheduleLocked()
+	}
+	q.mu.Unlock()
+}
+
+// sender appends the partition's ready batches, in order, whenever it is
+// woken, until the producer closes.
 func (q *partQueue) sender() {
 	defer q.p.wg.Done()
 	for {
@@ -225,21 +340,34 @@ func (q *partQueue) sender() {
 	}
 }
 
-// drain sends batches until none is ready.
+// drain sends batches until none is ready. Without fsync it takes them
+// one at a time. With acks=all and Fsync it takes every batch ready,
+// writes them all and then waits for one fsync that covers them: the
+// records that gathered during the previous fsync share the next one
+// (group commit), however many batches they fill, and the sender never
+// waits for an fsync between two writes.
 func (q *partQueue) drain() {
+	durable := q.durable()
 	for {
 		q.mu.Lock()
-		var b *batch
-		switch {
-		case len(q.ready) > 0:
-			b = q.ready[0]
-			q.ready[0] = nil
-			q.ready = q.ready[1:]
-		case q.open != nil && q.sendableLocked(q.open):
-			b = q.open
+		round := q.round[:0]
+		if len(q.ready) > 0 {
+			if durable {
+				round = append(round, q.ready...)
+				clear(q.ready)
+				q.ready = q.ready[:0]
+			} else {
+				round = append(round, q.ready[0])
+				n := copy(q.ready, q.ready[1:])
+				q.ready[n] = nil
+				q.ready = q.ready[:n]
+			}
+		}
+		if (len(round) == 0 || durable) && q.open != nil && q.lingeredLocked(q.open) {
+			round = append(round, q.open)
 			q.open = nil
 		}
-		if b == nil {
+		if len(round) == 0 {
 			q.inflight = nil
 			q.busy = false
 			q.scheduleLocked()
@@ -247,58 +375,100 @@ func (q *partQueue) drain() {
 			return
 		}
 		q.busy = true
-		q.inflight = b
+		q.inflight = round[len(round)-1]
 		q.mu.Unlock()
-		// Sticky partitioning moves keyless records on once a batch goes.
-		q.p.cfg.Partitioner.OnNewBatch(q.tp.topic, q.tp.id, q.numParts.Load())
-		q.send(b)
-		if q.durable() {
-			q.gatherWaiters(len(b.ts))
+		q.round = round
+		if !durable {
+			q.write(round[0])
+			q.complete(round[0])
+		} else {
+			records := q.writeDurable(round)
+			q.gatherWaiters(records)
 		}
+		clear(round)
 	}
 }
 
 func (q *partQueue) durable() bool { return q.p.cfg.Acks == AcksAll && q.p.cfg.Fsync }
+
+// write encodes b and appends it to the partition (without fsync).
+func (q *partQueue) write(b *batch) {
+	// Sticky partitioning moves keyless records on once a batch goes.
+	q.p.cfg.Partitioner.OnNewBatch(q.tp.topic, q.tp.id, q.tq.numParts.Load())
+	raw, err := b.build()
+	if err == nil && raw != nil {
+		b.info, err = q.part.Append(raw, false)
+	}
+	b.err = err
+	builders.Put(b.b)
+	b.b = nil
+}
+
+// writeDurable writes the batches of round, fsyncs them with one SyncTo
+// and completes them in order; it returns the records they held.
+func (q *partQueue) writeDurable(round []*batch) int {
+	var end int64 = -1
+	records := 0
+	for _, b := range round {
+		q.write(b)
+		records += b.n
+		if b.err == nil && b.info.NumRecords > 0 {
+			end = max(end, b.info.LastOffset+1)
+		}
+	}
+	if end >= 0 {
+		if err := q.part.SyncTo(end); err != nil {
+			for _, b := range round {
+				if b.err == nil {
+					b.err = err
+				}
+			}
+		}
+	}
+	for _, b := range round {
+		q.complete(b)
+	}
+	return records
+}
+
+// complete runs b's callbacks, completes its futures and gives its memory
+// back.
+func (q *partQueue) complete(b *batch) {
+	if b.hasCB {
+		q.p.inCallback.Add(1)
+		runCallbacks(b)
+		q.p.inCallback.Add(-1)
+	}
+	e := b.e
+	b.e = nil
+	clear(e.recs)
+	e.recs = e.recs[:0]
+	entryPool.Put(e)
+	close(b.done) // after the callbacks: a future completes after its callback
+	q.p.mem.release(b.bytes)
+	if b.err != nil && q.p.cfg.Acks == AcksNone {
+		q.p.broker.Logger().Error("producer: acks=0 batch failed", "topic", q.tp.topic, "partition", q.tp.id, "records", b.n, "err", b.err)
+	}
+}
 
 // gatherWaiters gives the senders whose records the last fsync just
 // completed a moment to send their next ones, so that they join the next
 // batch instead of waiting a whole fsync for the one after (the group
 // commit a database's commit_delay tunes). It yields the processor a few
 // times, without sleeping, while the open batch holds fewer records than
-// the batch just written.
+// the round just written.
 func (q *partQueue) gatherWaiters(last int) {
 	for i := 0; i < 4; i++ {
 		q.mu.Lock()
 		n := 0
 		if q.open != nil {
-			n = q.open.b.Len()
+			n = q.open.n
 		}
 		q.mu.Unlock()
 		if n >= last {
 			return
 		}
 		runtime.Gosched()
-	}
-}
-
-func (q *partQueue) send(b *batch) {
-	raw, err := b.build()
-	if err == nil && raw != nil {
-		b.info, err = q.part.Append(raw, q.durable())
-	}
-	b.err = err
-	builders.Put(b.b)
-	b.b = nil
-	if b.hasCB {
-		q.p.inCallback.Add(1)
-		runCallbacks(b)
-		q.p.inCallback.Add(-1)
-	}
-	b.cbs = nil
-	close(b.done) // after the callbacks: a future completes after its callback
-	q.p.mem.release(b.bytes)
-	if err != nil && q.p.cfg.Acks == AcksNone {
-		q.p.broker.Logger().Error("producer: acks=0 batch failed", "topic", q.tp.topic, "partition", q.tp.id, "records", len(b.ts), "err", err)
 	}
 }
 
@@ -334,27 +504,40 @@ func (q *partQueue) flush() chan struct{} {
 // Future is the result of a Send: the record's metadata once written, or
 // the error that stopped it.
 type Future struct {
-	b   *batch
-	idx int
+	b     *batch   // nil when the record failed before it was queued
+	fail  *failure // why, when b is nil
+	ts    int64    // the record's timestamp as encoded
+	idx   int32    // the record's index in b
+	acked bool     // acks=0: complete once queued
+}
+
+// failure is the result of a record that failed before it was queued.
+type failure struct {
 	md  RecordMetadata
 	err error
 }
 
 var closedCh = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
-func failedFuture(rec *Record, err error) *Future {
+// failedMetadata is the metadata of a record that failed before it was
+// queued.
+func failedMetadata(rec *Record) RecordMetadata {
 	md := RecordMetadata{Partition: -1, Offset: -1}
 	if rec != nil {
 		md.Topic = rec.Topic
 	}
-	return &Future{md: md, err: err}
+	return md
 }
 
-func ackedFuture(md RecordMetadata) *Future { return &Future{md: md} }
+func failedFuture(rec *Record, err error) *Future {
+	return &Future{fail: &failure{md: failedMetadata(rec), err: err}}
+}
 
-// Done is closed when the result is known.
+// Done is closed when the result is known. Unlike Wait and Result, a
+// receive from Done does not hurry the record's batch: it may wait out
+// linger.ms.
 func (f *Future) Done() <-chan struct{} {
-	if f.b == nil {
+	if f.b == nil || f.acked {
 		return closedCh
 	}
 	return f.b.done
@@ -362,24 +545,46 @@ func (f *Future) Done() <-chan struct{} {
 
 // Wait waits for the result or for ctx to end (which does not cancel the
 // write: only the context given to Send does, and only until the record's
-// batch is handed to the partition).
+// batch is handed to the partition). A record waited for does not wait out
+// linger.ms: its batch is sent as soon as the partition's sender is free.
 func (f *Future) Wait(ctx context.Context) (RecordMetadata, error) {
-	if f.b == nil {
-		return f.md, f.err
+	if f.b != nil && !f.acked {
+		select {
+		case <-f.b.done:
+		default:
+			f.b.q.expedite(f.b)
+		}
+	}
+	return f.wait(ctx)
+}
+
+// wait is Wait without hurrying the batch.
+func (f *Future) wait(ctx context.Context) (RecordMetadata, error) {
+	if f.b == nil || f.acked {
+		return f.Result()
 	}
 	select {
 	case <-f.b.done:
 		return f.Result()
 	case <-ctx.Done():
-		return RecordMetadata{Topic: f.b.tp.topic, Partition: f.b.tp.id, Offset: -1}, ctx.Err()
+		return RecordMetadata{Topic: f.b.q.tp.topic, Partition: f.b.q.tp.id, Offset: -1}, ctx.Err()
 	}
 }
 
-// Result returns the outcome; call it after Done is closed.
+// Result returns the outcome, waiting for it if need be (as Wait does,
+// without a context).
 func (f *Future) Result() (RecordMetadata, error) {
-	if f.b == nil {
-		return f.md, f.err
+	switch {
+	case f.b == nil:
+		return f.fail.md, f.fail.err
+	case f.acked:
+		return RecordMetadata{Topic: f.b.q.tp.topic, Partition: f.b.q.tp.id, Offset: -1, Timestamp: time.UnixMilli(f.ts)}, nil
 	}
-	<-f.b.done
-	return f.b.metadata(f.idx), f.b.recordErr(f.idx)
+	select {
+	case <-f.b.done:
+	default:
+		f.b.q.expedite(f.b)
+		<-f.b.done
+	}
+	return f.b.metadata(int(f.idx), f.ts), f.b.recordErr(int(f.idx))
 }
