@@ -183,14 +183,19 @@ const (
 
 // add queues rec, of size bytes (reserved in buffer.memory), with
 // timestamp ts (ms; 0 with now set: the time it is queued). It returns the
-// record's Future as a value, and with modeFuture one to hand out.
-func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, size int, cb func(RecordMetadata, error), mode sendMode) (Future, *Future) {
+// record's Future as a value, and with modeFuture one to hand out; ok is
+// false, and nothing is queued, when the producer is closing.
+func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, size int, cb func(RecordMetadata, error), mode sendMode) (f Future, fp *Future, ok bool) {
 	acked := q.p.cfg.Acks == AcksNone // acks=0: the record is complete once queued
 	var done <-chan struct{}
 	if !acked {
 		done = ctx.Done() // nil: ctx can never end, nothing to check
 	}
 	q.mu.Lock()
+	if q.p.closing.Load() {
+		q.mu.Unlock()
+		return Future{}, nil, false
+	}
 	b := q.open
 	if b != nil && b.n > 0 && b.b.Size()+size > q.maxBatch {
 		q.sealLocked()
@@ -220,7 +225,6 @@ func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, si
 	b.n++
 	b.hasCB = b.hasCB || cb != nil
 	b.bytes += int64(size)
-	var fp *Future
 	if mode == modeFuture {
 		fp = b.futureLocked(idx, ts, acked)
 	}
@@ -235,7 +239,7 @@ func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, si
 	}
 	q.scheduleLocked()
 	q.mu.Unlock()
-	return Future{b: b, ts: ts, idx: idx, acked: acked}, fp
+	return Future{b: b, ts: ts, idx: idx, acked: acked}, fp, true
 }
 
 // openLocked starts the open batch for a first record of size bytes.

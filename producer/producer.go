@@ -55,12 +55,15 @@ type Producer struct {
 
 	// qmu guards the writes of topics and of every topicQueues' parts,
 	// which are copied on write: sends read them without a lock.
-	qmu     sync.Mutex
-	topics  atomic.Pointer[map[string]*topicQueues]
-	last    atomic.Pointer[topicQueues] // the topic of a recent send: no map lookup for the next
-	mem     memory
+	qmu    sync.Mutex
+	topics atomic.Pointer[map[string]*topicQueues]
+	last   atomic.Pointer[topicQueues] // the topic of a recent send: no map lookup for the next
+	mem    memory
+	// closing is set by Close. A send checks it twice: before anything
+	// else, and in its partition's lock as it queues the record, which
+	// Close's flush takes after setting it: no record is queued after the
+	// flush that would miss it.
 	closing atomic.Bool
-	sendMu  sync.RWMutex   // held shared by Send, exclusively by Close
 	stop    chan struct{}  // closed by Close once everything is flushed
 	wg      sync.WaitGroup // partition senders
 	// closeSem is held by the Close that is closing; a channel, so that a
@@ -122,8 +125,8 @@ func (p *Producer) Send(ctx context.Context, rec *Record) *Future {
 // do not wait (see the package doc, Callbacks).
 func (p *Producer) SendCallback(ctx context.Context, rec *Record, cb func(RecordMetadata, error)) {
 	if _, _, err := p.enqueue(ctx, rec, cb, modeCallback); err != nil && cb != nil {
-		// The callback runs after enqueue released sendMu: it may call
-		// Send or Close.
+		// The callback runs after enqueue released its locks: it may
+		// call Send or Close.
 		cb(failedMetadata(rec), err)
 	}
 }
@@ -150,8 +153,6 @@ func (p *Producer) enqueue(ctx context.Context, rec *Record, cb func(RecordMetad
 	if err := ctx.Err(); err != nil {
 		return fail(fmt.Errorf("producer: record for %s not sent: %w", rec.Topic, err))
 	}
-	p.sendMu.RLock() // Close waits for sends in progress before its final flush
-	defer p.sendMu.RUnlock()
 	if p.closing.Load() {
 		return fail(fmt.Errorf("producer: %w", commitlog.ErrClosed))
 	}
@@ -196,7 +197,11 @@ func (p *Producer) enqueue(ctx context.Context, rec *Record, cb func(RecordMetad
 	if err := p.mem.reserve(ctx, int64(size), p.cfg.MaxBlock, p.expedite); err != nil {
 		return fail(err)
 	}
-	f, fp := q.add(ctx, rec, ts, now, size, cb, mode)
+	f, fp, ok := q.add(ctx, rec, ts, now, size, cb, mode)
+	if !ok {
+		p.mem.release(int64(size))
+		return fail(fmt.Errorf("producer: %w", commitlog.ErrClosed))
+	}
 	return f, fp, nil
 }
 
@@ -360,12 +365,7 @@ func (p *Producer) Close(ctx context.Context) error {
 		}
 	}
 	defer func() { <-p.closeSem }()
-	p.closing.Store(true)
-	// Wait for every Send between its closing check and its queue: taking
-	// the lock once is the barrier.
-	p.sendMu.Lock()
-	//lint:ignore SA2001 the empty critical section is the barrier
-	p.sendMu.Unlock()
+	p.closing.Store(true) // a send that has not queued its record yet sees it (see closing)
 	if err := p.Flush(ctx); err != nil {
 		return err
 	}
