@@ -48,7 +48,7 @@ type batch struct {
 	hasCtx   bool     // some record's context can end
 	flush    bool     // send without lingering: Flush, Close, or a record's waiter
 	lingered bool     // linger.ms has passed since created
-	bytes    int64    // buffer.memory reserved
+	reserved int64    // buffer.memory taken
 	created  time.Time
 	futures  []Future // the slab the latest Futures of Send live in
 	done     chan struct{}
@@ -181,30 +181,52 @@ const (
 	modeSync                     // SendSync: it waits at once, so the batch goes without lingering
 )
 
-// add queues rec, of size bytes (reserved in buffer.memory), with
-// timestamp ts (ms; 0 with now set: the time it is queued). It returns the
-// record's Future as a value, and with modeFuture one to hand out; ok is
-// false, and nothing is queued, when the producer is closing.
-func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, size int, cb func(RecordMetadata, error), mode sendMode) (f Future, fp *Future, ok bool) {
+// errClosing is add's error when the producer is closing.
+var errClosing = fmt.Errorf("producer: %w", commitlog.ErrClosed)
+
+// add queues rec, whose encoding takes at most size bytes, with timestamp
+// ts (ms; 0 with now set: the time it is queued). It returns the record's
+// Future as a value, and with modeFuture one to hand out. It fails, with
+// nothing queued, when buffer.memory stays full (see reserveLocked) or
+// the producer is closing.
+func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, size int, cb func(RecordMetadata, error), mode sendMode) (f Future, fp *Future, err error) {
 	acked := q.p.cfg.Acks == AcksNone // acks=0: the record is complete once queued
 	var done <-chan struct{}
 	if !acked {
 		done = ctx.Done() // nil: ctx can never end, nothing to check
 	}
-	q.mu.Lock()
-	if q.p.closing.Load() {
+	var b *batch
+	var prepaid int64 // buffer.memory taken while waiting for it
+	for {
+		q.mu.Lock()
+		if q.p.closing.Load() {
+			q.mu.Unlock()
+			if prepaid > 0 {
+				q.p.mem.release(prepaid)
+			}
+			return Future{}, nil, errClosing
+		}
+		b = q.open
+		if b != nil && b.n > 0 && b.b.Size()+size > q.maxBatch {
+			q.sealLocked()
+			b = nil
+		}
+		if q.reserveLocked(b, int64(size), &prepaid) {
+			break
+		}
+		// Wait for room without the lock, then look again: the open batch
+		// may have gone meanwhile.
 		q.mu.Unlock()
-		return Future{}, nil, false
-	}
-	b := q.open
-	if b != nil && b.n > 0 && b.b.Size()+size > q.maxBatch {
-		q.sealLocked()
-		b = nil
+		if err := q.p.mem.reserve(ctx, int64(size), q.p.cfg.MaxBlock, q.p.expedite); err != nil {
+			return Future{}, nil, err
+		}
+		prepaid += int64(size)
 	}
 	fresh := b == nil
 	if fresh {
 		b = q.openLocked(size)
 	}
+	b.reserved += prepaid
 	if now {
 		// One clock read a batch: the batch's own time for its first
 		// record, the time elapsed since (monotonic) for the others.
@@ -224,7 +246,6 @@ func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, si
 	b.e.recs = append(b.e.recs, e)
 	b.n++
 	b.hasCB = b.hasCB || cb != nil
-	b.bytes += int64(size)
 	if mode == modeFuture {
 		fp = b.futureLocked(idx, ts, acked)
 	}
@@ -239,7 +260,36 @@ func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, si
 	}
 	q.scheduleLocked()
 	q.mu.Unlock()
-	return Future{b: b, ts: ts, idx: idx, acked: acked}, fp, true
+	return Future{b: b, ts: ts, idx: idx, acked: acked}, fp, nil
+}
+
+// reserveLocked makes sure that buffer.memory covers a record of size
+// bytes added to b (nil: to a new batch), with *prepaid bytes already
+// taken, taking what is missing into *prepaid if it is free; false if it
+// is not. As Kafka's buffer pool, a new batch takes batch.size at once
+// when that much is free, so that its records take nothing more: one
+// atomic operation a batch, not a record. When less is free, each record
+// takes what it needs.
+func (q *partQueue) reserveLocked(b *batch, size int64, prepaid *int64) bool {
+	need := size
+	if b != nil {
+		need -= b.reserved - int64(b.b.Size())
+	}
+	short := need - *prepaid
+	if short <= 0 {
+		return true
+	}
+	if b == nil {
+		if chunk := int64(q.maxBatch) - *prepaid; chunk > short && q.p.mem.take(chunk) {
+			*prepaid += chunk
+			return true
+		}
+	}
+	if !q.p.mem.take(short) {
+		return false
+	}
+	*prepaid += short
+	return true
 }
 
 // openLocked starts the open batch for a first record of size bytes.
@@ -449,7 +499,7 @@ func (q *partQueue) complete(b *batch) {
 	e.recs = e.recs[:0]
 	entryPool.Put(e)
 	close(b.done) // after the callbacks: a future completes after its callback
-	q.p.mem.release(b.bytes)
+	q.p.mem.release(b.reserved)
 	if b.err != nil && q.p.cfg.Acks == AcksNone {
 		q.p.broker.Logger().Error("producer: acks=0 batch failed", "topic", q.tp.topic, "partition", q.tp.id, "records", b.n, "err", b.err)
 	}

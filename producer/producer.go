@@ -156,11 +156,17 @@ func (p *Producer) enqueue(ctx context.Context, rec *Record, cb func(RecordMetad
 	if p.closing.Load() {
 		return fail(fmt.Errorf("producer: %w", commitlog.ErrClosed))
 	}
-	t, err := p.broker.Topic(rec.Topic)
-	if err != nil {
-		return fail(err)
+	tq := p.last.Load()
+	if tq == nil || tq.t.Name() != rec.Topic || tq.t.Deleted() {
+		// Not the topic of a recent send, or deleted since (maybe created
+		// again): ask the store. A topic stays what it is until deleted.
+		t, err := p.broker.Topic(rec.Topic)
+		if err != nil {
+			return fail(err)
+		}
+		tq = p.topicQueues(t)
 	}
-	tq := p.topicQueues(t)
+	t := tq.t
 	if rec.Key == nil && tq.compacted {
 		// The log refuses the whole batch holding such a record: fail it
 		// here, alone, rather than the valid records batched with it.
@@ -194,13 +200,9 @@ func (p *Producer) enqueue(ctx context.Context, rec *Record, cb func(RecordMetad
 	if size > q.limit {
 		return fail(fmt.Errorf("producer: record of %d bytes for %s-%d, limit %d: %w", size, rec.Topic, id, q.limit, commitlog.ErrRecordTooLarge))
 	}
-	if err := p.mem.reserve(ctx, int64(size), p.cfg.MaxBlock, p.expedite); err != nil {
+	f, fp, err := q.add(ctx, rec, ts, now, size, cb, mode)
+	if err != nil {
 		return fail(err)
-	}
-	f, fp, ok := q.add(ctx, rec, ts, now, size, cb, mode)
-	if !ok {
-		p.mem.release(int64(size))
-		return fail(fmt.Errorf("producer: %w", commitlog.ErrClosed))
 	}
 	return f, fp, nil
 }
