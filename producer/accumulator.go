@@ -16,8 +16,6 @@ import (
 // come from pools, a Send's Future from a slab per batch), and no clock
 // read per record beyond the timestamp of a record that has none.
 
-var builders = sync.Pool{New: func() any { return record.NewBuilder(0, record.BatchOptions{}) }}
-
 // entry is what a batch keeps of each record besides its encoding.
 type entry struct {
 	ts  int64                       // the timestamp encoded (CreateTime, ms)
@@ -25,14 +23,71 @@ type entry struct {
 	ctx context.Context             // the Send context; nil when it cannot end, or with acks=0
 }
 
-// entries is a batch's record slots, pooled with their capacity: a
-// partition's batches reuse them instead of growing a slice each.
-type entries struct{ recs []entry }
-
-var entryPool sync.Pool // *entries
+// bufs are a batch's buffers: its builder and its record slots, reused
+// by later batches with their capacity (see bufPool).
+type bufs struct {
+	bl   *record.Builder
+	recs []entry
+	size int // about the bytes they hold: twice the largest batch built (records and encoding)
+}
 
 // maxSlots bounds the record slots made for a new batch up front.
 const maxSlots = 1024
+
+// bufPool keeps the buffers of completed batches for new ones. A
+// sync.Pool alone is emptied by every other garbage collection, and
+// batches of large records then grow new buffers (allocating, copying),
+// which brings the next collection sooner: a producer keeps up to limit
+// bytes of buffers of its own, and only what does not fit goes to a
+// sync.Pool.
+type bufPool struct {
+	mu    sync.Mutex // guards free and bytes
+	free  []*bufs
+	bytes int // the sizes of free
+	limit int
+}
+
+// maxFreeBufs bounds the buffers a bufPool keeps.
+const maxFreeBufs = 16
+
+var spareBufs sync.Pool // *bufs that no bufPool kept
+
+func (bp *bufPool) get(compression record.Compression, slots int) *bufs {
+	bp.mu.Lock()
+	var x *bufs
+	if n := len(bp.free); n > 0 {
+		x = bp.free[n-1]
+		bp.free[n-1] = nil
+		bp.free = bp.free[:n-1]
+		bp.bytes -= x.size
+	}
+	bp.mu.Unlock()
+	if x == nil {
+		x, _ = spareBufs.Get().(*bufs)
+	}
+	if x == nil {
+		x = &bufs{bl: record.NewBuilder(0, record.BatchOptions{}), recs: make([]entry, 0, min(slots, maxSlots))}
+	}
+	x.bl.Reset(0, record.BatchOptions{Compression: compression})
+	return x
+}
+
+// put gives back x, whose latest batch was built bytes long.
+func (bp *bufPool) put(x *bufs, built int) {
+	clear(x.recs)
+	x.recs = x.recs[:0]
+	x.size = max(x.size, 2*built)
+	bp.mu.Lock()
+	if len(bp.free) < maxFreeBufs && bp.bytes+x.size <= bp.limit {
+		bp.free = append(bp.free, x)
+		bp.bytes += x.size
+		x = nil
+	}
+	bp.mu.Unlock()
+	if x != nil {
+		spareBufs.Put(x)
+	}
+}
 
 // batch is one partition's batch in the accumulator: records encoded into
 // a builder as they arrive, and what their callbacks and futures need.
@@ -40,15 +95,22 @@ const maxSlots = 1024
 // Until the sender takes it, a batch is guarded by its queue's mu; the
 // sender then owns it, and its result fields are read once done is closed.
 type batch struct {
-	q        *partQueue
-	b        *record.Builder
-	e        *entries // nil once the batch is complete
-	n        int      // records
-	hasCB    bool     // some record has a callback
-	hasCtx   bool     // some record's context can end
-	flush    bool     // send without lingering: Flush, Close, or a record's waiter
-	lingered bool     // linger.ms has passed since created
-	reserved int64    // buffer.memory taken
+	q *partQueue
+	x *bufs // the builder and record slots; nil once the batch is complete
+	// buildMu guards raw, rawErr and built: the encoding of a sealed
+	// batch, made by whoever gets to it first, its sealer or the sender
+	// (see add).
+	buildMu  sync.Mutex
+	encoded  bool
+	raw      []byte
+	rawErr   error
+	built    int   // len(raw)
+	n        int   // records
+	hasCB    bool  // some record has a callback
+	hasCtx   bool  // some record's context can end
+	flush    bool  // send without lingering: Flush, Close, or a record's waiter
+	lingered bool  // linger.ms has passed since created
+	reserved int64 // buffer.memory taken
 	created  time.Time
 	futures  []Future // the slab the latest Futures of Send live in
 	done     chan struct{}
@@ -97,17 +159,29 @@ func (b *batch) futureLocked(idx int32, ts int64, acked bool) *Future {
 	return &b.futures[len(b.futures)-1]
 }
 
-// build encodes the batch for its append. Records whose Send context has
-// ended by now are left out (they fail with the context's error); nil,
-// with no error, when no record is left.
+// encodeLocked encodes the sealed batch, once; b.buildMu is held.
+func (b *batch) encodeLocked() {
+	if !b.encoded {
+		b.raw, b.rawErr = b.x.bl.Build()
+		b.built = len(b.raw)
+		b.encoded = true
+	}
+}
+
+// build returns the batch encoded for its append. Records whose Send
+// context has ended by now are left out (they fail with the context's
+// error); nil, with no error, when no record is left.
 func (b *batch) build() ([]byte, error) {
-	raw, err := b.b.Build()
+	b.buildMu.Lock()
+	b.encodeLocked()
+	b.buildMu.Unlock()
+	raw, err := b.raw, b.rawErr
 	if !b.hasCtx || err != nil {
 		return raw, err
 	}
 	var errs []error
-	for i := range b.e.recs {
-		if ctx := b.e.recs[i].ctx; ctx != nil && ctx.Err() != nil {
+	for i := range b.x.recs {
+		if ctx := b.x.recs[i].ctx; ctx != nil && ctx.Err() != nil {
 			if errs == nil {
 				errs = make([]error, b.n)
 			}
@@ -123,8 +197,7 @@ func (b *batch) build() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	nb := builders.Get().(*record.Builder)
-	nb.Reset(0, record.BatchOptions{Compression: it.Header().Compression()})
+	nb := record.NewBuilder(0, record.BatchOptions{Compression: it.Header().Compression()})
 	index := make([]int32, len(errs))
 	for i := 0; it.Next(); i++ {
 		if errs[i] != nil {
@@ -136,11 +209,9 @@ func (b *batch) build() ([]byte, error) {
 		nb.Add(r.Timestamp, r.Key, r.Value, r.Headers)
 	}
 	if err := it.Err(); err != nil {
-		builders.Put(nb)
 		return nil, err
 	}
-	builders.Put(b.b)
-	b.b = nb
+	b.x.bl = nb
 	b.cancelled, b.index = errs, index
 	if nb.Len() == 0 {
 		return nil, nil
@@ -161,6 +232,7 @@ type partQueue struct {
 	mu       sync.Mutex
 	open     *batch   // batch taking records
 	ready    []*batch // sealed, waiting to be sent, oldest first
+	backlog  int      // bytes of the records in ready
 	inflight *batch   // the latest batch the sender took, until it is done
 	busy     bool     // the sender is in its loop (not waiting for work)
 	started  bool     // the sender goroutine runs
@@ -171,6 +243,12 @@ type partQueue struct {
 
 	round []*batch // the batches of the sender's current round; the sender's own
 }
+
+// prebuildBacklog is the bytes of sealed batches waiting for a
+// partition's sender from which the goroutine that seals a batch encodes
+// it itself: more than a batch or two (a sender that is merely slow to be
+// scheduled), and enough for their records to leave the processor caches.
+const prebuildBacklog = 256 << 10
 
 // sendMode is how the caller of add waits for its record.
 type sendMode uint8
@@ -195,9 +273,10 @@ func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, si
 	if !acked {
 		done = ctx.Done() // nil: ctx can never end, nothing to check
 	}
-	var b *batch
+	var b, sealed *batch
 	var prepaid int64 // buffer.memory taken while waiting for it
 	for {
+		sealed = nil
 		q.mu.Lock()
 		if q.p.closing.Load() {
 			q.mu.Unlock()
@@ -207,7 +286,8 @@ func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, si
 			return Future{}, nil, errClosing
 		}
 		b = q.open
-		if b != nil && b.n > 0 && b.b.Size()+size > q.maxBatch {
+		if b != nil && b.n > 0 && b.x.bl.Size()+size > q.maxBatch {
+			sealed = b
 			q.sealLocked()
 			b = nil
 		}
@@ -237,13 +317,13 @@ func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, si
 		ts = ns / int64(time.Millisecond)
 	}
 	idx := int32(b.n)
-	b.b.Add(ts, rec.Key, rec.Value, rec.Headers)
+	b.x.bl.Add(ts, rec.Key, rec.Value, rec.Headers)
 	e := entry{ts: ts, cb: cb}
 	if done != nil {
 		e.ctx = ctx
 		b.hasCtx = true
 	}
-	b.e.recs = append(b.e.recs, e)
+	b.x.recs = append(b.x.recs, e)
 	b.n++
 	b.hasCB = b.hasCB || cb != nil
 	if mode == modeFuture {
@@ -255,11 +335,24 @@ func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, si
 		// it (group commit).
 		b.flush = true
 	}
-	if b.b.Size() >= q.maxBatch || q.retired {
+	if b.x.bl.Size() >= q.maxBatch || q.retired {
+		sealed = b
 		q.sealLocked()
 	}
 	q.scheduleLocked()
+	// A sender with a backlog is the bottleneck: encode (copy, compress,
+	// checksum) the batch just sealed here, while its records are in this
+	// processor's cache, rather than leave it to the sender. The lock is
+	// taken before the sender can see the batch.
+	prebuild := sealed != nil && q.backlog >= prebuildBacklog
+	if prebuild {
+		sealed.buildMu.Lock()
+	}
 	q.mu.Unlock()
+	if prebuild {
+		sealed.encodeLocked()
+		sealed.buildMu.Unlock()
+	}
 	return Future{b: b, ts: ts, idx: idx, acked: acked}, fp, nil
 }
 
@@ -273,7 +366,7 @@ func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, si
 func (q *partQueue) reserveLocked(b *batch, size int64, prepaid *int64) bool {
 	need := size
 	if b != nil {
-		need -= b.reserved - int64(b.b.Size())
+		need -= b.reserved - int64(b.x.bl.Size())
 	}
 	short := need - *prepaid
 	if short <= 0 {
@@ -294,18 +387,14 @@ func (q *partQueue) reserveLocked(b *batch, size int64, prepaid *int64) bool {
 
 // openLocked starts the open batch for a first record of size bytes.
 func (q *partQueue) openLocked(size int) *batch {
-	bl := builders.Get().(*record.Builder)
-	bl.Reset(0, record.BatchOptions{Compression: q.p.cfg.Compression})
-	e, _ := entryPool.Get().(*entries)
-	if e == nil {
-		e = &entries{recs: make([]entry, 0, min(q.maxBatch/size+1, maxSlots))}
-	}
-	b := &batch{q: q, b: bl, e: e, created: time.Now(), done: make(chan struct{})}
+	x := q.p.bufs.get(q.p.cfg.Compression, q.maxBatch/size+1)
+	b := &batch{q: q, x: x, created: time.Now(), done: make(chan struct{})}
 	q.open = b
 	return b
 }
 
 func (q *partQueue) sealLocked() {
+	q.backlog += q.open.x.bl.Size()
 	q.ready = append(q.ready, q.open)
 	q.open = nil
 }
@@ -410,7 +499,9 @@ func (q *partQueue) drain() {
 				round = append(round, q.ready...)
 				clear(q.ready)
 				q.ready = q.ready[:0]
+				q.backlog = 0
 			} else {
+				q.backlog -= q.ready[0].x.bl.Size()
 				round = append(round, q.ready[0])
 				n := copy(q.ready, q.ready[1:])
 				q.ready[n] = nil
@@ -454,8 +545,6 @@ func (q *partQueue) write(b *batch) {
 		b.info, err = q.part.Append(raw, false)
 	}
 	b.err = err
-	builders.Put(b.b)
-	b.b = nil
 }
 
 // writeDurable writes the batches of round, fsyncs them with one SyncTo
@@ -493,11 +582,8 @@ func (q *partQueue) complete(b *batch) {
 		runCallbacks(b)
 		q.p.inCallback.Add(-1)
 	}
-	e := b.e
-	b.e = nil
-	clear(e.recs)
-	e.recs = e.recs[:0]
-	entryPool.Put(e)
+	q.p.bufs.put(b.x, b.built)
+	b.x = nil
 	close(b.done) // after the callbacks: a future completes after its callback
 	q.p.mem.release(b.reserved)
 	if b.err != nil && q.p.cfg.Acks == AcksNone {

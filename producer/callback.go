@@ -21,8 +21,8 @@ import (
 //
 //go:noinline
 func runCallbacks(b *batch) {
-	for i := range b.e.recs {
-		if e := &b.e.recs[i]; e.cb != nil {
+	for i := range b.x.recs {
+		if e := &b.x.recs[i]; e.cb != nil {
 			e.cb(b.metadata(i, e.ts), b.recordErr(i))
 		}
 	}

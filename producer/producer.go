@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,6 +60,7 @@ type Producer struct {
 	topics atomic.Pointer[map[string]*topicQueues]
 	last   atomic.Pointer[topicQueues] // the topic of a recent send: no map lookup for the next
 	mem    memory
+	bufs   bufPool
 	// closing is set by Close. A send checks it twice: before anything
 	// else, and in its partition's lock as it queues the record, which
 	// Close's flush takes after setting it: no record is queued after the
@@ -101,6 +103,7 @@ func New(b commitlog.Store, cfg Config) (*Producer, error) {
 	}
 	p := &Producer{broker: b, cfg: rc, stop: make(chan struct{}), closeSem: make(chan struct{}, 1), closed: make(chan struct{})}
 	p.mem.init(rc.BufferMemory)
+	p.bufs.limit = int(min(rc.BufferMemory/4, math.MaxInt32))
 	return p, nil
 }
 
