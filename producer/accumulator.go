@@ -594,23 +594,40 @@ func (q *partQueue) complete(b *batch) {
 // gatherWaiters gives the senders whose records the last fsync just
 // completed a moment to send their next ones, so that they join the next
 // batch instead of waiting a whole fsync for the one after (the group
-// commit a database's commit_delay tunes). It yields the processor a few
-// times, without sleeping, while the open batch holds fewer records than
-// the round just written.
+// commit a database's commit_delay tunes). Without it, synchronous
+// senders split into two groups that take turns: one group's records are
+// fsynced while the other's gather. It yields the processor, without
+// sleeping, until the open batch has gained as many records as the round
+// just completed, or until a few yields bring no new record.
 func (q *partQueue) gatherWaiters(last int) {
-	for i := 0; i < 4; i++ {
+	target, prev, idle := -1, -1, 0
+	for range maxGatherYields {
 		q.mu.Lock()
 		n := 0
 		if q.open != nil {
 			n = q.open.n
 		}
 		q.mu.Unlock()
-		if n >= last {
+		if target < 0 {
+			target = n + last
+		}
+		if n >= target {
 			return
 		}
+		if n == prev {
+			if idle++; idle == 2 {
+				return // nobody else is coming
+			}
+		} else {
+			idle = 0
+		}
+		prev = n
 		runtime.Gosched()
 	}
 }
+
+// maxGatherYields bounds the yields of gatherWaiters.
+const maxGatherYields = 64
 
 // retire sends what the queue holds at once: Flush and Close no longer see
 // it, but its sender, which Close stops, sends every sealed batch first.
