@@ -29,7 +29,8 @@ type Record struct {
 	// topic). The producer copies them before Send returns.
 	Key, Value []byte
 	Headers    []Header
-	// Timestamp is the CreateTime; zero means now.
+	// Timestamp is the CreateTime; zero means the time Send queues the
+	// record (see the package doc).
 	Timestamp time.Time
 }
 
