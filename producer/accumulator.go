@@ -31,8 +31,12 @@ type bufs struct {
 	size int // about the bytes they hold: twice the largest batch built (records and encoding)
 }
 
-// maxSlots bounds the record slots made for a new batch up front.
-const maxSlots = 1024
+// maxSlots and maxGrow bound the record slots and bytes made for a new
+// batch up front.
+const (
+	maxSlots = 1024
+	maxGrow  = 1 << 20
+)
 
 // bufPool keeps the buffers of completed batches for new ones. A
 // sync.Pool alone is emptied by every other garbage collection, and
@@ -52,7 +56,9 @@ const maxFreeBufs = 16
 
 var spareBufs sync.Pool // *bufs that no bufPool kept
 
-func (bp *bufPool) get(compression record.Compression, slots int) *bufs {
+// get returns buffers for a batch of up to size bytes and about slots
+// records.
+func (bp *bufPool) get(compression record.Compression, size, slots int) *bufs {
 	bp.mu.Lock()
 	var x *bufs
 	if n := len(bp.free); n > 0 {
@@ -67,6 +73,7 @@ func (bp *bufPool) get(compression record.Compression, slots int) *bufs {
 	}
 	if x == nil {
 		x = &bufs{bl: record.NewBuilder(0, record.BatchOptions{}), recs: make([]entry, 0, min(slots, maxSlots))}
+		x.bl.Grow(min(size, maxGrow)) // at once, rather than doubling as records come
 	}
 	x.bl.Reset(0, record.BatchOptions{Compression: compression})
 	return x
@@ -387,7 +394,7 @@ func (q *partQueue) reserveLocked(b *batch, size int64, prepaid *int64) bool {
 
 // openLocked starts the open batch for a first record of size bytes.
 func (q *partQueue) openLocked(size int) *batch {
-	x := q.p.bufs.get(q.p.cfg.Compression, q.maxBatch/size+1)
+	x := q.p.bufs.get(q.p.cfg.Compression, q.maxBatch, q.maxBatch/size+1)
 	b := &batch{q: q, x: x, created: time.Now(), done: make(chan struct{})}
 	q.open = b
 	return b
