@@ -534,8 +534,9 @@ func (q *partQueue) drain() {
 			q.write(round[0])
 			q.complete(round[0])
 		} else {
+			start := time.Now()
 			records := q.writeDurable(round)
-			q.gatherWaiters(records)
+			q.gatherWaiters(records, time.Since(start)/4)
 		}
 		clear(round)
 	}
@@ -605,24 +606,27 @@ func (q *partQueue) complete(b *batch) {
 // senders split into two groups that take turns: one group's records are
 // fsynced while the other's gather. It yields the processor, without
 // sleeping, until the open batch has gained as many records as the round
-// just completed, or until a few yields bring no new record.
-func (q *partQueue) gatherWaiters(last int) {
+// just completed, a batch is sealed, a few yields in a row bring no new
+// record, or budget (a quarter of the round's write and fsync) has passed.
+func (q *partQueue) gatherWaiters(last int, budget time.Duration) {
 	target, prev, idle := -1, -1, 0
-	for range maxGatherYields {
+	var start time.Time
+	for i := 0; i < maxGatherYields; i++ {
 		q.mu.Lock()
-		n := 0
+		n, sealed := 0, len(q.ready) > 0
 		if q.open != nil {
 			n = q.open.n
 		}
 		q.mu.Unlock()
 		if target < 0 {
 			target = n + last
+			start = time.Now()
 		}
-		if n >= target {
+		if n >= target || sealed || time.Since(start) >= budget {
 			return
 		}
 		if n == prev {
-			if idle++; idle == 2 {
+			if idle++; idle == maxIdleYields {
 				return // nobody else is coming
 			}
 		} else {
@@ -633,8 +637,12 @@ func (q *partQueue) gatherWaiters(last int) {
 	}
 }
 
-// maxGatherYields bounds the yields of gatherWaiters.
-const maxGatherYields = 64
+// maxGatherYields bounds the yields of gatherWaiters, and maxIdleYields
+// the yields in a row that bring it no record.
+const (
+	maxGatherYields = 1024
+	maxIdleYields   = 8
+)
 
 // retire sends what the queue holds at once: Flush and Close no longer see
 // it, but its sender, which Close stops, sends every sealed batch first.
