@@ -111,24 +111,6 @@ func TestLogAppendTimeAndBaseOffsetRewrite(t *testing.T) {
 	}
 }
 
-// TestBuilderGrow: records that fit in what Grow made room for are added
-// without reallocating the builder's buffer.
-func TestBuilderGrow(t *testing.T) {
-	b := NewBuilder(0, BatchOptions{})
-	v := make([]byte, 100)
-	b.Grow(10 * RecordSize(9, 0, nil, v, nil))
-	body := &b.body[:1][0]
-	for range 10 {
-		b.Add(5, nil, v, nil)
-	}
-	require.Same(t, body, &b.body[0], "no reallocation")
-	out, err := b.Build()
-	require.NoError(t, err)
-	_, recs, err := Decode(out)
-	require.NoError(t, err)
-	require.Len(t, recs, 10)
-}
-
 func TestBuilderReuseAndSize(t *testing.T) {
 	b := NewBuilder(0, BatchOptions{})
 	for round := 0; round < 3; round++ {
@@ -147,6 +129,24 @@ func TestBuilderReuseAndSize(t *testing.T) {
 		require.Len(t, recs, 10)
 		require.Equal(t, int64(round*10+9), recs[9].Offset)
 	}
+}
+
+// TestBuilderGrow: records that fit in what Grow made room for are added
+// without reallocating the builder's buffer.
+func TestBuilderGrow(t *testing.T) {
+	b := NewBuilder(0, BatchOptions{})
+	v := make([]byte, 100)
+	b.Grow(10 * RecordSize(9, 0, nil, v, nil))
+	body := &b.body[:1][0]
+	for range 10 {
+		b.Add(5, nil, v, nil)
+	}
+	require.Same(t, body, &b.body[0], "no reallocation")
+	out, err := b.Build()
+	require.NoError(t, err)
+	_, recs, err := Decode(out)
+	require.NoError(t, err)
+	require.Len(t, recs, 10)
 }
 
 func TestCompactedShapes(t *testing.T) {
