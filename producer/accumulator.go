@@ -270,11 +270,11 @@ const (
 var errClosing = fmt.Errorf("producer: %w", commitlog.ErrClosed)
 
 // add queues rec, whose encoding takes at most size bytes, with timestamp
-// ts (ms; 0 with now set: the time it is queued). It returns the record's
-// Future as a value, and with modeFuture one to hand out. It fails, with
-// nothing queued, when buffer.memory stays full (see reserveLocked) or
-// the producer is closing.
-func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, size int, cb func(RecordMetadata, error), mode sendMode) (f Future, fp *Future, err error) {
+// ts (ms; 0 with now set: the time it is queued). With modeFuture it
+// returns the record's Future, to hand out; with modeSync it sets *sync
+// to it. It fails, with nothing queued, when buffer.memory stays full
+// (see reserveLocked) or the producer is closing.
+func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, size int, cb func(RecordMetadata, error), mode sendMode, sync *Future) (fp *Future, err error) {
 	acked := q.p.cfg.Acks == AcksNone // acks=0: the record is complete once queued
 	var done <-chan struct{}
 	if !acked {
@@ -290,7 +290,7 @@ func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, si
 			if prepaid > 0 {
 				q.p.mem.release(prepaid)
 			}
-			return Future{}, nil, errClosing
+			return nil, errClosing
 		}
 		b = q.open
 		if b != nil && b.n > 0 && b.x.bl.Size()+size > q.maxBatch {
@@ -305,7 +305,7 @@ func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, si
 		// may have gone meanwhile.
 		q.mu.Unlock()
 		if err := q.p.mem.reserve(ctx, int64(size), q.p.cfg.MaxBlock, q.p.expedite); err != nil {
-			return Future{}, nil, err
+			return nil, err
 		}
 		prepaid += int64(size)
 	}
@@ -360,7 +360,10 @@ func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, si
 		sealed.encodeLocked()
 		sealed.buildMu.Unlock()
 	}
-	return Future{b: b, ts: ts, idx: idx, acked: acked}, fp, nil
+	if sync != nil {
+		*sync = Future{b: b, ts: ts, idx: idx, acked: acked}
+	}
+	return fp, nil
 }
 
 // reserveLocked makes sure that buffer.memory covers a record of size

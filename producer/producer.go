@@ -114,7 +114,7 @@ func New(b commitlog.Store, cfg Config) (*Producer, error) {
 // whose ctx ends before the sender takes its batch is not written and
 // fails with ctx.Err() (see the package doc, Contexts).
 func (p *Producer) Send(ctx context.Context, rec *Record) *Future {
-	_, f, err := p.enqueue(ctx, rec, nil, modeFuture)
+	f, err := p.enqueue(ctx, rec, nil, modeFuture, nil)
 	if err != nil {
 		return failedFuture(rec, err)
 	}
@@ -128,7 +128,7 @@ func (p *Producer) Send(ctx context.Context, rec *Record) *Future {
 // for a record of its partition; it may call Flush and Close, which then
 // do not wait (see the package doc, Callbacks).
 func (p *Producer) SendCallback(ctx context.Context, rec *Record, cb func(RecordMetadata, error)) {
-	if _, _, err := p.enqueue(ctx, rec, cb, modeCallback); err != nil && cb != nil {
+	if _, err := p.enqueue(ctx, rec, cb, modeCallback, nil); err != nil && cb != nil {
 		// The callback runs after enqueue released its locks: it may
 		// call Send or Close.
 		cb(failedMetadata(rec), err)
@@ -141,7 +141,8 @@ func (p *Producer) SendCallback(ctx context.Context, rec *Record, cb func(Record
 // the record's batch is sent as soon as the partition's sender is free,
 // with the records that joined it meanwhile.
 func (p *Producer) SendSync(ctx context.Context, rec *Record) (RecordMetadata, error) {
-	f, _, err := p.enqueue(ctx, rec, nil, modeSync)
+	var f Future
+	_, err := p.enqueue(ctx, rec, nil, modeSync, &f)
 	if err != nil {
 		return failedMetadata(rec), err
 	}
@@ -149,8 +150,8 @@ func (p *Producer) SendSync(ctx context.Context, rec *Record) (RecordMetadata, e
 }
 
 // enqueue queues rec, or returns why it cannot.
-func (p *Producer) enqueue(ctx context.Context, rec *Record, cb func(RecordMetadata, error), mode sendMode) (Future, *Future, error) {
-	fail := func(err error) (Future, *Future, error) { return Future{}, nil, err }
+func (p *Producer) enqueue(ctx context.Context, rec *Record, cb func(RecordMetadata, error), mode sendMode, sync *Future) (*Future, error) {
+	fail := func(err error) (*Future, error) { return nil, err }
 	if rec == nil {
 		return fail(fmt.Errorf("producer: nil record: %w", commitlog.ErrInvalidRecord))
 	}
@@ -204,11 +205,7 @@ func (p *Producer) enqueue(ctx context.Context, rec *Record, cb func(RecordMetad
 	if size > q.limit {
 		return fail(fmt.Errorf("producer: record of %d bytes for %s-%d, limit %d: %w", size, rec.Topic, id, q.limit, commitlog.ErrRecordTooLarge))
 	}
-	f, fp, err := q.add(ctx, rec, ts, now, size, cb, mode)
-	if err != nil {
-		return fail(err)
-	}
-	return f, fp, nil
+	return q.add(ctx, rec, ts, now, size, cb, mode, sync)
 }
 
 // topicQueues returns the producer's state of t, made on t's first send.
