@@ -81,16 +81,18 @@ func countBatches(b *testing.B, br *commitlog.Broker, topic string) int64 {
 // BenchmarkSyncSenders has senders goroutines each calling SendSync in a
 // loop on one partition (b.N records in all), with acks=all and linger 0.
 //
-// Group commit: a partition has at most one batch being appended (and,
-// with Fsync, fsynced) at a time. While it is, the records of the other
-// senders gather in the next open batch, and the next append carries them
-// all with one write and one fsync. So with fsync=true one sender pays an
-// fsync per record, while 8 senders share each fsync among the records
-// that arrived during the previous one. It is a closed loop: every sender
-// has at most one record in flight, so 8 senders can at best be 8 times
-// as fast as one (records per fsync <= 8), and in steady state the
-// senders split into about two groups that take turns (one group's batch
-// is being fsynced while the other's gathers), about 4 records per fsync.
+// Group commit: a partition has at most one round of batches being
+// appended (and, with Fsync, fsynced) at a time. While it is, the records
+// of the other senders gather in the next open batch, and the next round
+// carries them all with one write and one fsync. So with fsync=true one
+// sender pays an fsync per record, while 8 senders share each fsync among
+// the records that arrived during the previous one. It is a closed loop:
+// every sender has at most one record in flight, so 8 senders can at best
+// be 8 times as fast as one (records per fsync <= 8). Left alone the
+// senders would split into two groups that take turns (one group's batch
+// is being fsynced while the other's gathers), about 4 records per fsync;
+// after each fsync the partition's sender yields until the senders it
+// released have sent again, so that the groups merge.
 // records/append reports the records carried by each append (and fsync).
 // With fsync=false there is no slow step to amortise, so the gain is
 // bounded by the CPU cost of a record and by the number of cores.

@@ -5,39 +5,133 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/commitlog-go/commitlog"
 	"github.com/commitlog-go/commitlog/record"
 )
 
-var builders = sync.Pool{New: func() any { return record.NewBuilder(0, record.BatchOptions{}) }}
+// The accumulator's hot path is one lock of the partition and one encode
+// per record: no allocation per record (a batch's builder and record slots
+// come from pools, a Send's Future from a slab per batch), and no clock
+// read per record beyond the timestamp of a record that has none.
+
+// entry is what a batch keeps of each record besides its encoding.
+type entry struct {
+	ts  int64                       // the timestamp encoded (CreateTime, ms)
+	cb  func(RecordMetadata, error) // SendCallback's; nil for Send and SendSync
+	ctx context.Context             // the Send context; nil when it cannot end, or with acks=0
+}
+
+// bufs are a batch's buffers: its builder and its record slots, reused
+// by later batches with their capacity (see bufPool).
+type bufs struct {
+	bl   *record.Builder
+	recs []entry
+	size int // about the bytes they hold: twice the largest batch built (records and encoding)
+}
+
+// maxSlots and maxGrow bound the record slots and bytes made for a new
+// batch up front.
+const (
+	maxSlots = 1024
+	maxGrow  = 1 << 20
+)
+
+// bufPool keeps the buffers of completed batches for new ones. A
+// sync.Pool alone is emptied by every other garbage collection, and
+// batches of large records then grow new buffers (allocating, copying),
+// which brings the next collection sooner: a producer keeps up to limit
+// bytes of buffers of its own, and only what does not fit goes to a
+// sync.Pool.
+type bufPool struct {
+	mu    sync.Mutex // guards free and bytes
+	free  []*bufs
+	bytes int // the sizes of free
+	limit int
+}
+
+// maxFreeBufs bounds the buffers a bufPool keeps.
+const maxFreeBufs = 16
+
+var spareBufs sync.Pool // *bufs that no bufPool kept
+
+// get returns buffers for a batch of up to size bytes and about slots
+// records.
+func (bp *bufPool) get(compression record.Compression, size, slots int) *bufs {
+	bp.mu.Lock()
+	var x *bufs
+	if n := len(bp.free); n > 0 {
+		x = bp.free[n-1]
+		bp.free[n-1] = nil
+		bp.free = bp.free[:n-1]
+		bp.bytes -= x.size
+	}
+	bp.mu.Unlock()
+	if x == nil {
+		x, _ = spareBufs.Get().(*bufs)
+	}
+	if x == nil {
+		x = &bufs{bl: record.NewBuilder(0, record.BatchOptions{}), recs: make([]entry, 0, min(slots, maxSlots))}
+		x.bl.Grow(min(size, maxGrow)) // at once, rather than doubling as records come
+	}
+	x.bl.Reset(0, record.BatchOptions{Compression: compression})
+	return x
+}
+
+// put gives back x, whose latest batch was built bytes long.
+func (bp *bufPool) put(x *bufs, built int) {
+	clear(x.recs)
+	x.recs = x.recs[:0]
+	x.size = max(x.size, 2*built)
+	bp.mu.Lock()
+	if len(bp.free) < maxFreeBufs && bp.bytes+x.size <= bp.limit {
+		bp.free = append(bp.free, x)
+		bp.bytes += x.size
+		x = nil
+	}
+	bp.mu.Unlock()
+	if x != nil {
+		spareBufs.Put(x)
+	}
+}
 
 // batch is one partition's batch in the accumulator: records encoded into
-// a builder as they arrive, and what their futures need.
+// a builder as they arrive, and what their callbacks and futures need.
+//
+// Until the sender takes it, a batch is guarded by its queue's mu; the
+// sender then owns it, and its result fields are read once done is closed.
 type batch struct {
-	tp      topicPartition
-	b       *record.Builder
-	ts      []int64
-	cbs     []func(RecordMetadata, error)
-	hasCB   bool
-	ctxs    []context.Context // each record's Send context; nil when it cannot end
-	hasCtx  bool              // some record's context can end
-	bytes   int64             // buffer.memory reserved
-	created time.Time
-	flush   bool // sealed by Flush/Close: send without lingering
-	done    chan struct{}
-	info    commitlog.AppendInfo
-	err     error
-	// Set by send when records' contexts had ended: each record's error
+	q *partQueue
+	x *bufs // the builder and record slots; nil once the batch is complete
+	// buildMu guards raw, rawErr and built: the encoding of a sealed
+	// batch, made by whoever gets to it first, its sealer or the sender
+	// (see add).
+	buildMu  sync.Mutex
+	encoded  bool
+	raw      []byte
+	rawErr   error
+	built    int   // len(raw)
+	n        int   // records
+	hasCB    bool  // some record has a callback
+	hasCtx   bool  // some record's context can end
+	flush    bool  // send without lingering: Flush, Close, or a record's waiter
+	lingered bool  // linger.ms has passed since created
+	reserved int64 // buffer.memory taken
+	created  time.Time
+	futures  []Future // the slab the latest Futures of Send live in
+	done     chan struct{}
+	info     commitlog.AppendInfo
+	err      error
+	// Set by build when records' contexts had ended: each record's error
 	// (nil if written) and its index in the batch written (-1 if not).
 	cancelled []error
 	index     []int32
 }
 
-func (b *batch) metadata(i int) RecordMetadata {
-	md := RecordMetadata{Topic: b.tp.topic, Partition: b.tp.id, Offset: -1, Timestamp: time.UnixMilli(b.ts[i])}
+// metadata is record i's, ts its timestamp as encoded.
+func (b *batch) metadata(i int, ts int64) RecordMetadata {
+	md := RecordMetadata{Topic: b.q.tp.topic, Partition: b.q.tp.id, Offset: -1, Timestamp: time.UnixMilli(ts)}
 	if b.recordErr(i) == nil {
 		at := int64(i)
 		if b.index != nil {
@@ -60,24 +154,47 @@ func (b *batch) recordErr(i int) error {
 	return b.err
 }
 
-// build encodes the batch for its append. Records whose Send context has
-// ended by now are left out (they fail with the context's error); nil,
-// with no error, when no record is left.
+// futureLocked returns a Future for record idx. Futures are carved from a
+// slab that doubles with the batch (1, 1, 2, 4, ... up to 64 Futures), so
+// Send allocates once every few records, not once a record; a Future kept
+// keeps its slab.
+func (b *batch) futureLocked(idx int32, ts int64, acked bool) *Future {
+	if len(b.futures) == cap(b.futures) {
+		b.futures = make([]Future, 0, min(b.n, 64))
+	}
+	b.futures = append(b.futures, Future{b: b, ts: ts, idx: idx, acked: acked})
+	return &b.futures[len(b.futures)-1]
+}
+
+// encodeLocked encodes the sealed batch, once; b.buildMu is held.
+func (b *batch) encodeLocked() {
+	if !b.encoded {
+		b.raw, b.rawErr = b.x.bl.Build()
+		b.built = len(b.raw)
+		b.encoded = true
+	}
+}
+
+// build returns the batch encoded for its append. Records whose Send
+// context has ended by now are left out (they fail with the context's
+// error); nil, with no error, when no record is left.
 func (b *batch) build() ([]byte, error) {
-	raw, err := b.b.Build()
+	b.buildMu.Lock()
+	b.encodeLocked()
+	b.buildMu.Unlock()
+	raw, err := b.raw, b.rawErr
 	if !b.hasCtx || err != nil {
 		return raw, err
 	}
 	var errs []error
-	for i, ctx := range b.ctxs {
-		if ctx != nil && ctx.Err() != nil {
+	for i := range b.x.recs {
+		if ctx := b.x.recs[i].ctx; ctx != nil && ctx.Err() != nil {
 			if errs == nil {
-				errs = make([]error, len(b.ctxs))
+				errs = make([]error, b.n)
 			}
-			errs[i] = fmt.Errorf("producer: record for %s-%d not sent: %w", b.tp.topic, b.tp.id, ctx.Err())
+			errs[i] = fmt.Errorf("producer: record for %s-%d not sent: %w", b.q.tp.topic, b.q.tp.id, ctx.Err())
 		}
 	}
-	b.ctxs = nil
 	if errs == nil {
 		return raw, nil
 	}
@@ -87,8 +204,7 @@ func (b *batch) build() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	nb := builders.Get().(*record.Builder)
-	nb.Reset(0, record.BatchOptions{Compression: it.Header().Compression()})
+	nb := record.NewBuilder(0, record.BatchOptions{Compression: it.Header().Compression()})
 	index := make([]int32, len(errs))
 	for i := 0; it.Next(); i++ {
 		if errs[i] != nil {
@@ -100,11 +216,9 @@ func (b *batch) build() ([]byte, error) {
 		nb.Add(r.Timestamp, r.Key, r.Value, r.Headers)
 	}
 	if err := it.Err(); err != nil {
-		builders.Put(nb)
 		return nil, err
 	}
-	builders.Put(b.b)
-	b.b = nb
+	b.x.bl = nb
 	b.cancelled, b.index = errs, index
 	if nb.Len() == 0 {
 		return nil, nil
@@ -115,65 +229,198 @@ func (b *batch) build() ([]byte, error) {
 // partQueue is the accumulator and sender state of one partition.
 type partQueue struct {
 	p        *Producer
+	tq       *topicQueues
 	tp       topicPartition
 	part     *commitlog.Partition
-	numParts atomic.Int32 // the topic's partition count at the latest Send
-	limit    int          // the largest record accepted, in bytes
+	limit    int // the largest record accepted, in bytes
 	maxBatch int
 
+	// mu guards the fields below and the open and ready batches.
 	mu       sync.Mutex
 	open     *batch   // batch taking records
 	ready    []*batch // sealed, waiting to be sent, oldest first
-	inflight *batch   // being appended
+	backlog  int      // bytes of the records in ready
+	inflight *batch   // the latest batch the sender took, until it is done
 	busy     bool     // the sender is in its loop (not waiting for work)
 	started  bool     // the sender goroutine runs
 	retired  bool     // replaced (the topic was created again): no lingering
 	wake     chan struct{}
-	timer    *time.Timer
+	timer    *time.Timer // linger.ms of the open batch, made once
+	armed    bool        // timer is set to go off
+
+	round []*batch // the batches of the sender's current round; the sender's own
 }
 
-func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, size int, cb func(RecordMetadata, error)) *Future {
-	q.mu.Lock()
-	if q.open != nil && q.open.b.Len() > 0 && q.open.b.Size()+size > q.maxBatch {
-		q.sealLocked()
+// prebuildBacklog is the bytes of sealed batches waiting for a
+// partition's sender from which the goroutine that seals a batch encodes
+// it itself: more than a batch or two (a sender that is merely slow to be
+// scheduled), and enough for their records to leave the processor caches.
+const prebuildBacklog = 256 << 10
+
+// sendMode is how the caller of add waits for its record.
+type sendMode uint8
+
+const (
+	modeCallback sendMode = iota // SendCallback: no Future
+	modeFuture                   // Send: a Future the caller may keep
+	modeSync                     // SendSync: it waits at once, so the batch goes without lingering
+)
+
+// errClosing is add's error when the producer is closing.
+var errClosing = fmt.Errorf("producer: %w", commitlog.ErrClosed)
+
+// add queues rec, whose encoding takes at most size bytes, with timestamp
+// ts (ms; 0 with now set: the time it is queued). With modeFuture it
+// returns the record's Future, to hand out; with modeSync it sets *sync
+// to it. It fails, with nothing queued, when buffer.memory stays full
+// (see reserveLocked) or the producer is closing.
+func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, size int, cb func(RecordMetadata, error), mode sendMode, sync *Future) (fp *Future, err error) {
+	acked := q.p.cfg.Acks == AcksNone // acks=0: the record is complete once queued
+	var done <-chan struct{}
+	if !acked {
+		done = ctx.Done() // nil: ctx can never end, nothing to check
 	}
-	if q.open == nil {
-		bl := builders.Get().(*record.Builder)
-		bl.Reset(0, record.BatchOptions{Compression: q.p.cfg.Compression})
-		q.open = &batch{tp: q.tp, b: bl, created: time.Now(), done: make(chan struct{})}
-	}
-	b := q.open
-	idx := b.b.Len()
-	b.b.Add(ts, rec.Key, rec.Value, rec.Headers)
-	b.ts = append(b.ts, ts)
-	b.cbs = append(b.cbs, cb)
-	b.hasCB = b.hasCB || cb != nil
-	if q.p.cfg.Acks != AcksNone { // acks=0: the record is complete once queued
-		if ctx.Done() == nil {
-			ctx = nil // can never end: nothing to check
+	var b, sealed *batch
+	var prepaid int64 // buffer.memory taken while waiting for it
+	for {
+		sealed = nil
+		q.mu.Lock()
+		if q.p.closing.Load() {
+			q.mu.Unlock()
+			if prepaid > 0 {
+				q.p.mem.release(prepaid)
+			}
+			return nil, errClosing
 		}
-		b.ctxs = append(b.ctxs, ctx)
-		b.hasCtx = b.hasCtx || ctx != nil
+		b = q.open
+		if b != nil && b.n > 0 && b.x.bl.Size()+size > q.maxBatch {
+			sealed = b
+			q.sealLocked()
+			b = nil
+		}
+		if q.reserveLocked(b, int64(size), &prepaid) {
+			break
+		}
+		// Wait for room without the lock, then look again: the open batch
+		// may have gone meanwhile.
+		q.mu.Unlock()
+		if err := q.p.mem.reserve(ctx, int64(size), q.p.cfg.MaxBlock, q.p.expedite); err != nil {
+			return nil, err
+		}
+		prepaid += int64(size)
 	}
-	b.bytes += int64(size)
-	if b.b.Size() >= q.maxBatch || q.retired {
+	fresh := b == nil
+	if fresh {
+		b = q.openLocked(size)
+	}
+	b.reserved += prepaid
+	if now {
+		// One clock read a batch: the batch's own time for its first
+		// record, the time elapsed since (monotonic) for the others.
+		ns := b.created.UnixNano()
+		if !fresh {
+			ns += int64(time.Since(b.created))
+		}
+		ts = ns / int64(time.Millisecond)
+	}
+	idx := int32(b.n)
+	b.x.bl.Add(ts, rec.Key, rec.Value, rec.Headers)
+	e := entry{ts: ts, cb: cb}
+	if done != nil {
+		e.ctx = ctx
+		b.hasCtx = true
+	}
+	b.x.recs = append(b.x.recs, e)
+	b.n++
+	b.hasCB = b.hasCB || cb != nil
+	if mode == modeFuture {
+		fp = b.futureLocked(idx, ts, acked)
+	}
+	if mode == modeSync && !acked {
+		// Its caller waits for it: do not wait out linger.ms. The batch is
+		// not sealed, so records sent while the sender is busy still join
+		// it (group commit).
+		b.flush = true
+	}
+	if b.x.bl.Size() >= q.maxBatch || q.retired {
+		sealed = b
 		q.sealLocked()
 	}
 	q.scheduleLocked()
-	q.mu.Unlock()
-	if q.p.cfg.Acks == AcksNone {
-		return ackedFuture(RecordMetadata{Topic: q.tp.topic, Partition: q.tp.id, Offset: -1, Timestamp: time.UnixMilli(ts)})
+	// A sender with a backlog is the bottleneck: encode (copy, compress,
+	// checksum) the batch just sealed here, while its records are in this
+	// processor's cache, rather than leave it to the sender. The lock is
+	// taken before the sender can see the batch.
+	prebuild := sealed != nil && q.backlog >= prebuildBacklog
+	if prebuild {
+		sealed.buildMu.Lock()
 	}
-	return &Future{b: b, idx: idx}
+	q.mu.Unlock()
+	if prebuild {
+		sealed.encodeLocked()
+		sealed.buildMu.Unlock()
+	}
+	if sync != nil {
+		*sync = Future{b: b, ts: ts, idx: idx, acked: acked}
+	}
+	return fp, nil
+}
+
+// reserveLocked makes sure that buffer.memory covers a record of size
+// bytes added to b (nil: to a new batch), with *prepaid bytes already
+// taken, taking what is missing into *prepaid if it is free; false if it
+// is not. As Kafka's buffer pool, a new batch takes batch.size at once
+// when that much is free, so that its records take nothing more: one
+// atomic operation a batch, not a record. When less is free, each record
+// takes what it needs.
+func (q *partQueue) reserveLocked(b *batch, size int64, prepaid *int64) bool {
+	need := size
+	if b != nil {
+		need -= b.reserved - int64(b.x.bl.Size())
+	}
+	short := need - *prepaid
+	if short <= 0 {
+		return true
+	}
+	if b == nil {
+		if chunk := int64(q.maxBatch) - *prepaid; chunk > short && q.p.mem.take(chunk) {
+			*prepaid += chunk
+			return true
+		}
+	}
+	if !q.p.mem.take(short) {
+		return false
+	}
+	*prepaid += short
+	return true
+}
+
+// openLocked starts the open batch for a first record of size bytes.
+func (q *partQueue) openLocked(size int) *batch {
+	x := q.p.bufs.get(q.p.cfg.Compression, q.maxBatch, q.maxBatch/size+1)
+	b := &batch{q: q, x: x, created: time.Now(), done: make(chan struct{})}
+	q.open = b
+	return b
 }
 
 func (q *partQueue) sealLocked() {
+	q.backlog += q.open.x.bl.Size()
 	q.ready = append(q.ready, q.open)
 	q.open = nil
 }
 
+// sendableLocked reports whether the open batch b may go now. It reads no
+// clock: the linger timer and the sender mark a batch lingered.
 func (q *partQueue) sendableLocked(b *batch) bool {
-	return b.flush || q.p.cfg.Linger == 0 || time.Since(b.created) >= q.p.cfg.Linger
+	return b.flush || b.lingered || q.p.cfg.Linger == 0
+}
+
+// lingeredLocked is sendableLocked after checking the clock.
+func (q *partQueue) lingeredLocked(b *batch) bool {
+	if !q.sendableLocked(b) && time.Since(b.created) >= q.p.cfg.Linger {
+		b.lingered = true
+	}
+	return q.sendableLocked(b)
 }
 
 // scheduleLocked wakes the partition's sender when a batch is ready to go,
@@ -198,20 +445,41 @@ func (q *partQueue) scheduleLocked() {
 		}
 		return
 	}
-	if q.open != nil && q.timer == nil {
-		q.timer = time.AfterFunc(q.p.cfg.Linger-time.Since(q.open.created), q.kick)
+	if q.open != nil && !q.armed {
+		d := q.p.cfg.Linger - time.Since(q.open.created)
+		if q.timer == nil {
+			q.timer = time.AfterFunc(d, q.kick)
+		} else {
+			q.timer.Reset(d)
+		}
+		q.armed = true
 	}
 }
 
+// kick is the linger timer's: the open batch may have lingered enough.
 func (q *partQueue) kick() {
 	q.mu.Lock()
-	q.timer = nil
+	q.armed = false
+	if q.open != nil {
+		q.lingeredLocked(q.open)
+	}
 	q.scheduleLocked()
 	q.mu.Unlock()
 }
 
-// sender appends the partition's ready batches one at a time, in order,
-// whenever it is woken, until the producer closes.
+// expedite sends b without waiting out linger.ms, if it is still open: a
+// caller waits for one of its records.
+func (q *partQueue) expedite(b *batch) {
+	q.mu.Lock()
+	if q.open == b && !b.flush {
+		b.flush = true
+		q.scheduleLocked()
+	}
+	q.mu.Unlock()
+}
+
+// sender appends the partition's ready batches, in order, whenever it is
+// woken, until the producer closes.
 func (q *partQueue) sender() {
 	defer q.p.wg.Done()
 	for {
@@ -225,21 +493,36 @@ func (q *partQueue) sender() {
 	}
 }
 
-// drain sends batches until none is ready.
+// drain sends batches until none is ready. Without fsync it takes them
+// one at a time. With acks=all and Fsync it takes every batch ready,
+// writes them all and then waits for one fsync that covers them: the
+// records that gathered during the previous fsync share the next one
+// (group commit), however many batches they fill, and the sender never
+// waits for an fsync between two writes.
 func (q *partQueue) drain() {
+	durable := q.durable()
 	for {
 		q.mu.Lock()
-		var b *batch
-		switch {
-		case len(q.ready) > 0:
-			b = q.ready[0]
-			q.ready[0] = nil
-			q.ready = q.ready[1:]
-		case q.open != nil && q.sendableLocked(q.open):
-			b = q.open
+		round := q.round[:0]
+		if len(q.ready) > 0 {
+			if durable {
+				round = append(round, q.ready...)
+				clear(q.ready)
+				q.ready = q.ready[:0]
+				q.backlog = 0
+			} else {
+				q.backlog -= q.ready[0].x.bl.Size()
+				round = append(round, q.ready[0])
+				n := copy(q.ready, q.ready[1:])
+				q.ready[n] = nil
+				q.ready = q.ready[:n]
+			}
+		}
+		if (len(round) == 0 || durable) && q.open != nil && q.lingeredLocked(q.open) {
+			round = append(round, q.open)
 			q.open = nil
 		}
-		if b == nil {
+		if len(round) == 0 {
 			q.inflight = nil
 			q.busy = false
 			q.scheduleLocked()
@@ -247,60 +530,122 @@ func (q *partQueue) drain() {
 			return
 		}
 		q.busy = true
-		q.inflight = b
+		q.inflight = round[len(round)-1]
 		q.mu.Unlock()
-		// Sticky partitioning moves keyless records on once a batch goes.
-		q.p.cfg.Partitioner.OnNewBatch(q.tp.topic, q.tp.id, q.numParts.Load())
-		q.send(b)
-		if q.durable() {
-			q.gatherWaiters(len(b.ts))
+		q.round = round
+		if !durable {
+			q.write(round[0])
+			q.complete(round[0])
+		} else {
+			start := time.Now()
+			records := q.writeDurable(round)
+			q.gatherWaiters(records, time.Since(start)/4)
 		}
+		clear(round)
 	}
 }
 
 func (q *partQueue) durable() bool { return q.p.cfg.Acks == AcksAll && q.p.cfg.Fsync }
 
-// gatherWaiters gives the senders whose records the last fsync just
-// completed a moment to send their next ones, so that they join the next
-// batch instead of waiting a whole fsync for the one after (the group
-// commit a database's commit_delay tunes). It yields the processor a few
-// times, without sleeping, while the open batch holds fewer records than
-// the batch just written.
-func (q *partQueue) gatherWaiters(last int) {
-	for i := 0; i < 4; i++ {
-		q.mu.Lock()
-		n := 0
-		if q.open != nil {
-			n = q.open.b.Len()
-		}
-		q.mu.Unlock()
-		if n >= last {
-			return
-		}
-		runtime.Gosched()
-	}
-}
-
-func (q *partQueue) send(b *batch) {
+// write encodes b and appends it to the partition (without fsync).
+func (q *partQueue) write(b *batch) {
+	// Sticky partitioning moves keyless records on once a batch goes.
+	q.p.cfg.Partitioner.OnNewBatch(q.tp.topic, q.tp.id, q.tq.numParts.Load())
 	raw, err := b.build()
 	if err == nil && raw != nil {
-		b.info, err = q.part.Append(raw, q.durable())
+		b.info, err = q.part.Append(raw, false)
 	}
 	b.err = err
-	builders.Put(b.b)
-	b.b = nil
+}
+
+// writeDurable writes the batches of round, fsyncs them with one SyncTo
+// and completes them in order; it returns the records they held.
+func (q *partQueue) writeDurable(round []*batch) int {
+	var end int64 = -1
+	records := 0
+	for _, b := range round {
+		q.write(b)
+		records += b.n
+		if b.err == nil && b.info.NumRecords > 0 {
+			end = max(end, b.info.LastOffset+1)
+		}
+	}
+	if end >= 0 {
+		if err := q.part.SyncTo(end); err != nil {
+			for _, b := range round {
+				if b.err == nil {
+					b.err = err
+				}
+			}
+		}
+	}
+	for _, b := range round {
+		q.complete(b)
+	}
+	return records
+}
+
+// complete runs b's callbacks, completes its futures and gives its memory
+// back.
+func (q *partQueue) complete(b *batch) {
 	if b.hasCB {
 		q.p.inCallback.Add(1)
 		runCallbacks(b)
 		q.p.inCallback.Add(-1)
 	}
-	b.cbs = nil
+	q.p.bufs.put(b.x, b.built)
+	b.x = nil
 	close(b.done) // after the callbacks: a future completes after its callback
-	q.p.mem.release(b.bytes)
-	if err != nil && q.p.cfg.Acks == AcksNone {
-		q.p.broker.Logger().Error("producer: acks=0 batch failed", "topic", q.tp.topic, "partition", q.tp.id, "records", len(b.ts), "err", err)
+	q.p.mem.release(b.reserved)
+	if b.err != nil && q.p.cfg.Acks == AcksNone {
+		q.p.broker.Logger().Error("producer: acks=0 batch failed", "topic", q.tp.topic, "partition", q.tp.id, "records", b.n, "err", b.err)
 	}
 }
+
+// gatherWaiters gives the senders whose records the last fsync just
+// completed a moment to send their next ones, so that they join the next
+// batch instead of waiting a whole fsync for the one after (the group
+// commit a database's commit_delay tunes). Without it, synchronous
+// senders split into two groups that take turns: one group's records are
+// fsynced while the other's gather. It yields the processor, without
+// sleeping, until the open batch has gained as many records as the round
+// just completed, a batch is sealed, a few yields in a row bring no new
+// record, or budget (a quarter of the round's write and fsync) has passed.
+func (q *partQueue) gatherWaiters(last int, budget time.Duration) {
+	target, prev, idle := -1, -1, 0
+	var start time.Time
+	for i := 0; i < maxGatherYields; i++ {
+		q.mu.Lock()
+		n, sealed := 0, len(q.ready) > 0
+		if q.open != nil {
+			n = q.open.n
+		}
+		q.mu.Unlock()
+		if target < 0 {
+			target = n + last
+			start = time.Now()
+		}
+		if n >= target || sealed || time.Since(start) >= budget {
+			return
+		}
+		if n == prev {
+			if idle++; idle == maxIdleYields {
+				return // nobody else is coming
+			}
+		} else {
+			idle = 0
+		}
+		prev = n
+		runtime.Gosched()
+	}
+}
+
+// maxGatherYields bounds the yields of gatherWaiters, and maxIdleYields
+// the yields in a row that bring it no record.
+const (
+	maxGatherYields = 1024
+	maxIdleYields   = 8
+)
 
 // retire sends what the queue holds at once: Flush and Close no longer see
 // it, but its sender, which Close stops, sends every sealed batch first.
@@ -334,27 +679,40 @@ func (q *partQueue) flush() chan struct{} {
 // Future is the result of a Send: the record's metadata once written, or
 // the error that stopped it.
 type Future struct {
-	b   *batch
-	idx int
+	b     *batch   // nil when the record failed before it was queued
+	fail  *failure // why, when b is nil
+	ts    int64    // the record's timestamp as encoded
+	idx   int32    // the record's index in b
+	acked bool     // acks=0: complete once queued
+}
+
+// failure is the result of a record that failed before it was queued.
+type failure struct {
 	md  RecordMetadata
 	err error
 }
 
 var closedCh = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
-func failedFuture(rec *Record, err error) *Future {
+// failedMetadata is the metadata of a record that failed before it was
+// queued.
+func failedMetadata(rec *Record) RecordMetadata {
 	md := RecordMetadata{Partition: -1, Offset: -1}
 	if rec != nil {
 		md.Topic = rec.Topic
 	}
-	return &Future{md: md, err: err}
+	return md
 }
 
-func ackedFuture(md RecordMetadata) *Future { return &Future{md: md} }
+func failedFuture(rec *Record, err error) *Future {
+	return &Future{fail: &failure{md: failedMetadata(rec), err: err}}
+}
 
-// Done is closed when the result is known.
+// Done is closed when the result is known. Unlike Wait and Result, a
+// receive from Done does not hurry the record's batch: it may wait out
+// linger.ms.
 func (f *Future) Done() <-chan struct{} {
-	if f.b == nil {
+	if f.b == nil || f.acked {
 		return closedCh
 	}
 	return f.b.done
@@ -362,24 +720,46 @@ func (f *Future) Done() <-chan struct{} {
 
 // Wait waits for the result or for ctx to end (which does not cancel the
 // write: only the context given to Send does, and only until the record's
-// batch is handed to the partition).
+// batch is handed to the partition). A record waited for does not wait out
+// linger.ms: its batch is sent as soon as the partition's sender is free.
 func (f *Future) Wait(ctx context.Context) (RecordMetadata, error) {
-	if f.b == nil {
-		return f.md, f.err
+	if f.b != nil && !f.acked {
+		select {
+		case <-f.b.done:
+		default:
+			f.b.q.expedite(f.b)
+		}
+	}
+	return f.wait(ctx)
+}
+
+// wait is Wait without hurrying the batch.
+func (f *Future) wait(ctx context.Context) (RecordMetadata, error) {
+	if f.b == nil || f.acked {
+		return f.Result()
 	}
 	select {
 	case <-f.b.done:
 		return f.Result()
 	case <-ctx.Done():
-		return RecordMetadata{Topic: f.b.tp.topic, Partition: f.b.tp.id, Offset: -1}, ctx.Err()
+		return RecordMetadata{Topic: f.b.q.tp.topic, Partition: f.b.q.tp.id, Offset: -1}, ctx.Err()
 	}
 }
 
-// Result returns the outcome; call it after Done is closed.
+// Result returns the outcome, waiting for it if need be (as Wait does,
+// without a context).
 func (f *Future) Result() (RecordMetadata, error) {
-	if f.b == nil {
-		return f.md, f.err
+	switch {
+	case f.b == nil:
+		return f.fail.md, f.fail.err
+	case f.acked:
+		return RecordMetadata{Topic: f.b.q.tp.topic, Partition: f.b.q.tp.id, Offset: -1, Timestamp: time.UnixMilli(f.ts)}, nil
 	}
-	<-f.b.done
-	return f.b.metadata(f.idx), f.b.recordErr(f.idx)
+	select {
+	case <-f.b.done:
+	default:
+		f.b.q.expedite(f.b)
+		<-f.b.done
+	}
+	return f.b.metadata(int(f.idx), f.ts), f.b.recordErr(int(f.idx))
 }

@@ -4,12 +4,38 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/commitlog-go/commitlog"
+	cllog "github.com/commitlog-go/commitlog/log"
+	"github.com/commitlog-go/commitlog/record"
 )
+
+// The benchmarks count one op per record: ns/op is per record, and
+// allocs/record counts every allocation of the process during the loop
+// (the senders' and callbacks' included) divided by the records sent.
+// Compare before and after a change with
+//
+//	go test ./producer -run '^$' -bench . -count 6 | benchstat ...
+
+// perRecord reports records/s and allocs/record for n records sent since
+// ms0 was read, at the end of a benchmark's timed loop.
+func perRecord(b *testing.B, n int, ms0 *runtime.MemStats) {
+	b.Helper()
+	var ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms1)
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/float64(n), "allocs/record")
+}
+
+func memStats() *runtime.MemStats {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return &ms
+}
 
 // BenchmarkSendCallback sends b.N keyless records with SendCallback
 // (acks=1, default linger.ms and batch.size) and flushes: the cost of a
@@ -28,15 +54,113 @@ func BenchmarkSendCallback(b *testing.B) {
 				n.Add(1)
 			}
 			b.ReportAllocs()
+			ms0 := memStats()
 			for b.Loop() {
 				p.SendCallback(ctx, &rec, cb)
 			}
 			if err := p.Flush(ctx); err != nil {
 				b.Fatal(err)
 			}
+			perRecord(b, b.N, ms0)
 			if n.Load() != int64(b.N) {
 				b.Fatalf("%d callbacks for %d records", n.Load(), b.N)
 			}
+		})
+	}
+}
+
+// BenchmarkSendSync is one goroutine calling SendSync in a loop with the
+// default Config (acks=all without fsync, linger.ms 5): the round trip of
+// one record through the accumulator, the sender and the log.
+func BenchmarkSendSync(b *testing.B) {
+	p := benchProducer(b, 1, Config{})
+	ctx := context.Background()
+	rec := Record{Topic: "t", Value: make([]byte, 100)}
+	b.ReportAllocs()
+	ms0 := memStats()
+	for b.Loop() {
+		if _, err := p.SendSync(ctx, &rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+	perRecord(b, b.N, ms0)
+}
+
+// BenchmarkBatched is the peer benchmark's workloads 1 and 2 (bench/peers):
+// one goroutine writing values of 100 B and 1 KiB to one partition in
+// batches of 100 records, without fsync, either through the producer
+// (SendCallback, acks=all, batch.size holding 100 records, Flush at the
+// end) or straight into a log.Log (record.Builder encoding each batch of
+// 100, then Append): the producer's cost over the storage core's.
+func BenchmarkBatched(b *testing.B) {
+	for _, size := range []int{100, 1024} {
+		name := fmt.Sprintf("%dB", size)
+		if size == 1024 {
+			name = "1KiB"
+		}
+		value := make([]byte, size)
+		for i := range value {
+			value[i] = byte('A' + i%26)
+		}
+		b.Run("size="+name+"/path=producer", func(b *testing.B) {
+			batch := 100 * record.RecordSize(99, 0, nil, value, nil)
+			p := benchProducer(b, 1, Config{BatchSize: &batch})
+			ctx := context.Background()
+			rec := Record{Topic: "t", ExplicitPartition: true, Value: value}
+			var failed atomic.Int64
+			cb := func(_ RecordMetadata, err error) {
+				if err != nil {
+					failed.Add(1)
+				}
+			}
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			ms0 := memStats()
+			for b.Loop() {
+				p.SendCallback(ctx, &rec, cb)
+			}
+			if err := p.Flush(ctx); err != nil {
+				b.Fatal(err)
+			}
+			perRecord(b, b.N, ms0)
+			if failed.Load() != 0 {
+				b.Fatalf("%d records failed", failed.Load())
+			}
+		})
+		b.Run("size="+name+"/path=log", func(b *testing.B) {
+			l, err := cllog.Open(b.TempDir(), cllog.Config{Retention: new(time.Duration(-1))})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = l.Close() })
+			bl := record.NewBuilder(0, record.BatchOptions{})
+			appendBatch := func() {
+				raw, err := bl.Build()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := l.Append(raw); err != nil {
+					b.Fatal(err)
+				}
+				bl.Reset(0, record.BatchOptions{})
+			}
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			ms0 := memStats()
+			var ts int64
+			for b.Loop() {
+				if bl.Len() == 0 {
+					ts = time.Now().UnixMilli() // once a batch, as bench/peers does
+				}
+				bl.Add(ts, nil, value, nil)
+				if bl.Len() == 100 {
+					appendBatch()
+				}
+			}
+			if bl.Len() > 0 {
+				appendBatch()
+			}
+			perRecord(b, b.N, ms0)
 		})
 	}
 }

@@ -21,9 +21,9 @@ import (
 //
 //go:noinline
 func runCallbacks(b *batch) {
-	for i, cb := range b.cbs {
-		if cb != nil {
-			cb(b.metadata(i), b.recordErr(i))
+	for i := range b.x.recs {
+		if e := &b.x.recs[i]; e.cb != nil {
+			e.cb(b.metadata(i, e.ts), b.recordErr(i))
 		}
 	}
 }

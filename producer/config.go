@@ -58,8 +58,10 @@ type Config struct {
 	// records; nil is 5 ms. 0 sends as soon as the partition's sender is
 	// free, which still batches records that arrive while it is busy.
 	Linger *time.Duration
-	// BufferMemory: buffer.memory, total bytes of records waiting to be
-	// sent; nil is 32 MiB. No record is larger than it.
+	// BufferMemory: buffer.memory, total bytes of batches waiting to be
+	// sent; nil is 32 MiB. As in Kafka, a new batch takes batch.size of it
+	// at once when that much is free (else what its records need). No
+	// record is larger than it.
 	BufferMemory *int64
 	// MaxBlock: max.block.ms, how long Send blocks for buffer space; nil is
 	// 60 s, 0 fails at once (the context can end the wait sooner).

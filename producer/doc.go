@@ -13,6 +13,18 @@
 // keep their order. When buffer.memory is used up, Send blocks until room
 // frees, ctx ends or max.block.ms passes, and then fails.
 //
+// A record whose result someone waits for (SendSync, Future.Wait,
+// Future.Result) does not wait out linger.ms, as with franz-go's
+// ProduceSync: its batch goes as soon as the partition's sender is free,
+// with the records that join it meanwhile. A receive from Future.Done
+// does not hurry the batch.
+//
+// A record without a Timestamp is stamped with the time it is queued
+// (CreateTime, in ms). The clock is read once when a batch starts; each
+// later record of the batch adds the monotonic time elapsed since, so
+// that a record costs at most one monotonic clock read, and none when it
+// has a timestamp. A step of the wall clock shows from the next batch.
+//
 // # Contexts
 //
 // The context of Send, SendSync and SendCallback governs the record until
@@ -42,12 +54,19 @@
 //
 // Each partition has one sender goroutine, started by its first batch and
 // stopped by Close. When the partition has a batch ready (full, lingered,
-// or flushed) the sender appends its batches one after another. Partitions
-// never wait for each other, and a partition has at most one batch being
-// appended at a time, which is what keeps per-partition order. While a
-// batch is being appended (and fsynced, with acks=all and Fsync), new
-// records gather in the next batch: that is the group commit that lets
-// many synchronous senders share one write and one fsync.
+// flushed, or waited for) the sender appends its batches one after
+// another. Partitions never wait for each other, and a partition's batches
+// are appended one at a time, in order, which is what keeps per-partition
+// order. While a batch is being appended, new records gather in the next
+// batch. A sender that falls behind (a backlog of sealed batches) has
+// its batches encoded by the goroutines that seal them.
+//
+// With acks=all and Fsync, the sender writes every batch ready and then
+// waits for one fsync that covers them all, and completes them in order:
+// the records that gathered during an fsync share the next one, however
+// many batches they fill (group commit). After an fsync it yields the
+// processor for a moment, so that the synchronous senders it released
+// can send their next records into the same batch as the others.
 //
 // # Callbacks
 //

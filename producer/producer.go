@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,7 +29,8 @@ type Record struct {
 	// topic). The producer copies them before Send returns.
 	Key, Value []byte
 	Headers    []Header
-	// Timestamp is the CreateTime; zero means now.
+	// Timestamp is the CreateTime; zero means the time Send queues the
+	// record (see the package doc).
 	Timestamp time.Time
 }
 
@@ -52,10 +55,18 @@ type Producer struct {
 	broker commitlog.Store
 	cfg    config
 
-	queues  sync.Map // topicPartition -> *partQueue
-	mem     memory
+	// qmu guards the writes of topics and of every topicQueues' parts,
+	// which are copied on write: sends read them without a lock.
+	qmu    sync.Mutex
+	topics atomic.Pointer[map[string]*topicQueues]
+	last   atomic.Pointer[topicQueues] // the topic of a recent send: no map lookup for the next
+	mem    memory
+	bufs   bufPool
+	// closing is set by Close. A send checks it twice: before anything
+	// else, and in its partition's lock as it queues the record, which
+	// Close's flush takes after setting it: no record is queued after the
+	// flush that would miss it.
 	closing atomic.Bool
-	sendMu  sync.RWMutex   // held shared by Send, exclusively by Close
 	stop    chan struct{}  // closed by Close once everything is flushed
 	wg      sync.WaitGroup // partition senders
 	// closeSem is held by the Close that is closing; a channel, so that a
@@ -75,6 +86,16 @@ type topicPartition struct {
 	id    int32
 }
 
+// topicQueues is the producer's state of one topic: what its sends check
+// (the topic's settings never change) and its partitions' queues.
+type topicQueues struct {
+	t         *commitlog.Topic
+	compacted bool
+	maxMsg    int                          // max.message.bytes
+	numParts  atomic.Int32                 // the topic's partition count at the latest send
+	parts     atomic.Pointer[[]*partQueue] // by partition id, nil when not used yet; copied on write under Producer.qmu
+}
+
 // New returns a producer writing to b.
 func New(b commitlog.Store, cfg Config) (*Producer, error) {
 	rc, err := cfg.resolve()
@@ -83,6 +104,7 @@ func New(b commitlog.Store, cfg Config) (*Producer, error) {
 	}
 	p := &Producer{broker: b, cfg: rc, stop: make(chan struct{}), closeSem: make(chan struct{}, 1), closed: make(chan struct{})}
 	p.mem.init(rc.BufferMemory)
+	p.bufs.limit = int(min(rc.BufferMemory/4, math.MaxInt32))
 	return p, nil
 }
 
@@ -92,7 +114,11 @@ func New(b commitlog.Store, cfg Config) (*Producer, error) {
 // whose ctx ends before the sender takes its batch is not written and
 // fails with ctx.Err() (see the package doc, Contexts).
 func (p *Producer) Send(ctx context.Context, rec *Record) *Future {
-	return p.send(ctx, rec, nil)
+	f, err := p.enqueue(ctx, rec, nil, modeFuture, nil)
+	if err != nil {
+		return failedFuture(rec, err)
+	}
+	return f
 }
 
 // SendCallback is Send that calls cb when the record is written or has
@@ -102,31 +128,29 @@ func (p *Producer) Send(ctx context.Context, rec *Record) *Future {
 // for a record of its partition; it may call Flush and Close, which then
 // do not wait (see the package doc, Callbacks).
 func (p *Producer) SendCallback(ctx context.Context, rec *Record, cb func(RecordMetadata, error)) {
-	p.send(ctx, rec, cb)
+	if _, err := p.enqueue(ctx, rec, cb, modeCallback, nil); err != nil && cb != nil {
+		// The callback runs after enqueue released its locks: it may
+		// call Send or Close.
+		cb(failedMetadata(rec), err)
+	}
 }
 
 // SendSync sends rec and waits for the result, or until ctx ends: then it
 // returns ctx.Err(), and the record is written only if its batch had
-// already been handed to the partition.
+// already been handed to the partition. It does not wait out linger.ms:
+// the record's batch is sent as soon as the partition's sender is free,
+// with the records that joined it meanwhile.
 func (p *Producer) SendSync(ctx context.Context, rec *Record) (RecordMetadata, error) {
-	return p.Send(ctx, rec).Wait(ctx)
-}
-
-func (p *Producer) send(ctx context.Context, rec *Record, cb func(RecordMetadata, error)) *Future {
-	f, err := p.enqueue(ctx, rec, cb)
+	var f Future
+	_, err := p.enqueue(ctx, rec, nil, modeSync, &f)
 	if err != nil {
-		// The callback runs after enqueue released sendMu: it may call
-		// Send or Close.
-		f = failedFuture(rec, err)
-		if cb != nil {
-			cb(f.md, err)
-		}
+		return failedMetadata(rec), err
 	}
-	return f
+	return f.wait(ctx)
 }
 
 // enqueue queues rec, or returns why it cannot.
-func (p *Producer) enqueue(ctx context.Context, rec *Record, cb func(RecordMetadata, error)) (*Future, error) {
+func (p *Producer) enqueue(ctx context.Context, rec *Record, cb func(RecordMetadata, error), mode sendMode, sync *Future) (*Future, error) {
 	fail := func(err error) (*Future, error) { return nil, err }
 	if rec == nil {
 		return fail(fmt.Errorf("producer: nil record: %w", commitlog.ErrInvalidRecord))
@@ -134,16 +158,21 @@ func (p *Producer) enqueue(ctx context.Context, rec *Record, cb func(RecordMetad
 	if err := ctx.Err(); err != nil {
 		return fail(fmt.Errorf("producer: record for %s not sent: %w", rec.Topic, err))
 	}
-	p.sendMu.RLock() // Close waits for sends in progress before its final flush
-	defer p.sendMu.RUnlock()
 	if p.closing.Load() {
 		return fail(fmt.Errorf("producer: %w", commitlog.ErrClosed))
 	}
-	t, err := p.broker.Topic(rec.Topic)
-	if err != nil {
-		return fail(err)
+	tq := p.last.Load()
+	if tq == nil || tq.t.Name() != rec.Topic || tq.t.Deleted() {
+		// Not the topic of a recent send, or deleted since (maybe created
+		// again): ask the store. A topic stays what it is until deleted.
+		t, err := p.broker.Topic(rec.Topic)
+		if err != nil {
+			return fail(err)
+		}
+		tq = p.topicQueues(t)
 	}
-	if rec.Key == nil && t.Compacted() {
+	t := tq.t
+	if rec.Key == nil && tq.compacted {
 		// The log refuses the whole batch holding such a record: fail it
 		// here, alone, rather than the valid records batched with it.
 		return fail(fmt.Errorf("producer: a record without a key sent to compacted topic %s: %w", rec.Topic, commitlog.ErrInvalidRecord))
@@ -158,59 +187,122 @@ func (p *Producer) enqueue(ctx context.Context, rec *Record, cb func(RecordMetad
 	} else {
 		id = p.cfg.Partitioner.Partition(rec.Topic, rec.Key, n)
 	}
-	part, err := t.Partition(id)
+	q, err := p.queue(tq, id)
 	if err != nil {
 		return fail(err)
 	}
-	ts := rec.Timestamp
-	if ts.IsZero() {
-		ts = time.Now()
+	if tq.numParts.Load() != n {
+		tq.numParts.Store(n) // AddPartitions raised it
+	}
+	// The timestamp: the record's own, or the time it is queued (read by
+	// add, which reads the clock once a batch).
+	var ts int64
+	now := rec.Timestamp.IsZero()
+	if !now {
+		ts = rec.Timestamp.UnixMilli()
 	}
 	size := record.RecordSize(0, 0, rec.Key, rec.Value, rec.Headers) + 16 // + worst-case varint growth
-	q := p.queue(rec.Topic, id, part, n, t.MaxMessageBytes())
 	if size > q.limit {
 		return fail(fmt.Errorf("producer: record of %d bytes for %s-%d, limit %d: %w", size, rec.Topic, id, q.limit, commitlog.ErrRecordTooLarge))
 	}
-	if err := p.mem.reserve(ctx, int64(size), p.cfg.MaxBlock, p.expedite); err != nil {
-		return fail(err)
-	}
-	return q.add(ctx, rec, ts.UnixMilli(), size, cb), nil
+	return q.add(ctx, rec, ts, now, size, cb, mode, sync)
 }
 
-func (p *Producer) queue(topic string, id int32, part *commitlog.Partition, n int32, maxMessageBytes int) *partQueue {
-	key := topicPartition{topic, id}
-	if q, ok := p.queues.Load(key); ok {
-		q := q.(*partQueue)
-		if q.part == part {
-			if q.numParts.Load() != n {
-				q.numParts.Store(n) // AddPartitions raised it
-			}
-			return q
+// topicQueues returns the producer's state of t, made on t's first send.
+func (p *Producer) topicQueues(t *commitlog.Topic) *topicQueues {
+	if tq := p.last.Load(); tq != nil && tq.t == t {
+		return tq
+	}
+	if m := p.topics.Load(); m != nil {
+		if tq := (*m)[t.Name()]; tq != nil && tq.t == t {
+			p.last.Store(tq)
+			return tq
 		}
+	}
+	p.qmu.Lock()
+	var old map[string]*topicQueues
+	if m := p.topics.Load(); m != nil {
+		old = *m
+	}
+	prev := old[t.Name()]
+	if prev != nil && prev.t == t {
+		p.qmu.Unlock()
+		return prev
+	}
+	tq := &topicQueues{t: t, compacted: t.Compacted(), maxMsg: t.MaxMessageBytes()}
+	m := make(map[string]*topicQueues, len(old)+1)
+	maps.Copy(m, old)
+	m[t.Name()] = tq
+	p.topics.Store(&m)
+	p.last.Store(tq)
+	p.qmu.Unlock()
+	if prev != nil {
 		// The topic was deleted and created again: start afresh, and send
-		// (fail) the old partition's records now, not after their linger.
-		if p.queues.CompareAndDelete(key, q) {
+		// (fail) the old partitions' records now, not after their linger.
+		for _, q := range prev.queues() {
 			q.retire()
 		}
+	}
+	return tq
+}
+
+// queues returns the partition queues of the topic made so far.
+func (tq *topicQueues) queues() []*partQueue {
+	if ps := tq.parts.Load(); ps != nil {
+		return *ps
+	}
+	return nil
+}
+
+// queue returns the queue of partition id of tq's topic, made on its
+// first send.
+func (p *Producer) queue(tq *topicQueues, id int32) (*partQueue, error) {
+	if qs := tq.queues(); int(id) < len(qs) && qs[id] != nil {
+		return qs[id], nil
+	}
+	part, err := tq.t.Partition(id)
+	if err != nil {
+		return nil, err
+	}
+	p.qmu.Lock()
+	defer p.qmu.Unlock()
+	qs := tq.queues()
+	if int(id) < len(qs) && qs[id] != nil {
+		return qs[id], nil
 	}
 	// The largest record: max.request.size, and what leaves room for the
 	// batch header within the topic's max.message.bytes, which the
 	// partition's log enforces on append.
-	limit := min(p.cfg.MaxRequestSize, maxMessageBytes-record.HeaderSize)
-	q := &partQueue{p: p, tp: key, part: part, limit: limit, maxBatch: min(p.cfg.BatchSize, limit)}
-	q.numParts.Store(n)
-	actual, _ := p.queues.LoadOrStore(key, q)
-	return actual.(*partQueue)
+	limit := min(p.cfg.MaxRequestSize, tq.maxMsg-record.HeaderSize)
+	q := &partQueue{p: p, tq: tq, tp: topicPartition{tq.t.Name(), id}, part: part, limit: limit, maxBatch: min(p.cfg.BatchSize, limit)}
+	grown := make([]*partQueue, max(len(qs), int(id)+1))
+	copy(grown, qs)
+	grown[id] = q
+	tq.parts.Store(&grown)
+	return q, nil
+}
+
+// eachQueue calls fn with every partition queue of the producer's current
+// topics.
+func (p *Producer) eachQueue(fn func(*partQueue)) {
+	m := p.topics.Load()
+	if m == nil {
+		return
+	}
+	for _, tq := range *m {
+		for _, q := range tq.queues() {
+			if q != nil {
+				fn(q)
+			}
+		}
+	}
 }
 
 // expedite sends every open batch without waiting out linger.ms: a Send
 // waits for the buffer.memory they hold (Kafka's accumulator counts every
 // batch ready while the buffer pool has waiters).
 func (p *Producer) expedite() {
-	p.queues.Range(func(_, v any) bool {
-		v.(*partQueue).flush()
-		return true
-	})
+	p.eachQueue(func(q *partQueue) { q.flush() })
 }
 
 // ErrFlushInCallback is Flush's error when it is called from a
@@ -232,11 +324,10 @@ func (p *Producer) Flush(ctx context.Context) error {
 		return ErrFlushInCallback
 	}
 	var waits []chan struct{}
-	p.queues.Range(func(_, v any) bool {
-		if ch := v.(*partQueue).flush(); ch != nil {
+	p.eachQueue(func(q *partQueue) {
+		if ch := q.flush(); ch != nil {
 			waits = append(waits, ch)
 		}
-		return true
 	})
 	for _, ch := range waits {
 		select {
@@ -277,12 +368,7 @@ func (p *Producer) Close(ctx context.Context) error {
 		}
 	}
 	defer func() { <-p.closeSem }()
-	p.closing.Store(true)
-	// Wait for every Send between its closing check and its queue: taking
-	// the lock once is the barrier.
-	p.sendMu.Lock()
-	//lint:ignore SA2001 the empty critical section is the barrier
-	p.sendMu.Unlock()
+	p.closing.Store(true) // a send that has not queued its record yet sees it (see closing)
 	if err := p.Flush(ctx); err != nil {
 		return err
 	}
@@ -318,67 +404,85 @@ func (p *Producer) calledFromCallback() bool {
 	return p.inCallback.Load() > 0 && inRunCallbacks()
 }
 
-// memory is buffer.memory: a byte budget shared by every batch.
+// memory is buffer.memory: a byte budget shared by every batch. Taking
+// and giving back bytes is one atomic operation while nobody waits.
 type memory struct {
-	mu      sync.Mutex
-	avail   int64
-	waiters int
+	avail   atomic.Int64
+	waiters atomic.Int32  // reserves waiting for bytes (changed under mu)
+	mu      sync.Mutex    // guards freed
 	freed   chan struct{} // closed and replaced when bytes come back to waiters
 }
 
 func (m *memory) init(n int64) {
-	m.avail = n
+	m.avail.Store(n)
 	m.freed = make(chan struct{})
+}
+
+// take takes n bytes if they are available.
+func (m *memory) take(n int64) bool {
+	for {
+		a := m.avail.Load()
+		if a < n {
+			return false
+		}
+		if m.avail.CompareAndSwap(a, a-n) {
+			return true
+		}
+	}
 }
 
 // reserve takes n bytes, waiting for them up to maxBlock or ctx; it calls
 // onWait each time it has to wait.
 func (m *memory) reserve(ctx context.Context, n int64, maxBlock time.Duration, onWait func()) error {
+	if m.take(n) {
+		return nil
+	}
 	var timer *time.Timer
-	for {
-		m.mu.Lock()
-		if m.avail >= n {
-			m.avail -= n
-			m.mu.Unlock()
-			if timer != nil {
-				timer.Stop()
-			}
-			return nil
+	defer func() {
+		if timer != nil {
+			timer.Stop()
 		}
+	}()
+	for {
+		// Count as a waiter before looking again: release, which adds the
+		// bytes and then looks for waiters, either lets this take them or
+		// closes the channel taken here.
+		m.mu.Lock()
+		m.waiters.Add(1)
 		ch := m.freed
-		m.waiters++
 		m.mu.Unlock()
-		if onWait != nil {
+		ok := m.take(n)
+		if !ok && onWait != nil {
 			onWait()
 		}
-		if timer == nil {
+		if !ok && timer == nil {
 			timer = time.NewTimer(maxBlock)
 		}
 		var err error
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			timer.Stop()
-			err = fmt.Errorf("producer: waiting for buffer.memory: %w (%w)", ErrBufferFull, ctx.Err())
-		case <-timer.C:
-			err = fmt.Errorf("producer: buffer.memory full for max.block.ms %v: %w", maxBlock, ErrBufferFull)
+		if !ok {
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				err = fmt.Errorf("producer: waiting for buffer.memory: %w (%w)", ErrBufferFull, ctx.Err())
+			case <-timer.C:
+				err = fmt.Errorf("producer: buffer.memory full for max.block.ms %v: %w", maxBlock, ErrBufferFull)
+			}
 		}
 		m.mu.Lock()
-		m.waiters--
+		m.waiters.Add(-1)
 		m.mu.Unlock()
-		if err != nil {
+		if ok || err != nil {
 			return err
 		}
 	}
 }
 
 func (m *memory) release(n int64) {
-	m.mu.Lock()
-	m.avail += n
-	if m.waiters == 0 {
-		m.mu.Unlock()
+	m.avail.Add(n)
+	if m.waiters.Load() == 0 {
 		return
 	}
+	m.mu.Lock()
 	ch := m.freed
 	m.freed = make(chan struct{})
 	m.mu.Unlock()

@@ -314,7 +314,7 @@ func TestCloseCompletesRecordsOfARecreatedTopic(t *testing.T) {
 	md, err := cur.Result()
 	require.NoError(t, err)
 	require.Equal(t, int64(0), md.Offset)
-	require.Equal(t, int64(DefaultBufferMemory), p.mem.avail, "buffer.memory all given back")
+	require.Equal(t, int64(DefaultBufferMemory), p.mem.avail.Load(), "buffer.memory all given back")
 }
 
 // TestFlushAndCloseFromCallback: SendCallback's callback runs on the

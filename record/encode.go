@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Header is a record header: a key string and an opaque value (nil value
@@ -119,6 +120,10 @@ func (b *Builder) Reset(baseOffset int64, opts BatchOptions) {
 	}
 	b.body = b.body[:0]
 }
+
+// Grow makes room for n more bytes of encoded records, so that adding
+// them does not reallocate, as bytes.Buffer.Grow does.
+func (b *Builder) Grow(n int) { b.body = slices.Grow(b.body, n) }
 
 // Len is the number of records added so far.
 func (b *Builder) Len() int { return int(b.count) }

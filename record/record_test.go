@@ -157,6 +157,24 @@ func TestBuilderReuseAndSize(t *testing.T) {
 	}
 }
 
+// TestBuilderGrow: records that fit in what Grow made room for are added
+// without reallocating the builder's buffer.
+func TestBuilderGrow(t *testing.T) {
+	b := NewBuilder(0, BatchOptions{})
+	v := make([]byte, 100)
+	b.Grow(10 * RecordSize(9, 0, nil, v, nil))
+	body := &b.body[:1][0]
+	for range 10 {
+		b.Add(5, nil, v, nil)
+	}
+	require.Same(t, body, &b.body[0], "no reallocation")
+	out, err := b.Build()
+	require.NoError(t, err)
+	_, recs, err := Decode(out)
+	require.NoError(t, err)
+	require.Len(t, recs, 10)
+}
+
 func TestCompactedShapes(t *testing.T) {
 	// A compacted batch keeps offsets with gaps and the original timestamps.
 	b := NewBuilder(50, BatchOptions{})
