@@ -184,7 +184,7 @@ func consumerPerfPrefill(ctx context.Context, b *commitlog.Broker, t *commitlog.
 	}
 	var firstErr atomic.Pointer[error]
 	var failed atomic.Int64
-	cb := func(_ prod.RecordMetadata, err error) {
+	cb := func(_ context.Context, _ prod.RecordMetadata, err error) {
 		if err != nil && failed.Add(1) == 1 {
 			firstErr.Store(&err)
 		}

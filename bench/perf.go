@@ -238,7 +238,7 @@ func RunProducerPerf(ctx context.Context, cfg ProducerPerfConfig, out io.Writer)
 		sendStart := time.Now()
 		// The producer copies Key and Value before SendCallback returns, so
 		// rec is reused.
-		p.SendCallback(ctx, &rec, func(_ prod.RecordMetadata, err error) {
+		p.SendCallback(ctx, &rec, func(_ context.Context, _ prod.RecordMetadata, err error) {
 			l := time.Since(sendStart).Microseconds()
 			lat[i] = l
 			if err != nil {

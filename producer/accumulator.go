@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/commitlog-go/commitlog"
@@ -18,9 +19,9 @@ import (
 
 // entry is what a batch keeps of each record besides its encoding.
 type entry struct {
-	ts  int64                       // the timestamp encoded (CreateTime, ms)
-	cb  func(RecordMetadata, error) // SendCallback's; nil for Send and SendSync
-	ctx context.Context             // the Send context; nil when it cannot end, or with acks=0
+	ts  int64                                        // the timestamp encoded (CreateTime, ms)
+	cb  func(context.Context, RecordMetadata, error) // SendCallback's; nil for Send and SendSync
+	ctx context.Context                              // the Send context; nil when it cannot end, or with acks=0
 }
 
 // bufs are a batch's buffers: its builder and its record slots, reused
@@ -235,6 +236,12 @@ type partQueue struct {
 	limit    int // the largest record accepted, in bytes
 	maxBatch int
 
+	// cbCtx is the ctx this partition's callbacks get: it carries the
+	// queue (callbackScopeKey), and inCallbacks is set while they run, so
+	// that Flush and Close called with it know they run inside one.
+	cbCtx       context.Context
+	inCallbacks atomic.Bool
+
 	// mu guards the fields below and the open and ready batches.
 	mu       sync.Mutex
 	open     *batch   // batch taking records
@@ -274,7 +281,7 @@ var errClosing = fmt.Errorf("producer: %w", commitlog.ErrClosed)
 // returns the record's Future, to hand out; with modeSync it sets *sync
 // to it. It fails, with nothing queued, when buffer.memory stays full
 // (see reserveLocked) or the producer is closing.
-func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, size int, cb func(RecordMetadata, error), mode sendMode, sync *Future) (fp *Future, err error) {
+func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, size int, cb func(context.Context, RecordMetadata, error), mode sendMode, sync *Future) (fp *Future, err error) {
 	acked := q.p.cfg.Acks == AcksNone // acks=0: the record is complete once queued
 	var done <-chan struct{}
 	if !acked {
@@ -589,9 +596,9 @@ func (q *partQueue) writeDurable(round []*batch) int {
 // back.
 func (q *partQueue) complete(b *batch) {
 	if b.hasCB {
-		q.p.inCallback.Add(1)
-		runCallbacks(b)
-		q.p.inCallback.Add(-1)
+		q.inCallbacks.Store(true)
+		runCallbacks(q.cbCtx, b)
+		q.inCallbacks.Store(false)
 	}
 	q.p.bufs.put(b.x, b.built)
 	b.x = nil

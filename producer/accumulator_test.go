@@ -182,7 +182,7 @@ func (c *syncCounter) OpenFile(name string, flag int, perm fs.FileMode) (vfs.Fil
 func blockSender(t *testing.T, p *Producer, topic string) (release func()) {
 	t.Helper()
 	started, unblock := make(chan struct{}), make(chan struct{})
-	p.SendCallback(context.Background(), &Record{Topic: topic, Value: []byte("blocker")}, func(_ RecordMetadata, err error) {
+	p.SendCallback(context.Background(), &Record{Topic: topic, Value: []byte("blocker")}, func(_ context.Context, _ RecordMetadata, err error) {
 		require.NoError(t, err)
 		close(started)
 		<-unblock

@@ -47,7 +47,7 @@ func BenchmarkSendCallback(b *testing.B) {
 			ctx := context.Background()
 			rec := Record{Topic: "t", Value: make([]byte, 100)}
 			var n atomic.Int64
-			cb := func(_ RecordMetadata, err error) {
+			cb := func(_ context.Context, _ RecordMetadata, err error) {
 				if err != nil {
 					b.Error(err)
 				}
@@ -108,7 +108,7 @@ func BenchmarkBatched(b *testing.B) {
 			ctx := context.Background()
 			rec := Record{Topic: "t", ExplicitPartition: true, Value: value}
 			var failed atomic.Int64
-			cb := func(_ RecordMetadata, err error) {
+			cb := func(_ context.Context, _ RecordMetadata, err error) {
 				if err != nil {
 					failed.Add(1)
 				}
@@ -172,7 +172,7 @@ func BenchmarkFlushAfterSendCallback(b *testing.B) {
 	ctx := context.Background()
 	rec := Record{Topic: "t", Value: make([]byte, 100)}
 	var n int64 // written by the callback, read after Flush
-	cb := func(_ RecordMetadata, err error) {
+	cb := func(_ context.Context, _ RecordMetadata, err error) {
 		if err != nil {
 			b.Error(err)
 		}

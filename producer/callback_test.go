@@ -31,30 +31,58 @@ func deep(n int, f func()) {
 	deep(n-1, f)
 }
 
-// TestInRunCallbacks: a caller is inside a callback exactly when it runs,
-// at any depth, on the sender while it calls the callbacks; not on the
-// caller of SendCallback, nor on a goroutine the callback starts.
-func TestInRunCallbacks(t *testing.T) {
-	require.NotZero(t, runCallbacksEntry)
-	require.False(t, inRunCallbacks())
-	deep(200, func() { require.False(t, inRunCallbacks()) })
-
+// TestCallbackScope: a callback's ctx marks calls made with it, or with a
+// ctx derived from it, as made from inside that callback, while it runs
+// and at any depth; not the caller of SendCallback, not the same ctx once
+// the callback has returned, and not another producer's calls.
+func TestCallbackScope(t *testing.T) {
 	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {}})
 	p, err := New(b, Config{Linger: new(time.Duration(0))})
 	require.NoError(t, err)
 	defer p.Close(context.Background())
-	var direct, deeper, spawned bool
+	other, err := New(b, Config{})
+	require.NoError(t, err)
+	defer other.Close(context.Background())
+	require.False(t, p.calledFromCallback(context.Background()))
+	var direct, deeper, derived, otherProducer bool
+	var kept context.Context
 	done := make(chan struct{})
-	p.SendCallback(context.Background(), &Record{Topic: "t", Value: []byte("x")}, func(RecordMetadata, error) {
+	p.SendCallback(context.Background(), &Record{Topic: "t", Value: []byte("x")}, func(ctx context.Context, _ RecordMetadata, _ error) {
 		defer close(done)
-		direct = inRunCallbacks()
-		deep(200, func() { deeper = inRunCallbacks() })
-		ch := make(chan bool)
-		go func() { ch <- inRunCallbacks() }()
-		spawned = <-ch
+		kept = ctx
+		direct = p.calledFromCallback(ctx)
+		deep(200, func() { deeper = p.calledFromCallback(ctx) })
+		d, cancel := context.WithTimeout(ctx, time.Hour)
+		defer cancel()
+		derived = p.calledFromCallback(d)
+		otherProducer = other.calledFromCallback(ctx)
 	})
 	waitOrHang(t, done, "callback")
-	require.True(t, direct, "called from the callback")
-	require.True(t, deeper, "called 200 frames below the callback")
-	require.False(t, spawned, "called from a goroutine the callback started")
+	require.True(t, direct, "the callback's ctx")
+	require.True(t, deeper, "200 frames below the callback")
+	require.True(t, derived, "a ctx derived from the callback's")
+	require.False(t, otherProducer, "another producer's Flush waits as usual")
+	require.Eventually(t, func() bool { return !p.calledFromCallback(kept) }, 5*time.Second, time.Millisecond, "once the callback has returned")
+	require.NoError(t, p.Flush(kept), "the kept ctx waits as any other")
+}
+
+// TestFlushFromCallbackWithAnotherContext: a callback that calls Flush with
+// a ctx that is not its own is treated as any caller: Flush waits for the
+// callback itself, so until that ctx ends. Nothing is lost.
+func TestFlushFromCallbackWithAnotherContext(t *testing.T) {
+	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {}})
+	p, err := New(b, Config{Linger: new(time.Duration(0))})
+	require.NoError(t, err)
+	var flushErr error
+	done := make(chan struct{})
+	p.SendCallback(context.Background(), &Record{Topic: "t", Value: []byte("x")}, func(context.Context, RecordMetadata, error) {
+		defer close(done)
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		flushErr = p.Flush(ctx)
+	})
+	waitOrHang(t, done, "callback")
+	require.ErrorIs(t, flushErr, context.DeadlineExceeded)
+	require.NoError(t, p.Close(context.Background()))
+	require.Len(t, readPartition(t, b, "t", 0), 1)
 }

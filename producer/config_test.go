@@ -128,7 +128,7 @@ func TestKafkaZeroSettings(t *testing.T) {
 	p, err = New(b, Config{BufferMemory: new(int64(1000)), MaxBlock: new(time.Duration(0)), Linger: new(time.Duration(0))})
 	require.NoError(t, err)
 	release, written := make(chan struct{}), make(chan struct{})
-	p.SendCallback(context.Background(), &Record{Topic: "t", Value: make([]byte, 600)}, func(RecordMetadata, error) {
+	p.SendCallback(context.Background(), &Record{Topic: "t", Value: make([]byte, 600)}, func(context.Context, RecordMetadata, error) {
 		close(written)
 		<-release
 	})

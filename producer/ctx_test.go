@@ -40,7 +40,7 @@ func TestSendWithDoneContextWritesNothing(t *testing.T) {
 		},
 		"SendCallback": func(p *Producer, ctx context.Context, rec *Record) error {
 			done := make(chan error, 1)
-			p.SendCallback(ctx, rec, func(_ RecordMetadata, err error) { done <- err })
+			p.SendCallback(ctx, rec, func(_ context.Context, _ RecordMetadata, err error) { done <- err })
 			return <-done
 		},
 	}
@@ -82,7 +82,7 @@ func TestContextCancelledWhileQueued(t *testing.T) {
 				cbDone := make(chan struct{})
 				a := p.Send(context.Background(), rec("a"))
 				x := p.Send(ctx, rec("x"))
-				p.SendCallback(ctx, rec("y"), func(_ RecordMetadata, err error) { cbErr = err; close(cbDone) })
+				p.SendCallback(ctx, rec("y"), func(_ context.Context, _ RecordMetadata, err error) { cbErr = err; close(cbDone) })
 				c := p.Send(context.Background(), rec("ccc"))
 				cancel()
 				require.NoError(t, p.Flush(context.Background()))

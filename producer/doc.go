@@ -85,22 +85,18 @@
 // A callback holds up its partition while it runs: it must not block for
 // long, and must not wait for a record of its own partition (SendSync, or
 // Future.Wait of a record sent after its own), which would wait for it.
-// It may call Send and SendCallback. It may call Flush and Close, with
-// any context: called from a callback, at any depth of calls within it,
-// they cannot wait for the sender they run on, so they do not wait at
-// all. Flush sends every queued record without waiting out linger.ms and
-// returns ErrFlushInCallback; Close stops accepting records and returns
-// nil, and the producer finishes the close (sending everything queued)
-// once the callback has returned. A goroutine that a callback starts is
-// not within the callback: its Flush and Close wait as usual.
-//
-// The producer tells such a call by finding, among the callers of Flush
-// or Close, the function that calls the callbacks (Go has no other way to
-// tell which goroutine or call code runs in). It looks only while the
-// producer runs a callback. A callback of one producer calling Flush or
-// Close of another that is, at that moment, running a callback of its own
-// is taken for a call from the other's callback: that Flush returns
-// ErrFlushInCallback, that Close returns without waiting.
+// It may call Send and SendCallback, and Flush and Close with the ctx it
+// was given (or one derived from it): a callback's ctx carries its scope,
+// so Flush and Close called with it know, by construction, that they run
+// on the sender they would wait for, and do not wait at all. Flush sends
+// every queued record without waiting out linger.ms and returns
+// ErrFlushInCallback; Close stops accepting records and returns nil, and
+// the producer finishes the close (sending everything queued) once the
+// callback has returned. Called from a callback with another ctx
+// (context.Background()), Flush and Close are taken for calls from
+// anywhere else and wait, here for the callback itself: until that ctx
+// ends. The scope ends when the callback returns: a goroutine the
+// callback starts, or a ctx kept for later, waits as usual once it has.
 //
 // # acks
 //

@@ -75,10 +75,6 @@ type Producer struct {
 	closed     chan struct{} // closed once Close has stopped every sender
 	closeAsync sync.Once     // starts the close asked for from a callback
 
-	// inCallback counts the senders running SendCallback callbacks: while
-	// it is 0, Flush and Close are not called from one and need not look
-	// at their callers (see calledFromCallback).
-	inCallback atomic.Int32
 }
 
 type topicPartition struct {
@@ -124,14 +120,16 @@ func (p *Producer) Send(ctx context.Context, rec *Record) *Future {
 // SendCallback is Send that calls cb when the record is written or has
 // failed: on the partition's sender, in record order, before the futures
 // of the batch complete (or at once, on the calling goroutine, if the
-// record fails before it is queued). cb must not block for long, nor wait
-// for a record of its partition; it may call Flush and Close, which then
-// do not wait (see the package doc, Callbacks).
-func (p *Producer) SendCallback(ctx context.Context, rec *Record, cb func(RecordMetadata, error)) {
+// record fails before it is queued), with a ctx that carries the
+// callback's scope (or, for a record failed at once, SendCallback's own
+// ctx). cb must not block for long, nor wait for a record of its
+// partition; it may call Flush and Close with its ctx, which then do not
+// wait (see the package doc, Callbacks).
+func (p *Producer) SendCallback(ctx context.Context, rec *Record, cb func(ctx context.Context, md RecordMetadata, err error)) {
 	if _, err := p.enqueue(ctx, rec, cb, modeCallback, nil); err != nil && cb != nil {
 		// The callback runs after enqueue released its locks: it may
 		// call Send or Close.
-		cb(failedMetadata(rec), err)
+		cb(ctx, failedMetadata(rec), err)
 	}
 }
 
@@ -150,7 +148,7 @@ func (p *Producer) SendSync(ctx context.Context, rec *Record) (RecordMetadata, e
 }
 
 // enqueue queues rec, or returns why it cannot.
-func (p *Producer) enqueue(ctx context.Context, rec *Record, cb func(RecordMetadata, error), mode sendMode, sync *Future) (*Future, error) {
+func (p *Producer) enqueue(ctx context.Context, rec *Record, cb func(context.Context, RecordMetadata, error), mode sendMode, sync *Future) (*Future, error) {
 	fail := func(err error) (*Future, error) { return nil, err }
 	if rec == nil {
 		return fail(fmt.Errorf("producer: nil record: %w", commitlog.ErrInvalidRecord))
@@ -275,6 +273,7 @@ func (p *Producer) queue(tq *topicQueues, id int32) (*partQueue, error) {
 	// partition's log enforces on append.
 	limit := min(p.cfg.MaxRequestSize, tq.maxMsg-record.HeaderSize)
 	q := &partQueue{p: p, tq: tq, tp: topicPartition{tq.t.Name(), id}, part: part, limit: limit, maxBatch: min(p.cfg.BatchSize, limit)}
+	q.cbCtx = context.WithValue(context.Background(), callbackScopeKey{}, q)
 	grown := make([]*partQueue, max(len(qs), int(id)+1))
 	copy(grown, qs)
 	grown[id] = q
@@ -316,10 +315,11 @@ var ErrFlushInCallback = errors.New("producer: Flush called from a SendCallback 
 // their callbacks have returned, or until ctx ends.
 //
 // Called from a SendCallback callback (see the package doc, Callbacks),
-// whatever its ctx, it sends every queued record and returns
-// ErrFlushInCallback at once, without waiting.
+// with the ctx the callback was given (or one derived from it), it sends
+// every queued record and returns ErrFlushInCallback at once, without
+// waiting.
 func (p *Producer) Flush(ctx context.Context) error {
-	if p.calledFromCallback() {
+	if p.calledFromCallback(ctx) {
 		p.expedite()
 		return ErrFlushInCallback
 	}
@@ -347,11 +347,12 @@ func (p *Producer) Flush(ctx context.Context) error {
 // idempotent: once a Close has returned nil, every Close returns nil.
 //
 // Called from a SendCallback callback (see the package doc, Callbacks),
-// whatever its ctx, it stops accepting records and returns nil at once,
+// with the ctx the callback was given (or one derived from it), it stops
+// accepting records and returns nil at once,
 // without waiting: the producer's own goroutine finishes the close once
 // the callback has returned, and a Close called elsewhere waits for that.
 func (p *Producer) Close(ctx context.Context) error {
-	if p.calledFromCallback() {
+	if p.calledFromCallback(ctx) {
 		p.closing.Store(true)
 		p.closeAsync.Do(func() { go func() { _ = p.Close(context.Background()) }() })
 		return nil
@@ -397,11 +398,12 @@ func (p *Producer) closeErr(ctx context.Context) error {
 	}
 }
 
-// calledFromCallback reports whether the caller runs inside a
-// SendCallback callback, on the sender that Flush and Close would wait for
-// (see runCallbacks).
-func (p *Producer) calledFromCallback() bool {
-	return p.inCallback.Load() > 0 && inRunCallbacks()
+// calledFromCallback reports whether ctx is the ctx of a callback of this
+// producer that is running (or one derived from it): the sender that
+// Flush and Close would wait for is the caller.
+func (p *Producer) calledFromCallback(ctx context.Context) bool {
+	q, ok := ctx.Value(callbackScopeKey{}).(*partQueue)
+	return ok && q.p == p && q.inCallbacks.Load()
 }
 
 // memory is buffer.memory: a byte budget shared by every batch. Taking

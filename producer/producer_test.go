@@ -145,7 +145,7 @@ func TestExplicitPartitionAndErrors(t *testing.T) {
 	require.ErrorIs(t, err, commitlog.ErrRecordTooLarge)
 	var cbErr error
 	done := make(chan struct{})
-	p.SendCallback(ctx, &Record{Topic: "nope"}, func(_ RecordMetadata, err error) { cbErr = err; close(done) })
+	p.SendCallback(ctx, &Record{Topic: "nope"}, func(_ context.Context, _ RecordMetadata, err error) { cbErr = err; close(done) })
 	<-done
 	require.ErrorIs(t, cbErr, commitlog.ErrUnknownTopic)
 }
@@ -180,7 +180,7 @@ func TestBufferFullBlocksThenFails(t *testing.T) {
 	release, written := make(chan struct{}), make(chan struct{})
 	var md1 RecordMetadata
 	var err1 error
-	p.SendCallback(context.Background(), &Record{Topic: "t", Value: make([]byte, 600)}, func(md RecordMetadata, err error) {
+	p.SendCallback(context.Background(), &Record{Topic: "t", Value: make([]byte, 600)}, func(_ context.Context, md RecordMetadata, err error) {
 		md1, err1 = md, err
 		close(written)
 		<-release
@@ -263,7 +263,7 @@ func TestSendNilRecord(t *testing.T) {
 	_, err = p.SendSync(context.Background(), nil)
 	require.ErrorIs(t, err, commitlog.ErrInvalidRecord)
 	var cbErr error
-	p.SendCallback(context.Background(), nil, func(_ RecordMetadata, err error) { cbErr = err })
+	p.SendCallback(context.Background(), nil, func(_ context.Context, _ RecordMetadata, err error) { cbErr = err })
 	require.ErrorIs(t, cbErr, commitlog.ErrInvalidRecord)
 }
 
@@ -343,9 +343,9 @@ func TestFlushAndCloseFromCallback(t *testing.T) {
 		}()
 		done := make(chan struct{})
 		var flushErr error
-		p.SendCallback(context.Background(), &Record{Topic: "t", Value: []byte("x")}, func(RecordMetadata, error) {
+		p.SendCallback(context.Background(), &Record{Topic: "t", Value: []byte("x")}, func(ctx context.Context, _ RecordMetadata, _ error) {
 			defer close(done)
-			flushErr = p.Flush(context.Background())
+			flushErr = p.Flush(ctx)
 		})
 		wait(t, done)
 		require.ErrorIs(t, flushErr, ErrFlushInCallback)
@@ -356,9 +356,9 @@ func TestFlushAndCloseFromCallback(t *testing.T) {
 		done := make(chan struct{})
 		var closeErr, sendErr error
 		var other *Future
-		p.SendCallback(context.Background(), &Record{Topic: "t", Partition: 0, ExplicitPartition: true, Value: []byte("x")}, func(RecordMetadata, error) {
+		p.SendCallback(context.Background(), &Record{Topic: "t", Partition: 0, ExplicitPartition: true, Value: []byte("x")}, func(ctx context.Context, _ RecordMetadata, _ error) {
 			defer close(done)
-			closeErr = p.Close(context.Background())
+			closeErr = p.Close(ctx)
 			_, sendErr = p.Send(context.Background(), &Record{Topic: "t", Value: []byte("late")}).Wait(context.Background())
 		})
 		other = p.Send(context.Background(), &Record{Topic: "t", Partition: 1, ExplicitPartition: true, Value: []byte("y")})
@@ -385,7 +385,7 @@ func TestFailedSendCallbackMayCallProducer(t *testing.T) {
 	p, err := New(b, Config{})
 	require.NoError(t, err)
 	done := make(chan error, 1)
-	go p.SendCallback(context.Background(), &Record{Topic: "nope"}, func(_ RecordMetadata, err error) {
+	go p.SendCallback(context.Background(), &Record{Topic: "nope"}, func(_ context.Context, _ RecordMetadata, err error) {
 		require.ErrorIs(t, err, commitlog.ErrUnknownTopic)
 		done <- p.Close(context.Background())
 	})
@@ -400,21 +400,25 @@ func TestFailedSendCallbackMayCallProducer(t *testing.T) {
 type testCtxKey struct{}
 
 // TestFlushAndCloseFromCallbackAnyContext: called from a callback, at any
-// depth, Flush and Close return at once whatever their context (a callback
-// has no context of its own to pass them), and lose nothing: Flush sends
-// the records lingering on other partitions and returns
-// ErrFlushInCallback; Close stops accepting records and the producer
-// finishes the close once the callback has returned.
+// depth, with the callback's ctx or any ctx derived from it (cancelled,
+// with a deadline, with a value), Flush and Close return at once and lose
+// nothing: Flush sends the records lingering on other partitions and
+// returns ErrFlushInCallback; Close stops accepting records and the
+// producer finishes the close once the callback has returned.
 func TestFlushAndCloseFromCallbackAnyContext(t *testing.T) {
-	cancelled, cancel := context.WithCancel(context.Background())
-	cancel()
-	timeout, cancel2 := context.WithTimeout(context.Background(), time.Hour)
-	defer cancel2()
-	ctxs := map[string]context.Context{
-		"background": context.Background(),
-		"cancelled":  cancelled,
-		"timeout":    timeout,
-		"value":      context.WithValue(context.Background(), testCtxKey{}, 1),
+	ctxs := map[string]func(cb context.Context) context.Context{
+		"callback's": func(cb context.Context) context.Context { return cb },
+		"cancelled": func(cb context.Context) context.Context {
+			ctx, cancel := context.WithCancel(cb)
+			cancel()
+			return ctx
+		},
+		"timeout": func(cb context.Context) context.Context {
+			ctx, cancel := context.WithTimeout(cb, time.Hour)
+			t.Cleanup(cancel)
+			return ctx
+		},
+		"value": func(cb context.Context) context.Context { return context.WithValue(cb, testCtxKey{}, 1) },
 	}
 	for name, ctx := range ctxs {
 		for _, op := range []string{"flush", "close"} {
@@ -430,9 +434,10 @@ func TestFlushAndCloseFromCallbackAnyContext(t *testing.T) {
 					var opErr error
 					var late *Future
 					done := make(chan struct{})
-					p.SendCallback(context.Background(), &Record{Topic: "t", Partition: 0, ExplicitPartition: true, Value: make([]byte, 200)}, func(_ RecordMetadata, err error) {
+					p.SendCallback(context.Background(), &Record{Topic: "t", Partition: 0, ExplicitPartition: true, Value: make([]byte, 200)}, func(cbCtx context.Context, _ RecordMetadata, err error) {
 						defer close(done)
 						require.NoError(t, err)
+						ctx := ctx(cbCtx)
 						deep(depth, func() {
 							if op == "flush" {
 								opErr = p.Flush(ctx)
@@ -486,7 +491,7 @@ func TestFlushAndCloseWaitForRunningCallbacks(t *testing.T) {
 	require.NoError(t, err)
 	started, release := make(chan struct{}), make(chan struct{})
 	var returned atomic.Bool
-	p.SendCallback(context.Background(), &Record{Topic: "t", Value: []byte("x")}, func(RecordMetadata, error) {
+	p.SendCallback(context.Background(), &Record{Topic: "t", Value: []byte("x")}, func(context.Context, RecordMetadata, error) {
 		close(started)
 		<-release
 		returned.Store(true)
@@ -527,7 +532,7 @@ func TestCallbacksInOrderBeforeFutures(t *testing.T) {
 	var offsets []int64
 	futures := make([]*Future, n)
 	for i := range n {
-		p.SendCallback(context.Background(), &Record{Topic: "t", Value: []byte(fmt.Sprint(i))}, func(md RecordMetadata, err error) {
+		p.SendCallback(context.Background(), &Record{Topic: "t", Value: []byte(fmt.Sprint(i))}, func(_ context.Context, md RecordMetadata, err error) {
 			require.NoError(t, err)
 			mu.Lock()
 			ran = append(ran, i)
@@ -563,7 +568,7 @@ func TestCallbackOfOneProducerFlushesAnother(t *testing.T) {
 	fb := pb.Send(context.Background(), &Record{Topic: "b", Value: []byte("b")})
 	var flushErr, closeErr error
 	done := make(chan struct{})
-	pa.SendCallback(context.Background(), &Record{Topic: "a", Value: []byte("a")}, func(RecordMetadata, error) {
+	pa.SendCallback(context.Background(), &Record{Topic: "a", Value: []byte("a")}, func(context.Context, RecordMetadata, error) {
 		defer close(done)
 		flushErr = pb.Flush(context.Background())
 		closeErr = pb.Close(context.Background())

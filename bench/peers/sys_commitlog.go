@@ -228,7 +228,7 @@ type clClient struct {
 	br       *commitlog.Broker
 	part     *commitlog.Partition
 	prod     *producer.Producer
-	cb       func(producer.RecordMetadata, error)
+	cb       func(context.Context, producer.RecordMetadata, error)
 	errMu    sync.Mutex
 	err      error // guarded by errMu: the first error a callback reported
 	rec      producer.Record
@@ -295,7 +295,7 @@ func (s *clClient) open() error {
 		return err
 	}
 	s.rec = producer.Record{Topic: clTopic, Partition: 0, ExplicitPartition: true}
-	s.cb = func(_ producer.RecordMetadata, err error) {
+	s.cb = func(_ context.Context, _ producer.RecordMetadata, err error) {
 		if err != nil {
 			s.errMu.Lock()
 			if s.err == nil {
