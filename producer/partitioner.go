@@ -233,7 +233,7 @@ func (s *stickyPartitions) onNewBatch(topic string, prev int32, numPartitions in
 // and added rarely, so copying on insert is cheap.
 type topicMap[T any] struct {
 	m  atomic.Pointer[map[string]*T]
-	mu sync.Mutex
+	mu sync.Mutex // serialises writers of m (insert); readers only load m
 }
 
 // lookup returns the state of topic, or nil when the topic has none yet.
