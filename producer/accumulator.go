@@ -663,6 +663,14 @@ func (q *partQueue) retire() {
 	q.flush()
 }
 
+// drained reports whether the queue holds nothing: no open, ready or
+// in-flight batch.
+func (q *partQueue) drained() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.open == nil && len(q.ready) == 0 && q.inflight == nil
+}
+
 // flush seals the open batch for sending at once and returns a channel
 // closed when everything queued so far is complete (nil if nothing is).
 func (q *partQueue) flush() chan struct{} {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,11 +58,12 @@ type Producer struct {
 
 	// qmu guards the writes of topics and of every topicQueues' parts,
 	// which are copied on write: sends read them without a lock.
-	qmu    sync.Mutex
-	topics atomic.Pointer[map[string]*topicQueues]
-	last   atomic.Pointer[topicQueues] // the topic of a recent send: no map lookup for the next
-	mem    memory
-	bufs   bufPool
+	qmu     sync.Mutex
+	retired []*partQueue // guarded by qmu: queues of a topic created again, kept for Flush until drained
+	topics  atomic.Pointer[map[string]*topicQueues]
+	last    atomic.Pointer[topicQueues] // the topic of a recent send: no map lookup for the next
+	mem     memory
+	bufs    bufPool
 	// closing is set by Close. A send checks it twice: before anything
 	// else, and in its partition's lock as it queues the record, which
 	// Close's flush takes after setting it: no record is queued after the
@@ -238,8 +240,13 @@ func (p *Producer) topicQueues(t *commitlog.Topic) *topicQueues {
 		// The topic was deleted and created again: start afresh, and send
 		// (fail) the old partitions' records now, not after their linger.
 		for _, q := range prev.queues() {
-			q.retire()
+			if q != nil {
+				q.retire()
+			}
 		}
+		p.qmu.Lock()
+		p.retired = append(p.retired, prev.queues()...)
+		p.qmu.Unlock()
 	}
 	return tq
 }
@@ -281,9 +288,20 @@ func (p *Producer) queue(tq *topicQueues, id int32) (*partQueue, error) {
 	return q, nil
 }
 
-// eachQueue calls fn with every partition queue of the producer's current
-// topics.
+// eachQueue calls fn with every partition queue of the producer: those of
+// its current topics, and those of a topic created again until drained.
 func (p *Producer) eachQueue(fn func(*partQueue)) {
+	// The retired queues first: their records were sent before those of
+	// the queues that replaced them. A drained one is dropped.
+	p.qmu.Lock()
+	retired := p.retired
+	p.retired = slices.DeleteFunc(slices.Clone(retired), func(q *partQueue) bool { return q == nil || q.drained() })
+	p.qmu.Unlock()
+	for _, q := range retired {
+		if q != nil {
+			fn(q)
+		}
+	}
 	m := p.topics.Load()
 	if m == nil {
 		return

@@ -646,3 +646,39 @@ func TestRecordSizeLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestFlushWaitsForRecordsOfARecreatedTopic: Flush waits for the records
+// of a topic deleted and created again as for every other record sent
+// before it. Once the new topic's first record had replaced their
+// partition queue, Flush no longer saw them and returned while their
+// callbacks had not run.
+func TestFlushWaitsForRecordsOfARecreatedTopic(t *testing.T) {
+	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {}})
+	p, err := New(b, Config{Linger: new(time.Hour)})
+	require.NoError(t, err)
+	defer p.Close(context.Background())
+	release, called := make(chan struct{}), make(chan struct{})
+	p.SendCallback(context.Background(), &Record{Topic: "t", Value: []byte("old")}, func(context.Context, RecordMetadata, error) {
+		close(called)
+		<-release
+	})
+	require.NoError(t, b.DeleteTopic("t"))
+	_, err = b.CreateTopic("t", commitlog.TopicConfig{})
+	require.NoError(t, err)
+	p.Send(context.Background(), &Record{Topic: "t", Value: []byte("new")}) // retires the old queue, which sends at once
+	waitOrHang(t, called, "the old record's callback")
+	flushed := make(chan error, 1)
+	go func() { flushed <- p.Flush(context.Background()) }()
+	select {
+	case err := <-flushed:
+		t.Fatalf("Flush returned (%v) while the callback of a record sent before it runs", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case err := <-flushed:
+		require.NoError(t, err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("hang: Flush after the callback returned")
+	}
+}
