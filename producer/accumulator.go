@@ -556,6 +556,7 @@ func (q *partQueue) write(b *batch) {
 		b.info, err = q.part.Append(raw, false)
 	}
 	b.err = err
+	b.raw = nil // in the builder, which goes back to the pool: a Future kept must not keep it
 }
 
 // writeDurable writes the batches of round, fsyncs them with one SyncTo
@@ -750,6 +751,8 @@ func (f *Future) wait(ctx context.Context) (RecordMetadata, error) {
 // without a context).
 func (f *Future) Result() (RecordMetadata, error) {
 	switch {
+	case f.b == nil && f.fail == nil: // the zero Future
+		return RecordMetadata{}, nil
 	case f.b == nil:
 		return f.fail.md, f.fail.err
 	case f.acked:
