@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,7 +23,17 @@ import (
 //
 //	go test ./bench -run '^$' -bench 'SyncSenders|AsyncThroughput' -count 5 -benchtime 2s
 //
-// ns/op is per record; records/s counts all senders together.
+// ns/op is per record; records/s counts all senders together;
+// allocs/record counts every allocation of the process (the partition
+// senders' included) over the records sent.
+
+// allocsSince reports allocs/record: the allocations since ms0 over n
+// records.
+func allocsSince(b *testing.B, ms0 *runtime.MemStats, n int) {
+	var ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms1)
+	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/float64(n), "allocs/record")
+}
 
 // openPerfBroker opens a broker in a fresh directory with a topic of
 // partitions partitions and a producer with cfg, all closed at cleanup.
@@ -114,6 +125,8 @@ func benchSyncSenders(b *testing.B, senders int, fsync bool) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	b.ReportAllocs()
+	var ms0 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
 	b.ResetTimer()
 	for range senders {
 		wg.Add(1)
@@ -130,6 +143,7 @@ func benchSyncSenders(b *testing.B, senders int, fsync bool) {
 	}
 	wg.Wait()
 	b.StopTimer()
+	allocsSince(b, &ms0, b.N)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 	// Records per append: how much group commit happened (at most senders).
 	b.ReportMetric(float64(b.N)/float64(countBatches(b, br, "sync")), "records/append")
@@ -176,6 +190,8 @@ func benchAsync(b *testing.B, size int, parts int32, comp record.Compression) {
 	cur := make([]*prod.Future, 0, chunk)
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
+	var ms0 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
 	b.ResetTimer()
 	for range b.N {
 		cur = append(cur, p.Send(ctx, &rec))
@@ -190,6 +206,7 @@ func benchAsync(b *testing.B, size int, parts int32, comp record.Compression) {
 	wait(prev)
 	wait(cur)
 	b.StopTimer()
+	allocsSince(b, &ms0, b.N)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
 

@@ -155,13 +155,14 @@ func (b *batch) recordErr(i int) error {
 	return b.err
 }
 
-// futureLocked returns a Future for record idx. Futures are carved from a
-// slab that doubles with the batch (1, 1, 2, 4, ... up to 64 Futures), so
-// Send allocates once every few records, not once a record; a Future kept
-// keeps its slab.
+// futureLocked returns a Future for record idx. Futures are carved from
+// slabs: the first holds up to 16 (fewer when the batch is expected to
+// hold fewer records), the next as many as the batch holds so far, up to
+// 64. Send allocates once every few records, not once a record; a Future
+// kept keeps its slab.
 func (b *batch) futureLocked(idx int32, ts int64, acked bool) *Future {
 	if len(b.futures) == cap(b.futures) {
-		b.futures = make([]Future, 0, min(b.n, 64))
+		b.futures = make([]Future, 0, min(64, max(b.n, min(16, cap(b.x.recs)-b.n+1))))
 	}
 	b.futures = append(b.futures, Future{b: b, ts: ts, idx: idx, acked: acked})
 	return &b.futures[len(b.futures)-1]
@@ -563,6 +564,7 @@ func (q *partQueue) write(b *batch) {
 		b.info, err = q.part.Append(raw, false)
 	}
 	b.err = err
+	b.raw = nil // in the builder, which goes back to the pool: a Future kept must not keep it
 }
 
 // writeDurable writes the batches of round, fsyncs them with one SyncTo
@@ -765,6 +767,8 @@ func (f *Future) wait(ctx context.Context) (RecordMetadata, error) {
 // without a context).
 func (f *Future) Result() (RecordMetadata, error) {
 	switch {
+	case f.b == nil && f.fail == nil: // the zero Future
+		return RecordMetadata{}, nil
 	case f.b == nil:
 		return f.fail.md, f.fail.err
 	case f.acked:
