@@ -156,19 +156,27 @@ func (d Val[C, L, T]) entry() *entry[C, L] {
 			*d.Get(c) = v
 			return nil
 		},
-		format: func(c *C) (string, bool) {
-			v := value(c)
-			return d.Codec.Format(v), v != d.Default
-		},
-		check: func(c *C) error { return d.Check.run(d.Name, d.Field, value(c)) },
-		fill:  func(c *C) { *d.Get(c) = value(c) },
+		fill: func(c *C) { *d.Get(c) = value(c) },
 	}
 	e.addr = func(c *C) any { return d.Get(c) }
-	if e.def == "" {
-		e.def = d.Codec.human(d.Default)
+	return derive(e, value, d.Codec, d.Default, d.Check, d.Lower)
+}
+
+// derive sets what Val and Ptr entries make alike from the field's value:
+// its Kafka string form, its check, its documented default and its
+// lowering.
+func derive[C, L any, T comparable](e *entry[C, L], value func(*C) T, codec Codec[T], def T, chk Check[T], lower func(*L, T)) *entry[C, L] {
+	name, field := e.name, e.field
+	e.format = func(c *C) (string, bool) {
+		v := value(c)
+		return codec.Format(v), v != def
 	}
-	if d.Lower != nil {
-		e.lower = func(c *C, l *L) { d.Lower(l, value(c)) }
+	e.check = func(c *C) error { return chk.run(name, field, value(c)) }
+	if e.def == "" {
+		e.def = codec.human(def)
+	}
+	if lower != nil {
+		e.lower = func(c *C, l *L) { lower(l, value(c)) }
 	}
 	return e
 }
@@ -190,11 +198,6 @@ func (d Ptr[C, L, T]) entry() *entry[C, L] {
 			*d.Get(c) = &v
 			return nil
 		},
-		format: func(c *C) (string, bool) {
-			v := value(c)
-			return d.Codec.Format(v), v != d.Default
-		},
-		check: func(c *C) error { return d.Check.run(d.Name, d.Field, value(c)) },
 		fill: func(c *C) {
 			if p := *d.Get(c); p == nil || d.Normalize != nil {
 				v := value(c)
@@ -209,13 +212,7 @@ func (d Ptr[C, L, T]) entry() *entry[C, L] {
 		},
 	}
 	e.addr = func(c *C) any { return d.Get(c) }
-	if e.def == "" {
-		e.def = d.Codec.human(d.Default)
-	}
-	if d.Lower != nil {
-		e.lower = func(c *C, l *L) { d.Lower(l, value(c)) }
-	}
-	return e
+	return derive(e, value, d.Codec, d.Default, d.Check, d.Lower)
 }
 
 func (d GoOnly[C, L]) entry() *entry[C, L] {
