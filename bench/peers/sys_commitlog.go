@@ -35,7 +35,7 @@ var commitlogSystems = []sysInfo{
 	{name: nameCLLog, commitlog: true, new: newCLLog,
 		syncNote: "log.Log driven directly: the caller encodes each batch with record.Builder (inside the timing) and calls Append; reads are ReadUpTo of 1 MiB + record.Iterator (CRC-32C per batch). No fsync: none per append (a 1 GiB segment roll would fsync, not reached). Durable: flush.messages=1, an fsync inside every Append, under the log's lock"},
 	{name: nameCLProducer, readName: nameCLConsumer, commitlog: true, new: newCLClient,
-		syncNote: "a Broker with one topic of one partition; writes with producer.SendCallback (acks=all, linger 5 ms, batch.size = 100 records) + Flush, reads with consumer.Assign + Poll (random read: Seek + Poll, one batch per fetch). No fsync: acks=all means in the log (page cache). Durable: acks=all + Config.Fsync, linger 0: each batch is fsynced before its records are acknowledged, and records that arrive meanwhile share the next batch (group commit)"},
+		syncNote: "a Broker with one topic of one partition; writes with producer.SendCallback (acks=all, linger 5 ms, batch.size = 100 records) + Flush, reads with consumer.Assign + PollInto, zero-copy (random read: Seek + PollInto, one batch per fetch). No fsync: acks=all means in the log (page cache). Durable: acks=all + Config.Fsync, linger 0: each batch is fsynced before its records are acknowledged, and records that arrive meanwhile share the next batch (group commit)"},
 	{name: nameCLPartition, commitlog: true, new: newCLPartition, only: map[int]bool{6: true},
 		syncNote: "durable only: each sender encodes a one-record batch and calls Partition.Append(b, true), which waits in SyncTo for an fsync that concurrent appenders share"},
 	{name: nameCLDefault, commitlog: true, new: newCLDefault, only: map[int]bool{5: true},
@@ -395,7 +395,7 @@ func (s *clClient) Scan(n int64, fn func(v []byte) error) error {
 	return nil
 }
 
-// Get is a random read through the consumer: Seek to offset i, Poll. The
+// Get is a random read through the consumer: Seek to offset i, PollInto. The
 // consumer fetches one batch per Poll (max.partition.fetch.bytes=1: at least
 // one whole batch) and returns one record (max.poll.records=1).
 func (s *clClient) Get(i int64, fn func(v []byte) error) error {
