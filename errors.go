@@ -28,6 +28,9 @@ var (
 	ErrUnknownTopic = errors.New("commitlog: unknown topic")
 	// ErrUnknownPartition: the topic exists but not the partition.
 	ErrUnknownPartition = errors.New("commitlog: unknown partition")
+	// ErrUnsupportedBackend: a client was given a Backend that is neither
+	// the embedded broker nor a driver opener of its package.
+	ErrUnsupportedBackend = errors.New("commitlog: unsupported backend")
 	// ErrTopicExists: CreateTopic of a name already taken.
 	ErrTopicExists = errors.New("commitlog: topic already exists")
 	// ErrInvalidTopic: a topic name Kafka would refuse (or that collides
