@@ -72,9 +72,10 @@ type Config struct {
 	// Compression: compression.type, record.None (default), record.LZ4 or
 	// record.GZIP.
 	Compression record.Compression
-	// Partitioner: partitioner.class, default HashPartitioner (xxhash of the
-	// key, sticky for keyless records). Murmur2Partitioner picks what the
-	// Java client picks.
+	// Partitioner: partitioner.class; nil is Murmur2Partitioner (Kafka's
+	// default: murmur2 of the key, sticky for keyless records), which puts a
+	// key on the partition a Kafka client picks. HashPartitioner (xxhash) was
+	// the default before.
 	Partitioner Partitioner
 }
 
@@ -142,8 +143,8 @@ var producerSettings = settings.New("producer", commitlog.ErrInvalidConfig,
 		Codec: compressionNames, Default: record.None, Check: settings.OneOf(compressionNames, record.None, record.GZIP, record.LZ4),
 		Lower: func(l *config, v record.Compression) { l.Compression = v },
 		Doc:   "`lz4` (or `gzip`) compresses each batch"},
-	settings.GoOnly[Config, config]{Name: "partitioner.class", Field: "Partitioner", Type: "producer.Partitioner", Default: "xxhash + sticky",
-		Doc: "`Murmur2Partitioner()` picks the Java client's partition; `RoundRobinPartitioner()`"},
+	settings.GoOnly[Config, config]{Name: "partitioner.class", Field: "Partitioner", Type: "producer.Partitioner", Default: "murmur2 + sticky",
+		Doc: "`Murmur2Partitioner()` (the default: Kafka's partition for a key); `HashPartitioner()` (xxhash); `RoundRobinPartitioner()`"},
 )
 
 // ParseConfig builds a Config from Kafka's producer setting names and
@@ -177,7 +178,7 @@ func (c Config) resolve() (config, error) {
 	r.MaxRequestSize = int(min(int64(r.MaxRequestSize), r.BufferMemory))
 	r.Partitioner = c.Partitioner
 	if r.Partitioner == nil {
-		r.Partitioner = HashPartitioner()
+		r.Partitioner = Murmur2Partitioner()
 	}
 	return r, nil
 }

@@ -31,30 +31,31 @@ type Partitioner interface {
 	OnNewBatch(topic string, prev int32, numPartitions int32)
 }
 
-// HashPartitioner returns the default partitioner: a keyed record goes to the
-// xxhash64 (github.com/cespare/xxhash/v2) of its key modulo numPartitions, and
+// HashPartitioner returns a partitioner that places a keyed record by the
+// xxhash64 (github.com/cespare/xxhash/v2) of its key modulo numPartitions;
 // keyless records stick to one randomly chosen partition per topic until
-// OnNewBatch reports that partition's batch done (sticky partitioning, KIP-480).
+// OnNewBatch reports that partition's batch done (sticky partitioning,
+// KIP-480).
 //
-// It is the equivalent of the Kafka producer's default, i.e. partitioner.class
-// left unset (org.apache.kafka.clients.producer.internals.DefaultPartitioner,
-// now the built-in partitioner), except that keys are hashed with xxhash64
-// rather than murmur2, so keyed records land on different partitions than a
-// Java client would choose; use Murmur2Partitioner when that matters. Each call
-// returns an independent instance with its own sticky state.
+// It was the default before Murmur2Partitioner took its place; keyed records
+// land on other partitions than a Kafka client would choose, so keep it only
+// for data already partitioned by it. Each call returns an independent
+// instance with its own sticky state.
 func HashPartitioner() Partitioner {
 	return &hashPartitioner{}
 }
 
-// Murmur2Partitioner returns a partitioner that places keyed records exactly
-// where the Kafka Java client does: toPositive(murmur2(key)) % numPartitions,
-// with toPositive(x) = x & 0x7fffffff. Keyless records are sticky per topic, as
-// with HashPartitioner (KIP-480).
+// Murmur2Partitioner returns the default partitioner (Config.Partitioner
+// nil): a keyed record goes where the Kafka Java client and franz-go's
+// default (kgo.StickyKeyPartitioner(nil)) put it,
+// toPositive(murmur2(key)) % numPartitions with toPositive(x) = x &
+// 0x7fffffff, so that a key lands on the same partition on the embedded
+// broker and on a Kafka cluster. Keyless records stick to one partition per
+// topic until its batch is done (KIP-480).
 //
-// It is the equivalent of Kafka's default partitioner (partitioner.class unset,
-// org.apache.kafka.clients.producer.internals.DefaultPartitioner /
-// BuiltInPartitioner.partitionForKey), byte-for-byte for the key hash. Each
-// call returns an independent instance with its own sticky state.
+// It is the equivalent of Kafka's default partitioner (partitioner.class
+// unset, BuiltInPartitioner.partitionForKey), byte-for-byte for the key
+// hash. Each call returns an independent instance with its own sticky state.
 func Murmur2Partitioner() Partitioner {
 	return &murmur2Partitioner{}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"github.com/commitlog-go/commitlog"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // u32 reinterprets a 32-bit pattern (as published in hex) as a Java int.
@@ -446,4 +447,29 @@ func TestKeylessRecordsReachAddedPartitions(t *testing.T) {
 	}
 	require.Positive(t, counts[2], "partition 2: %v", counts)
 	require.Positive(t, counts[3], "partition 3: %v", counts)
+}
+
+// TestDefaultPartitionerIsKgoDefault: with no Partitioner set, a keyed
+// record goes where franz-go's default keyed placement
+// (kgo.StickyKeyPartitioner(nil), Kafka's murmur2) puts it, for many keys
+// and partition counts, the empty key included.
+func TestDefaultPartitionerIsKgoDefault(t *testing.T) {
+	rc, err := Config{}.resolve()
+	require.NoError(t, err)
+	ours := rc.Partitioner
+	theirs := kgo.StickyKeyPartitioner(nil).ForTopic("t")
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 5000 {
+		key := make([]byte, rng.IntN(40))
+		for j := range key {
+			key[j] = byte(rng.Uint32())
+		}
+		if i%2 == 0 {
+			key = fmt.Appendf(nil, "key-%d", i)
+		}
+		for _, n := range []int32{1, 2, 3, 7, 16, 100, 1009} {
+			want := theirs.Partition(&kgo.Record{Key: key}, int(n))
+			require.Equal(t, int32(want), ours.Partition("t", key, n), "key %x n=%d", key, n)
+		}
+	}
 }
