@@ -703,10 +703,14 @@ type Future struct {
 	acked bool     // acks=0: complete once queued
 }
 
-// failure is the result of a record that failed before it was queued.
+// failure is the result of a record that failed before it was queued,
+// or of one sent through a Driver (see driver.go): then done is closed
+// once md and err are set.
 type failure struct {
-	md  RecordMetadata
-	err error
+	md   RecordMetadata
+	err  error
+	done chan struct{}
+	p    *driven
 }
 
 var closedCh = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
@@ -730,7 +734,7 @@ func failedFuture(rec *Record, err error) *Future {
 // linger.ms.
 func (f *Future) Done() <-chan struct{} {
 	if f.b == nil || f.acked {
-		return closedCh
+		return f.fail.doneCh()
 	}
 	return f.b.done
 }
@@ -740,6 +744,9 @@ func (f *Future) Done() <-chan struct{} {
 // batch is handed to the partition). A record waited for does not wait out
 // linger.ms: its batch is sent as soon as the partition's sender is free.
 func (f *Future) Wait(ctx context.Context) (RecordMetadata, error) {
+	if f.b == nil && f.fail != nil {
+		return f.fail.wait(ctx, true)
+	}
 	if f.b != nil && !f.acked {
 		select {
 		case <-f.b.done:
@@ -752,6 +759,9 @@ func (f *Future) Wait(ctx context.Context) (RecordMetadata, error) {
 
 // wait is Wait without hurrying the batch.
 func (f *Future) wait(ctx context.Context) (RecordMetadata, error) {
+	if f.b == nil && f.fail != nil {
+		return f.fail.wait(ctx, false)
+	}
 	if f.b == nil || f.acked {
 		return f.Result()
 	}
@@ -770,7 +780,7 @@ func (f *Future) Result() (RecordMetadata, error) {
 	case f.b == nil && f.fail == nil: // the zero Future
 		return RecordMetadata{}, nil
 	case f.b == nil:
-		return f.fail.md, f.fail.err
+		return f.fail.wait(context.Background(), true)
 	case f.acked:
 		return RecordMetadata{Topic: f.b.q.tp.topic, Partition: f.b.q.tp.id, Offset: -1, Timestamp: time.UnixMilli(f.ts)}, nil
 	}

@@ -77,6 +77,7 @@ type Producer struct {
 	closed     chan struct{} // closed once Close has stopped every sender
 	closeAsync sync.Once     // starts the close asked for from a callback
 
+	drv *driven // non-nil on a Driver (driver.go): every exported method delegates to it
 }
 
 type topicPartition struct {
@@ -94,13 +95,20 @@ type topicQueues struct {
 	parts     atomic.Pointer[[]*partQueue] // by partition id, nil when not used yet; copied on write under Producer.qmu
 }
 
-// New returns a producer writing to b.
-func New(b commitlog.Store, cfg Config) (*Producer, error) {
+// New returns a producer writing to b: the embedded broker (a
+// commitlog.Store), or a backend that opens producer drivers (a
+// DriverOpener, such as a Kafka cluster from package kafka). Any other
+// backend is an error wrapping commitlog.ErrUnsupportedBackend.
+func New(b commitlog.Backend, cfg Config) (*Producer, error) {
 	rc, err := cfg.resolve()
 	if err != nil {
 		return nil, err
 	}
-	p := &Producer{broker: b, cfg: rc, stop: make(chan struct{}), closeSem: make(chan struct{}, 1), closed: make(chan struct{})}
+	s, ok := b.(commitlog.Store)
+	if !ok {
+		return newOnDriver(b, cfg, rc)
+	}
+	p := &Producer{broker: s, cfg: rc, stop: make(chan struct{}), closeSem: make(chan struct{}, 1), closed: make(chan struct{})}
 	p.mem.init(rc.BufferMemory)
 	p.bufs.limit = int(min(rc.BufferMemory/4, math.MaxInt32))
 	return p, nil
@@ -112,6 +120,9 @@ func New(b commitlog.Store, cfg Config) (*Producer, error) {
 // whose ctx ends before the sender takes its batch is not written and
 // fails with ctx.Err() (see the package doc, Contexts).
 func (p *Producer) Send(ctx context.Context, rec *Record) *Future {
+	if p.drv != nil {
+		return p.drv.send(ctx, rec)
+	}
 	f, err := p.enqueue(ctx, rec, nil, modeFuture, nil)
 	if err != nil {
 		return failedFuture(rec, err)
@@ -128,6 +139,10 @@ func (p *Producer) Send(ctx context.Context, rec *Record) *Future {
 // partition; it may call Flush and Close with its ctx, which then do not
 // wait (see the package doc, Callbacks).
 func (p *Producer) SendCallback(ctx context.Context, rec *Record, cb func(ctx context.Context, md RecordMetadata, err error)) {
+	if p.drv != nil {
+		p.drv.sendCallback(ctx, rec, cb)
+		return
+	}
 	if _, err := p.enqueue(ctx, rec, cb, modeCallback, nil); err != nil && cb != nil {
 		// The callback runs after enqueue released its locks: it may
 		// call Send or Close.
@@ -141,6 +156,9 @@ func (p *Producer) SendCallback(ctx context.Context, rec *Record, cb func(ctx co
 // the record's batch is sent as soon as the partition's sender is free,
 // with the records that joined it meanwhile.
 func (p *Producer) SendSync(ctx context.Context, rec *Record) (RecordMetadata, error) {
+	if p.drv != nil {
+		return p.drv.sendSync(ctx, rec)
+	}
 	var f Future
 	_, err := p.enqueue(ctx, rec, nil, modeSync, &f)
 	if err != nil {
@@ -337,6 +355,9 @@ var ErrFlushInCallback = errors.New("producer: Flush called from a SendCallback 
 // every queued record and returns ErrFlushInCallback at once, without
 // waiting.
 func (p *Producer) Flush(ctx context.Context) error {
+	if p.drv != nil {
+		return p.drv.flush(ctx)
+	}
 	if p.calledFromCallback(ctx) {
 		p.expedite()
 		return ErrFlushInCallback
@@ -370,6 +391,9 @@ func (p *Producer) Flush(ctx context.Context) error {
 // without waiting: the producer's own goroutine finishes the close once
 // the callback has returned, and a Close called elsewhere waits for that.
 func (p *Producer) Close(ctx context.Context) error {
+	if p.drv != nil {
+		return p.drv.close(ctx)
+	}
 	if p.calledFromCallback(ctx) {
 		p.closing.Store(true)
 		p.closeAsync.Do(func() { go func() { _ = p.Close(context.Background()) }() })
