@@ -1,0 +1,163 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/commitlog-go/commitlog"
+	"github.com/commitlog-go/commitlog/admin"
+)
+
+// The admin client on Kafka runs on the cluster's shared kadm client:
+//
+//	CreateTopic        -> kadm CreateTopic: TopicConfig.Partitions (0 is 1), replication
+//	                      factor -1 (the brokers' default.replication.factor), and
+//	                      every setting TopicConfig.Settings lists (those that differ
+//	                      from Kafka's defaults: retention.ms, cleanup.policy,
+//	                      segment.bytes, max.message.bytes, ...) as topic configs;
+//	                      the brokers check them (min.insync.replicas above 1 is
+//	                      allowed here, unlike on the embedded broker)
+//	DeleteTopic        -> kadm DeleteTopic
+//	AddPartitions      -> kadm UpdatePartitions (the total)
+//	ListTopics         -> kadm ListTopics (internal topics left out)
+//	ListOffsets        -> kadm ListStartOffsets and ListEndOffsets
+//	ListGroups         -> kadm ListGroups (every group type)
+//	CommittedOffsets   -> kadm FetchOffsets (partitions without a commit left out)
+//
+// Errors wrap commitlog's sentinels as on the embedded broker
+// (TOPIC_ALREADY_EXISTS is ErrTopicExists, UNKNOWN_TOPIC_OR_PARTITION
+// ErrUnknownTopic, INVALID_CONFIG and INVALID_PARTITIONS ErrInvalidConfig,
+// ...; see errors.go).
+
+// OpenAdminDriver implements admin.DriverOpener: admin.New calls it;
+// applications do not call it.
+func (c *Cluster) OpenAdminDriver() (admin.Driver, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, fmt.Errorf("kafka: admin: %w", commitlog.ErrClosed)
+	}
+	return adminDriver{c.adm}, nil
+}
+
+var _ admin.DriverOpener = (*Cluster)(nil)
+
+// adminDriver is admin.Driver on kadm.
+type adminDriver struct{ adm *kadm.Client }
+
+func (d adminDriver) CreateTopic(ctx context.Context, name string, cfg commitlog.TopicConfig) error {
+	if err := commitlog.ValidateTopicName(name); err != nil {
+		return fmt.Errorf("kafka: create topic: %w", err)
+	}
+	parts := cfg.Partitions
+	if parts == 0 {
+		parts = 1
+	}
+	if parts < 0 || parts > commitlog.MaxPartitions {
+		return fmt.Errorf("kafka: create topic %s: %d partitions: %w", name, parts, commitlog.ErrInvalidConfig)
+	}
+	configs := map[string]*string{}
+	for k, v := range cfg.Settings() {
+		configs[k] = &v
+	}
+	r, err := d.adm.CreateTopic(ctx, parts, -1, configs, name)
+	if err == nil {
+		err = r.Err
+	}
+	if err != nil && r.ErrMessage != "" {
+		err = fmt.Errorf("%w (%s)", err, r.ErrMessage)
+	}
+	return mapErr("create topic "+name, err)
+}
+
+func (d adminDriver) DeleteTopic(ctx context.Context, name string) error {
+	r, err := d.adm.DeleteTopic(ctx, name)
+	if err != nil && r.ErrMessage != "" {
+		err = fmt.Errorf("%w (%s)", err, r.ErrMessage)
+	}
+	return mapErr("delete topic "+name, err)
+}
+
+func (d adminDriver) AddPartitions(ctx context.Context, name string, total int32) error {
+	rs, err := d.adm.UpdatePartitions(ctx, int(total), name)
+	if err == nil {
+		r, ok := rs[name]
+		switch {
+		case !ok:
+			err = fmt.Errorf("no answer for topic %s", name)
+		case r.Err != nil && r.ErrMessage != "":
+			err = fmt.Errorf("%w (%s)", r.Err, r.ErrMessage)
+		default:
+			err = r.Err
+		}
+	}
+	return mapErr("add partitions to "+name, err)
+}
+
+func (d adminDriver) ListTopics(ctx context.Context) ([]string, error) {
+	ds, err := d.adm.ListTopics(ctx)
+	if err != nil {
+		return nil, mapErr("list topics", err)
+	}
+	names := ds.Names() // sorted
+	return slices.DeleteFunc(names, commitlog.IsInternalTopic), nil
+}
+
+func (d adminDriver) ListOffsets(ctx context.Context, topic string) ([]admin.PartitionOffsets, error) {
+	start, err := d.adm.ListStartOffsets(ctx, topic)
+	if err == nil {
+		err = start.Error()
+	}
+	if err != nil {
+		return nil, mapErr("list offsets of "+topic, err)
+	}
+	end, err := d.adm.ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = end.Error()
+	}
+	if err != nil {
+		return nil, mapErr("list offsets of "+topic, err)
+	}
+	ps := start[topic]
+	if len(ps) == 0 {
+		return nil, fmt.Errorf("kafka: list offsets of %s: %w", topic, commitlog.ErrUnknownTopic)
+	}
+	out := make([]admin.PartitionOffsets, 0, len(ps))
+	for _, id := range slices.Sorted(maps.Keys(ps)) {
+		e, ok := end.Lookup(topic, id)
+		if !ok {
+			return nil, fmt.Errorf("kafka: list offsets of %s: no end offset of partition %d", topic, id)
+		}
+		out = append(out, admin.PartitionOffsets{Partition: id, Earliest: ps[id].Offset, Latest: e.Offset})
+	}
+	return out, nil
+}
+
+func (d adminDriver) ListGroups(ctx context.Context) ([]string, error) {
+	gs, err := d.adm.ListGroups(ctx)
+	if err != nil {
+		return nil, mapErr("list groups", err)
+	}
+	return gs.Groups(), nil // sorted
+}
+
+func (d adminDriver) CommittedOffsets(ctx context.Context, group string) (map[admin.TopicPartition]admin.OffsetAndMetadata, error) {
+	rs, err := d.adm.FetchOffsets(ctx, group)
+	if err == nil {
+		err = rs.Error()
+	}
+	if err != nil {
+		return nil, mapErr("committed offsets of "+group, err)
+	}
+	out := map[admin.TopicPartition]admin.OffsetAndMetadata{}
+	rs.Each(func(o kadm.OffsetResponse) {
+		if o.At >= 0 {
+			out[admin.TopicPartition{Topic: o.Topic, Partition: o.Partition}] = admin.OffsetAndMetadata{Offset: o.At, Metadata: o.Metadata}
+		}
+	})
+	return out, nil
+}
