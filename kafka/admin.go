@@ -2,16 +2,21 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/commitlog-go/commitlog"
 	"github.com/commitlog-go/commitlog/admin"
 )
 
+// OpenAdminDriver implements admin.DriverOpener: admin.New calls it;
+// applications do not call it.
+//
 // The admin client on Kafka runs on the cluster's shared kadm client:
 //
 //	CreateTopic        -> kadm CreateTopic: TopicConfig.Partitions (0 is 1), replication
@@ -19,22 +24,22 @@ import (
 //	                      every setting TopicConfig.Settings lists (those that differ
 //	                      from Kafka's defaults: retention.ms, cleanup.policy,
 //	                      segment.bytes, max.message.bytes, ...) as topic configs;
-//	                      the brokers check them (min.insync.replicas above 1 is
-//	                      allowed here, unlike on the embedded broker)
+//	                      they are checked as on the embedded broker first, except
+//	                      min.insync.replicas (above 1 is allowed here), then by
+//	                      the brokers
 //	DeleteTopic        -> kadm DeleteTopic
-//	AddPartitions      -> kadm UpdatePartitions (the total)
+//	AddPartitions      -> kadm UpdatePartitions (the total), after a metadata check that
+//	                      it grows (ErrInvalidConfig otherwise, as Kafka answers)
 //	ListTopics         -> kadm ListTopics (internal topics left out)
 //	ListOffsets        -> kadm ListStartOffsets and ListEndOffsets
 //	ListGroups         -> kadm ListGroups (every group type)
-//	CommittedOffsets   -> kadm FetchOffsets (partitions without a commit left out)
+//	CommittedOffsets   -> kadm FetchOffsets (partitions without a commit left out; an
+//	                      unknown group has none)
 //
 // Errors wrap commitlog's sentinels as on the embedded broker
 // (TOPIC_ALREADY_EXISTS is ErrTopicExists, UNKNOWN_TOPIC_OR_PARTITION
 // ErrUnknownTopic, INVALID_CONFIG and INVALID_PARTITIONS ErrInvalidConfig,
 // ...; see errors.go).
-
-// OpenAdminDriver implements admin.DriverOpener: admin.New calls it;
-// applications do not call it.
 func (c *Cluster) OpenAdminDriver() (admin.Driver, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -49,6 +54,13 @@ var _ admin.DriverOpener = (*Cluster)(nil)
 // adminDriver is admin.Driver on kadm.
 type adminDriver struct{ adm *kadm.Client }
 
+// fresh makes kadm's metadata requests under ctx skip the client's
+// metadata cache (kadm asks for fresh metadata when authorized operations
+// are asked for): an admin call sees the topics as they are, not as they
+// were up to metadata.max.age ago (a topic just deleted, partitions just
+// added).
+func fresh(ctx context.Context) context.Context { return kadm.WithAuthorizedOps(ctx) }
+
 func (d adminDriver) CreateTopic(ctx context.Context, name string, cfg commitlog.TopicConfig) error {
 	if err := commitlog.ValidateTopicName(name); err != nil {
 		return fmt.Errorf("kafka: create topic: %w", err)
@@ -60,8 +72,18 @@ func (d adminDriver) CreateTopic(ctx context.Context, name string, cfg commitlog
 	if parts < 0 || parts > commitlog.MaxPartitions {
 		return fmt.Errorf("kafka: create topic %s: %d partitions: %w", name, parts, commitlog.ErrInvalidConfig)
 	}
+	// The settings are checked as the embedded broker checks them, so that
+	// a bad one fails the same way (ErrInvalidConfig) whatever the brokers
+	// check; min.insync.replicas is the brokers' (more than 1 is legal
+	// with replicas).
+	settings := cfg.Settings()
+	check := maps.Clone(settings)
+	delete(check, "min.insync.replicas")
+	if _, err := commitlog.ParseTopicConfig(parts, check); err != nil {
+		return fmt.Errorf("kafka: create topic %s: %w", name, err)
+	}
 	configs := map[string]*string{}
-	for k, v := range cfg.Settings() {
+	for k, v := range settings {
 		configs[k] = &v
 	}
 	r, err := d.adm.CreateTopic(ctx, parts, -1, configs, name)
@@ -83,6 +105,21 @@ func (d adminDriver) DeleteTopic(ctx context.Context, name string) error {
 }
 
 func (d adminDriver) AddPartitions(ctx context.Context, name string, total int32) error {
+	// Kafka refuses a count that does not grow (INVALID_PARTITIONS); not
+	// every broker (kfake) does, so the count is checked here too.
+	ds, err := d.adm.ListTopics(fresh(ctx), name)
+	if err == nil {
+		err = ds.Error()
+	}
+	if err != nil {
+		return mapErr("add partitions to "+name, err)
+	}
+	if !ds.Has(name) {
+		return fmt.Errorf("kafka: add partitions to %s: %w", name, commitlog.ErrUnknownTopic)
+	}
+	if cur := int32(len(ds[name].Partitions)); total <= cur {
+		return fmt.Errorf("kafka: topic %s has %d partitions, cannot change to %d: only increases are allowed: %w", name, cur, total, commitlog.ErrInvalidConfig)
+	}
 	rs, err := d.adm.UpdatePartitions(ctx, int(total), name)
 	if err == nil {
 		r, ok := rs[name]
@@ -99,7 +136,7 @@ func (d adminDriver) AddPartitions(ctx context.Context, name string, total int32
 }
 
 func (d adminDriver) ListTopics(ctx context.Context) ([]string, error) {
-	ds, err := d.adm.ListTopics(ctx)
+	ds, err := d.adm.ListTopics(fresh(ctx))
 	if err != nil {
 		return nil, mapErr("list topics", err)
 	}
@@ -108,14 +145,14 @@ func (d adminDriver) ListTopics(ctx context.Context) ([]string, error) {
 }
 
 func (d adminDriver) ListOffsets(ctx context.Context, topic string) ([]admin.PartitionOffsets, error) {
-	start, err := d.adm.ListStartOffsets(ctx, topic)
+	start, err := d.adm.ListStartOffsets(fresh(ctx), topic)
 	if err == nil {
 		err = start.Error()
 	}
 	if err != nil {
 		return nil, mapErr("list offsets of "+topic, err)
 	}
-	end, err := d.adm.ListEndOffsets(ctx, topic)
+	end, err := d.adm.ListEndOffsets(fresh(ctx), topic)
 	if err == nil {
 		err = end.Error()
 	}
@@ -149,6 +186,11 @@ func (d adminDriver) CommittedOffsets(ctx context.Context, group string) (map[ad
 	rs, err := d.adm.FetchOffsets(ctx, group)
 	if err == nil {
 		err = rs.Error()
+	}
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		// A group that never committed has nothing committed (Kafka
+		// answers so; some brokers, kfake, say the group is unknown).
+		return map[admin.TopicPartition]admin.OffsetAndMetadata{}, nil
 	}
 	if err != nil {
 		return nil, mapErr("committed offsets of "+group, err)

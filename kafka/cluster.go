@@ -11,7 +11,8 @@
 // every call on them) is the same code on both backends. The package
 // documents, per client, which settings and calls map to what on Kafka and
 // which cannot be mapped (those fail with an error wrapping
-// commitlog.ErrInvalidConfig or errors.ErrUnsupported).
+// commitlog.ErrInvalidConfig or errors.ErrUnsupported): the producer at
+// Cluster.OpenProducerDriver, the admin client at Cluster.OpenAdminDriver.
 package kafka
 
 import (

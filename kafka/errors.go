@@ -61,4 +61,3 @@ func mapErr(op string, err error) error {
 	}
 	return fmt.Errorf("kafka: %s: %w", op, err)
 }
-

@@ -13,16 +13,30 @@ import (
 	"github.com/commitlog-go/commitlog/record"
 )
 
+// maxBuffered lifts kgo's buffered-records limit: package producer keeps
+// buffer.memory itself.
+const maxBuffered = math.MaxInt32
+
+// noPartition marks a kgo.Record whose partition the partitioner picks;
+// badPartition one whose explicit partition the topic lacks.
+const (
+	noPartition  = -1
+	badPartition = math.MinInt32
+)
+
+// OpenProducerDriver implements producer.DriverOpener: producer.New calls
+// it with a checked config; applications do not call it.
+//
 // The producer on Kafka: one kgo.Client per producer.New, made from the
-// cluster's ClientOptions and these options derived from producer.Config
-// (the README and the package doc list them too):
+// cluster's ClientOptions and these options derived from producer.Config:
 //
 //	acks              -> kgo.RequiredAcks (NoAck, LeaderAck, AllISRAcks); acks 0 and 1
 //	                     also kgo.DisableIdempotentWrite (idempotence needs acks=all)
 //	Fsync             -> allowed only with acks=all: durability is Kafka's replication
 //	                     (min.insync.replicas) and the brokers' flush policy; with
 //	                     acks 0 or 1 it is refused (ErrInvalidConfig)
-//	linger.ms         -> kgo.ProducerLinger
+//	linger.ms         -> kgo.ProducerLinger (at most franz-go's limit of 1 minute; more
+//	                     is refused, ErrInvalidConfig)
 //	batch.size        -> no kgo equivalent (kgo fills a batch up to its byte cap,
 //	                     which also caps one record); accepted, not applied
 //	buffer.memory     -> kept by package producer, as on the embedded broker (each
@@ -39,20 +53,20 @@ import (
 //
 // Record.ExplicitPartition is honoured by every partitioner; a partition
 // the topic lacks fails with commitlog.ErrUnknownPartition.
-
-// maxBuffered lifts kgo's buffered-records limit: package producer keeps
-// buffer.memory itself.
-const maxBuffered = math.MaxInt32
-
-// noPartition marks a kgo.Record whose partition the partitioner picks;
-// badPartition one whose explicit partition the topic lacks.
-const (
-	noPartition  = -1
-	badPartition = math.MinInt32
-)
-
-// OpenProducerDriver implements producer.DriverOpener: producer.New calls
-// it with a checked config; applications do not call it.
+//
+// The semantics package producer documents hold: Futures, SendCallback's
+// callbacks (run on franz-go's promise goroutine, one at a time, in order
+// per partition; Flush from one returns producer.ErrFlushInCallback, Close
+// from one returns at once), ErrBufferFull after max.block.ms, and the
+// sentinel errors (UNKNOWN_TOPIC_OR_PARTITION is commitlog.ErrUnknownTopic
+// once franz-go gives up on the topic, MESSAGE_TOO_LARGE
+// commitlog.ErrRecordTooLarge, INVALID_RECORD commitlog.ErrInvalidRecord, a
+// closed client commitlog.ErrClosed). What differs is Kafka's: a record
+// whose ctx ends while buffered fails with the other records buffered for
+// its partition (franz-go keeps a partition's order that way), a keyless
+// record sent to a compacted topic fails its whole batch (the broker
+// refuses the batch), and the stored timestamp of a LogAppendTime topic is
+// the producer's, not the broker's.
 func (c *Cluster) OpenProducerDriver(cfg producer.Config) (producer.Driver, error) {
 	opts, acks, err := producerOptions(cfg)
 	if err != nil {
@@ -173,22 +187,35 @@ func (p explicitPartitioner) ForTopic(topic string) kgo.TopicPartitioner {
 	return tp
 }
 
+// explicitTopicPartitioner: kgo calls one topic's partitioner for one
+// record at a time (and again for the same record after OnNewBatch,
+// having set its Partition meanwhile), so its fields need no lock.
 type explicitTopicPartitioner struct {
 	inner      kgo.TopicPartitioner
 	onNewBatch kgo.TopicPartitionerOnNewBatch // inner's, or nil
-	explicit   bool                           // the latest record had an explicit partition
+	last       *kgo.Record                    // the record partitioned last
+	explicit   bool                           // last has an explicit partition
+}
+
+// isExplicit reports whether r has an explicit partition, as it came
+// from Send: kgo sets a record's Partition as it buffers it, before it
+// partitions it again after OnNewBatch.
+func (p *explicitTopicPartitioner) isExplicit(r *kgo.Record) bool {
+	if r != p.last {
+		p.last, p.explicit = r, r.Partition >= 0
+	}
+	return p.explicit
 }
 
 func (p *explicitTopicPartitioner) RequiresConsistency(r *kgo.Record) bool {
-	return r.Partition >= 0 || p.inner.RequiresConsistency(r)
+	return p.isExplicit(r) || p.inner.RequiresConsistency(r)
 }
 
 func (p *explicitTopicPartitioner) Partition(r *kgo.Record, n int) int {
-	p.explicit = r.Partition >= 0 || r.Partition == badPartition
-	if !p.explicit {
+	if !p.isExplicit(r) {
 		return p.inner.Partition(r, n)
 	}
-	if int(r.Partition) >= n || r.Partition == badPartition {
+	if int(r.Partition) >= n {
 		r.Partition = badPartition // the promise reports ErrUnknownPartition
 		return -1
 	}

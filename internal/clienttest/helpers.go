@@ -42,3 +42,7 @@ func newProducer(t *testing.T, b commitlog.Backend, cfg producer.Config) *produc
 	t.Cleanup(func() { _ = p.Close(context.Background()) })
 	return p
 }
+
+// testLinger is a linger.ms long enough that only Flush (or a waiter)
+// sends a batch within a case (and within franz-go's limit of a minute).
+const testLinger = 30 * time.Second
