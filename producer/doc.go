@@ -6,6 +6,17 @@
 // (compressed with LZ4 when compression.type=lz4) and appends it to its
 // partition, completing the records' futures in order.
 //
+// # Backends
+//
+// New takes a commitlog.Backend: the embedded *commitlog.Broker, whose
+// partitions this package appends to itself (everything below), or a
+// backend that opens a Driver (a Kafka cluster, package kafka), to which
+// every method delegates. On a Driver the API behaves as documented here:
+// the checks of a record, buffer.memory and max.block.ms, Futures, the
+// callbacks' order and scope, Flush and Close; the batching, the senders
+// and acks are the backend's (Cluster.OpenProducerDriver in package kafka
+// says how each setting maps).
+//
 // # Sending
 //
 // Send returns a *Future at once; SendSync waits for it; SendCallback
