@@ -68,6 +68,12 @@ const (
 // refuses the batch), and the stored timestamp of a LogAppendTime topic is
 // the producer's, not the broker's.
 func (c *Cluster) OpenProducerDriver(cfg producer.Config) (producer.Driver, error) {
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		return nil, fmt.Errorf("kafka: producer: %w", commitlog.ErrClosed)
+	}
 	opts, acks, err := producerOptions(cfg)
 	if err != nil {
 		return nil, err
@@ -148,8 +154,10 @@ func (d *producerDriver) Send(ctx context.Context, rec *producer.Record, done fu
 		}
 		if err != nil {
 			switch {
-			case r.Partition == badPartition:
+			case r.Partition == badPartition && rec.ExplicitPartition:
 				err = fmt.Errorf("kafka: produce to %s: no partition %d: %w (%w)", r.Topic, rec.Partition, commitlog.ErrUnknownPartition, err)
+			case r.Partition == badPartition:
+				err = fmt.Errorf("kafka: produce to %s: the partitioner picked a partition the topic lacks: %w (%w)", r.Topic, commitlog.ErrUnknownPartition, err)
 			case errors.Is(err, kgo.ErrMaxBuffered):
 				err = fmt.Errorf("kafka: produce to %s: %w (%w)", r.Topic, producer.ErrBufferFull, err)
 			default:
@@ -213,7 +221,12 @@ func (p *explicitTopicPartitioner) RequiresConsistency(r *kgo.Record) bool {
 
 func (p *explicitTopicPartitioner) Partition(r *kgo.Record, n int) int {
 	if !p.isExplicit(r) {
-		return p.inner.Partition(r, n)
+		pick := p.inner.Partition(r, n)
+		if pick < 0 || pick >= n {
+			r.Partition = badPartition // a Partitioner's bad pick: ErrUnknownPartition too
+			return -1
+		}
+		return pick
 	}
 	if int(r.Partition) >= n {
 		r.Partition = badPartition // the promise reports ErrUnknownPartition

@@ -121,3 +121,23 @@ func TestMapErr(t *testing.T) {
 	already := fmt.Errorf("%w: %w", commitlog.ErrUnknownTopic, kerr.UnknownTopicOrPartition)
 	require.Equal(t, "kafka: op: "+already.Error(), mapErr("op", already).Error(), "no second sentinel")
 }
+
+// TestProducerBadPick: a Partitioner that picks a partition the topic
+// lacks fails the record with ErrUnknownPartition; a closed cluster opens
+// no producer.
+func TestProducerBadPick(t *testing.T) {
+	c := connectFake(t)
+	ctx := context.Background()
+	a, err := admin.New(c)
+	require.NoError(t, err)
+	require.NoError(t, a.CreateTopic(ctx, "t", commitlog.TopicConfig{Partitions: 2}))
+	p, err := producer.New(c, producer.Config{Partitioner: &pinned{to: 5}})
+	require.NoError(t, err)
+	_, err = p.SendSync(ctx, &producer.Record{Topic: "t", Key: []byte("k"), Value: []byte("v")})
+	require.ErrorIs(t, err, commitlog.ErrUnknownPartition)
+	require.NoError(t, p.Close(ctx))
+
+	require.NoError(t, c.Close())
+	_, err = producer.New(c, producer.Config{})
+	require.ErrorIs(t, err, commitlog.ErrClosed)
+}
