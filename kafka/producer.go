@@ -57,7 +57,9 @@ const (
 // The semantics package producer documents hold: Futures, SendCallback's
 // callbacks (run on franz-go's promise goroutine, one at a time, in order
 // per partition; Flush from one returns producer.ErrFlushInCallback, Close
-// from one returns at once), ErrBufferFull after max.block.ms, and the
+// from one returns at once; as the callbacks of every partition share that
+// goroutine, a callback must not wait for any record, not only for one of
+// its own partition), ErrBufferFull after max.block.ms, and the
 // sentinel errors (UNKNOWN_TOPIC_OR_PARTITION is commitlog.ErrUnknownTopic
 // once franz-go gives up on the topic, MESSAGE_TOO_LARGE
 // commitlog.ErrRecordTooLarge, INVALID_RECORD commitlog.ErrInvalidRecord, a

@@ -141,3 +141,27 @@ func TestProducerBadPick(t *testing.T) {
 	_, err = producer.New(c, producer.Config{})
 	require.ErrorIs(t, err, commitlog.ErrClosed)
 }
+
+// TestProducerPlacementIsKgos: keyed records land where a plain franz-go
+// producer (its default partitioner) puts them on the same cluster.
+func TestProducerPlacementIsKgos(t *testing.T) {
+	c := connectFake(t)
+	ctx := context.Background()
+	a, err := admin.New(c)
+	require.NoError(t, err)
+	require.NoError(t, a.CreateTopic(ctx, "k", commitlog.TopicConfig{Partitions: 6}))
+	cl, err := kgo.NewClient(c.ClientOptions()...)
+	require.NoError(t, err)
+	defer cl.Close()
+	p, err := producer.New(c, producer.Config{})
+	require.NoError(t, err)
+	defer p.Close(ctx)
+	for i := range 200 {
+		key := fmt.Appendf(nil, "order-%d", i*31)
+		theirs, err := cl.ProduceSync(ctx, &kgo.Record{Topic: "k", Key: key, Value: []byte("v")}).First()
+		require.NoError(t, err)
+		ours, err := p.SendSync(ctx, &producer.Record{Topic: "k", Key: key, Value: []byte("v")})
+		require.NoError(t, err)
+		require.Equal(t, theirs.Partition, ours.Partition, "key %s", key)
+	}
+}
