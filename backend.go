@@ -9,7 +9,7 @@ import "log/slog"
 //
 //	var b commitlog.Backend
 //	if seeds != "" {
-//		b, err = kafka.Connect(ctx, strings.Split(seeds, ","))
+//		b, err = kafka.Connect(ctx, kafka.Config{BootstrapServers: strings.Split(seeds, ",")})
 //	} else {
 //		b, err = commitlog.Open(dir)
 //	}
