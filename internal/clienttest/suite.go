@@ -24,6 +24,11 @@ type Env struct {
 	// directory; a kfake cluster keeps running and only the client
 	// connection is made again).
 	Restart func(t *testing.T, b commitlog.Backend) commitlog.Backend
+	// CreateTopic creates a topic on b with cfg (its partition count and
+	// the settings the case needs, cleanup.policy for one), failing the
+	// test on an error. (Until package admin takes a Backend, each
+	// backend's runner says how.)
+	CreateTopic func(t *testing.T, b commitlog.Backend, name string, cfg commitlog.TopicConfig)
 }
 
 // Case is one test of the suite.

@@ -1,0 +1,155 @@
+package clienttest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/commitlog-go/commitlog"
+	"github.com/commitlog-go/commitlog/consumer"
+	"github.com/commitlog-go/commitlog/producer"
+)
+
+// This file holds the consumer's basic cases (order per partition,
+// headers and timestamps) and the helpers of the consumer cases.
+
+func init() {
+	register("consumer/order-per-partition", testOrderPerPartition)
+	register("consumer/headers-and-timestamps", testHeadersAndTimestamps)
+}
+
+// produce writes recs (each with its partition set) and waits until they
+// are written.
+//
+// TODO(issue 12, at merge): producer.New(b, ...) takes a Backend on the
+// producer's branch; this helper then becomes producer.New plus SendSync
+// for every backend, and the kgo branch goes.
+func produce(t *testing.T, b commitlog.Backend, recs ...*producer.Record) {
+	t.Helper()
+	ctx := context.Background()
+	switch b := b.(type) {
+	case commitlog.Store:
+		p, err := producer.New(b, producer.Config{Linger: new(time.Duration(0))})
+		require.NoError(t, err)
+		defer func() { require.NoError(t, p.Close(ctx)) }()
+		for _, r := range recs {
+			_, err := p.SendSync(ctx, r)
+			require.NoError(t, err)
+		}
+	case interface{ ClientOptions(...kgo.Opt) []kgo.Opt }:
+		cl, err := kgo.NewClient(b.ClientOptions(kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
+		require.NoError(t, err)
+		defer cl.Close()
+		for _, r := range recs {
+			kr := &kgo.Record{Topic: r.Topic, Partition: r.Partition, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
+			for _, h := range r.Headers {
+				kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+			}
+			require.NoError(t, cl.ProduceSync(ctx, kr).FirstErr())
+		}
+	default:
+		t.Fatalf("produce: backend %T", b)
+	}
+}
+
+// newConsumer makes a consumer closed at the end of the test.
+func newConsumer(t *testing.T, b commitlog.Backend, cfg consumer.Config) *consumer.Consumer {
+	t.Helper()
+	c, err := consumer.New(b, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close(context.Background()) })
+	return c
+}
+
+// fastGroup is a consumer config with short group timeouts, for the
+// group cases (session.timeout.ms stays above kgo's floor of 100 ms).
+func fastGroup(group string) consumer.Config {
+	return consumer.Config{
+		GroupID: group, AutoOffsetReset: consumer.ResetEarliest, EnableAutoCommit: new(false),
+		SessionTimeout: 800 * time.Millisecond, HeartbeatInterval: 50 * time.Millisecond,
+		MaxPollInterval: 5 * time.Second, FetchMaxWait: new(50 * time.Millisecond),
+	}
+}
+
+// pollUntil polls c until it has returned n records, failing the test
+// after a generous deadline (a hang, not slowness, is the fault).
+func pollUntil(t *testing.T, c *consumer.Consumer, n int) []consumer.Record {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var got []consumer.Record
+	for len(got) < n {
+		recs, err := c.Poll(ctx)
+		require.NoError(t, err, "after %d of %d records", len(got), n)
+		got = append(got, recs...)
+	}
+	return got
+}
+
+func testOrderPerPartition(t *testing.T, env *Env) {
+	b := env.Open(t)
+	const parts, perPart = 3, 20
+	env.CreateTopic(t, b, "orders", commitlog.TopicConfig{Partitions: parts})
+	var recs []*producer.Record
+	for i := range parts * perPart {
+		recs = append(recs, &producer.Record{Topic: "orders", Partition: int32(i % parts), ExplicitPartition: true,
+			Key: fmt.Appendf(nil, "k%d", i), Value: fmt.Appendf(nil, "v%d", i)})
+	}
+	produce(t, b, recs...)
+
+	c := newConsumer(t, b, consumer.Config{AutoOffsetReset: consumer.ResetEarliest, MaxPollRecords: 7, FetchMaxWait: new(50 * time.Millisecond)})
+	var tps []consumer.TopicPartition
+	for p := range int32(parts) {
+		tps = append(tps, consumer.TopicPartition{Topic: "orders", Partition: p})
+	}
+	require.NoError(t, c.Assign(tps))
+	require.Equal(t, tps, c.Assignment())
+	got := pollUntil(t, c, parts*perPart)
+	require.Len(t, got, parts*perPart, "no record twice")
+	next := map[int32]int64{}
+	for _, r := range got {
+		require.Equal(t, next[r.Partition], r.Offset, "partition %d in order, no gap", r.Partition)
+		i := int(r.Offset)*parts + int(r.Partition)
+		require.Equal(t, fmt.Sprintf("v%d", i), string(r.Value))
+		require.Equal(t, fmt.Sprintf("k%d", i), string(r.Key))
+		require.Equal(t, "orders", r.Topic)
+		next[r.Partition]++
+	}
+	for _, tp := range tps {
+		pos, err := c.Position(tp)
+		require.NoError(t, err)
+		require.Equal(t, int64(perPart), pos)
+	}
+}
+
+func testHeadersAndTimestamps(t *testing.T, env *Env) {
+	b := env.Open(t)
+	env.CreateTopic(t, b, "hdrs", commitlog.TopicConfig{Partitions: 1})
+	at := time.UnixMilli(1_700_000_000_123)
+	produce(t, b,
+		&producer.Record{Topic: "hdrs", ExplicitPartition: true, Key: []byte("k"), Value: []byte("v"), Timestamp: at,
+			Headers: []producer.Header{{Key: "trace", Value: []byte("abc")}, {Key: "n", Value: []byte{0, 1, 2}}, {Key: "trace", Value: []byte("dup")}}},
+		&producer.Record{Topic: "hdrs", ExplicitPartition: true, Value: []byte("bare"), Timestamp: at.Add(time.Second)})
+
+	c := newConsumer(t, b, consumer.Config{AutoOffsetReset: consumer.ResetEarliest, FetchMaxWait: new(50 * time.Millisecond)})
+	require.NoError(t, c.Assign([]consumer.TopicPartition{{Topic: "hdrs"}}))
+	got := pollUntil(t, c, 2)
+	require.Len(t, got, 2)
+	r := got[0]
+	require.Equal(t, "k", string(r.Key))
+	require.True(t, at.Equal(r.Timestamp), "timestamp %v, want %v", r.Timestamp, at)
+	require.Equal(t, "CreateTime", r.TimestampType.String())
+	require.Len(t, r.Headers, 3, "headers keep their order and duplicates")
+	require.Equal(t, "trace", r.Headers[0].Key)
+	require.Equal(t, "abc", string(r.Headers[0].Value))
+	require.Equal(t, "n", r.Headers[1].Key)
+	require.Equal(t, []byte{0, 1, 2}, r.Headers[1].Value)
+	require.Equal(t, "dup", string(r.Headers[2].Value))
+	require.Nil(t, got[1].Key, "a null key stays null")
+	require.Empty(t, got[1].Headers)
+	require.True(t, at.Add(time.Second).Equal(got[1].Timestamp))
+}

@@ -1,0 +1,236 @@
+package clienttest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/commitlog-go/commitlog"
+	"github.com/commitlog-go/commitlog/consumer"
+	"github.com/commitlog-go/commitlog/producer"
+)
+
+func init() {
+	register("group/rebalance-three-members", testRebalanceThreeMembers)
+	register("group/commits-survive-restart", testCommitsSurviveRestart)
+	register("group/poll-in-listener", testPollInListener)
+}
+
+// fastWait is fetch.max.wait.ms in the cases: short, so that polls that
+// find nothing return soon.
+const fastWait = 50 * time.Millisecond
+
+// testCtx bounds a case's waits generously: a hang fails, slowness does
+// not.
+func testCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 30*time.Second)
+}
+
+// member is a group member polling on its own goroutine, as a consumer
+// wants; it publishes what it owns and what its listener saw.
+type member struct {
+	c    *consumer.Consumer
+	stop chan struct{}
+	done chan struct{}
+
+	mu       sync.Mutex // guards the fields below
+	owned    []consumer.TopicPartition
+	assigned int // OnPartitionsAssigned calls
+	revoked  int
+	records  int
+	err      error
+}
+
+func startMember(t *testing.T, b commitlog.Backend, group, topic string) *member {
+	t.Helper()
+	c, err := consumer.New(b, fastGroup(group))
+	require.NoError(t, err)
+	m := &member{c: c, stop: make(chan struct{}), done: make(chan struct{})}
+	require.NoError(t, c.Subscribe([]string{topic}, consumer.ListenerFuncs{
+		Assigned: func(_ context.Context, c *consumer.Consumer, _ []consumer.TopicPartition) {
+			m.mu.Lock()
+			m.assigned++
+			m.owned = c.Assignment() // the listener runs on the polling goroutine
+			m.mu.Unlock()
+		},
+		Revoked: func(ctx context.Context, c *consumer.Consumer, tps []consumer.TopicPartition) {
+			m.mu.Lock()
+			m.revoked++
+			m.mu.Unlock()
+			_ = c.CommitSync(ctx, nil) // the listener may commit
+		},
+	}))
+	go func() {
+		defer close(m.done)
+		ctx, cancel := testCtx()
+		defer cancel()
+		for {
+			select {
+			case <-m.stop:
+				m.setErr(c.Close(ctx))
+				return
+			default:
+			}
+			recs, err := c.Poll(ctx)
+			m.mu.Lock()
+			m.records += len(recs)
+			m.owned = c.Assignment()
+			m.mu.Unlock()
+			if err != nil {
+				m.setErr(err)
+				_ = c.Close(ctx)
+				return
+			}
+		}
+	}()
+	t.Cleanup(m.close)
+	return m
+}
+
+func (m *member) setErr(err error) {
+	m.mu.Lock()
+	if m.err == nil {
+		m.err = err
+	}
+	m.mu.Unlock()
+}
+
+func (m *member) close() {
+	select {
+	case <-m.stop:
+	default:
+		close(m.stop)
+	}
+	<-m.done
+}
+
+func (m *member) snapshot() (owned []consumer.TopicPartition, assigned, revoked int, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.owned), m.assigned, m.revoked, m.err
+}
+
+// waitBalanced waits until the members own every partition of topic
+// exactly once, each want of them.
+func waitBalanced(t *testing.T, members []*member, topic string, parts, want int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		seen := map[consumer.TopicPartition]int{}
+		balanced := true
+		for _, m := range members {
+			owned, _, _, err := m.snapshot()
+			require.NoError(t, err)
+			if len(owned) != want {
+				balanced = false
+			}
+			for _, tp := range owned {
+				seen[tp]++
+			}
+		}
+		if balanced && len(seen) == parts {
+			for p := range int32(parts) {
+				require.Equal(t, 1, seen[consumer.TopicPartition{Topic: topic, Partition: p}], "partition %d owned once", p)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the group did not balance: %v", seen)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// testRebalanceThreeMembers: three members of a group share a topic's
+// partitions, each owned exactly once, the listeners telling them; when
+// one leaves the other two take its partitions.
+func testRebalanceThreeMembers(t *testing.T, env *Env) {
+	b := env.Open(t)
+	const parts = 6
+	env.CreateTopic(t, b, "shared", commitlog.TopicConfig{Partitions: parts})
+	var recs []*producer.Record
+	for i := range 60 {
+		recs = append(recs, &producer.Record{Topic: "shared", Partition: int32(i % parts), ExplicitPartition: true, Value: fmt.Appendf(nil, "v%d", i)})
+	}
+	produce(t, b, recs...)
+	var members []*member
+	for range 3 {
+		members = append(members, startMember(t, b, "three", "shared"))
+	}
+	waitBalanced(t, members, "shared", parts, 2)
+	for _, m := range members {
+		_, assigned, _, _ := m.snapshot()
+		require.Positive(t, assigned, "OnPartitionsAssigned ran")
+	}
+
+	members[2].close()
+	_, _, revoked, err := members[2].snapshot()
+	require.NoError(t, err)
+	require.Positive(t, revoked, "Close ran OnPartitionsRevoked")
+	waitBalanced(t, members[:2], "shared", parts, 3)
+}
+
+// testCommitsSurviveRestart: offsets committed by a member are there
+// after the backend restarts, and a new member of the group starts from
+// them.
+func testCommitsSurviveRestart(t *testing.T, env *Env) {
+	b := env.Open(t)
+	env.CreateTopic(t, b, "durable", commitlog.TopicConfig{Partitions: 1})
+	var recs []*producer.Record
+	for i := range 10 {
+		recs = append(recs, &producer.Record{Topic: "durable", ExplicitPartition: true, Value: fmt.Appendf(nil, "v%d", i)})
+	}
+	produce(t, b, recs...)
+	tp := consumer.TopicPartition{Topic: "durable"}
+	ctx, cancel := testCtx()
+	defer cancel()
+
+	c, err := consumer.New(b, fastGroup("keeper"))
+	require.NoError(t, err)
+	require.NoError(t, c.Subscribe([]string{"durable"}, nil))
+	pollUntil(t, c, 5)
+	require.NoError(t, c.CommitSync(ctx, map[consumer.TopicPartition]consumer.OffsetAndMetadata{tp: {Offset: 6, Metadata: "six"}}))
+	got, err := c.Committed(ctx, []consumer.TopicPartition{tp})
+	require.NoError(t, err)
+	require.Equal(t, consumer.OffsetAndMetadata{Offset: 6, Metadata: "six"}, got[tp])
+	require.NoError(t, c.Close(ctx))
+	require.NoError(t, c.Close(ctx), "Close is idempotent")
+	_, err = c.Poll(ctx)
+	require.ErrorIs(t, err, commitlog.ErrClosed)
+
+	b = env.Restart(t, b)
+	c = newConsumer(t, b, fastGroup("keeper"))
+	got, err = c.Committed(ctx, []consumer.TopicPartition{tp})
+	require.NoError(t, err)
+	require.Equal(t, consumer.OffsetAndMetadata{Offset: 6, Metadata: "six"}, got[tp], "after the restart")
+	require.NoError(t, c.Subscribe([]string{"durable"}, nil))
+	first := pollUntil(t, c, 1)
+	require.Equal(t, int64(6), first[0].Offset, "the new member starts at the committed offset")
+	require.Equal(t, "v6", string(first[0].Value))
+}
+
+// testPollInListener: Poll from a rebalance listener fails with
+// ErrPollInListener; the Poll running the listener goes on.
+func testPollInListener(t *testing.T, env *Env) {
+	b := env.Open(t)
+	env.CreateTopic(t, b, "nested", commitlog.TopicConfig{Partitions: 1})
+	produce(t, b, &producer.Record{Topic: "nested", ExplicitPartition: true, Value: []byte("x")})
+	c := newConsumer(t, b, fastGroup("nested"))
+	var nested error
+	called := false
+	require.NoError(t, c.Subscribe([]string{"nested"}, consumer.ListenerFuncs{
+		Assigned: func(ctx context.Context, c *consumer.Consumer, _ []consumer.TopicPartition) {
+			called = true
+			_, nested = c.Poll(ctx)
+		},
+	}))
+	got := pollUntil(t, c, 1)
+	require.True(t, called)
+	require.ErrorIs(t, nested, consumer.ErrPollInListener)
+	require.Equal(t, "x", string(got[0].Value))
+}
