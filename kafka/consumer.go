@@ -1156,13 +1156,17 @@ func (d *kconsumer) commit(ctx context.Context, offsets map[tp]om) error {
 		ko.Add(kadm.Offset{Topic: t.Topic, Partition: t.Partition, At: o.Offset, LeaderEpoch: -1, Metadata: o.Metadata})
 	}
 	resp, err := d.cluster.Admin().CommitOffsets(ctx, d.cfg.GroupID, ko)
-	if err != nil {
-		return consumerErr("commit", err)
+	if err == nil {
+		err = resp.Error()
 	}
-	if err := resp.Error(); err != nil {
-		return consumerErr("commit", err)
+	if errors.Is(err, kerr.UnknownMemberID) || errors.Is(err, kerr.IllegalGeneration) {
+		// Kafka refuses a commit made as no member (generation -1) while
+		// the group has members with UNKNOWN_MEMBER_ID; the embedded
+		// coordinator, as for any commit of a generation that is not
+		// current, with ErrIllegalGeneration.
+		return fmt.Errorf("consumer: commit outside group %s, which has members: %w: %w", d.cfg.GroupID, consumer.ErrIllegalGeneration, err)
 	}
-	return nil
+	return consumerErr("commit", err)
 }
 
 // Committed is kadm's FetchOffsets for the group.
@@ -1170,14 +1174,17 @@ func (d *kconsumer) Committed(ctx context.Context, tps []tp) (map[tp]om, error) 
 	if d.cfg.GroupID == "" {
 		return nil, fmt.Errorf("consumer: Committed needs a group.id: %w", commitlog.ErrInvalidConfig)
 	}
-	resp, err := d.cluster.Admin().FetchOffsets(ctx, d.cfg.GroupID)
-	if err != nil {
-		return nil, consumerErr("committed", err)
-	}
-	if err := resp.Error(); err != nil {
-		return nil, consumerErr("committed", err)
-	}
 	out := map[tp]om{}
+	resp, err := d.cluster.Admin().FetchOffsets(ctx, d.cfg.GroupID)
+	if err == nil {
+		err = resp.Error()
+	}
+	switch {
+	case errors.Is(err, kerr.GroupIDNotFound):
+		return out, nil // a group that never committed (some brokers say so)
+	case err != nil:
+		return nil, consumerErr("committed", err)
+	}
 	resp.Each(func(o kadm.OffsetResponse) {
 		t := tp{Topic: o.Topic, Partition: o.Partition}
 		if o.At < 0 || tps != nil && !slices.Contains(tps, t) {

@@ -153,3 +153,113 @@ func testHeadersAndTimestamps(t *testing.T, env *Env) {
 	require.Empty(t, got[1].Headers)
 	require.True(t, at.Add(time.Second).Equal(got[1].Timestamp))
 }
+
+func init() {
+	register("consumer/pause-resume", testPauseResume)
+	register("consumer/reset-none", testResetNone)
+	register("consumer/close-wakes-poll", testCloseWakesPoll)
+}
+
+// testPauseResume: a paused partition returns nothing until Resume, the
+// others go on.
+func testPauseResume(t *testing.T, env *Env) {
+	b := env.Open(t)
+	env.CreateTopic(t, b, "paused", commitlog.TopicConfig{Partitions: 2})
+	var recs []*producer.Record
+	for i := range 10 {
+		recs = append(recs, &producer.Record{Topic: "paused", Partition: int32(i % 2), ExplicitPartition: true, Value: fmt.Appendf(nil, "v%d", i)})
+	}
+	produce(t, b, recs...)
+	p0, p1 := consumer.TopicPartition{Topic: "paused"}, consumer.TopicPartition{Topic: "paused", Partition: 1}
+	c := newConsumer(t, b, consumer.Config{AutoOffsetReset: consumer.ResetEarliest, FetchMaxWait: new(fastWait)})
+	require.NoError(t, c.Assign([]consumer.TopicPartition{p0, p1}))
+	require.NoError(t, c.Pause(p1))
+	require.Equal(t, []consumer.TopicPartition{p1}, c.Paused())
+	require.ErrorIs(t, c.Pause(consumer.TopicPartition{Topic: "paused", Partition: 9}), commitlog.ErrUnknownPartition)
+	got := pollUntil(t, c, 5)
+	ctx, cancel := testCtx()
+	defer cancel()
+	for range 3 { // a few more polls: still nothing from the paused partition
+		more, err := c.Poll(ctx)
+		require.NoError(t, err)
+		got = append(got, more...)
+	}
+	require.Len(t, got, 5)
+	for _, r := range got {
+		require.Equal(t, int32(0), r.Partition, "nothing from the paused partition")
+	}
+	require.NoError(t, c.Resume(p1))
+	require.Empty(t, c.Paused())
+	got = pollUntil(t, c, 5)
+	for i, r := range got {
+		require.Equal(t, int32(1), r.Partition)
+		require.Equal(t, int64(i), r.Offset, "the paused partition resumes where it was")
+	}
+}
+
+// testResetNone: with auto.offset.reset=none a partition without a
+// committed offset has no position: Position and Poll fail with
+// ErrOffsetOutOfRange until a Seek gives it one.
+func testResetNone(t *testing.T, env *Env) {
+	b := env.Open(t)
+	env.CreateTopic(t, b, "strict", commitlog.TopicConfig{Partitions: 1})
+	produce(t, b, &producer.Record{Topic: "strict", ExplicitPartition: true, Value: []byte("a")},
+		&producer.Record{Topic: "strict", ExplicitPartition: true, Value: []byte("b")})
+	tp := consumer.TopicPartition{Topic: "strict"}
+	ctx, cancel := testCtx()
+	defer cancel()
+
+	c := newConsumer(t, b, consumer.Config{GroupID: "strict-assign", AutoOffsetReset: consumer.ResetNone, FetchMaxWait: new(fastWait)})
+	require.NoError(t, c.Assign([]consumer.TopicPartition{tp}))
+	_, err := c.Position(tp)
+	require.ErrorIs(t, err, commitlog.ErrOffsetOutOfRange)
+	_, err = c.Poll(ctx)
+	require.ErrorIs(t, err, commitlog.ErrOffsetOutOfRange)
+	require.NoError(t, c.Seek(tp, 1))
+	got := pollUntil(t, c, 1)
+	require.Equal(t, "b", string(got[0].Value))
+
+	cfg := fastGroup("strict-group")
+	cfg.AutoOffsetReset = consumer.ResetNone
+	g := newConsumer(t, b, cfg)
+	require.NoError(t, g.Subscribe([]string{"strict"}, nil))
+	for {
+		_, err := g.Poll(ctx)
+		if err != nil {
+			require.ErrorIs(t, err, commitlog.ErrOffsetOutOfRange)
+			break
+		}
+		require.NoError(t, ctx.Err(), "the member never failed")
+	}
+	require.Equal(t, []consumer.TopicPartition{tp}, g.Assignment())
+	require.NoError(t, g.Seek(tp, 0))
+	got = pollUntil(t, g, 2)
+	require.Equal(t, "a", string(got[0].Value))
+}
+
+// testCloseWakesPoll: Close from another goroutine wakes a waiting Poll,
+// which returns ErrClosed; so does every Poll after it.
+func testCloseWakesPoll(t *testing.T, env *Env) {
+	b := env.Open(t)
+	env.CreateTopic(t, b, "quiet", commitlog.TopicConfig{Partitions: 1})
+	c, err := consumer.New(b, consumer.Config{FetchMaxWait: new(time.Minute)})
+	require.NoError(t, err)
+	require.NoError(t, c.Assign([]consumer.TopicPartition{{Topic: "quiet"}}))
+	ctx, cancel := testCtx()
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Poll(ctx)
+		done <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // let it wait (the case holds if Close comes first too)
+	require.NoError(t, c.Close(ctx))
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, commitlog.ErrClosed)
+	case <-ctx.Done():
+		t.Fatal("Close did not wake the Poll")
+	}
+	_, err = c.Poll(ctx)
+	require.ErrorIs(t, err, commitlog.ErrClosed)
+}

@@ -234,3 +234,101 @@ func testPollInListener(t *testing.T, env *Env) {
 	require.ErrorIs(t, nested, consumer.ErrPollInListener)
 	require.Equal(t, "x", string(got[0].Value))
 }
+
+func init() {
+	register("group/close-in-listener", testCloseInListener)
+	register("group/commit-async-order", testCommitAsyncOrder)
+	register("group/standalone-commit-refused", testStandaloneCommitRefused)
+}
+
+// testCloseInListener: Close from a listener, with the listener's ctx,
+// closes there and then (OnPartitionsRevoked running within it), and the
+// Poll that ran the listener returns ErrClosed.
+func testCloseInListener(t *testing.T, env *Env) {
+	b := env.Open(t)
+	env.CreateTopic(t, b, "brief", commitlog.TopicConfig{Partitions: 2})
+	c := newConsumer(t, b, fastGroup("brief"))
+	var closeErr error
+	var events []string
+	require.NoError(t, c.Subscribe([]string{"brief"}, consumer.ListenerFuncs{
+		Assigned: func(ctx context.Context, c *consumer.Consumer, tps []consumer.TopicPartition) {
+			events = append(events, fmt.Sprint("assigned ", len(tps)))
+			closeErr = c.Close(ctx)
+			events = append(events, "closed")
+		},
+		Revoked: func(_ context.Context, _ *consumer.Consumer, tps []consumer.TopicPartition) {
+			events = append(events, fmt.Sprint("revoked ", len(tps)))
+		},
+	}))
+	ctx, cancel := testCtx()
+	defer cancel()
+	for {
+		_, err := c.Poll(ctx)
+		if err != nil {
+			require.ErrorIs(t, err, commitlog.ErrClosed)
+			break
+		}
+	}
+	require.NoError(t, closeErr)
+	require.Equal(t, []string{"assigned 2", "revoked 2", "closed"}, events)
+}
+
+// testCommitAsyncOrder: CommitAsync's callbacks run in the order of the
+// calls, the last commit wins, and after Close a callback gets ErrClosed.
+func testCommitAsyncOrder(t *testing.T, env *Env) {
+	b := env.Open(t)
+	env.CreateTopic(t, b, "async", commitlog.TopicConfig{Partitions: 1})
+	tp := consumer.TopicPartition{Topic: "async"}
+	c, err := consumer.New(b, fastGroup("async"))
+	require.NoError(t, err)
+	require.NoError(t, c.Assign([]consumer.TopicPartition{tp}))
+	var mu sync.Mutex
+	var order []int64
+	for i := range int64(5) {
+		c.CommitAsync(map[consumer.TopicPartition]consumer.OffsetAndMetadata{tp: {Offset: i}}, func(m map[consumer.TopicPartition]consumer.OffsetAndMetadata, err error) {
+			require.NoError(t, err)
+			mu.Lock()
+			order = append(order, m[tp].Offset)
+			mu.Unlock()
+		})
+	}
+	ctx, cancel := testCtx()
+	defer cancel()
+	require.NoError(t, c.Close(ctx), "Close writes the queued commits")
+	mu.Lock()
+	require.Equal(t, []int64{0, 1, 2, 3, 4}, order)
+	mu.Unlock()
+	after := make(chan error, 1)
+	c.CommitAsync(map[consumer.TopicPartition]consumer.OffsetAndMetadata{tp: {Offset: 9}}, func(_ map[consumer.TopicPartition]consumer.OffsetAndMetadata, err error) { after <- err })
+	require.ErrorIs(t, <-after, commitlog.ErrClosed)
+
+	c2 := newConsumer(t, b, fastGroup("async"))
+	got, err := c2.Committed(ctx, []consumer.TopicPartition{tp})
+	require.NoError(t, err)
+	require.Equal(t, int64(4), got[tp].Offset)
+}
+
+// testStandaloneCommitRefused: a consumer outside the group (Assign) may
+// commit for it only while the group has no members; otherwise the commit
+// fails with ErrIllegalGeneration.
+func testStandaloneCommitRefused(t *testing.T, env *Env) {
+	b := env.Open(t)
+	env.CreateTopic(t, b, "guarded", commitlog.TopicConfig{Partitions: 1})
+	produce(t, b, &producer.Record{Topic: "guarded", ExplicitPartition: true, Value: []byte("a")})
+	tp := consumer.TopicPartition{Topic: "guarded"}
+	ctx, cancel := testCtx()
+	defer cancel()
+	solo := newConsumer(t, b, fastGroup("guarded"))
+	require.NoError(t, solo.Assign([]consumer.TopicPartition{tp}))
+	require.NoError(t, solo.CommitSync(ctx, map[consumer.TopicPartition]consumer.OffsetAndMetadata{tp: {Offset: 1}}), "the group is empty")
+	require.ErrorIs(t, solo.CommitSync(ctx, map[consumer.TopicPartition]consumer.OffsetAndMetadata{tp: {Offset: -1}}), consumer.ErrInvalidOffset)
+
+	m := newConsumer(t, b, fastGroup("guarded"))
+	require.NoError(t, m.Subscribe([]string{"guarded"}, nil))
+	for len(m.Assignment()) == 0 {
+		_, err := m.Poll(ctx)
+		require.NoError(t, err)
+	}
+	err := solo.CommitSync(ctx, map[consumer.TopicPartition]consumer.OffsetAndMetadata{tp: {Offset: 0}})
+	require.ErrorIs(t, err, consumer.ErrIllegalGeneration)
+}
