@@ -51,4 +51,3 @@ func TestSuite(t *testing.T) {
 		}
 	})
 }
-
