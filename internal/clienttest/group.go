@@ -11,12 +11,23 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/commitlog-go/commitlog"
+	"github.com/commitlog-go/commitlog/assignor"
 	"github.com/commitlog-go/commitlog/consumer"
 	"github.com/commitlog-go/commitlog/producer"
 )
 
 func init() {
-	register("group/rebalance-three-members", testRebalanceThreeMembers)
+	for _, as := range []struct {
+		name      string
+		assignors []assignor.Assignor
+	}{
+		{"default", nil},
+		{"cooperative-sticky", []assignor.Assignor{assignor.CooperativeSticky()}},
+		{"roundrobin", []assignor.Assignor{assignor.RoundRobin()}},
+		{"sticky", []assignor.Assignor{assignor.Sticky()}},
+	} {
+		register("group/rebalance-three-members/"+as.name, func(t *testing.T, env *Env) { testRebalanceThreeMembers(t, env, as.assignors) })
+	}
 	register("group/commits-survive-restart", testCommitsSurviveRestart)
 	register("group/poll-in-listener", testPollInListener)
 }
@@ -46,9 +57,11 @@ type member struct {
 	err      error
 }
 
-func startMember(t *testing.T, b commitlog.Backend, group, topic string) *member {
+func startMember(t *testing.T, b commitlog.Backend, group, topic string, assignors []assignor.Assignor) *member {
 	t.Helper()
-	c, err := consumer.New(b, fastGroup(group))
+	cfg := fastGroup(group)
+	cfg.Assignors = assignors
+	c, err := consumer.New(b, cfg)
 	require.NoError(t, err)
 	m := &member{c: c, stop: make(chan struct{}), done: make(chan struct{})}
 	require.NoError(t, c.Subscribe([]string{topic}, consumer.ListenerFuncs{
@@ -149,7 +162,7 @@ func waitBalanced(t *testing.T, members []*member, topic string, parts, want int
 // testRebalanceThreeMembers: three members of a group share a topic's
 // partitions, each owned exactly once, the listeners telling them; when
 // one leaves the other two take its partitions.
-func testRebalanceThreeMembers(t *testing.T, env *Env) {
+func testRebalanceThreeMembers(t *testing.T, env *Env, assignors []assignor.Assignor) {
 	b := env.Open(t)
 	const parts = 6
 	env.CreateTopic(t, b, "shared", commitlog.TopicConfig{Partitions: parts})
@@ -160,7 +173,7 @@ func testRebalanceThreeMembers(t *testing.T, env *Env) {
 	produce(t, b, recs...)
 	var members []*member
 	for range 3 {
-		members = append(members, startMember(t, b, "three", "shared"))
+		members = append(members, startMember(t, b, "three", "shared", assignors))
 	}
 	waitBalanced(t, members, "shared", parts, 2)
 	for _, m := range members {
@@ -237,6 +250,7 @@ func testPollInListener(t *testing.T, env *Env) {
 
 func init() {
 	register("group/close-in-listener", testCloseInListener)
+	register("group/close-while-listener-runs", testCloseWhileListenerRuns)
 	register("group/commit-async-order", testCommitAsyncOrder)
 	register("group/standalone-commit-refused", testStandaloneCommitRefused)
 }
@@ -331,4 +345,59 @@ func testStandaloneCommitRefused(t *testing.T, env *Env) {
 	}
 	err := solo.CommitSync(ctx, map[consumer.TopicPartition]consumer.OffsetAndMetadata{tp: {Offset: 0}})
 	require.ErrorIs(t, err, consumer.ErrIllegalGeneration)
+}
+
+// testCloseWhileListenerRuns: a Close from another goroutine while a
+// listener runs does not wait for it; the Poll running the listener
+// closes the consumer when it returns (OnPartitionsRevoked then), and
+// returns ErrClosed.
+func testCloseWhileListenerRuns(t *testing.T, env *Env) {
+	b := env.Open(t)
+	env.CreateTopic(t, b, "slow", commitlog.TopicConfig{Partitions: 1})
+	c := newConsumer(t, b, fastGroup("slow"))
+	inListener, release := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	var events []string
+	note := func(s string) {
+		mu.Lock()
+		events = append(events, s)
+		mu.Unlock()
+	}
+	require.NoError(t, c.Subscribe([]string{"slow"}, consumer.ListenerFuncs{
+		Assigned: func(context.Context, *consumer.Consumer, []consumer.TopicPartition) {
+			note("assigned")
+			close(inListener)
+			<-release
+			note("assigned returns")
+		},
+		Revoked: func(context.Context, *consumer.Consumer, []consumer.TopicPartition) { note("revoked") },
+	}))
+	ctx, cancel := testCtx()
+	defer cancel()
+	polled := make(chan error, 1)
+	go func() {
+		for {
+			if _, err := c.Poll(ctx); err != nil {
+				polled <- err
+				return
+			}
+		}
+	}()
+	select {
+	case <-inListener:
+	case <-ctx.Done():
+		t.Fatal("no assignment")
+	}
+	require.NoError(t, c.Close(ctx), "Close does not wait for the running listener")
+	note("Close returned")
+	close(release)
+	select {
+	case err := <-polled:
+		require.ErrorIs(t, err, commitlog.ErrClosed)
+	case <-ctx.Done():
+		t.Fatal("the Poll running the listener did not return")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, []string{"assigned", "Close returned", "assigned returns", "revoked"}, events)
 }
