@@ -31,7 +31,7 @@ func connectFake(t *testing.T, opts ...kfake.Opt) *Cluster {
 // customAssignor is an application's own strategy.
 type customAssignor struct{}
 
-func (customAssignor) Name() string                          { return "range" } // a built-in's name does not make it one
+func (customAssignor) Name() string                         { return "range" } // a built-in's name does not make it one
 func (customAssignor) Protocol() assignor.RebalanceProtocol { return assignor.Eager }
 func (customAssignor) Assign([]assignor.Member, map[string]int32) (assignor.Assignment, error) {
 	return nil, nil
