@@ -154,6 +154,7 @@ type kconsumer struct {
 	closeCh chan struct{} // closed when Close begins: kgo callbacks stop waiting
 
 	lastAutoCommit time.Time // the polling goroutine's
+	pollErr        error     // the polling goroutine's: a partition's error held back while the records with it are returned
 
 	// The commit queue: CommitAsync's commits, written in order by the
 	// commit goroutine; commitMu is held while a commit is written, so
@@ -456,6 +457,10 @@ func (d *kconsumer) Poll(ctx context.Context, dst []consumer.Record, keep bool) 
 		return dst, consumer.ErrPollInListener
 	}
 	d.mu.Unlock()
+	if err := d.pollErr; err != nil {
+		d.pollErr = nil
+		return dst, err
+	}
 	deadline := time.Now().Add(*d.cfg.FetchMaxWait)
 	for {
 		if err := d.runEvents(ctx); err != nil {
@@ -534,7 +539,7 @@ func (d *kconsumer) sleep(ctx context.Context, deadline time.Time) error {
 // convert appends fs's records to dst, keeping only those of assigned,
 // unpaused partitions at or after their position, and moves the
 // positions past them; a partition error fails the poll.
-func (d *kconsumer) convert(fs kgo.Fetches, dst []consumer.Record) ([]consumer.Record, error) {
+func (d *kconsumer) convert(fs kgo.Fetches, dst []consumer.Record) (_ []consumer.Record, err error) {
 	var ferr error
 	fs.EachError(func(t string, p int32, err error) {
 		switch {
@@ -550,14 +555,23 @@ func (d *kconsumer) convert(fs kgo.Fetches, dst []consumer.Record) ([]consumer.R
 			}
 		}
 	})
-	if ferr != nil {
-		if errors.Is(ferr, commitlog.ErrClosed) {
-			return dst, errClosed()
-		}
-		return dst, ferr
+	if errors.Is(ferr, commitlog.ErrClosed) {
+		return dst, errClosed()
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	n := len(dst)
+	defer func() {
+		// A partition's error comes with the other partitions' records:
+		// they are returned first, the error by the next Poll.
+		switch {
+		case ferr == nil:
+		case len(dst) > n:
+			d.pollErr = ferr
+		default:
+			err = ferr
+		}
+	}()
 	fs.EachRecord(func(r *kgo.Record) {
 		p := d.assigned[tp{Topic: r.Topic, Partition: r.Partition}]
 		if p == nil || p.paused || p.noPos || r.Offset < p.pos {
@@ -579,7 +593,7 @@ func (d *kconsumer) convert(fs kgo.Fetches, dst []consumer.Record) ([]consumer.R
 		}
 		dst = append(dst, rec)
 	})
-	return dst, nil
+	return dst, err
 }
 
 // runEvents runs, on the polling goroutine, the listeners of the
@@ -602,8 +616,15 @@ func (d *kconsumer) runEvents(ctx context.Context) error {
 		}
 		r := d.events[0]
 		d.events = d.events[1:]
+		// Counted from here, not only while the listener runs, so that
+		// a Close from another goroutine finds the event in hand and
+		// leaves the closing to this Poll.
+		d.inListener++
 		d.mu.Unlock()
 		d.apply(ctx, r)
+		d.mu.Lock()
+		d.inListener--
+		d.mu.Unlock()
 		close(r.done)
 	}
 }
@@ -654,7 +675,9 @@ func (d *kconsumer) apply(ctx context.Context, r *rebalance) {
 // offset (auto.offset.reset=none): kgo would start them at the log
 // start, Kafka's consumer fails them.
 func (d *kconsumer) markUncommitted(added []tp) {
-	committed, err := d.Committed(context.Background(), added)
+	ctx, cancel := d.requestCtx()
+	defer cancel()
+	committed, err := d.Committed(ctx, added)
 	if err != nil {
 		d.cluster.Logger().Warn("consumer: committed offsets of assigned partitions", "group", d.cfg.GroupID, "err", err)
 		return
@@ -871,7 +894,9 @@ func (d *kconsumer) Position(t tp) (int64, error) {
 // auto.offset.reset.
 func (d *kconsumer) resolve(t tp) (int64, error) {
 	if d.cfg.GroupID != "" {
-		committed, err := d.Committed(context.Background(), []tp{t})
+		ctx, cancel := d.requestCtx()
+		committed, err := d.Committed(ctx, []tp{t})
+		cancel()
 		if err != nil {
 			return 0, err
 		}

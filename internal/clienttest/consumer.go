@@ -218,6 +218,18 @@ func testResetNone(t *testing.T, env *Env) {
 	require.NoError(t, c.Seek(tp, 1))
 	got := pollUntil(t, c, 1)
 	require.Equal(t, "b", string(got[0].Value))
+	require.NoError(t, c.Seek(tp, 50), "Seek does not check the log")
+	for {
+		_, err := c.Poll(ctx)
+		if err != nil {
+			require.ErrorIs(t, err, commitlog.ErrOffsetOutOfRange, "past the high watermark")
+			break
+		}
+		require.NoError(t, ctx.Err(), "the position past the end never failed")
+	}
+	require.NoError(t, c.Seek(tp, 0))
+	got = pollUntil(t, c, 2)
+	require.Equal(t, "a", string(got[0].Value), "a Seek ends the error")
 
 	cfg := fastGroup("strict-group")
 	cfg.AutoOffsetReset = consumer.ResetNone
