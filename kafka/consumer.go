@@ -22,8 +22,7 @@ import (
 
 // This file is the consumer driver: consumer.New(cluster, cfg) makes a
 // consumer.Consumer whose every call runs here, on a kgo.Client of its
-// own. The mapping of settings and calls is in the package doc (doc.go of
-// the consumer: consumer_doc.go).
+// own. OpenConsumerDriver's doc has the mapping of settings and calls.
 
 var _ consumer.DriverOpener = (*Cluster)(nil)
 
@@ -34,8 +33,56 @@ type (
 
 // OpenConsumerDriver implements consumer.DriverOpener: consumer.New calls
 // it with the config checked and its defaults filled in. Applications do
-// not call it. The settings that cannot be mapped fail here (see the
-// package doc).
+// not call it. The settings that cannot be mapped fail here.
+//
+// Each consumer has a kgo.Client of its own (made by its first Subscribe
+// or Assign, closed by its Close), built from Cluster.ClientOptions. The
+// settings map to kgo as follows:
+//
+//	group.id                       kgo.ConsumerGroup (Subscribe); commits and Committed in any mode
+//	auto.offset.reset              kgo.ConsumeResetOffset: earliest NewOffset().AtStart(), latest AtEnd(),
+//	                               none NoResetOffset(); a partition with no committed offset fails Poll and
+//	                               Position with ErrOffsetOutOfRange until a Seek (kgo would start it at the log start)
+//	enable.auto.commit,            the driver's, not kgo's (kgo.DisableAutoCommit): Poll commits the positions
+//	auto.commit.interval.ms        every interval (CommitAsync), and before partitions are revoked and in Close
+//	                               (CommitSync), as on the embedded backend
+//	max.poll.records               PollRecords' maximum
+//	fetch.max.bytes                kgo.FetchMaxBytes
+//	max.partition.fetch.bytes      kgo.FetchMaxPartitionBytes
+//	fetch.min.bytes                kgo.FetchMinBytes
+//	fetch.max.wait.ms              Poll's own wait; kgo.FetchMaxWait (the broker's) is at least kgo's floor of 10 ms
+//	session.timeout.ms             kgo.SessionTimeout (kgo refuses < 100 ms: ErrInvalidConfig)
+//	heartbeat.interval.ms          kgo.HeartbeatInterval
+//	max.poll.interval.ms           kgo.RebalanceTimeout, as the Java client sends it: how long the group waits in a
+//	                               rebalance for the member to Poll (which runs its listeners) before removing it.
+//	                               kgo heartbeats from its own goroutine, so a member that stops polling outside a
+//	                               rebalance is not removed (refused < 100 ms: ErrInvalidConfig)
+//	partition.assignment.strategy  by name: range kgo.RangeBalancer, roundrobin RoundRobinBalancer, sticky
+//	                               StickyBalancer, cooperative-sticky CooperativeStickyBalancer; any other
+//	                               assignor.Assignor (the application's own) is refused with errors.ErrUnsupported
+//
+// and the calls:
+//
+//	Subscribe        ConsumeTopics (again: AddConsumeTopics, PurgeTopicsFromConsuming for the topics dropped).
+//	                 kgo's OnPartitionsAssigned/Revoked/Lost hand the event to the polling goroutine and wait:
+//	                 the listener runs inside the next Poll (or Close), kgo goes on when it returns
+//	Assign           direct consuming: AddConsumePartitions at the committed offset or auto.offset.reset's,
+//	                 looked up by the next Poll or Position; RemoveConsumePartitions for those dropped;
+//	                 unknown topics and partitions are refused (ListTopics)
+//	Poll, PollInto   PollRecords, records converted (headers, timestamp, TimestampType); records of partitions
+//	                 not assigned, paused or before a Seek's offset are left out
+//	Seek             SetOffsets; SeekToBeginning, SeekToEnd: kadm ListStartOffsets, ListEndOffsets, then Seek
+//	Position         the offset after the last record returned; before one, the committed offset or
+//	                 auto.offset.reset's, which kgo is set to (SetOffsets) so that both agree
+//	Pause, Resume    PauseFetchPartitions, ResumeFetchPartitions
+//	CommitSync       subscribed: CommitOffsetsSync as the member (the metadata set by PreCommitFnContext);
+//	                 otherwise kadm CommitOffsets as no member, which Kafka refuses with UNKNOWN_MEMBER_ID while
+//	                 the group has members: ErrIllegalGeneration, as on the embedded backend
+//	CommitAsync      the driver's commit goroutine, in order, with CommitSync's writes
+//	Committed        kadm FetchOffsets
+//	OffsetsForTimes  kadm ListOffsetsAfterMilli, one request per distinct time; nil where no record is at or after it
+//	MemberID         GroupMetadata
+//	Close            final commit, OnPartitionsRevoked, queued commits, then kgo's Close, which leaves the group
 func (c *Cluster) OpenConsumerDriver(cfg consumer.Config) (consumer.Driver, error) {
 	d := &kconsumer{
 		cluster:  c,
