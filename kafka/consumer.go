@@ -77,7 +77,9 @@ type (
 //	Pause, Resume    PauseFetchPartitions, ResumeFetchPartitions
 //	CommitSync       subscribed: CommitOffsetsSync as the member (the metadata set by PreCommitFnContext);
 //	                 otherwise kadm CommitOffsets as no member, which Kafka refuses with UNKNOWN_MEMBER_ID while
-//	                 the group has members: ErrIllegalGeneration, as on the embedded backend
+//	                 the group has members: ErrIllegalGeneration, as on the embedded backend. A missing topic or
+//	                 partition fails with ErrUnknownTopic or ErrUnknownPartition (told apart by ListTopics after
+//	                 Kafka's UNKNOWN_TOPIC_OR_PARTITION), but Kafka may have written the commit's other entries
 //	CommitAsync      the driver's commit goroutine, in order, with CommitSync's writes
 //	Committed        kadm FetchOffsets
 //	OffsetsForTimes  kadm ListOffsetsAfterMilli, one request per distinct time; nil where no record is at or after it
@@ -395,8 +397,8 @@ func (d *kconsumer) Assign(tps []tp) error {
 	d.mode = modeAssign
 	cl := d.cl
 	d.mu.Unlock()
-	if err := d.checkPartitions(tps); err != nil {
-		return err
+	if err := d.checkPartitions(slices.Clone(tps)); err != nil {
+		return fmt.Errorf("consumer: assign: %w", err)
 	}
 	if cl == nil {
 		var err error
@@ -424,11 +426,12 @@ func (d *kconsumer) Assign(tps []tp) error {
 }
 
 // checkPartitions fails with ErrUnknownTopic or ErrUnknownPartition, as the
-// embedded Assign does, unless every partition exists.
+// embedded Assign and commits do, unless every partition exists.
 func (d *kconsumer) checkPartitions(tps []tp) error {
 	if len(tps) == 0 {
 		return nil
 	}
+	sortTPs(tps) // the first missing one is named, the same each time
 	var topics []string
 	for _, t := range tps {
 		if !slices.Contains(topics, t.Topic) {
@@ -439,15 +442,15 @@ func (d *kconsumer) checkPartitions(tps []tp) error {
 	defer cancel()
 	details, err := d.cluster.Admin().ListTopics(ctx, topics...)
 	if err != nil {
-		return consumerErr("assign", err)
+		return consumerErr("list topics", err)
 	}
 	for _, t := range tps {
 		td, ok := details[t.Topic]
 		if !ok || td.Err != nil {
-			return fmt.Errorf("consumer: assign %s: %w", t, commitlog.ErrUnknownTopic)
+			return fmt.Errorf("consumer: %s: %w", t, commitlog.ErrUnknownTopic)
 		}
 		if _, ok := td.Partitions[t.Partition]; !ok {
-			return fmt.Errorf("consumer: assign %s: %w", t, commitlog.ErrUnknownPartition)
+			return fmt.Errorf("consumer: %s: %w", t, commitlog.ErrUnknownPartition)
 		}
 	}
 	return nil
@@ -1165,6 +1168,13 @@ func (d *kconsumer) writeCommit(ctx context.Context, offsets map[tp]om, seq uint
 		return nil
 	}
 	if err := d.commit(ctx, fresh); err != nil {
+		if errors.Is(err, kerr.UnknownTopicOrPartition) {
+			// Kafka says the same of a missing topic and of a missing
+			// partition; the embedded backend tells them apart.
+			if perr := d.checkPartitions(slices.Collect(maps.Keys(fresh))); perr != nil {
+				return fmt.Errorf("%w (%w)", perr, err)
+			}
+		}
 		return err
 	}
 	if d.written == nil {

@@ -401,3 +401,28 @@ func testCloseWhileListenerRuns(t *testing.T, env *Env) {
 	defer mu.Unlock()
 	require.Equal(t, []string{"assigned", "Close returned", "assigned returns", "revoked"}, events)
 }
+
+func init() {
+	register("group/commit-unknown-partition", testCommitUnknownPartition)
+}
+
+// testCommitUnknownPartition: a commit for a topic or partition that does
+// not exist fails with ErrUnknownTopic or ErrUnknownPartition, as a member
+// and outside the group.
+func testCommitUnknownPartition(t *testing.T, env *Env) {
+	b := env.Open(t)
+	env.CreateTopic(t, b, "real", commitlog.TopicConfig{Partitions: 1})
+	produce(t, b, &producer.Record{Topic: "real", ExplicitPartition: true, Value: []byte("a")})
+	ctx, cancel := testCtx()
+	defer cancel()
+	solo := newConsumer(t, b, fastGroup("unknowns-solo"))
+	member := newConsumer(t, b, fastGroup("unknowns"))
+	require.NoError(t, member.Subscribe([]string{"real"}, nil))
+	pollUntil(t, member, 1)
+	for name, c := range map[string]*consumer.Consumer{"outside the group": solo, "member": member} {
+		err := c.CommitSync(ctx, map[consumer.TopicPartition]consumer.OffsetAndMetadata{{Topic: "ghost"}: {Offset: 1}})
+		require.ErrorIs(t, err, commitlog.ErrUnknownTopic, name)
+		err = c.CommitSync(ctx, map[consumer.TopicPartition]consumer.OffsetAndMetadata{{Topic: "real", Partition: 9}: {Offset: 1}})
+		require.ErrorIs(t, err, commitlog.ErrUnknownPartition, name)
+	}
+}
