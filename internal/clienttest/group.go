@@ -426,3 +426,68 @@ func testCommitUnknownPartition(t *testing.T, env *Env) {
 		require.ErrorIs(t, err, commitlog.ErrUnknownPartition, name)
 	}
 }
+
+func init() {
+	register("group/auto-commit", testAutoCommit)
+	register("group/resubscribe", testResubscribe)
+}
+
+// testAutoCommit: with enable.auto.commit, Close commits what Poll
+// returned, and the next member of the group starts after it.
+func testAutoCommit(t *testing.T, env *Env) {
+	b := env.Open(t)
+	env.CreateTopic(t, b, "auto", commitlog.TopicConfig{Partitions: 1})
+	var recs []*producer.Record
+	for i := range 10 {
+		recs = append(recs, &producer.Record{Topic: "auto", ExplicitPartition: true, Value: fmt.Appendf(nil, "v%d", i)})
+	}
+	produce(t, b, recs...)
+	tp := consumer.TopicPartition{Topic: "auto"}
+	ctx, cancel := testCtx()
+	defer cancel()
+	cfg := fastGroup("auto")
+	cfg.EnableAutoCommit, cfg.AutoCommitInterval, cfg.MaxPollRecords = new(true), new(time.Hour), 4
+	c, err := consumer.New(b, cfg)
+	require.NoError(t, err)
+	require.NoError(t, c.Subscribe([]string{"auto"}, nil))
+	got := pollUntil(t, c, 4)
+	pos, err := c.Position(tp)
+	require.NoError(t, err)
+	require.Equal(t, got[len(got)-1].Offset+1, pos)
+	require.NoError(t, c.Close(ctx))
+
+	c2 := newConsumer(t, b, fastGroup("auto"))
+	committed, err := c2.Committed(ctx, []consumer.TopicPartition{tp})
+	require.NoError(t, err)
+	require.Equal(t, pos, committed[tp].Offset, "Close committed the position")
+	require.NoError(t, c2.Subscribe([]string{"auto"}, nil))
+	next := pollUntil(t, c2, 1)
+	require.Equal(t, pos, next[0].Offset)
+}
+
+// testResubscribe: a second Subscribe replaces the topics; the member
+// gives up the old topic's partitions and gets the new one's.
+func testResubscribe(t *testing.T, env *Env) {
+	b := env.Open(t)
+	env.CreateTopic(t, b, "first", commitlog.TopicConfig{Partitions: 1})
+	env.CreateTopic(t, b, "second", commitlog.TopicConfig{Partitions: 1})
+	produce(t, b, &producer.Record{Topic: "first", ExplicitPartition: true, Value: []byte("1")},
+		&producer.Record{Topic: "second", ExplicitPartition: true, Value: []byte("2")})
+	c := newConsumer(t, b, fastGroup("resub"))
+	require.NoError(t, c.Subscribe([]string{"first"}, nil))
+	got := pollUntil(t, c, 1)
+	require.Equal(t, "first", got[0].Topic)
+	require.NoError(t, c.Subscribe([]string{"second"}, nil))
+	ctx, cancel := testCtx()
+	defer cancel()
+	for {
+		recs, err := c.Poll(ctx)
+		require.NoError(t, err)
+		if len(recs) > 0 {
+			require.Equal(t, "second", recs[0].Topic)
+			require.Equal(t, "2", string(recs[0].Value))
+			break
+		}
+	}
+	require.Equal(t, []consumer.TopicPartition{{Topic: "second"}}, c.Assignment())
+}
