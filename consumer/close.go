@@ -57,6 +57,9 @@ func (c *Consumer) isClosed() bool { return c.life.ctx.Err() != nil }
 //     behind it and runs their callbacks itself, without waiting for the
 //     running one; the commit goroutine ends when that callback returns.
 func (c *Consumer) Close(ctx context.Context) error {
+	if c.drv != nil {
+		return c.drv.Close(ctx)
+	}
 	c.life.cancel()
 	upTo := c.commits.lastMade()
 	t, err := c.gate.enter(ctx)

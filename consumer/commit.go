@@ -257,6 +257,9 @@ func (c *Consumer) writeCommit(offsets map[TopicPartition]OffsetAndMetadata, mem
 // ErrUnknownPartition, a negative offset with ErrInvalidOffset; then no
 // entry of it is written. Partitions need not be assigned to the consumer.
 func (c *Consumer) CommitSync(ctx context.Context, offsets map[TopicPartition]OffsetAndMetadata) error {
+	if c.drv != nil {
+		return c.drv.CommitSync(ctx, offsets)
+	}
 	if offsets == nil {
 		offsets = c.fetch.committable()
 	}
@@ -273,6 +276,10 @@ func (c *Consumer) CommitSync(ctx context.Context, offsets map[TopicPartition]Of
 // CommitAsync never blocks. After Close, cb is called at once with
 // ErrClosed.
 func (c *Consumer) CommitAsync(offsets map[TopicPartition]OffsetAndMetadata, cb func(map[TopicPartition]OffsetAndMetadata, error)) {
+	if c.drv != nil {
+		c.drv.CommitAsync(offsets, cb)
+		return
+	}
 	if offsets == nil {
 		offsets = c.fetch.committable()
 	}
@@ -283,7 +290,10 @@ func (c *Consumer) CommitAsync(offsets map[TopicPartition]OffsetAndMetadata, cb 
 }
 
 // Committed returns the group's committed offsets for tps.
-func (c *Consumer) Committed(_ context.Context, tps []TopicPartition) (map[TopicPartition]OffsetAndMetadata, error) {
+func (c *Consumer) Committed(ctx context.Context, tps []TopicPartition) (map[TopicPartition]OffsetAndMetadata, error) {
+	if c.drv != nil {
+		return c.drv.Committed(ctx, tps)
+	}
 	if c.coord == nil {
 		return nil, fmt.Errorf("consumer: Committed needs a group.id: %w", commitlog.ErrInvalidConfig)
 	}

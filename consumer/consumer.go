@@ -14,6 +14,7 @@ import (
 // from any goroutine and wakes a waiting Poll. The package documentation
 // says what runs on which goroutine.
 type Consumer struct {
+	drv   Driver // not nil: the backend is not the embedded broker, and every exported method delegates to drv
 	b     commitlog.Store
 	set   config       // Config resolved: defaults applied (config.go)
 	coord *Coordinator // nil without a group.id
@@ -28,11 +29,26 @@ type Consumer struct {
 	lastAutoCommit time.Time // the poll role's: when Poll last auto-committed
 }
 
-// New returns a consumer of b.
-func New(b commitlog.Store, cfg Config) (*Consumer, error) {
+// New returns a consumer of b: the embedded broker (a commitlog.Store), or
+// a backend with a consumer driver (a DriverOpener: a Kafka cluster from
+// package kafka). Any other backend gets an error wrapping
+// commitlog.ErrUnsupportedBackend.
+func New(backend commitlog.Backend, cfg Config) (*Consumer, error) {
 	set, err := cfg.resolve()
 	if err != nil {
 		return nil, err
+	}
+	b, ok := backend.(commitlog.Store)
+	if !ok {
+		o, ok := backend.(DriverOpener)
+		if !ok {
+			return nil, fmt.Errorf("consumer: backend %T: %w", backend, commitlog.ErrUnsupportedBackend)
+		}
+		drv, err := o.OpenConsumerDriver(set.filled())
+		if err != nil {
+			return nil, err
+		}
+		return &Consumer{drv: drv, set: set}, nil
 	}
 	c := &Consumer{b: b, set: set, group: newMembership(), life: newLifecycle(), lastAutoCommit: time.Now()}
 	if c.set.GroupID != "" {

@@ -11,6 +11,16 @@
 //     compacted topic __consumer_offsets and loads them back when the
 //     coordinator starts.
 //
+// # Backends
+//
+// New takes a commitlog.Backend: the embedded *commitlog.Broker, which
+// this package reads directly (everything below describes it), or a Kafka
+// cluster (*kafka.Cluster from package kafka), which implements
+// DriverOpener: the Consumer then hands every call to a Driver on
+// franz-go, which keeps the semantics documented here (errors, listeners
+// inside Poll, Close); package kafka documents how each setting and call
+// maps. CoordinatorFor is the embedded broker's only.
+//
 // # Fetching and the records' bytes
 //
 // A fetch reads whole batches from a partition into one buffer and checks

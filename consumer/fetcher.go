@@ -47,6 +47,9 @@ type Record struct {
 // alone, and each Poll allocates the slice it returns. PollInto reuses
 // both.
 func (c *Consumer) Poll(ctx context.Context) ([]Record, error) {
+	if c.drv != nil {
+		return c.drv.Poll(ctx, nil, true)
+	}
 	return c.poll(ctx, nil, true)
 }
 
@@ -58,6 +61,9 @@ func (c *Consumer) Poll(ctx context.Context) ([]Record, error) {
 // returned passed back as dst, a poll loop that keeps finding records
 // allocates nothing.
 func (c *Consumer) PollInto(ctx context.Context, dst []Record) ([]Record, error) {
+	if c.drv != nil {
+		return c.drv.Poll(ctx, dst[:0], false)
+	}
 	return c.poll(ctx, dst[:0], false)
 }
 

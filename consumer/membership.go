@@ -224,6 +224,9 @@ func (c *Consumer) Subscribe(topics []string, listener RebalanceListener) error 
 	if listener == nil {
 		listener = ListenerFuncs{}
 	}
+	if c.drv != nil {
+		return c.drv.Subscribe(topics, c.onRebalance(listener))
+	}
 	if err := c.group.subscribe(topics, listener); err != nil {
 		return err
 	}
@@ -233,7 +236,12 @@ func (c *Consumer) Subscribe(topics []string, listener RebalanceListener) error 
 
 // MemberID and Generation identify this member in its group ("" and -1
 // outside a group).
-func (c *Consumer) MemberID() (string, int32) { return c.group.identity() }
+func (c *Consumer) MemberID() (string, int32) {
+	if c.drv != nil {
+		return c.drv.MemberID()
+	}
+	return c.group.identity()
+}
 
 // ensureGroup runs the membership state machine (see phase) until the
 // member is stable in a generation, or the consumer closes.

@@ -18,6 +18,9 @@ type OffsetAndTimestamp struct {
 // (Kafka's manual assignment). Commits then need a group.id and succeed
 // only while that group has no active members.
 func (c *Consumer) Assign(tps []TopicPartition) error {
+	if c.drv != nil {
+		return c.drv.Assign(tps)
+	}
 	if err := c.group.assign(); err != nil {
 		return err
 	}
@@ -34,11 +37,19 @@ func (c *Consumer) Assign(tps []TopicPartition) error {
 }
 
 // Assignment returns the partitions currently assigned, sorted.
-func (c *Consumer) Assignment() []TopicPartition { return c.fetch.assignment() }
+func (c *Consumer) Assignment() []TopicPartition {
+	if c.drv != nil {
+		return c.drv.Assignment()
+	}
+	return c.fetch.assignment()
+}
 
 // Seek sets the next offset Poll returns for an assigned partition. A
 // negative offset is refused, as Kafka's seek refuses it.
 func (c *Consumer) Seek(tp TopicPartition, offset int64) error {
+	if c.drv != nil {
+		return c.drv.Seek(tp, offset)
+	}
 	ps, err := c.fetch.state(tp)
 	if err != nil {
 		return err
@@ -53,12 +64,18 @@ func (c *Consumer) Seek(tp TopicPartition, offset int64) error {
 // SeekToBeginning moves partitions (all assigned when none given) to their
 // log start offset.
 func (c *Consumer) SeekToBeginning(tps ...TopicPartition) error {
+	if c.drv != nil {
+		return c.drv.SeekToBeginning(tps...)
+	}
 	return c.seekEach(tps, func(ps *partState) int64 { return ps.part.LogStartOffset() })
 }
 
 // SeekToEnd moves partitions (all assigned when none given) to their high
 // watermark.
 func (c *Consumer) SeekToEnd(tps ...TopicPartition) error {
+	if c.drv != nil {
+		return c.drv.SeekToEnd(tps...)
+	}
 	return c.seekEach(tps, func(ps *partState) int64 { return ps.part.HighWatermark() })
 }
 
@@ -80,6 +97,9 @@ func (c *Consumer) seekEach(tps []TopicPartition, to func(*partState) int64) err
 
 // Position is the offset of the next record Poll returns for tp.
 func (c *Consumer) Position(tp TopicPartition) (int64, error) {
+	if c.drv != nil {
+		return c.drv.Position(tp)
+	}
 	ps, err := c.fetch.state(tp)
 	if err != nil {
 		return 0, err
@@ -94,6 +114,9 @@ func (c *Consumer) Position(tp TopicPartition) (int64, error) {
 // timestamp is at or after the given time (nil when there is none), as
 // Kafka's offsetsForTimes. The partitions need not be assigned.
 func (c *Consumer) OffsetsForTimes(times map[TopicPartition]time.Time) (map[TopicPartition]*OffsetAndTimestamp, error) {
+	if c.drv != nil {
+		return c.drv.OffsetsForTimes(times)
+	}
 	out := map[TopicPartition]*OffsetAndTimestamp{}
 	for tp, ts := range times {
 		t, err := c.b.Topic(tp.Topic)
@@ -120,11 +143,17 @@ func (c *Consumer) OffsetsForTimes(times map[TopicPartition]time.Time) (map[Topi
 // Pause stops fetching from partitions until Resume; the group membership
 // is kept.
 func (c *Consumer) Pause(tps ...TopicPartition) error {
+	if c.drv != nil {
+		return c.drv.Pause(tps...)
+	}
 	return c.setPaused(tps, true)
 }
 
 // Resume undoes Pause.
 func (c *Consumer) Resume(tps ...TopicPartition) error {
+	if c.drv != nil {
+		return c.drv.Resume(tps...)
+	}
 	return c.setPaused(tps, false)
 }
 
@@ -144,6 +173,9 @@ func (c *Consumer) setPaused(tps []TopicPartition, paused bool) error {
 
 // Paused lists the paused partitions.
 func (c *Consumer) Paused() []TopicPartition {
+	if c.drv != nil {
+		return c.drv.Paused()
+	}
 	var out []TopicPartition
 	for tp, ps := range c.fetch.parts {
 		if ps.paused {

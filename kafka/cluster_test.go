@@ -22,6 +22,19 @@ func newFake(t *testing.T, opts ...kfake.Opt) *kfake.Cluster {
 	return fc
 }
 
+// connectFake connects to a new kfake cluster whose group timeouts may be
+// short (100 ms), closed at the end of the test.
+func connectFake(t *testing.T, opts ...kfake.Opt) *Cluster {
+	t.Helper()
+	fc := newFake(t, append([]kfake.Opt{kfake.GroupMinSessionTimeout(100 * time.Millisecond)}, opts...)...)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := Connect(ctx, Config{BootstrapServers: fc.ListenAddrs()})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
 func TestConnect(t *testing.T) {
 	fc := newFake(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/commitlog-go/commitlog"
+	"github.com/commitlog-go/commitlog/consumer"
 )
 
 // errMapping says that a franz-go error (a kerr code, or a kgo error)
@@ -40,6 +41,14 @@ var errMappings = []errMapping{
 	{kerr.InvalidRequiredAcks, commitlog.ErrInvalidConfig},
 	{kerr.PolicyViolation, commitlog.ErrInvalidConfig},
 	{kgo.ErrClientClosed, commitlog.ErrClosed},
+	// The group protocol's errors, as the embedded coordinator names them.
+	{kerr.IllegalGeneration, consumer.ErrIllegalGeneration},
+	{kerr.StaleMemberEpoch, consumer.ErrIllegalGeneration},
+	{kerr.UnknownMemberID, consumer.ErrUnknownMemberID},
+	{kerr.FencedInstanceID, consumer.ErrUnknownMemberID},
+	{kerr.RebalanceInProgress, consumer.ErrRebalanceInProgress},
+	{kerr.InconsistentGroupProtocol, consumer.ErrInconsistentGroupProtocol},
+	{kerr.OffsetMetadataTooLarge, commitlog.ErrRecordTooLarge},
 }
 
 // mapErr returns err wrapping both the commitlog sentinel it means (if

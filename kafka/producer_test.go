@@ -17,18 +17,6 @@ import (
 	"github.com/commitlog-go/commitlog/producer"
 )
 
-// connectFake connects to a new kfake cluster.
-func connectFake(t *testing.T) *Cluster {
-	t.Helper()
-	fc := newFake(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := Connect(ctx, Config{BootstrapServers: fc.ListenAddrs()})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
 func TestProducerConfigRefused(t *testing.T) {
 	c := connectFake(t)
 	for _, tc := range []struct {

@@ -26,7 +26,7 @@ func init() {
 // adminTopics: create (and again), list, add partitions, delete.
 func adminTopics(t *testing.T, env *Env) {
 	b := env.Open(t)
-	ctx := testCtx(t)
+	ctx := caseCtx(t)
 	a := newAdmin(t, b)
 
 	require.NoError(t, a.CreateTopic(ctx, "a", commitlog.TopicConfig{Partitions: 2}))
@@ -78,7 +78,7 @@ func adminTopics(t *testing.T, env *Env) {
 // adminOffsets: the latest offset follows the records produced.
 func adminOffsets(t *testing.T, env *Env) {
 	b := env.Open(t)
-	ctx := testCtx(t)
+	ctx := caseCtx(t)
 	a := newAdmin(t, b)
 	require.NoError(t, a.CreateTopic(ctx, "o", commitlog.TopicConfig{Partitions: 3}))
 	p := newProducer(t, b, producer.Config{})
@@ -103,7 +103,7 @@ func adminOffsets(t *testing.T, env *Env) {
 // backend's package's test: the admin API does not describe configs yet.)
 func adminTopicConfig(t *testing.T, env *Env) {
 	b := env.Open(t)
-	ctx := testCtx(t)
+	ctx := caseCtx(t)
 	a := newAdmin(t, b)
 	cfg := commitlog.TopicConfig{Partitions: 1, CleanupPolicy: commitlog.CleanupCompact,
 		Retention: new(time.Hour), SegmentBytes: 1 << 20}
@@ -121,7 +121,7 @@ func adminTopicConfig(t *testing.T, env *Env) {
 // cases' concern; each backend's package tests them with its own commits.)
 func adminGroupsEmpty(t *testing.T, env *Env) {
 	b := env.Open(t)
-	ctx := testCtx(t)
+	ctx := caseCtx(t)
 	a := newAdmin(t, b)
 	groups, err := a.ListGroups(ctx)
 	require.NoError(t, err)
@@ -134,7 +134,7 @@ func adminGroupsEmpty(t *testing.T, env *Env) {
 // adminRestart: topics and offsets survive a restart of the backend.
 func adminRestart(t *testing.T, env *Env) {
 	b := env.Open(t)
-	ctx := testCtx(t)
+	ctx := caseCtx(t)
 	createTopic(t, b, "kept", 2)
 	p := newProducer(t, b, producer.Config{})
 	_, err := p.SendSync(ctx, &producer.Record{Topic: "kept", Partition: 1, ExplicitPartition: true, Value: []byte("v")})

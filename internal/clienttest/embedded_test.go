@@ -2,6 +2,7 @@ package clienttest
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -14,7 +15,7 @@ func TestEmbedded(t *testing.T) {
 	Run(t, func(t *testing.T) *Env {
 		dir := t.TempDir()
 		open := func(t *testing.T) commitlog.Backend {
-			b, err := commitlog.Open(dir)
+			b, err := commitlog.Open(dir, commitlog.WithMaintenanceInterval(time.Hour), commitlog.WithoutExpvar())
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = b.Close() })
 			return b

@@ -12,9 +12,9 @@ import (
 	"github.com/commitlog-go/commitlog/producer"
 )
 
-// testCtx is a context that ends with the test, or after a minute (a
+// caseCtx is a context that ends with the test, or after a minute (a
 // case that hangs fails instead of stalling the run).
-func testCtx(t *testing.T) context.Context {
+func caseCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	return ctx
@@ -31,7 +31,13 @@ func newAdmin(t *testing.T, b commitlog.Backend) *admin.Client {
 // createTopic creates a topic of n partitions through the admin API.
 func createTopic(t *testing.T, b commitlog.Backend, name string, n int32) {
 	t.Helper()
-	require.NoError(t, newAdmin(t, b).CreateTopic(testCtx(t), name, commitlog.TopicConfig{Partitions: n}))
+	createTopicWith(t, b, name, commitlog.TopicConfig{Partitions: n})
+}
+
+// createTopicWith creates a topic with cfg through the admin API.
+func createTopicWith(t *testing.T, b commitlog.Backend, name string, cfg commitlog.TopicConfig) {
+	t.Helper()
+	require.NoError(t, newAdmin(t, b).CreateTopic(caseCtx(t), name, cfg))
 }
 
 // newProducer returns a producer on b, closed at the end of the test.

@@ -26,7 +26,7 @@ func init() {
 // Java client's defaults pick.
 func partitionerDefaultIsKafkas(t *testing.T, env *Env) {
 	b := env.Open(t)
-	ctx := testCtx(t)
+	ctx := caseCtx(t)
 	const parts = 7
 	createTopic(t, b, "keys", parts)
 	p := newProducer(t, b, producer.Config{})
@@ -53,7 +53,7 @@ func partitionerDefaultIsKafkas(t *testing.T, env *Env) {
 // on every backend (on Kafka through the Partitioner adapter).
 func partitionerXXHash(t *testing.T, env *Env) {
 	b := env.Open(t)
-	ctx := testCtx(t)
+	ctx := caseCtx(t)
 	const parts = 5
 	createTopic(t, b, "xx", parts)
 	p := newProducer(t, b, producer.Config{Partitioner: producer.HashPartitioner()})
@@ -72,7 +72,7 @@ func partitionerXXHash(t *testing.T, env *Env) {
 // one, 20 records over 4 partitions would give about 5 each).
 func partitionerKeylessSticky(t *testing.T, env *Env) {
 	b := env.Open(t)
-	ctx := testCtx(t)
+	ctx := caseCtx(t)
 	createTopic(t, b, "sticky", 4)
 	// A long linger keeps the batch open while the records are sent;
 	// Flush sends it.

@@ -33,7 +33,7 @@ func init() {
 // offset counts them.
 func producerOrderPerPartition(t *testing.T, env *Env) {
 	b := env.Open(t)
-	ctx := testCtx(t)
+	ctx := caseCtx(t)
 	const parts, perPart = 3, 50
 	createTopic(t, b, "order", parts)
 	p := newProducer(t, b, producer.Config{Linger: new(2 * time.Millisecond)})
@@ -106,7 +106,7 @@ func producerOrderPerPartition(t *testing.T, env *Env) {
 // partition, offset and the record's own CreateTime.
 func producerMetadata(t *testing.T, env *Env) {
 	b := env.Open(t)
-	ctx := testCtx(t)
+	ctx := caseCtx(t)
 	createTopic(t, b, "md", 2)
 	p := newProducer(t, b, producer.Config{})
 	ts := time.UnixMilli(1_700_000_000_123)
@@ -141,7 +141,7 @@ func producerMetadata(t *testing.T, env *Env) {
 // the same way on every backend.
 func producerErrors(t *testing.T, env *Env) {
 	b := env.Open(t)
-	ctx := testCtx(t)
+	ctx := caseCtx(t)
 	createTopic(t, b, "errs", 2)
 	p := newProducer(t, b, producer.Config{MaxRequestSize: new(1000)})
 
@@ -181,7 +181,7 @@ func producerErrors(t *testing.T, env *Env) {
 // ErrBufferFull once max.block.ms has passed.
 func producerBufferFull(t *testing.T, env *Env) {
 	b := env.Open(t)
-	ctx := testCtx(t)
+	ctx := caseCtx(t)
 	createTopic(t, b, "full", 1)
 	p := newProducer(t, b, producer.Config{BufferMemory: new(int64(1500)), MaxBlock: new(20 * time.Millisecond), Linger: new(time.Duration(0))})
 	entered, release := make(chan struct{}), make(chan struct{})
@@ -224,7 +224,7 @@ func producerBufferFull(t *testing.T, env *Env) {
 // partition run in record order.
 func producerCallbackScope(t *testing.T, env *Env) {
 	b := env.Open(t)
-	ctx := testCtx(t)
+	ctx := caseCtx(t)
 	createTopic(t, b, "scope", 1)
 	p := newProducer(t, b, producer.Config{})
 	var order []int
@@ -258,7 +258,7 @@ func producerCallbackScope(t *testing.T, env *Env) {
 // ErrClosed.
 func producerCloseFromCallback(t *testing.T, env *Env) {
 	b := env.Open(t)
-	ctx := testCtx(t)
+	ctx := caseCtx(t)
 	createTopic(t, b, "closecb", 1)
 	p := newProducer(t, b, producer.Config{})
 	closed := make(chan error, 1)
