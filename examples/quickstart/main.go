@@ -1,10 +1,14 @@
-// Command quickstart opens a broker in a temporary directory, creates a
-// topic of 3 partitions, produces 10 000 keyed records with the batching
+// Command quickstart opens a broker in a temporary directory (or connects
+// to a Kafka cluster), creates a topic of 3 partitions, produces 10 000 keyed records with the batching
 // producer, consumes them with a consumer group of 3 members, and prints
 // how many records each partition held and the offsets the group
 // committed.
 //
-//	go run ./examples/quickstart
+//	go run ./examples/quickstart                                   # embedded
+//	go run ./examples/quickstart -bootstrap-server localhost:9092  # on Kafka
+//
+// On Kafka the topic and the group are named orders-<run id> and
+// quickstart-<run id>, so that every run starts from an empty topic.
 package main
 
 import (
@@ -17,24 +21,25 @@ import (
 	"time"
 
 	"github.com/commitlog-go/commitlog"
+	"github.com/commitlog-go/commitlog/admin"
 	"github.com/commitlog-go/commitlog/consumer"
+	"github.com/commitlog-go/commitlog/examples/internal/exampleenv"
 	"github.com/commitlog-go/commitlog/producer"
 )
 
 const (
-	topic   = "orders"
 	records = 10_000
 	members = 3
 )
 
 func main() {
-	if err := run(); err != nil {
+	if err := run(exampleenv.Parse()); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
+func run(env exampleenv.Env) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	dir, err := os.MkdirTemp("", "commitlog-quickstart-")
@@ -43,13 +48,22 @@ func run() error {
 	}
 	defer os.RemoveAll(dir)
 
-	// 1. A broker owns the data directory; topics live in it.
-	b, err := commitlog.Open(dir)
+	// 1. The backend: a broker that owns the data directory, or a Kafka
+	// cluster. Everything after this line is the same on both.
+	if env.Kafka() {
+		fmt.Println("on", env)
+	}
+	b, err := env.Open(ctx, dir)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	if _, err := b.CreateTopic(topic, commitlog.TopicConfig{Partitions: 3}); err != nil {
+	topic, group := env.Name("orders"), env.Name("quickstart")
+	adm, err := admin.New(b)
+	if err != nil {
+		return err
+	}
+	if err := adm.CreateTopic(ctx, topic, commitlog.TopicConfig{Partitions: 3}); err != nil {
 		return err
 	}
 
@@ -88,7 +102,7 @@ func run() error {
 		go func() {
 			defer wg.Done()
 			c, err := consumer.New(b, consumer.Config{
-				GroupID:          "quickstart",
+				GroupID:          group,
 				AutoOffsetReset:  consumer.ResetEarliest,
 				EnableAutoCommit: new(false),
 				FetchMaxWait:     new(50 * time.Millisecond),
@@ -128,7 +142,7 @@ func run() error {
 	}
 
 	// 4. What the group committed: the next offset to read per partition.
-	c, err := consumer.New(b, consumer.Config{GroupID: "quickstart"})
+	c, err := consumer.New(b, consumer.Config{GroupID: group})
 	if err != nil {
 		return err
 	}

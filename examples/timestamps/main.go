@@ -4,7 +4,13 @@
 // with the time the log appended them; OffsetsForTimes finds the first
 // record at or after a time, and Seek starts consuming there.
 //
-//	go run ./examples/timestamps
+//	go run ./examples/timestamps                                   # embedded
+//	go run ./examples/timestamps -bootstrap-server localhost:9092  # on Kafka
+//
+// On Kafka the topics are named events-<run id> and audit-<run id>, and
+// the LogAppendTime topic is stamped by the brokers. A cluster that keeps
+// the producer's timestamps there anyway (kfake, the in-process cluster
+// the tests use, does) is reported as such.
 package main
 
 import (
@@ -14,34 +20,44 @@ import (
 	"time"
 
 	"github.com/commitlog-go/commitlog"
+	"github.com/commitlog-go/commitlog/admin"
 	"github.com/commitlog-go/commitlog/consumer"
+	"github.com/commitlog-go/commitlog/examples/internal/exampleenv"
 	"github.com/commitlog-go/commitlog/producer"
 	"github.com/commitlog-go/commitlog/record"
 )
 
 func main() {
-	if err := run(); err != nil {
+	if err := run(exampleenv.Parse()); err != nil {
 		fmt.Fprintln(os.Stderr, "timestamps:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
+func run(env exampleenv.Env) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "commitlog-timestamps-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	b, err := commitlog.Open(dir)
+	if env.Kafka() {
+		fmt.Println("on", env)
+	}
+	b, err := env.Open(ctx, dir)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	if _, err := b.CreateTopic("events", commitlog.TopicConfig{}); err != nil {
+	events, audit := env.Name("events"), env.Name("audit")
+	adm, err := admin.New(b)
+	if err != nil {
 		return err
 	}
-	if _, err := b.CreateTopic("audit", commitlog.TopicConfig{MessageTimestampType: record.LogAppendTime}); err != nil {
+	if err := adm.CreateTopic(ctx, events, commitlog.TopicConfig{}); err != nil {
+		return err
+	}
+	if err := adm.CreateTopic(ctx, audit, commitlog.TopicConfig{MessageTimestampType: record.LogAppendTime}); err != nil {
 		return err
 	}
 	p, err := producer.New(b, producer.Config{})
@@ -54,13 +70,13 @@ func run() error {
 	hourAgo := time.Now().Add(-time.Hour).Truncate(time.Minute)
 	for i := 0; i < 60; i++ {
 		at := hourAgo.Add(time.Duration(i) * time.Minute)
-		for _, topic := range []string{"events", "audit"} {
-			md, err := p.SendSync(ctx, &producer.Record{Topic: topic, Value: []byte(fmt.Sprintf("event %d", i)), Timestamp: at})
+		for _, t := range []struct{ label, topic string }{{"events", events}, {"audit", audit}} {
+			md, err := p.SendSync(ctx, &producer.Record{Topic: t.topic, Value: []byte(fmt.Sprintf("event %d", i)), Timestamp: at})
 			if err != nil {
 				return err
 			}
 			if i == 0 {
-				fmt.Printf("%-6s record 0 sent with %s, stored with %s\n", topic, at.Format(time.TimeOnly), md.Timestamp.Format(time.TimeOnly))
+				fmt.Printf("%-6s record 0 sent with %s, stored with %s\n", t.label, at.Format(time.TimeOnly), md.Timestamp.Format(time.TimeOnly))
 			}
 		}
 	}
@@ -71,7 +87,7 @@ func run() error {
 		return err
 	}
 	defer c.Close(ctx)
-	tp := consumer.TopicPartition{Topic: "events", Partition: 0}
+	tp := consumer.TopicPartition{Topic: events, Partition: 0}
 	since := hourAgo.Add(45 * time.Minute)
 	found, err := c.OffsetsForTimes(map[consumer.TopicPartition]time.Time{tp: since})
 	if err != nil {
@@ -88,9 +104,29 @@ func run() error {
 	if err := c.Seek(tp, at.Offset); err != nil {
 		return err
 	}
-	recs, err := c.Poll(ctx)
+	// Poll until the end of the partition: a Poll returns what has arrived
+	// within fetch.max.wait.ms, which over a network may be less than all.
+	offsets, err := adm.ListOffsets(ctx, events)
 	if err != nil {
 		return err
+	}
+	var recs []consumer.Record
+	for {
+		pos, err := c.Position(tp)
+		if err != nil {
+			return err
+		}
+		if pos >= offsets[0].Latest {
+			break
+		}
+		got, err := c.Poll(ctx)
+		if err != nil {
+			return err
+		}
+		recs = append(recs, got...)
+	}
+	if len(recs) == 0 {
+		return fmt.Errorf("no events from offset %d", at.Offset)
 	}
 	fmt.Printf("replaying %d events from there: %q .. %q\n", len(recs), recs[0].Value, recs[len(recs)-1].Value)
 	if len(recs) != 15 || at.Offset != 45 {
@@ -99,12 +135,18 @@ func run() error {
 
 	// In the LogAppendTime topic every record carries its append time, so
 	// the same question finds nothing: all were appended just now.
-	tpa := consumer.TopicPartition{Topic: "audit", Partition: 0}
+	tpa := consumer.TopicPartition{Topic: audit, Partition: 0}
 	found, err = c.OffsetsForTimes(map[consumer.TopicPartition]time.Time{tpa: since})
 	if err != nil {
 		return err
 	}
+	if found[tpa] == nil {
+		return fmt.Errorf("audit: no record at or after %v", since)
+	}
 	fmt.Printf("audit (LogAppendTime): first record at or after %s is offset %d, stamped %s\n",
 		since.Format(time.TimeOnly), found[tpa].Offset, found[tpa].Timestamp.Format(time.TimeOnly))
+	if found[tpa].Offset != 0 {
+		fmt.Println("audit: this cluster kept the producer's timestamps in a LogAppendTime topic (kfake ignores message.timestamp.type; Kafka's brokers do not)")
+	}
 	return nil
 }
