@@ -3,9 +3,11 @@
 // group, writes each result to a results topic and commits after each batch,
 // kills the worker with SIGKILL a third of the way, starts a new worker on
 // the same data directory (which recovers the logs), and checks at the end
-// that every job has a result: at-least-once, nothing lost. A job done just
-// before the kill, but not yet committed, is done twice; the output counts
-// those.
+// that every job has a result: at-least-once, nothing lost. The kill comes
+// at the worst moment, when the worker has written a batch's results but not
+// yet committed the batch (it waits there to be killed, so that the kill
+// lands there on every run): those jobs are done twice, the others once;
+// the output counts them.
 //
 //	go run ./examples/durable-queue                                   # embedded
 //	go run ./examples/durable-queue -bootstrap-server localhost:9092  # on Kafka
@@ -48,6 +50,7 @@ const (
 	bootstrapEnv      = "COMMITLOG_DURABLE_QUEUE_BOOTSTRAP_SERVERS"
 	runIDEnv          = "COMMITLOG_DURABLE_QUEUE_RUN_ID"
 	sessionTimeoutEnv = "COMMITLOG_DURABLE_QUEUE_SESSION_TIMEOUT"
+	crashAtEnv        = "COMMITLOG_DURABLE_QUEUE_CRASH_AT"
 )
 
 // sessionTimeout is the workers' session.timeout.ms: how long the group
@@ -111,11 +114,12 @@ func run(env exampleenv.Env) error {
 	fmt.Printf("enqueued %d jobs\n", jobs)
 
 	// First worker: killed once it has done about a third of the jobs.
-	if err := runWorker(ctx, dir, env, jobs/3); err != nil {
+	pending, err := runWorker(ctx, dir, env, jobs/3)
+	if err != nil {
 		return err
 	}
 	// Second worker: picks up from the committed offsets and finishes.
-	if err := runWorker(ctx, dir, env, -1); err != nil {
+	if _, err := runWorker(ctx, dir, env, -1); err != nil {
 		return err
 	}
 
@@ -176,53 +180,55 @@ func run(env exampleenv.Env) error {
 		}
 	}
 	fmt.Printf("all %d jobs done after a crash; %d done twice (processed, not yet committed when killed)\n", jobs, twice)
+	if twice != pending {
+		return fmt.Errorf("%d jobs done twice, want the %d the killed worker had not committed", twice, pending)
+	}
 	return nil
 }
 
 // runWorker starts this program as a worker on the run's backend and, if
-// killAfter >= 0, kills it with SIGKILL once it reports that many jobs
-// done; otherwise the worker must finish the queue and exit cleanly.
-func runWorker(ctx context.Context, dir string, env exampleenv.Env, killAfter int) error {
+// crashAt >= 0, kills it with SIGKILL once it reports that it has written
+// the results of at least that many jobs, the last batch not committed; it
+// returns the size of that batch. With crashAt < 0 the worker must finish
+// the queue and exit cleanly.
+func runWorker(ctx context.Context, dir string, env exampleenv.Env, crashAt int) (pending int, err error) {
 	cmd := exec.CommandContext(ctx, os.Args[0])
 	cmd.Env = append(os.Environ(),
 		workerEnv+"="+dir,
 		bootstrapEnv+"="+strings.Join(env.BootstrapServers, ","),
 		runIDEnv+"="+env.RunID,
-		sessionTimeoutEnv+"="+sessionTimeout.String())
+		sessionTimeoutEnv+"="+sessionTimeout.String(),
+		crashAtEnv+"="+strconv.Itoa(crashAt))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := cmd.Start(); err != nil {
-		return err
+		return 0, err
 	}
 	sc := bufio.NewScanner(out)
 	last, killed := 0, false
 	for sc.Scan() {
-		n, err := strconv.Atoi(strings.TrimPrefix(sc.Text(), "done "))
-		if err != nil {
-			continue
-		}
-		last = n
-		if killAfter >= 0 && n >= killAfter {
+		if _, err := fmt.Sscanf(sc.Text(), "crash %d %d", &last, &pending); err == nil {
 			_ = cmd.Process.Kill()
 			killed = true
 			break
 		}
+		_, _ = fmt.Sscanf(sc.Text(), "done %d", &last)
 	}
 	werr := cmd.Wait()
 	switch {
 	case killed:
-		fmt.Printf("worker killed (SIGKILL) after %d jobs\n", last)
-	case killAfter >= 0:
-		return fmt.Errorf("first worker ended after %d jobs, before it was to be killed: %v", last, werr)
+		fmt.Printf("worker killed (SIGKILL) after %d jobs, the last %d not committed\n", last+pending, pending)
+	case crashAt >= 0:
+		return 0, fmt.Errorf("first worker ended after %d jobs, before it was to be killed: %v", last, werr)
 	case werr != nil:
-		return fmt.Errorf("second worker: %w", werr)
+		return 0, fmt.Errorf("second worker: %w", werr)
 	default:
 		fmt.Printf("second worker finished the queue (%d jobs in this run)\n", last)
 	}
-	return nil
+	return pending, nil
 }
 
 // workerFromEnviron runs worker on the backend, names and session timeout
@@ -234,13 +240,20 @@ func workerFromEnviron() error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", sessionTimeoutEnv, err)
 	}
-	return worker(os.Getenv(workerEnv), env, st)
+	crashAt, err := strconv.Atoi(os.Getenv(crashAtEnv))
+	if err != nil {
+		return fmt.Errorf("%s: %w", crashAtEnv, err)
+	}
+	return worker(os.Getenv(workerEnv), env, st, crashAt)
 }
 
 // worker takes jobs until the queue is empty. For each poll it writes the
 // results (acks=all, fsync) and then commits the jobs' offsets: a crash
-// between the two repeats those jobs, never loses them.
-func worker(dir string, env exampleenv.Env, sessionTimeout time.Duration) error {
+// between the two repeats those jobs, never loses them. With crashAt >= 0
+// it stops in that window once it has written the results of crashAt jobs,
+// prints "crash <committed> <written, not committed>" and waits to be
+// killed.
+func worker(dir string, env exampleenv.Env, sessionTimeout time.Duration, crashAt int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	b, err := env.Open(ctx, dir)
@@ -292,6 +305,11 @@ func worker(dir string, env exampleenv.Env, sessionTimeout time.Duration) error 
 			if _, err := f.Wait(ctx); err != nil {
 				return err
 			}
+		}
+		if crashAt >= 0 && done+len(recs) >= crashAt {
+			fmt.Printf("crash %d %d\n", done, len(recs))
+			<-ctx.Done()
+			return fmt.Errorf("not killed at the crash point: %w", ctx.Err())
 		}
 		if err := c.CommitSync(ctx, nil); err != nil {
 			return err
