@@ -14,6 +14,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,7 +30,7 @@ type Env struct {
 	// empty means the embedded broker.
 	BootstrapServers []string
 	// RunID is the suffix of this run's topic and group names on Kafka.
-	// Parse sets it from the time; empty means no suffix.
+	// New makes one per run; empty means no suffix.
 	RunID string
 }
 
@@ -41,7 +43,8 @@ func Parse() Env {
 }
 
 // New returns the Env of a -bootstrap-server value: embedded when it is
-// empty, else Kafka with a run id taken from the current time.
+// empty, else Kafka with a run id of its own: the time in seconds and 32
+// random bits.
 func New(servers string) Env {
 	if servers == "" {
 		return Env{}
@@ -52,7 +55,7 @@ func New(servers string) Env {
 			seeds = append(seeds, s)
 		}
 	}
-	return Env{BootstrapServers: seeds, RunID: fmt.Sprintf("%x", time.Now().UnixNano())}
+	return Env{BootstrapServers: seeds, RunID: fmt.Sprintf("%s%08x", strconv.FormatInt(time.Now().Unix(), 36), rand.Uint32())}
 }
 
 // Kafka reports whether the Env is a Kafka cluster.
