@@ -1,8 +1,8 @@
 // Command quickstart opens a broker in a temporary directory (or connects
-// to a Kafka cluster), creates a topic of 3 partitions, produces 10 000 keyed records with the batching
-// producer, consumes them with a consumer group of 3 members, and prints
-// how many records each partition held and the offsets the group
-// committed.
+// to a Kafka cluster), creates a topic of 3 partitions, produces 10 000
+// keyed records with the batching producer, consumes them with a consumer
+// group of 3 members, and prints how many records each partition held and
+// the offsets the group committed.
 //
 //	go run ./examples/quickstart                                   # embedded
 //	go run ./examples/quickstart -bootstrap-server localhost:9092  # on Kafka

@@ -8,7 +8,10 @@
 //	go run ./examples/timestamps -bootstrap-server localhost:9092  # on Kafka
 //
 // On Kafka the topics are named events-<run id> and audit-<run id>, and
-// the LogAppendTime topic is stamped by the brokers. A cluster that keeps
+// the LogAppendTime topic is stamped by the brokers. The stored timestamps
+// are read back with OffsetsForTimes, on both backends, because a Kafka
+// producer is not told the append time (franz-go does not pass the produce
+// response's on). A cluster that keeps
 // the producer's timestamps there anyway (kfake, the in-process cluster
 // the tests use, does) is reported as such.
 package main
@@ -70,24 +73,39 @@ func run(env exampleenv.Env) error {
 	hourAgo := time.Now().Add(-time.Hour).Truncate(time.Minute)
 	for i := 0; i < 60; i++ {
 		at := hourAgo.Add(time.Duration(i) * time.Minute)
-		for _, t := range []struct{ label, topic string }{{"events", events}, {"audit", audit}} {
-			md, err := p.SendSync(ctx, &producer.Record{Topic: t.topic, Value: []byte(fmt.Sprintf("event %d", i)), Timestamp: at})
-			if err != nil {
+		for _, topic := range []string{events, audit} {
+			if _, err := p.SendSync(ctx, &producer.Record{Topic: topic, Value: []byte(fmt.Sprintf("event %d", i)), Timestamp: at}); err != nil {
 				return err
-			}
-			if i == 0 {
-				fmt.Printf("%-6s record 0 sent with %s, stored with %s\n", t.label, at.Format(time.TimeOnly), md.Timestamp.Format(time.TimeOnly))
 			}
 		}
 	}
 
-	// Seek by time: where do the last 15 minutes of events start?
 	c, err := consumer.New(b, consumer.Config{FetchMaxWait: new(20 * time.Millisecond)})
 	if err != nil {
 		return err
 	}
 	defer c.Close(ctx)
 	tp := consumer.TopicPartition{Topic: events, Partition: 0}
+	tpa := consumer.TopicPartition{Topic: audit, Partition: 0}
+
+	// What each topic stored for record 0: the first record at or after
+	// the epoch. (The log's timestamp, as a consumer reads it; a Kafka
+	// producer is not told the broker's append time.)
+	first, err := c.OffsetsForTimes(map[consumer.TopicPartition]time.Time{tp: time.UnixMilli(0), tpa: time.UnixMilli(0)})
+	if err != nil {
+		return err
+	}
+	for _, t := range []struct {
+		label string
+		tp    consumer.TopicPartition
+	}{{"events", tp}, {"audit", tpa}} {
+		if first[t.tp] == nil || first[t.tp].Offset != 0 {
+			return fmt.Errorf("%s: record 0 not found by time: %v", t.label, first[t.tp])
+		}
+		fmt.Printf("%-6s record 0 sent with %s, stored with %s\n", t.label, hourAgo.Format(time.TimeOnly), first[t.tp].Timestamp.Format(time.TimeOnly))
+	}
+
+	// Seek by time: where do the last 15 minutes of events start?
 	since := hourAgo.Add(45 * time.Minute)
 	found, err := c.OffsetsForTimes(map[consumer.TopicPartition]time.Time{tp: since})
 	if err != nil {
@@ -135,7 +153,6 @@ func run(env exampleenv.Env) error {
 
 	// In the LogAppendTime topic every record carries its append time, so
 	// the same question finds nothing: all were appended just now.
-	tpa := consumer.TopicPartition{Topic: audit, Partition: 0}
 	found, err = c.OffsetsForTimes(map[consumer.TopicPartition]time.Time{tpa: since})
 	if err != nil {
 		return err
