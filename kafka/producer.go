@@ -67,8 +67,10 @@ const (
 // whose ctx ends while buffered fails with the other records buffered for
 // its partition (franz-go keeps a partition's order that way), a keyless
 // record sent to a compacted topic fails its whole batch (the broker
-// refuses the batch), and the stored timestamp of a LogAppendTime topic is
-// the producer's, not the broker's.
+// refuses the batch), and on a LogAppendTime topic RecordMetadata.Timestamp
+// is the producer's CreateTime, not the time the broker stamped (franz-go
+// does not read the append time from the produce response; the broker
+// still stores its own time, and a consumer sees that one).
 func (c *Cluster) OpenProducerDriver(cfg producer.Config) (producer.Driver, error) {
 	c.mu.Lock()
 	closed := c.closed
