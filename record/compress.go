@@ -86,12 +86,17 @@ var zstdEncoder = sync.OnceValue(func() *zstd.Encoder {
 	return e
 })
 
-// zstdDecoders are decoders with concurrency 1 (no goroutines; a nil
-// reader, used only with DecodeAll), each used by one goroutine at a time:
-// each call sets its own size bound with ResetWithOptions.
-var zstdDecoders = sync.Pool{New: func() any {
+// zstdDecoder decompresses every ZSTD batch, with DecodeAll only (a nil
+// reader: no goroutines), which may be called concurrently: like the
+// encoder, it keeps GOMAXPROCS decoder states and hands one to each call.
+// Its bound is MaxDecompressedSize, for the output and for a frame's
+// window: DecodeAll decodes into its output, so a large window (zstd-jni,
+// Kafka's Java codec, declares 2 MiB at level 3 and up to 128 MiB at
+// level 22) costs nothing. The bound per section is checked around it
+// (decompressZstd).
+var zstdDecoder = sync.OnceValue(func() *zstd.Decoder {
 	d, err := zstd.NewReader(nil,
-		zstd.WithDecoderConcurrency(1),
+		zstd.WithDecoderConcurrency(0),
 		zstd.WithDecoderLowmem(true),
 		zstd.WithDecoderMaxWindow(MaxDecompressedSize),
 		zstd.WithDecoderMaxMemory(MaxDecompressedSize))
@@ -99,7 +104,7 @@ var zstdDecoders = sync.Pool{New: func() any {
 		panic(fmt.Sprintf("record: zstd decoder options: %v", err)) // the options are constants
 	}
 	return d
-}}
+})
 
 type appendWriter struct{ p []byte }
 
@@ -292,26 +297,83 @@ func appendSnappyBlock(dst, block []byte, limit int64) ([]byte, error) {
 	return dst[:len(dst)+n], nil
 }
 
-// decompressZstd appends the decoded frames of src to dst. The decoder
-// refuses a frame whose declared content size (or window) would take the
-// output past limit before allocating for it, and stops a frame without
-// one as soon as its output passes limit.
+// decompressZstd appends the decoded frames of src to dst. Before
+// decoding, the frames are walked (headers and block headers only) and
+// the content sizes they declare must sum to at most limit, so that a
+// section cannot make the decoder allocate for more than it may hold;
+// a frame that declares no size grows the output only as it decodes, and
+// the output is checked against limit after.
 func decompressZstd(dst, src []byte, limit int64) ([]byte, error) {
-	if len(src) == 0 {
-		return nil, fmt.Errorf("zstd records: no frame: %w", ErrCorrupt)
-	}
-	d := zstdDecoders.Get().(*zstd.Decoder)
-	defer zstdDecoders.Put(d)
-	if err := d.ResetWithOptions(nil, zstd.WithDecoderMaxMemory(uint64(limit))); err != nil {
-		return nil, fmt.Errorf("zstd decoder: %w", err)
+	if err := checkZstdFrames(src, uint64(limit)); err != nil {
+		return nil, err
 	}
 	start := len(dst)
-	out, err := d.DecodeAll(src, dst)
+	out, err := zstdDecoder().DecodeAll(src, dst)
 	if err != nil {
-		return nil, fmt.Errorf("zstd records of %d bytes (at most %d decompressed): %v: %w", len(src), limit, err, ErrCorrupt)
+		return nil, fmt.Errorf("zstd records of %d bytes: %v: %w", len(src), err, ErrCorrupt)
 	}
 	if int64(len(out)-start) > limit {
 		return nil, fmt.Errorf("zstd records of %d bytes decompress past %d bytes: %w", len(src), limit, ErrCorrupt)
 	}
 	return out, nil
+}
+
+// checkZstdFrames walks the frames of src, skippable ones included, and
+// fails if there is no frame of data, if one is cut short or if the
+// content sizes they declare sum past limit.
+func checkZstdFrames(src []byte, limit uint64) error {
+	var declared uint64
+	frames := 0
+	for len(src) > 0 {
+		var h zstd.Header
+		rest, err := h.DecodeAndStrip(src)
+		if err != nil {
+			return fmt.Errorf("zstd frame header: %v: %w", err, ErrCorrupt)
+		}
+		if h.Skippable {
+			if uint64(h.SkippableSize) > uint64(len(rest)) {
+				return fmt.Errorf("zstd skippable frame of %d bytes with %d left: %w", h.SkippableSize, len(rest), ErrCorrupt)
+			}
+			src = rest[h.SkippableSize:]
+			continue
+		}
+		frames++
+		if h.HasFCS {
+			if declared += h.FrameContentSize; declared > limit || h.FrameContentSize > limit {
+				return fmt.Errorf("zstd frames declare more than %d bytes: %w", limit, ErrCorrupt)
+			}
+		}
+		// Blocks: a 3-byte little-endian header (last flag, type, size),
+		// then size bytes (raw, compressed) or 1 byte (run-length).
+		for last := false; !last; {
+			if len(rest) < 3 {
+				return fmt.Errorf("zstd block header cut: %w", ErrCorrupt)
+			}
+			bh := uint32(rest[0]) | uint32(rest[1])<<8 | uint32(rest[2])<<16
+			rest = rest[3:]
+			last = bh&1 != 0
+			n := uint64(bh >> 3)
+			switch bh >> 1 & 3 {
+			case 1: // run-length
+				n = 1
+			case 3:
+				return fmt.Errorf("zstd block of reserved type: %w", ErrCorrupt)
+			}
+			if n > uint64(len(rest)) {
+				return fmt.Errorf("zstd block of %d bytes with %d left: %w", n, len(rest), ErrCorrupt)
+			}
+			rest = rest[n:]
+		}
+		if h.HasCheckSum {
+			if len(rest) < 4 {
+				return fmt.Errorf("zstd frame checksum cut: %w", ErrCorrupt)
+			}
+			rest = rest[4:]
+		}
+		src = rest
+	}
+	if frames == 0 {
+		return fmt.Errorf("zstd records: no frame of data: %w", ErrCorrupt)
+	}
+	return nil
 }

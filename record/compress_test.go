@@ -140,6 +140,8 @@ func TestHostileSections(t *testing.T) {
 	// A zstd frame that declares 8 MiB: under MaxDecompressedSize, but far
 	// more than 17 bytes of zstd can hold.
 	zstdRatio := append(zstdFrameHeader(8<<20), 0x03, 0, 0, 'x')
+	// Two frames: a valid one, then one that declares 200 MiB.
+	zstdSecond := append(bytes.Clone(zstdSection), zstdClaim...)
 	// Xerial chunks that each declare 100 MiB: together past the bound.
 	var xerialClaim []byte
 	xerialClaim = append(xerialClaim, framed[:16]...)
@@ -173,6 +175,10 @@ func TestHostileSections(t *testing.T) {
 		{"zstd garbage after the frame", ZSTD, append(bytes.Clone(zstdSection), 1, 2, 3, 4, 5)},
 		{"zstd claims 200 MiB", ZSTD, zstdClaim},
 		{"zstd claims 8 MiB in 17 bytes", ZSTD, zstdRatio},
+		{"zstd second frame claims 200 MiB", ZSTD, zstdSecond},
+		{"zstd reserved block type", ZSTD, append(zstdFrameHeader(1), 0x07, 0, 0, 'x')},
+		{"zstd skippable frame cut", ZSTD, []byte{0x50, 0x2a, 0x4d, 0x18, 9, 0, 0, 0, 1, 2}},
+		{"zstd skippable frame only", ZSTD, []byte{0x50, 0x2a, 0x4d, 0x18, 2, 0, 0, 0, 1, 2}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -253,6 +259,7 @@ func FuzzDecompress(f *testing.F) {
 	f.Add(uint8(Snappy), append(binary.AppendUvarint(nil, 200<<20), 0, 'x'))
 	f.Add(uint8(ZSTD), append(zstdFrameHeader(1<<20), 0x03, 0, 0, 'x'))
 	f.Add(uint8(ZSTD), append(zstdFrameHeader(40), 0x03, 0x05, 0, 'x'))
+	f.Add(uint8(ZSTD), []byte{0x50, 0x2a, 0x4d, 0x18, 2, 0, 0, 0, 1, 2, 0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x00, 0x03, 0, 0, 'x'})
 	f.Add(uint8(5), []byte("x"))
 	f.Fuzz(func(t *testing.T, codec uint8, data []byte) {
 		c := Compression(codec % 8)
@@ -278,4 +285,28 @@ func FuzzDecompress(f *testing.F) {
 			t.Fatalf("%v: recompressed data does not read back: %v", c, err)
 		}
 	})
+}
+
+// TestZstdLargeWindow: a frame that declares no content size and a large
+// window, as zstd-jni (Kafka's Java codec) writes when it streams, is read
+// however small it is, and the window is not allocated.
+func TestZstdLargeWindow(t *testing.T) {
+	plain := build(t, 0, BatchOptions{}, sampleRecords()[:1])
+	body := plain[HeaderSize:]
+	// Magic; descriptor 0: no content size, not single-segment, no
+	// checksum; window descriptor: exponent 17, 2^27 = 128 MiB (zstd-jni
+	// at level 22); then the records as one last raw block.
+	section := []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 17 << 3}
+	bh := uint32(len(body))<<3 | 1
+	section = append(section, byte(bh), byte(bh>>8), byte(bh>>16))
+	section = append(section, body...)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, got, err := Decode(withSection(plain, ZSTD, section))
+	runtime.ReadMemStats(&after)
+	require.NoError(t, err)
+	_, want, err := Decode(plain)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(4<<20), "the window is not allocated")
 }
