@@ -45,8 +45,9 @@ const (
 //	max.block.ms      -> package producer's wait for buffer.memory (ErrBufferFull)
 //	max.request.size  -> package producer's record check (ErrRecordTooLarge) and
 //	                     kgo.ProducerBatchMaxBytes (clamped to kgo's 512 B .. 1 GiB)
-//	compression.type  -> kgo.ProducerBatchCompression (none, gzip, lz4; kgo's snappy
-//	                     default is not used)
+//	compression.type  -> kgo.ProducerBatchCompression with the same codec (none,
+//	                     gzip, snappy, lz4, zstd; kgo's own default, snappy, is
+//	                     not used: none stays none)
 //	partitioner.class -> nil (Murmur2Partitioner, the default): kgo.StickyKeyPartitioner(nil);
 //	                     any other producer.Partitioner: adapted to kgo.Partitioner
 //	                     (Partition per record, OnNewBatch when kgo starts a batch)
@@ -112,8 +113,12 @@ func producerOptions(cfg producer.Config) ([]kgo.Opt, producer.Acks, error) {
 		opts = append(opts, kgo.ProducerBatchCompression(kgo.NoCompression()))
 	case record.GZIP:
 		opts = append(opts, kgo.ProducerBatchCompression(kgo.GzipCompression()))
+	case record.Snappy:
+		opts = append(opts, kgo.ProducerBatchCompression(kgo.SnappyCompression()))
 	case record.LZ4:
 		opts = append(opts, kgo.ProducerBatchCompression(kgo.Lz4Compression()))
+	case record.ZSTD:
+		opts = append(opts, kgo.ProducerBatchCompression(kgo.ZstdCompression()))
 	default:
 		return nil, 0, fmt.Errorf("kafka: producer: compression.type %v: %w", cfg.Compression, errors.ErrUnsupported)
 	}

@@ -79,7 +79,7 @@ func TestProducerCompression(t *testing.T) {
 	a, err := admin.New(c)
 	require.NoError(t, err)
 	require.NoError(t, a.CreateTopic(ctx, "z", commitlog.TopicConfig{}))
-	for _, name := range []string{"none", "gzip", "lz4"} {
+	for _, name := range []string{"none", "gzip", "snappy", "lz4", "zstd"} {
 		cfg, err := producer.ParseConfig(map[string]string{"compression.type": name, "acks": "1", "linger.ms": "0"})
 		require.NoError(t, err)
 		p, err := producer.New(c, cfg)

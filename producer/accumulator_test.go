@@ -226,7 +226,7 @@ func TestDurableBatchesShareOneFsync(t *testing.T) {
 // context ends before the sender takes its already encoded batch is still
 // left out.
 func TestSealerEncodesForBackloggedSender(t *testing.T) {
-	for _, comp := range []record.Compression{record.None, record.LZ4} {
+	for _, comp := range []record.Compression{record.None, record.GZIP, record.Snappy, record.LZ4, record.ZSTD} {
 		t.Run(comp.String(), func(t *testing.T) {
 			b := newBroker(t, map[string]commitlog.TopicConfig{"t": {}})
 			p, err := New(b, Config{Compression: comp, Acks: new(AcksLeader), BatchSize: new(16 << 10)})

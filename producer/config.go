@@ -69,8 +69,9 @@ type Config struct {
 	// MaxRequestSize: max.request.size, the largest record accepted; nil
 	// is 1 MiB. Records over the topic's max.message.bytes are refused too.
 	MaxRequestSize *int
-	// Compression: compression.type, record.None (default), record.LZ4 or
-	// record.GZIP.
+	// Compression: compression.type, record.None (default), record.GZIP,
+	// record.Snappy, record.LZ4 or record.ZSTD (level 3, Kafka's default
+	// compression.zstd.level).
 	Compression record.Compression
 	// Partitioner: partitioner.class; nil is Murmur2Partitioner (Kafka's
 	// default: murmur2 of the key, sticky for keyless records), which puts a
@@ -102,12 +103,12 @@ var acksNames = settings.Enum(nil,
 	settings.Name[Acks]{Name: "all", Value: AcksAll}, settings.Name[Acks]{Name: "-1", Value: AcksAll},
 	settings.Name[Acks]{Name: "0", Value: AcksNone}, settings.Name[Acks]{Name: "1", Value: AcksLeader})
 
-var compressionNames = settings.Enum(map[string]string{
-	"snappy": "commitlog does not encode snappy batches",
-	"zstd":   "commitlog does not encode zstd batches",
-}, settings.Name[record.Compression]{Name: "none", Value: record.None},
+var compressionNames = settings.Enum(nil,
+	settings.Name[record.Compression]{Name: "none", Value: record.None},
 	settings.Name[record.Compression]{Name: "gzip", Value: record.GZIP},
-	settings.Name[record.Compression]{Name: "lz4", Value: record.LZ4})
+	settings.Name[record.Compression]{Name: "snappy", Value: record.Snappy},
+	settings.Name[record.Compression]{Name: "lz4", Value: record.LZ4},
+	settings.Name[record.Compression]{Name: "zstd", Value: record.ZSTD})
 
 // producerSettings is the declaration of every producer setting, in the
 // README's order.
@@ -140,9 +141,9 @@ var producerSettings = settings.New("producer", commitlog.ErrInvalidConfig,
 		Lower: func(l *config, v int) { l.MaxRequestSize = v },
 		Doc:   "largest record accepted (at most buffer.memory, and the topic's max.message.bytes)"},
 	val[record.Compression]{Name: "compression.type", Field: "Compression", Get: func(c *Config) *record.Compression { return &c.Compression },
-		Codec: compressionNames, Default: record.None, Check: settings.OneOf(compressionNames, record.None, record.GZIP, record.LZ4),
+		Codec: compressionNames, Default: record.None, Check: settings.OneOf(compressionNames, record.None, record.GZIP, record.Snappy, record.LZ4, record.ZSTD),
 		Lower: func(l *config, v record.Compression) { l.Compression = v },
-		Doc:   "`lz4` (or `gzip`) compresses each batch"},
+		Doc:   "`gzip`, `snappy`, `lz4` or `zstd` compresses each batch"},
 	settings.GoOnly[Config, config]{Name: "partitioner.class", Field: "Partitioner", Type: "producer.Partitioner", Default: "murmur2 + sticky",
 		Doc: "`Murmur2Partitioner()` (the default: Kafka's partition for a key); `HashPartitioner()` (xxhash); `RoundRobinPartitioner()`"},
 )

@@ -22,7 +22,7 @@ var producerSamples = map[string][]string{
 	"buffer.memory":    {"0", "1048576"},
 	"max.block.ms":     {"0", "1000"},
 	"max.request.size": {"0", "100"},
-	"compression.type": {"gzip", "lz4"},
+	"compression.type": {"gzip", "snappy", "lz4", "zstd"},
 }
 
 func TestProducerSettingsRoundTrip(t *testing.T) {
@@ -72,8 +72,7 @@ func TestProducerConfigErrors(t *testing.T) {
 		{map[string]string{"acks": "2"}, `acks="2": want all, -1, 0, 1`},
 		{map[string]string{"linger.ms": "soon"}, `linger.ms="soon": not an integer`},
 		{map[string]string{"linger.ms": "-1"}, "linger.ms (Linger) -1ms: want at least 0 ms"},
-		{map[string]string{"compression.type": "zstd"}, `compression.type="zstd": not supported`},
-		{map[string]string{"compression.type": "brotli"}, `compression.type="brotli": want none, gzip, lz4`},
+		{map[string]string{"compression.type": "brotli"}, `compression.type="brotli": want none, gzip, snappy, lz4, zstd`},
 		{map[string]string{"partitioner.class": "org.apache.kafka.clients.producer.RoundRobinPartitioner"}, "set the Go field Partitioner"},
 		{map[string]string{"bootstrap.servers": "localhost:9092"}, `unknown producer setting "bootstrap.servers"`},
 		{map[string]string{"buffer.memory": "-1"}, "buffer.memory (BufferMemory) -1"},
@@ -83,7 +82,7 @@ func TestProducerConfigErrors(t *testing.T) {
 		require.ErrorContains(t, err, tt.want)
 	}
 	for _, c := range []Config{{Acks: new(Acks(2))}, {BatchSize: new(-1)}, {Linger: new(time.Microsecond)}, {MaxBlock: new(-time.Second)},
-		{MaxRequestSize: new(-1)}, {Compression: record.Snappy}} {
+		{MaxRequestSize: new(-1)}, {Compression: record.Compression(5)}} {
 		_, err := New(nil, c)
 		require.ErrorIs(t, err, commitlog.ErrInvalidConfig, "%+v", c)
 	}

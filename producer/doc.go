@@ -3,8 +3,8 @@
 // accumulator collects records into one open batch per partition
 // (batch.size, linger.ms) within a shared memory budget (buffer.memory),
 // and the sender encodes each ready batch as one v2 record batch
-// (compressed with LZ4 when compression.type=lz4) and appends it to its
-// partition, completing the records' futures in order.
+// (compressed as compression.type says: gzip, snappy, lz4 or zstd) and
+// appends it to its partition, completing the records' futures in order.
 //
 // # Backends
 //

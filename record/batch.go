@@ -50,9 +50,14 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // Compression is the codec of a batch's records section (attribute bits 0-2).
 type Compression int8
 
-// Compression codecs, numbered as Kafka numbers them. This package writes
-// None and LZ4 and reads None, GZIP and LZ4; Snappy and ZSTD batches are
-// recognised and rejected with ErrUnsupportedCompression.
+// Compression codecs, numbered as Kafka numbers them. This package reads
+// and writes all five. GZIP is deflate in a gzip stream, LZ4 an LZ4 frame,
+// ZSTD zstd frames (written at zstd's level 3, Kafka's default
+// compression.zstd.level). Snappy is written as one raw snappy block, as
+// librdkafka and franz-go write it, and read both as a raw block and in the
+// xerial framing that Kafka's Java producer writes (snappy-java's
+// SnappyOutputStream). Attributes naming codec 5, 6 or 7 fail with
+// ErrUnsupportedCompression.
 const (
 	None   Compression = 0
 	GZIP   Compression = 1

@@ -16,8 +16,7 @@ type Header struct {
 
 // BatchOptions are the batch-level fields a Builder writes.
 type BatchOptions struct {
-	// Compression of the records section; None or LZ4 (GZIP is also written,
-	// with the standard library, for interoperability tests).
+	// Compression of the records section: None, GZIP, Snappy, LZ4 or ZSTD.
 	Compression Compression
 	// TimestampType of the batch. With LogAppendTime the log overwrites
 	// MaxTimestamp on append; see SetLogAppendTime.
