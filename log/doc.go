@@ -125,8 +125,8 @@
 //     (delete.retention.ms), in the batch's base timestamp field, with the
 //     record timestamps re-based so they read back unchanged (KIP-534,
 //     Kafka 3.x); a later pass removes tombstones whose horizon has passed.
-//     Control batches, and batches in a codec this package cannot read
-//     (snappy, zstd), are kept as they are. Every batch's CRC is verified:
+//     Control batches, and batches in a codec package record cannot read
+//     (attribute values 5-7), are kept as they are. Every batch's CRC is verified:
 //     a damaged batch fails the pass, never gets a fresh valid CRC.
 //   - How batches are rewritten. A batch that keeps all its records (and
 //     needs no horizon) is copied byte for byte. Otherwise it is rebuilt as
