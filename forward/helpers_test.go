@@ -235,4 +235,50 @@ func requireForwarded(t testing.TB, b *commitlog.Broker, seeds []string, topic s
 	return total
 }
 
-func kfakeSeed(partitions int32, topics ...string) kfake.Opt { return kfake.SeedTopics(partitions, topics...) }
+func kfakeSeed(partitions int32, topics ...string) kfake.Opt {
+	return kfake.SeedTopics(partitions, topics...)
+}
+
+// produceRemote produces n records to each partition of topic in the
+// cluster, numbered from seq, as genRecord makes them.
+func produceRemote(t testing.TB, seeds []string, topic string, partitions int32, seq, n int) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DefaultProduceTopic(topic))
+	require.NoError(t, err)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var rs []*kgo.Record
+	for p := int32(0); p < partitions; p++ {
+		for i := seq; i < seq+n; i++ {
+			g := genRecord(topic, p, i)
+			r := &kgo.Record{Topic: topic, Partition: p, Key: g.Key, Value: g.Value, Timestamp: time.UnixMilli(g.Timestamp)}
+			for _, h := range g.Headers {
+				r.Headers = append(r.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+			}
+			rs = append(rs, r)
+		}
+	}
+	require.NoError(t, cl.ProduceSync(ctx, rs...).FirstErr())
+}
+
+// requireMirrored checks that every local partition of topic holds the
+// remote one record for record, each with its remote offset in the header.
+func requireMirrored(t testing.TB, b *commitlog.Broker, seeds []string, topic string) int {
+	t.Helper()
+	tp, err := b.Topic(topic)
+	require.NoError(t, err)
+	total := 0
+	for p := int32(0); p < tp.NumPartitions(); p++ {
+		remote, roffs := remoteRecords(t, seeds, topic, p)
+		local, _ := localRecords(t, b, topic, p)
+		local = splitSource(t, local)
+		for i := range remote {
+			remote[i].Source = roffs[i]
+		}
+		require.Equal(t, len(remote), len(local), "%s/%d: record counts", topic, p)
+		require.Equal(t, normalize(remote), normalize(local), "%s/%d", topic, p)
+		total += len(local)
+	}
+	return total
+}
