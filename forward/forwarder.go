@@ -88,6 +88,8 @@ type Forwarder struct {
 	closing  atomic.Pointer[context.Context] // Close's ctx, which bounds the last flush
 	commitMu sync.Mutex                      // serialises commits: an older position never lands after a newer one
 
+	crash atomic.Bool // tests: Close leaves what a crash would, no last flush or commit
+
 	gen atomic.Int64 // the session number: promises of older sessions are ignored
 
 	mu         sync.Mutex // guards fatal, lastErr, sessErr, sessCancel
@@ -294,14 +296,17 @@ func (f *Forwarder) session() (progressed bool, err error) {
 	var wg sync.WaitGroup
 	defer func() {
 		scancel()
-		if fctx := f.closing.Load(); fctx != nil && f.ctx.Err() != nil {
+		crash := f.crash.Load()
+		if fctx := f.closing.Load(); fctx != nil && f.ctx.Err() != nil && !crash {
 			// Close: let the cluster acknowledge what was sent, within
 			// Close's ctx, so that nothing is left in flight.
 			_ = cl.Flush(*fctx)
 		}
 		cl.Close() // fails what is still buffered, unblocking the readers: those positions stay unacknowledged
 		wg.Wait()
-		f.commit()
+		if !crash {
+			f.commit()
+		}
 	}()
 	if err := f.prepare(sctx, cl, opts); err != nil {
 		return false, err
@@ -624,6 +629,9 @@ func (f *Forwarder) checkpointLoop() {
 		case <-f.ctx.Done():
 			return
 		case <-t.C:
+			if f.crash.Load() {
+				continue
+			}
 			f.commit()
 		case reply := <-f.flushReq:
 			reply <- f.commit()
@@ -816,7 +824,9 @@ func (f *Forwarder) Close(ctx context.Context) error {
 		f.closing.Store(&ctx)
 		f.cancel()
 		<-f.done
-		f.commit()
+		if !f.crash.Load() {
+			f.commit()
+		}
 		f.unreg()
 		f.mu.Lock()
 		f.closeErr = f.fatal

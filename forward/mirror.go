@@ -67,6 +67,7 @@ type Mirror struct {
 	once   sync.Once
 
 	parts atomic.Pointer[[]*mirPart] // set by the first session that reaches the cluster
+	crash atomic.Bool                // tests: commit nothing more, as after a crash
 
 	mu      sync.Mutex // guards fatal, lastErr
 	fatal   error
@@ -418,6 +419,9 @@ func (m *Mirror) append(ctx context.Context, adm *kadm.Client, mp *mirPart, bl *
 
 // commit commits the positions that moved to the remote group.
 func (m *Mirror) commit(ctx context.Context, adm *kadm.Client, parts []*mirPart) {
+	if m.crash.Load() {
+		return
+	}
 	var os kadm.Offsets
 	for _, mp := range parts {
 		if pos := mp.pos.Load(); pos > mp.committed.Load() {
