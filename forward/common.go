@@ -125,7 +125,9 @@ func remoteTails(ctx context.Context, clientOpts []kgo.Opt, starts, ends kadm.Li
 		}
 		cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), clientOpts...),
 			kgo.ConsumePartitions(consume),
-			kgo.FetchIsolationLevel(kgo.ReadUncommitted()))...)
+			kgo.FetchIsolationLevel(kgo.ReadUncommitted()),
+			// Close waits for a fetch in flight: keep the long poll short.
+			kgo.FetchMaxWait(100*time.Millisecond))...)
 		if err != nil {
 			return nil, fmt.Errorf("forward: reading remote tails: %w", err)
 		}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/commitlog-go/commitlog"
@@ -50,7 +49,7 @@ func runChild(mode string) error {
 	}
 	seed, _ := strconv.ParseUint(os.Getenv(childSeedEnv), 10, 64)
 	rng := rand.New(rand.NewPCG(seed, 7))
-	seeds := []kgo.Opt{kgo.SeedBrokers(strings.Split(os.Getenv(childSeedsEnv), ",")...)}
+	seeds := clientOpts(strings.Split(os.Getenv(childSeedsEnv), ","))
 	t := &childT{}
 	switch mode {
 	case "forward":
@@ -149,7 +148,7 @@ func TestForwardRandomStops(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	a := startAppender(t, b, rand.New(rand.NewPCG(2, 2)))
 	for i := 0; i < trials(8); i++ {
-		f, err := New(b, Config{Topics: []string{"t"}, ClientOptions: []kgo.Opt{kgo.SeedBrokers(seeds...)}, CheckpointInterval: time.Duration(1+rng.IntN(30)) * time.Millisecond})
+		f, err := New(b, Config{Topics: []string{"t"}, ClientOptions: clientOpts(seeds), CheckpointInterval: time.Duration(1+rng.IntN(30)) * time.Millisecond})
 		require.NoError(t, err)
 		time.Sleep(time.Duration(rng.IntN(60)) * time.Millisecond)
 		cctx, ccancel := context.WithCancel(ctx)
@@ -165,7 +164,7 @@ func TestForwardRandomStops(t *testing.T) {
 		ccancel()
 	}
 	a.Stop()
-	f, err := New(b, Config{Topics: []string{"t"}, ClientOptions: []kgo.Opt{kgo.SeedBrokers(seeds...)}})
+	f, err := New(b, Config{Topics: []string{"t"}, ClientOptions: clientOpts(seeds)})
 	require.NoError(t, err)
 	require.NoError(t, f.Flush(ctx))
 	require.NoError(t, f.Close(ctx))
@@ -223,7 +222,7 @@ func TestForwardClusterRestart(t *testing.T) {
 	require.NoError(t, err)
 	rng := rand.New(rand.NewPCG(5, 5))
 	a := startAppender(t, b, rng)
-	f, err := New(b, Config{Topics: []string{"t"}, ClientOptions: []kgo.Opt{kgo.SeedBrokers(rf.seeds()...), kgo.RetryBackoffFn(func(int) time.Duration { return 20 * time.Millisecond })}})
+	f, err := New(b, Config{Topics: []string{"t"}, ClientOptions: clientOpts(rf.seeds())})
 	require.NoError(t, err)
 	for i := 0; i < trials(2); i++ {
 		time.Sleep(50 * time.Millisecond)
@@ -267,7 +266,7 @@ func TestMirrorRandomStops(t *testing.T) {
 		}
 	}()
 	for i := 0; i < trials(8); i++ {
-		m, err := NewMirror(b, MirrorConfig{Topics: []string{"t"}, ClientOptions: []kgo.Opt{kgo.SeedBrokers(seeds...)}, CommitInterval: time.Duration(1+rng.IntN(30)) * time.Millisecond})
+		m, err := NewMirror(b, MirrorConfig{Topics: []string{"t"}, ClientOptions: clientOpts(seeds), CommitInterval: time.Duration(1+rng.IntN(30)) * time.Millisecond})
 		require.NoError(t, err)
 		time.Sleep(time.Duration(rng.IntN(80)) * time.Millisecond)
 		if rng.IntN(2) == 0 {
@@ -277,7 +276,7 @@ func TestMirrorRandomStops(t *testing.T) {
 	}
 	close(stop)
 	<-done
-	m, err := NewMirror(b, MirrorConfig{Topics: []string{"t"}, ClientOptions: []kgo.Opt{kgo.SeedBrokers(seeds...)}})
+	m, err := NewMirror(b, MirrorConfig{Topics: []string{"t"}, ClientOptions: clientOpts(seeds)})
 	require.NoError(t, err)
 	require.NoError(t, m.Flush(ctx))
 	require.NoError(t, m.Close())
@@ -290,7 +289,7 @@ func TestMirrorClusterRestart(t *testing.T) {
 	rf := newRestartableFake(t, kfakeSeed(2, "t"))
 	b := openBroker(t, t.TempDir())
 	defer b.Close()
-	m, err := NewMirror(b, MirrorConfig{Topics: []string{"t"}, ClientOptions: []kgo.Opt{kgo.SeedBrokers(rf.seeds()...), kgo.RetryBackoffFn(func(int) time.Duration { return 20 * time.Millisecond })}})
+	m, err := NewMirror(b, MirrorConfig{Topics: []string{"t"}, ClientOptions: clientOpts(rf.seeds())})
 	require.NoError(t, err)
 	seq := 0
 	for i := 0; i < trials(2); i++ {

@@ -354,6 +354,7 @@ func (f *Forwarder) prepare(ctx context.Context, cl *kgo.Client, opts []kgo.Opt)
 	if err != nil {
 		return err
 	}
+	var existing []string // topics that may hold records: the others were just created
 	for _, t := range topics {
 		local := f.localCount(t)
 		switch counts[t] {
@@ -366,27 +367,30 @@ func (f *Forwarder) prepare(ctx context.Context, cl *kgo.Client, opts []kgo.Opt)
 			}
 			f.log.Info("forward: created the remote topic", "topic", t, "partitions", local)
 		case local:
+			existing = append(existing, t)
 		default:
 			return fmt.Errorf("forward: topic %s has %d partitions here, %d in the cluster: %w", t, local, counts[t], ErrPartitionMismatch)
 		}
 	}
-	starts, err := adm.ListStartOffsets(ctx, topics...)
-	if err == nil {
-		err = starts.Error()
-	}
-	if err != nil {
-		return fmt.Errorf("forward: listing remote start offsets: %w", err)
-	}
-	ends, err := adm.ListEndOffsets(ctx, topics...)
-	if err == nil {
-		err = ends.Error()
-	}
-	if err != nil {
-		return fmt.Errorf("forward: listing remote end offsets: %w", err)
-	}
-	tails, err := remoteTails(ctx, opts, starts, ends, topics)
-	if err != nil {
-		return err
+	var tails map[string]map[int32]int64
+	if len(existing) > 0 {
+		starts, err := adm.ListStartOffsets(ctx, existing...)
+		if err == nil {
+			err = starts.Error()
+		}
+		if err != nil {
+			return fmt.Errorf("forward: listing remote start offsets: %w", err)
+		}
+		ends, err := adm.ListEndOffsets(ctx, existing...)
+		if err == nil {
+			err = ends.Error()
+		}
+		if err != nil {
+			return fmt.Errorf("forward: listing remote end offsets: %w", err)
+		}
+		if tails, err = remoteTails(ctx, opts, starts, ends, existing); err != nil {
+			return err
+		}
 	}
 	for _, fp := range f.parts {
 		pos := max(fp.committed.Load(), 0)

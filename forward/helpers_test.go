@@ -87,7 +87,7 @@ func appendLocal(t testing.TB, b *commitlog.Broker, topic string, p int32, seq, 
 
 // genRecord is the id'th record of a partition.
 func genRecord(topic string, p int32, id int) rec {
-	r := rec{Timestamp: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli() + int64(id)*7, Source: -1}
+	r := rec{Timestamp: tsBase + int64(id)*7, Source: -1}
 	if id%5 != 0 {
 		r.Key = []byte(fmt.Sprintf("%s-%d-k%d", topic, p, id%97))
 	}
@@ -158,7 +158,7 @@ func remoteRecords(t testing.TB, seeds []string, topic string, p int32) ([]rec, 
 	if end.Offset == 0 {
 		return nil, nil
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {p: kgo.NewOffset().AtStart()}}))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {p: kgo.NewOffset().AtStart()}}), kgo.FetchMaxWait(100*time.Millisecond))
 	require.NoError(t, err)
 	defer cl.Close()
 	var out []rec
@@ -281,4 +281,19 @@ func requireMirrored(t testing.TB, b *commitlog.Broker, seeds []string, topic st
 		total += len(local)
 	}
 	return total
+}
+
+// tsBase is the timestamp of the records genRecord makes: recent, so that
+// the default retention of 7 days leaves them alone.
+var tsBase = time.Now().Add(-time.Hour).UnixMilli()
+
+// clientOpts are the kgo options of the tests' forwarders and mirrors:
+// quick retries and metadata refreshes, since kfake drops connections and
+// restarts in them.
+func clientOpts(seeds []string) []kgo.Opt {
+	return []kgo.Opt{
+		kgo.SeedBrokers(seeds...),
+		kgo.RetryBackoffFn(func(int) time.Duration { return 20 * time.Millisecond }),
+		kgo.MetadataMinAge(50 * time.Millisecond),
+	}
 }

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/commitlog-go/commitlog"
 )
@@ -57,7 +56,7 @@ func TestForwardSIGKILL(t *testing.T) {
 	}
 	b = openBroker(t, dir)
 	defer b.Close()
-	f, err := New(b, Config{Topics: []string{"t"}, ClientOptions: []kgo.Opt{kgo.SeedBrokers(seeds...)}})
+	f, err := New(b, Config{Topics: []string{"t"}, ClientOptions: clientOpts(seeds)})
 	require.NoError(t, err)
 	require.NoError(t, f.Flush(ctx))
 	require.NoError(t, f.Close(ctx))
@@ -96,7 +95,7 @@ func TestMirrorSIGKILL(t *testing.T) {
 	<-done
 	b := openBroker(t, dir)
 	defer b.Close()
-	m, err := NewMirror(b, MirrorConfig{Topics: []string{"t"}, ClientOptions: []kgo.Opt{kgo.SeedBrokers(seeds...)}})
+	m, err := NewMirror(b, MirrorConfig{Topics: []string{"t"}, ClientOptions: clientOpts(seeds)})
 	require.NoError(t, err)
 	require.NoError(t, m.Flush(ctx))
 	require.NoError(t, m.Close())
