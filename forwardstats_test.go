@@ -12,7 +12,9 @@ import (
 
 type fakeForwarder commitlog.ForwarderStats
 
-func (f *fakeForwarder) ForwarderStats() commitlog.ForwarderStats { return commitlog.ForwarderStats(*f) }
+func (f *fakeForwarder) ForwarderStats() commitlog.ForwarderStats {
+	return commitlog.ForwarderStats(*f)
+}
 
 func TestRegisterForwarder(t *testing.T) {
 	b, err := commitlog.Open(t.TempDir(), commitlog.WithoutExpvar())
