@@ -747,7 +747,8 @@ func (fp *fwdPart) lagBytes(pos int64) int64 {
 func (f *Forwarder) ForwarderStats() commitlog.ForwarderStats {
 	s := commitlog.ForwarderStats{Name: f.cfg.Group, Direction: commitlog.ForwardOut}
 	for _, fp := range f.parts {
-		pos := fp.position()
+		// Offsets retention deleted are lost (LostRecords), not lag.
+		pos := max(fp.position(), fp.p.LogStartOffset())
 		hw := fp.p.HighWatermark()
 		l := commitlog.ForwardedLag{
 			Topic: fp.topic, Partition: fp.id, Position: pos, HighWatermark: hw,
@@ -780,7 +781,7 @@ func (f *Forwarder) Flush(ctx context.Context) error {
 		}
 		done := true
 		for i, fp := range f.parts {
-			if fp.position() < target[i] && fp.p.LogStartOffset() <= fp.position() {
+			if fp.position() < target[i] {
 				done = false
 				break
 			}
