@@ -318,7 +318,7 @@ func (f *Forwarder) session() (progressed bool, err error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := fp.forward(sctx, cl, (&sessPart{fp, gen}).promise); err != nil {
+			if err := fp.forward(sctx, cl, &sessPart{fp: fp, gen: gen}); err != nil {
 				errc <- err
 				scancel()
 			}
@@ -445,8 +445,9 @@ func (f *Forwarder) replication() int16 {
 
 // forward reads the partition from its position and produces every record
 // to the same remote partition, until ctx ends or a record fails.
-func (fp *fwdPart) forward(ctx context.Context, cl *kgo.Client, promise func(*kgo.Record, error)) error {
+func (fp *fwdPart) forward(ctx context.Context, cl *kgo.Client, sp *sessPart) error {
 	next := fp.sent.Load()
+	promise := sp.promise
 	var it record.Iterator
 	for {
 		if ctx.Err() != nil || fp.failed.Load() {
@@ -461,7 +462,11 @@ func (fp *fwdPart) forward(ctx context.Context, cl *kgo.Client, promise func(*kg
 			}
 			continue
 		}
-		buf, err := fp.p.Read(nil, next, fp.f.cfg.ReadBytes)
+		c := sp.get()
+		buf, err := fp.p.Read(c.buf, next, fp.f.cfg.ReadBytes)
+		if err != nil {
+			sp.put(c)
+		}
 		if errors.Is(err, commitlog.ErrOffsetOutOfRange) {
 			if lso := fp.p.LogStartOffset(); next < lso {
 				fp.noteLoss(next, lso)
@@ -476,9 +481,16 @@ func (fp *fwdPart) forward(ctx context.Context, cl *kgo.Client, promise func(*kg
 		if err != nil {
 			return fmt.Errorf("forward: reading %s/%d at %d: %w", fp.topic, fp.id, next, err)
 		}
-		recs, end, err := fp.decode(&it, buf, next)
+		c.buf = buf
+		end, err := fp.decode(&it, c, next)
 		if err != nil {
 			return err
+		}
+		recs := c.recs
+		if len(recs) == 0 {
+			sp.put(c)
+		} else {
+			sp.push(c)
 		}
 		fp.outstanding.Add(int64(len(recs)))
 		for i := range recs {
@@ -492,26 +504,28 @@ func (fp *fwdPart) forward(ctx context.Context, cl *kgo.Client, promise func(*kg
 	}
 }
 
-// decode turns the batches of buf into kgo records for the remote
-// partition, from offset from on, and returns them with the offset after
-// the last batch. The records point into buf where its batches are not
-// compressed (Read gave a buffer of its own), and into slabs otherwise.
-func (fp *fwdPart) decode(it *record.Iterator, buf []byte, from int64) ([]kgo.Record, int64, error) {
+// decode turns the batches in c.buf into kgo records for the remote
+// partition (c.recs), from offset from on, and returns the offset after the
+// last batch. The records point into c.buf where its batches are not
+// compressed, and into c's slabs otherwise.
+func (fp *fwdPart) decode(it *record.Iterator, c *chunk, from int64) (int64, error) {
 	end := from
 	n := 0
-	err := record.Batches(buf, func(h *record.BatchHeader, _ []byte) error {
+	if err := record.Batches(c.buf, func(h *record.BatchHeader, _ []byte) error {
 		if !h.IsControl() {
 			n += int(h.NumRecords)
 		}
 		return nil
-	})
-	if err != nil {
-		return nil, 0, fmt.Errorf("forward: reading %s/%d at %d: %w", fp.topic, fp.id, from, err)
+	}); err != nil {
+		return 0, fmt.Errorf("forward: reading %s/%d at %d: %w", fp.topic, fp.id, from, err)
 	}
-	recs := make([]kgo.Record, 0, n)
-	var hdrs slab[kgo.RecordHeader]
-	var mem slab[byte]
-	err = record.Batches(buf, func(h *record.BatchHeader, batch []byte) error {
+	if cap(c.recs) < n {
+		c.recs = make([]kgo.Record, 0, n)
+	}
+	c.recs = c.recs[:0]
+	c.hdrs.reset()
+	c.mem.reset()
+	err := record.Batches(c.buf, func(h *record.BatchHeader, batch []byte) error {
 		end = h.NextOffset()
 		if h.IsControl() {
 			return nil
@@ -524,25 +538,25 @@ func (fp *fwdPart) decode(it *record.Iterator, buf []byte, from int64) ([]kgo.Re
 			if b == nil || !compressed {
 				return b
 			}
-			c := mem.take(len(b), 64<<10)
-			copy(c, b)
-			return c
+			m := c.mem.take(len(b), 64<<10)
+			copy(m, b)
+			return m
 		}
 		for it.Next() {
 			r := it.Record()
 			if r.Offset < from {
 				continue
 			}
-			hs := hdrs.take(len(r.Headers)+1, 2*n)
+			hs := c.hdrs.take(len(r.Headers)+1, max(2*n, 64))
 			for i, x := range r.Headers {
 				hs[i] = kgo.RecordHeader{Key: x.Key, Value: keep(x.Value)}
 			}
 			var num [20]byte
 			v := strconv.AppendInt(num[:0], r.Offset, 10)
-			ov := mem.take(len(v), 64<<10)
+			ov := c.mem.take(len(v), 64<<10)
 			copy(ov, v)
 			hs[len(r.Headers)] = kgo.RecordHeader{Key: OffsetHeader, Value: ov}
-			recs = append(recs, kgo.Record{
+			c.recs = append(c.recs, kgo.Record{
 				Topic:     fp.topic,
 				Partition: fp.id,
 				Key:       keep(r.Key),
@@ -554,13 +568,27 @@ func (fp *fwdPart) decode(it *record.Iterator, buf []byte, from int64) ([]kgo.Re
 		return it.Err()
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("forward: reading %s/%d at %d: %w", fp.topic, fp.id, from, err)
+		return 0, fmt.Errorf("forward: reading %s/%d at %d: %w", fp.topic, fp.id, from, err)
 	}
-	return recs, end, nil
+	return end, nil
+}
+
+// chunk is one read of a local partition and the kgo records made from it,
+// reused once kgo has called back for all of them.
+type chunk struct {
+	buf  []byte
+	recs []kgo.Record
+	hdrs slab[kgo.RecordHeader]
+	mem  slab[byte]
+	left int // records kgo has not called back for (guarded by sessPart.mu once pushed)
 }
 
 // slab hands out slices of larger allocations.
 type slab[T any] struct{ buf []T }
+
+// reset makes the slab's last allocation reusable. Slices taken before
+// must no longer be in use.
+func (s *slab[T]) reset() { s.buf = s.buf[:0] }
 
 // take returns a slice of n elements, allocating chunk (or n) at a time.
 func (s *slab[T]) take(n, chunk int) []T {
@@ -576,6 +604,53 @@ func (s *slab[T]) take(n, chunk int) []T {
 type sessPart struct {
 	fp  *fwdPart
 	gen int64
+
+	mu    sync.Mutex // guards queue and free
+	queue []*chunk   // chunks produced, in order, with records kgo has not called back for
+	free  []*chunk   // chunks to reuse
+}
+
+// get returns a chunk to read into.
+func (sp *sessPart) get() *chunk {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if n := len(sp.free); n > 0 {
+		c := sp.free[n-1]
+		sp.free = sp.free[:n-1]
+		return c
+	}
+	return &chunk{}
+}
+
+// put returns an unused chunk.
+func (sp *sessPart) put(c *chunk) {
+	sp.mu.Lock()
+	sp.free = append(sp.free, c)
+	sp.mu.Unlock()
+}
+
+// push queues a chunk whose records are about to be produced.
+func (sp *sessPart) push(c *chunk) {
+	sp.mu.Lock()
+	c.left = len(c.recs)
+	sp.queue = append(sp.queue, c)
+	sp.mu.Unlock()
+}
+
+// done counts one callback for the oldest chunk: kgo calls back in order
+// per partition. A chunk all of whose records are called back for is free.
+func (sp *sessPart) done() {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if len(sp.queue) == 0 {
+		return
+	}
+	c := sp.queue[0]
+	if c.left--; c.left == 0 {
+		sp.queue[0] = nil
+		sp.queue = sp.queue[1:]
+		sp.free = append(sp.free, c)
+	}
 }
 
 // promise is called by kgo for every record, in order per partition.
@@ -584,6 +659,7 @@ func (sp *sessPart) promise(r *kgo.Record, err error) {
 	if fp.f.gen.Load() != sp.gen {
 		return // a late call from a closed client: the next session has reconciled
 	}
+	defer sp.done() // after the last use of r
 	if err != nil {
 		if !fp.failed.Swap(true) && !errors.Is(err, kgo.ErrClientClosed) {
 			fp.f.log.Warn("forward: producing failed", "topic", fp.topic, "partition", fp.id, "err", err)

@@ -297,3 +297,7 @@ func clientOpts(seeds []string) []kgo.Opt {
 		kgo.MetadataMinAge(50 * time.Millisecond),
 	}
 }
+
+func adminCreate(ctx context.Context, cl *kgo.Client, topic string, partitions int32) (kadm.CreateTopicResponse, error) {
+	return kadm.NewClient(cl).CreateTopic(ctx, partitions, -1, nil, topic)
+}
