@@ -86,7 +86,7 @@ func BenchmarkForward(b *testing.B) {
 		_, err = adminCreate(ctx, cl, direct, partitions)
 		require.NoError(b, err)
 
-			start := time.Now()
+		start := time.Now()
 		var first error
 		for _, r := range recs {
 			cl.Produce(ctx, r, func(_ *kgo.Record, err error) {

@@ -126,3 +126,30 @@ func TestMirrorRemoteLoss(t *testing.T) {
 		require.Equal(t, want, r.Source)
 	}
 }
+
+// A backlog over 80% of retention.bytes is at risk too.
+func TestForwardRetentionBytesWarning(t *testing.T) {
+	rf := newRestartableFake(t)
+	rf.stop()
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	tp, err := b.CreateTopic("t", commitlog.TopicConfig{RetentionBytes: new(int64(4000))})
+	require.NoError(t, err)
+	p, err := tp.Partition(0)
+	require.NoError(t, err)
+	f, err := New(b, Config{Topics: []string{"t"}, ClientOptions: clientOpts(rf.seeds()), CheckInterval: 10 * time.Millisecond})
+	require.NoError(t, err)
+	defer f.Close(context.Background())
+	appendAt(t, p, time.Now().UnixMilli(), 20) // about 1 KB
+	require.Eventually(t, func() bool {
+		s := b.Stats().Forwarders[0].Partitions[0]
+		return s.LagRecords == 20 && s.LagBytes > 0
+	}, 30*time.Second, 5*time.Millisecond)
+	time.Sleep(30 * time.Millisecond) // a few checks
+	require.False(t, b.Stats().Forwarders[0].Partitions[0].AtRisk, "%d bytes of backlog", b.Stats().Forwarders[0].Partitions[0].LagBytes)
+	appendAt(t, p, time.Now().UnixMilli(), 100) // about 5 KB: over 3200
+	require.Eventually(t, func() bool {
+		s := b.Stats().Forwarders[0].Partitions[0]
+		return s.AtRisk && s.LagBytes > 3200
+	}, 30*time.Second, 5*time.Millisecond)
+}
