@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -312,18 +313,21 @@ func (f *Forwarder) session() (progressed bool, err error) {
 		return false, err
 	}
 	start := make([]int64, len(f.parts))
-	errc := make(chan error, len(f.parts))
+	sps := make([]*sessPart, len(f.parts))
 	for i, fp := range f.parts {
 		start[i] = fp.acked.Load()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := fp.forward(sctx, cl, &sessPart{fp: fp, gen: gen}); err != nil {
-				errc <- err
-				scancel()
-			}
-		}()
+		sps[i] = &sessPart{fp: fp, gen: gen, next: fp.sent.Load()}
+		sps[i].promiseFn = sps[i].promise
 	}
+	errc := make(chan error, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := f.pump(sctx, cl, sps); err != nil {
+			errc <- err
+			scancel()
+		}
+	}()
 	<-sctx.Done()
 	for i, fp := range f.parts {
 		if fp.acked.Load() > start[i] {
@@ -443,65 +447,93 @@ func (f *Forwarder) replication() int16 {
 	return f.cfg.ReplicationFactor
 }
 
-// forward reads the partition from its position and produces every record
-// to the same remote partition, until ctx ends or a record fails.
-func (fp *fwdPart) forward(ctx context.Context, cl *kgo.Client, sp *sessPart) error {
-	next := fp.sent.Load()
-	promise := sp.promise
+// pump reads every partition from its position and produces its records
+// to the same remote partition, until ctx ends or a record fails. One
+// goroutine feeds the kgo client, a chunk of one partition at a time in
+// turn: kgo batches per partition anyway, and producers contending for its
+// buffer cost more than they bring.
+func (f *Forwarder) pump(ctx context.Context, cl *kgo.Client, sps []*sessPart) error {
 	var it record.Iterator
+	cases := make([]reflect.SelectCase, 0, len(sps)+1)
 	for {
-		if ctx.Err() != nil || fp.failed.Load() {
+		if ctx.Err() != nil {
 			return nil
 		}
-		if next >= fp.p.HighWatermark() {
-			if err := fp.p.Wait(ctx, next); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return fmt.Errorf("forward: waiting on %s/%d: %w", fp.topic, fp.id, err)
+		// The wake-ups are taken before the high watermarks are looked at,
+		// so that no append between the two goes unnoticed.
+		cases = append(cases[:0], reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
+		moved := false
+		for _, sp := range sps {
+			if sp.fp.failed.Load() {
+				return nil // the session ends: failSession cancelled ctx
 			}
-			continue
-		}
-		c := sp.get()
-		buf, err := fp.p.Read(c.buf, next, fp.f.cfg.ReadBytes)
-		if err != nil {
-			sp.put(c)
-		}
-		if errors.Is(err, commitlog.ErrOffsetOutOfRange) {
-			if lso := fp.p.LogStartOffset(); next < lso {
-				fp.noteLoss(next, lso)
-				next = lso
-				fp.sent.Store(next)
-				if fp.outstanding.Load() == 0 {
-					fp.acked.Store(next)
-				}
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(sp.fp.p.Changed())})
+			if sp.next >= sp.fp.p.HighWatermark() {
 				continue
 			}
+			if err := sp.step(cl, &it); err != nil {
+				return err
+			}
+			moved = true
 		}
-		if err != nil {
-			return fmt.Errorf("forward: reading %s/%d at %d: %w", fp.topic, fp.id, next, err)
+		if !moved {
+			chosen, _, _ := reflect.Select(cases)
+			if chosen == 0 {
+				return nil
+			}
+			// A wake-up without new records: the partition may have closed
+			// (its topic deleted, or the broker closing), which Read says.
+			if sp := sps[chosen-1]; sp.next >= sp.fp.p.HighWatermark() {
+				if _, err := sp.fp.p.Read(nil, sp.next, 1); err != nil && !errors.Is(err, commitlog.ErrOffsetOutOfRange) {
+					return fmt.Errorf("forward: %s/%d: %w", sp.fp.topic, sp.fp.id, err)
+				}
+			}
 		}
-		c.buf = buf
-		end, err := fp.decode(&it, c, next)
-		if err != nil {
-			return err
-		}
-		recs := c.recs
-		if len(recs) == 0 {
-			sp.put(c)
-		} else {
-			sp.push(c)
-		}
-		fp.outstanding.Add(int64(len(recs)))
-		for i := range recs {
-			cl.Produce(context.Background(), &recs[i], promise)
-		}
-		if len(recs) == 0 && fp.outstanding.Load() == 0 {
-			fp.acked.Store(end)
-		}
-		fp.sent.Store(end)
-		next = end
 	}
+}
+
+// step reads one chunk of the partition from sp.next and produces its
+// records.
+func (sp *sessPart) step(cl *kgo.Client, it *record.Iterator) error {
+	fp := sp.fp
+	next := sp.next
+	c := sp.get()
+	buf, err := fp.p.Read(c.buf, next, fp.f.cfg.ReadBytes)
+	if err != nil {
+		sp.put(c)
+		if lso := fp.p.LogStartOffset(); errors.Is(err, commitlog.ErrOffsetOutOfRange) && next < lso {
+			fp.noteLoss(next, lso)
+			sp.next = lso
+			fp.sent.Store(lso)
+			if fp.outstanding.Load() == 0 {
+				fp.acked.Store(lso)
+			}
+			return nil
+		}
+		return fmt.Errorf("forward: reading %s/%d at %d: %w", fp.topic, fp.id, next, err)
+	}
+	c.buf = buf
+	end, err := fp.decode(it, c, next)
+	if err != nil {
+		sp.put(c)
+		return err
+	}
+	recs := c.recs
+	if len(recs) == 0 {
+		sp.put(c)
+	} else {
+		sp.push(c)
+	}
+	fp.outstanding.Add(int64(len(recs)))
+	for i := range recs {
+		cl.Produce(context.Background(), &recs[i], sp.promiseFn)
+	}
+	if len(recs) == 0 && fp.outstanding.Load() == 0 {
+		fp.acked.Store(end)
+	}
+	fp.sent.Store(end)
+	sp.next = end
+	return nil
 }
 
 // decode turns the batches in c.buf into kgo records for the remote
@@ -602,8 +634,10 @@ func (s *slab[T]) take(n, chunk int) []T {
 
 // sessPart is a partition in one session.
 type sessPart struct {
-	fp  *fwdPart
-	gen int64
+	fp        *fwdPart
+	gen       int64
+	next      int64                    // the next offset to read (the pump's own)
+	promiseFn func(*kgo.Record, error) // sp.promise, made once
 
 	mu    sync.Mutex // guards queue and free
 	queue []*chunk   // chunks produced, in order, with records kgo has not called back for

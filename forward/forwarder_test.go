@@ -80,3 +80,22 @@ func TestForwardConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// A forwarded topic deleted locally stops the sessions (retried, logged)
+// without spinning, and Close still returns.
+func TestForwardTopicDeleted(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	fc := newFake(t)
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 2})
+	require.NoError(t, err)
+	appendLocal(t, b, "t", 0, 0, 10, rand.New(rand.NewPCG(1, 1)))
+	f, err := New(b, Config{Topics: []string{"t"}, ClientOptions: clientOpts(fc.ListenAddrs())})
+	require.NoError(t, err)
+	require.NoError(t, f.Flush(ctx))
+	require.NoError(t, b.DeleteTopic("t"))
+	require.Eventually(t, func() bool { return errors.Is(f.Err(), commitlog.ErrUnknownTopic) }, 20*time.Second, 5*time.Millisecond, "%v", f.Err())
+	require.NoError(t, f.Close(ctx))
+}
