@@ -52,15 +52,17 @@ type ForwardedLag struct {
 	// LagRecords is HighWatermark - Position (offsets: on a compacted
 	// source, fewer records).
 	LagRecords int64 `json:"lag_records"`
-	// LagBytes is the size of the records not yet copied, estimated from
-	// the source partition's bytes per offset.
+	// LagBytes is the size of the records not yet copied, estimated
+	// (package forward: from the local partition's bytes per offset, or
+	// for a mirror from the size of the records it copied so far).
 	LagBytes int64 `json:"lag_bytes"`
 	// OldestAge is how old the oldest record not yet copied is, by its
-	// timestamp (0 without lag or when unknown).
+	// timestamp (0 without lag or when unknown, as for a mirror).
 	OldestAge time.Duration `json:"oldest_age"`
 	// AtRisk is set while the backlog nears what the source's retention
 	// keeps (retention.ms or retention.bytes): records may be deleted
-	// before they are copied.
+	// before they are copied. Only a copier that knows the source's
+	// retention sets it (package forward's Forwarder).
 	AtRisk bool `json:"at_risk"`
 	// LostRecords counts the offsets retention deleted at the source
 	// before they were copied, since the process started.

@@ -272,14 +272,14 @@ func TestMirrorRandomStops(t *testing.T) {
 		if rng.IntN(2) == 0 {
 			m.crash.Store(true) // as a crash: the remote commit lags behind the local log
 		}
-		require.NoError(t, m.Close())
+		require.NoError(t, m.Close(ctx))
 	}
 	close(stop)
 	<-done
 	m, err := NewMirror(b, MirrorConfig{Topics: []string{"t"}, ClientOptions: clientOpts(seeds)})
 	require.NoError(t, err)
 	require.NoError(t, m.Flush(ctx))
-	require.NoError(t, m.Close())
+	require.NoError(t, m.Close(ctx))
 	require.Equal(t, int(produced.Load()), requireMirrored(t, b, seeds, "t"))
 }
 
@@ -302,6 +302,6 @@ func TestMirrorClusterRestart(t *testing.T) {
 	}
 	produceRemote(t, rf.seeds(), "t", 2, seq, 100)
 	require.NoError(t, m.Flush(ctx))
-	require.NoError(t, m.Close())
+	require.NoError(t, m.Close(ctx))
 	require.Equal(t, 2*(seq+100), requireMirrored(t, b, rf.seeds(), "t"))
 }

@@ -52,6 +52,15 @@
 // before it notices the connection closed, so this takes a delayed packet,
 // not a crash alone. A clean Close flushes what it sent first.
 //
+// What the copy cannot keep: a remote topic with message.timestamp.type
+// LogAppendTime (or a local one, for Mirror) stamps its own timestamps; keep
+// CreateTime, the default, on the destination. Mirror reads committed
+// records only (read_committed), so transaction markers and aborted records
+// leave gaps in the remote offsets that the local partition does not have
+// (the OffsetHeader maps each record back). Partition counts are taken when a
+// session starts: partitions added to the source later are refused
+// (ErrPartitionMismatch) until the destination has as many.
+//
 // # Outages and retention
 //
 // While the cluster is unreachable the local log keeps accepting writes:
@@ -72,7 +81,24 @@
 // Both register with the broker (commitlog.Broker.RegisterForwarder): their
 // per-partition lag in records and bytes is part of Broker.Stats
 // (Stats.Forwarders) and of Broker.WritePrometheus
-// (commitlog_forward_lag_records, commitlog_forward_lag_bytes, ...).
+// (commitlog_forward_lag_records, commitlog_forward_lag_bytes,
+// commitlog_forward_oldest_unforwarded_age_seconds,
+// commitlog_forward_retention_at_risk, commitlog_forward_lost_records_total).
+// Forwarder's lag in bytes is estimated from the local partition's bytes per
+// offset; Mirror's from the records it copied so far, and Mirror reports no
+// age or risk (it does not know the cluster's retention).
+//
+// # Use
+//
+//	f, err := forward.New(b, forward.Config{
+//		Topics:        []string{"readings"},
+//		ClientOptions: []kgo.Opt{kgo.SeedBrokers("kafka:9092")},
+//	})
+//	...
+//	defer f.Close(ctx) // before b.Close
+//
+// Flush waits until everything written before it is in the cluster and
+// checkpointed; Err reports the failure the copier is retrying after.
 //
 // # Tests
 //

@@ -66,8 +66,9 @@ type Mirror struct {
 	unreg  func()
 	once   sync.Once
 
-	parts atomic.Pointer[[]*mirPart] // set by the first session that reaches the cluster
-	crash atomic.Bool                // tests: commit nothing more, as after a crash
+	parts   atomic.Pointer[[]*mirPart]      // set by the first session that reaches the cluster
+	crash   atomic.Bool                     // tests: commit nothing more, as after a crash
+	closing atomic.Pointer[context.Context] // Close's ctx, which bounds the last commit
 
 	mu      sync.Mutex // guards fatal, lastErr
 	fatal   error
@@ -209,8 +210,12 @@ func (m *Mirror) session() (progressed bool, err error) {
 	defer func() {
 		cancel()
 		wg.Wait()
-		// A last commit, bounded: the local tail covers it if it fails.
+		// A last commit, bounded by Close's ctx (or a second after a
+		// failure): the local tail covers it if it does not get through.
 		cctx, ccancel := context.WithTimeout(context.Background(), time.Second)
+		if c := m.closing.Load(); c != nil {
+			cctx, ccancel = context.WithCancel(*c)
+		}
 		m.commit(cctx, adm, parts)
 		ccancel()
 		for _, mp := range parts {
@@ -528,12 +533,13 @@ func (m *Mirror) stopped() error {
 	return fmt.Errorf("forward: %w", commitlog.ErrClosed)
 }
 
-// Close stops the mirror, commits its positions (best effort: the local
-// tail covers them) and unregisters it from the broker. It returns the error
-// that stopped the mirror, if any; it is idempotent. Close it before the
-// broker.
-func (m *Mirror) Close() error {
+// Close stops the mirror, commits its positions within ctx (best effort:
+// the local tail covers them) and unregisters it from the broker. It
+// returns the error that stopped the mirror, if any; it is idempotent.
+// Close it before the broker.
+func (m *Mirror) Close(ctx context.Context) error {
 	m.once.Do(func() {
+		m.closing.Store(&ctx)
 		m.cancel()
 		<-m.done
 		m.unreg()

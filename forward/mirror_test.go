@@ -28,8 +28,8 @@ func TestMirrorBasic(t *testing.T) {
 	s := b.Stats()
 	require.Len(t, s.Forwarders, 1)
 	require.Equal(t, commitlog.ForwardIn, s.Forwarders[0].Direction)
-	require.NoError(t, m.Close())
-	require.NoError(t, m.Close())
+	require.NoError(t, m.Close(ctx))
+	require.NoError(t, m.Close(ctx))
 	require.Equal(t, 3*400, requireMirrored(t, b, seeds, "events"))
 	tp, err := b.Topic("events")
 	require.NoError(t, err)
@@ -48,5 +48,5 @@ func TestMirrorPartitionMismatch(t *testing.T) {
 	require.NoError(t, err)
 	err = m.Flush(ctx)
 	require.True(t, errors.Is(err, ErrPartitionMismatch), "%v", err)
-	require.True(t, errors.Is(m.Close(), ErrPartitionMismatch))
+	require.True(t, errors.Is(m.Close(ctx), ErrPartitionMismatch))
 }

@@ -96,7 +96,7 @@ func TestMirrorRemoteLoss(t *testing.T) {
 	m, err := NewMirror(b, cfg)
 	require.NoError(t, err)
 	require.NoError(t, m.Flush(ctx))
-	require.NoError(t, m.Close())
+	require.NoError(t, m.Close(ctx))
 
 	produceRemote(t, seeds, "t", 1, 100, 100)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
@@ -114,7 +114,7 @@ func TestMirrorRemoteLoss(t *testing.T) {
 	s := b.Stats().Forwarders[0].Partitions[0]
 	require.Equal(t, int64(50), s.LostRecords)
 	require.Equal(t, int64(0), s.LagRecords)
-	require.NoError(t, m.Close())
+	require.NoError(t, m.Close(ctx))
 	local, _ := localRecords(t, b, "t", 0)
 	local = splitSource(t, local)
 	require.Len(t, local, 150)

@@ -98,6 +98,6 @@ func TestMirrorSIGKILL(t *testing.T) {
 	m, err := NewMirror(b, MirrorConfig{Topics: []string{"t"}, ClientOptions: clientOpts(seeds)})
 	require.NoError(t, err)
 	require.NoError(t, m.Flush(ctx))
-	require.NoError(t, m.Close())
+	require.NoError(t, m.Close(ctx))
 	require.Equal(t, int(produced.Load()), requireMirrored(t, b, seeds, "t"))
 }
