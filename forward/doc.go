@@ -42,7 +42,10 @@
 // else) are ignored when reconciling: the copier looks further back for its
 // own last record. They are not an error, but they interleave with the copied
 // records, so the destination no longer equals the source: give each copier
-// its destination partitions to itself.
+// its destination partitions to itself. (Forwarder's reconciliation also
+// reads each remote partition up to its end offset: one that ends in a
+// transaction marker, which only a transactional producer writes and the
+// forwarder never does, keeps it reading until Close.)
 //
 // One window remains for Forwarder, inherent to Kafka's idempotent producer
 // (its producer id does not survive a process): a produce request that a
