@@ -542,14 +542,18 @@ func (sp *sessPart) step(cl *kgo.Client, it *record.Iterator) error {
 // compressed, and into c's slabs otherwise.
 func (fp *fwdPart) decode(it *record.Iterator, c *chunk, from int64) (int64, error) {
 	end := from
+	// A walk over the batch headers sizes the records (record.Batches
+	// below checks each batch, CRC included, before its records are used).
 	n := 0
-	if err := record.Batches(c.buf, func(h *record.BatchHeader, _ []byte) error {
+	for b := c.buf; len(b) >= record.HeaderSize; {
+		h, err := record.ParseHeader(b)
+		if err != nil || h.Size() > len(b) {
+			break
+		}
 		if !h.IsControl() {
 			n += int(h.NumRecords)
 		}
-		return nil
-	}); err != nil {
-		return 0, fmt.Errorf("forward: reading %s/%d at %d: %w", fp.topic, fp.id, from, err)
+		b = b[h.Size():]
 	}
 	if cap(c.recs) < n {
 		c.recs = make([]kgo.Record, 0, n)
