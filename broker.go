@@ -31,6 +31,9 @@ type Broker struct {
 	err    error
 	coord  coordinatorSlot // the consumer group coordinator (client.go)
 
+	// forwarders are the registered store-and-forward processes (forwardstats.go).
+	forwarders forwarderSet
+
 	// Guarded by adminM (and written by load before Open returns).
 	deleted  map[string]int32 // deleted topics whose directories may remain: name -> partitions
 	lastMeta []byte           // the committed meta.json, kept as meta.json.prev when replaced

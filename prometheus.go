@@ -38,6 +38,11 @@ func (b *Broker) WritePrometheus(w io.Writer) error {
 		fetchL  = metric{"commitlog_fetch_latency_seconds", "Fetch latency percentiles over the last one to two minutes.", "gauge"}
 		lag     = metric{"commitlog_consumer_group_lag", "High watermark minus committed offset.", "gauge"}
 		members = metric{"commitlog_consumer_group_members", "Members of the group.", "gauge"}
+		fwdLag  = metric{"commitlog_forward_lag_records", "Offsets of the source partition not yet copied by a forwarder (package forward).", "gauge"}
+		fwdLagB = metric{"commitlog_forward_lag_bytes", "Bytes of the source partition not yet copied by a forwarder, estimated.", "gauge"}
+		fwdAge  = metric{"commitlog_forward_oldest_unforwarded_age_seconds", "Age of the oldest record not yet copied by a forwarder.", "gauge"}
+		fwdRisk = metric{"commitlog_forward_retention_at_risk", "1 while a forwarder's backlog nears the source's retention.", "gauge"}
+		fwdLost = metric{"commitlog_forward_lost_records_total", "Offsets deleted by retention at the source before a forwarder copied them.", "counter"}
 	)
 	for _, t := range s.Topics {
 		for _, p := range t.Partitions {
@@ -68,6 +73,20 @@ func (b *Broker) WritePrometheus(w io.Writer) error {
 		gauge(members, `group=`+promLabel(g.Group), float64(g.Members))
 		for _, pl := range g.Lag {
 			gauge(lag, fmt.Sprintf(`group=%s,topic=%s,partition="%d"`, promLabel(g.Group), promLabel(pl.Topic), pl.Partition), float64(pl.Lag))
+		}
+	}
+	for _, f := range s.Forwarders {
+		for _, p := range f.Partitions {
+			l := fmt.Sprintf(`forwarder=%s,direction=%s,topic=%s,partition="%d"`, promLabel(f.Name), promLabel(f.Direction), promLabel(p.Topic), p.Partition)
+			gauge(fwdLag, l, float64(p.LagRecords))
+			gauge(fwdLagB, l, float64(p.LagBytes))
+			gauge(fwdAge, l, p.OldestAge.Seconds())
+			risk := 0.0
+			if p.AtRisk {
+				risk = 1
+			}
+			gauge(fwdRisk, l, risk)
+			gauge(fwdLost, l, float64(p.LostRecords))
 		}
 	}
 	return pw.flush()

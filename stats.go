@@ -18,6 +18,9 @@ type Stats struct {
 	Topics []TopicStats `json:"topics"`
 	// Groups comes from the consumer group coordinator, when one runs.
 	Groups []GroupStats `json:"groups,omitempty"`
+	// Forwarders comes from the store-and-forward processes registered
+	// with RegisterForwarder (package forward).
+	Forwarders []ForwarderStats `json:"forwarders,omitempty"`
 }
 
 // Throughput is what flows through a partition, a topic or the broker.
@@ -170,6 +173,7 @@ func (b *Broker) Stats() Stats {
 	if gc := b.coordinator(); gc != nil {
 		s.Groups = gc.GroupStats()
 	}
+	s.Forwarders = b.forwarderStats()
 	return s
 }
 

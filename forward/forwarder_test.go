@@ -1,0 +1,101 @@
+package forward
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/commitlog-go/commitlog"
+)
+
+func TestForwardBasic(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	fc := newFake(t)
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	_, err := b.CreateTopic("orders", commitlog.TopicConfig{Partitions: 3})
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for p := int32(0); p < 3; p++ {
+		appendLocal(t, b, "orders", p, 0, 300+int(p)*50, rng)
+	}
+	f, err := New(b, Config{Topics: []string{"orders"}, ClientOptions: []kgo.Opt{kgo.SeedBrokers(fc.ListenAddrs()...)}})
+	require.NoError(t, err)
+	require.NoError(t, f.Flush(ctx))
+	// More while running.
+	for p := int32(0); p < 3; p++ {
+		appendLocal(t, b, "orders", p, 1000, 100, rng)
+	}
+	require.NoError(t, f.Flush(ctx))
+	s := b.Stats()
+	require.Len(t, s.Forwarders, 1)
+	require.Equal(t, int64(0), s.Forwarders[0].LagRecords)
+	require.Len(t, s.Forwarders[0].Partitions, 3)
+	require.NoError(t, f.Close(ctx))
+	require.NoError(t, f.Close(ctx), "Close is idempotent")
+	require.Empty(t, b.Stats().Forwarders, "Close unregisters")
+	require.Equal(t, 3*400+50+100, requireForwarded(t, b, fc.ListenAddrs(), "orders"))
+}
+
+func TestForwardPartitionMismatch(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	fc := newFake(t, kfakeSeed(2, "t"))
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 3})
+	require.NoError(t, err)
+	appendLocal(t, b, "t", 0, 0, 10, rand.New(rand.NewPCG(1, 1)))
+	f, err := New(b, Config{Topics: []string{"t"}, ClientOptions: []kgo.Opt{kgo.SeedBrokers(fc.ListenAddrs()...)}})
+	require.NoError(t, err)
+	err = f.Flush(ctx)
+	require.True(t, errors.Is(err, ErrPartitionMismatch), "%v", err)
+	require.ErrorContains(t, err, "3 partitions here, 2 in the cluster")
+	require.True(t, errors.Is(f.Close(ctx), ErrPartitionMismatch))
+}
+
+func TestForwardConfigErrors(t *testing.T) {
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	seeds := []kgo.Opt{kgo.SeedBrokers("127.0.0.1:1")}
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want error
+	}{
+		{"no topics", Config{ClientOptions: seeds}, ErrNoTopics},
+		{"no client options", Config{Topics: []string{"x"}}, commitlog.ErrInvalidConfig},
+		{"unknown topic", Config{Topics: []string{"x"}, ClientOptions: seeds}, commitlog.ErrUnknownTopic},
+		{"bad ratio", Config{Topics: []string{"x"}, ClientOptions: seeds, RetentionWarnRatio: 2}, commitlog.ErrInvalidConfig},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(b, tc.cfg)
+			require.True(t, errors.Is(err, tc.want), "%v", err)
+		})
+	}
+}
+
+// A forwarded topic deleted locally stops the sessions (retried, logged)
+// without spinning, and Close still returns.
+func TestForwardTopicDeleted(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	fc := newFake(t)
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 2})
+	require.NoError(t, err)
+	appendLocal(t, b, "t", 0, 0, 10, rand.New(rand.NewPCG(1, 1)))
+	f, err := New(b, Config{Topics: []string{"t"}, ClientOptions: clientOpts(fc.ListenAddrs())})
+	require.NoError(t, err)
+	require.NoError(t, f.Flush(ctx))
+	require.NoError(t, b.DeleteTopic("t"))
+	require.Eventually(t, func() bool { return errors.Is(f.Err(), commitlog.ErrUnknownTopic) }, 20*time.Second, 5*time.Millisecond, "%v", f.Err())
+	require.NoError(t, f.Close(ctx))
+}
