@@ -1397,3 +1397,37 @@ func (d *kconsumer) flush(ctx context.Context) error {
 		}
 	}
 }
+
+// EndOffsets is kadm ListEndOffsets (ListOffsets with the latest
+// timestamp: the high watermark) of the topics of tps, on the cluster's
+// admin client, under ctx (and the consumer's close).
+func (d *kconsumer) EndOffsets(ctx context.Context, tps []tp) (map[tp]int64, error) {
+	out := make(map[tp]int64, len(tps))
+	if len(tps) == 0 {
+		return out, nil
+	}
+	var topics []string
+	for _, t := range tps {
+		if !slices.Contains(topics, t.Topic) {
+			topics = append(topics, t.Topic)
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer context.AfterFunc(d.closedCtx(), cancel)()
+	defer cancel()
+	lo, err := d.cluster.Admin().ListEndOffsets(ctx, topics...)
+	if err != nil {
+		return nil, consumerErr("end offsets", err)
+	}
+	for _, t := range tps {
+		o, ok := lo.Lookup(t.Topic, t.Partition)
+		switch {
+		case !ok:
+			return nil, missingPartition("end offsets", lo, t)
+		case o.Err != nil:
+			return nil, consumerErr("end offsets of "+t.String(), o.Err)
+		}
+		out[t] = o.Offset
+	}
+	return out, nil
+}
