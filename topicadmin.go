@@ -186,3 +186,8 @@ func (p *Partition) OffsetOfMaxTimestamp() (offset, timestamp int64, found bool,
 	}
 	return offset, timestamp, found, nil
 }
+
+// TopicSettingNames returns the Kafka names of the topic settings
+// ParseTopicConfig and AlterTopicConfig take with a value of their own,
+// in the README's order.
+func TopicSettingNames() []string { return topicSettings.Names() }
