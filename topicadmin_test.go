@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/commitlog-go/commitlog/record"
+	"github.com/commitlog-go/commitlog/vfs"
 )
 
 // segmentedTopic creates topic "t" with one partition whose segments hold
@@ -222,4 +223,26 @@ func TestAlterTopicConfig(t *testing.T) {
 	// A compacted topic keeps compacting.
 	_, err = b.AlterTopicConfig("t", map[string]*string{"cleanup.policy": new("delete")})
 	require.ErrorIs(t, err, ErrInvalidConfig)
+}
+
+// TestDeleteRecordsSurvivesPowerCut: once DeleteRecordsBefore returns, a
+// power cut (no Close, unsynced pages lost) keeps the new log start, and
+// the records up to it (fsynced first) are there.
+func TestDeleteRecordsSurvivesPowerCut(t *testing.T) {
+	m := vfs.NewMem()
+	b, err := Open("/data", WithFS(m), WithoutExpvar(), WithMaintenanceInterval(0))
+	require.NoError(t, err)
+	p := segmentedTopic(t, b, TopicConfig{}, 1000, 1000, 1000)
+	start, err := p.DeleteRecordsBefore(-1)
+	require.NoError(t, err)
+	require.Equal(t, int64(30), start)
+	after := m.Crash(nil)
+	_ = b.Close()
+
+	b2, err := Open("/data", WithFS(after), WithoutExpvar(), WithMaintenanceInterval(0))
+	require.NoError(t, err)
+	defer b2.Close()
+	p = mustPartition(t, b2, "t", 0)
+	require.Equal(t, int64(30), p.LogStartOffset())
+	require.Equal(t, int64(30), p.HighWatermark())
 }

@@ -83,6 +83,7 @@ type (
 //	CommitAsync      the driver's commit goroutine, in order, with CommitSync's writes
 //	Committed        kadm FetchOffsets
 //	OffsetsForTimes  kadm ListOffsetsAfterMilli, one request per distinct time; nil where no record is at or after it
+//	EndOffsets       kadm ListEndOffsets (the high watermark) of any partitions; Lag is the Consumer's, from Position and EndOffsets
 //	MemberID         GroupMetadata
 //	Close            final commit, OnPartitionsRevoked, queued commits, then kgo's Close, which leaves the group
 func (c *Cluster) OpenConsumerDriver(cfg consumer.Config) (consumer.Driver, error) {

@@ -286,9 +286,17 @@ func adminGroupLifecycle(t *testing.T, env *Env) {
 	require.NotContains(t, groups, "g")
 
 	b = env.Restart(t, b)
-	offs, err = newAdmin(t, b).CommittedOffsets(ctx, "g")
+	a = newAdmin(t, b)
+	offs, err = a.CommittedOffsets(ctx, "g")
 	require.NoError(t, err)
 	require.Empty(t, offs, "the deletion is durable")
+
+	// The id can be used again: a new group.
+	joinedMember(t, b, "g", "gl")
+	d, err = a.DescribeGroup(ctx, "g")
+	require.NoError(t, err)
+	require.Len(t, d.Members, 1)
+	require.Equal(t, int64(6), d.TotalLag, "nothing committed: from the log start")
 }
 
 func adminResetOffsets(t *testing.T, env *Env) {
