@@ -126,10 +126,21 @@ func (c *Coordinator) ResetOffsets(groupID string, offsets map[TopicPartition]Of
 	if len(g.members) > 0 {
 		return fmt.Errorf("consumer: reset offsets of group %s: %d members: %w", groupID, len(g.members), ErrGroupNotEmpty)
 	}
-	if err := c.validateCommit(groupID, offsets); err != nil {
-		return err
+	err := c.validateCommit(groupID, offsets)
+	if err == nil {
+		err = c.offsets.commit(groupID, offsets)
 	}
-	return c.offsets.commit(groupID, offsets)
+	if err != nil && g.generation == 0 && len(c.offsets.fetch(groupID, nil)) == 0 {
+		// A group this call made: no trace of a failed reset is left
+		// (ListGroups would list it).
+		g.deleted = true
+		c.mu.Lock()
+		if c.groups[groupID] == g {
+			delete(c.groups, groupID)
+		}
+		c.mu.Unlock()
+	}
+	return err
 }
 
 // remove writes a tombstone for each of the group's committed offsets,
