@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/commitlog-go/commitlog"
 	"github.com/commitlog-go/commitlog/consumer"
@@ -85,6 +86,9 @@ func (e embedded) DeleteRecords(_ context.Context, topic string, before map[int3
 	t, err := e.b.Topic(topic)
 	if err != nil {
 		return nil, err
+	}
+	if policy := t.Config().CleanupPolicy; !strings.Contains(policy, commitlog.CleanupDelete) {
+		return nil, deleteRecordsPolicyError(topic, policy)
 	}
 	out := make(map[int32]int64, len(before))
 	for _, id := range slices.Sorted(maps.Keys(before)) {

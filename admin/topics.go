@@ -144,7 +144,9 @@ func (c *Client) AlterTopicConfig(ctx context.Context, name string, changes map[
 // records below become unreadable and their space is freed, durably. -1
 // means the high watermark. It returns each partition's new log start
 // offset (its low watermark). An offset above the high watermark is an
-// error wrapping commitlog.ErrOffsetOutOfRange; an unknown topic or
+// error wrapping commitlog.ErrOffsetOutOfRange; a topic whose
+// cleanup.policy lacks delete (compact only) commitlog.ErrInvalidConfig,
+// as Kafka refuses it; an unknown topic or
 // partition ErrUnknownTopic or ErrUnknownPartition. Partitions are
 // processed independently: on an error, those before it may have moved.
 func (c *Client) DeleteRecords(ctx context.Context, topic string, before map[int32]int64) (map[int32]int64, error) {
@@ -173,6 +175,12 @@ func (c *Client) ListOffsetsAt(ctx context.Context, topic string, spec OffsetSpe
 		return nil, fmt.Errorf("admin: list offsets of %s: spec %d: %w", topic, spec, commitlog.ErrInvalidConfig)
 	}
 	return c.drv.ListOffsetsAt(ctx, topic, spec)
+}
+
+// deleteRecordsPolicyError is DeleteRecords' error on a topic whose
+// cleanup.policy lacks delete, as Kafka refuses it (POLICY_VIOLATION).
+func deleteRecordsPolicyError(topic, policy string) error {
+	return fmt.Errorf("admin: delete records of %s: cleanup.policy %s: records can only be deleted from a topic whose policy includes delete: %w", topic, policy, commitlog.ErrInvalidConfig)
 }
 
 func checkNotInternal(op, topic string) error {

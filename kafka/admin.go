@@ -44,7 +44,9 @@ import (
 //	                      by commitlog's settings table (min.insync.replicas is the
 //	                      brokers'); unlike the embedded broker, Kafka lets a compacted
 //	                      topic go back to cleanup.policy delete
-//	DeleteRecords      -> kadm DeleteRecords (-1: the high watermark), after a ListOffsets
+//	DeleteRecords      -> kadm DeleteRecords (-1: the high watermark), after a
+//	                      DescribeTopicConfigs that refuses a policy without delete
+//	                      (POLICY_VIOLATION on Kafka, not on kfake) and a ListOffsets
 //	                      that finds unknown partitions and answers offsets at or below
 //	                      the log start with it unsent, as a Kafka broker leaves them
 //	                      (kfake refuses them)

@@ -133,6 +133,19 @@ func (d adminDriver) DeleteRecords(ctx context.Context, topic string, before map
 	if err != nil {
 		return nil, err
 	}
+	// Kafka refuses a topic whose policy lacks delete (POLICY_VIOLATION);
+	// not every broker does (kfake), so it is checked here.
+	rcs, err := d.adm.DescribeTopicConfigs(ctx, topic)
+	if err != nil {
+		return nil, mapErr(what, err)
+	}
+	if rc, err := rcs.On(topic, nil); err == nil && rc.Err == nil {
+		for _, c := range rc.Configs {
+			if c.Key == "cleanup.policy" && c.Value != nil && !strings.Contains(*c.Value, commitlog.CleanupDelete) {
+				return nil, fmt.Errorf("kafka: %s: cleanup.policy %s: records can only be deleted from a topic whose policy includes delete: %w", what, *c.Value, commitlog.ErrInvalidConfig)
+			}
+		}
+	}
 	var os kadm.Offsets
 	out := make(map[int32]int64, len(before))
 	for _, id := range slices.Sorted(maps.Keys(before)) {

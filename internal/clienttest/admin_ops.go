@@ -136,6 +136,7 @@ func adminDeleteRecords(t *testing.T, env *Env) {
 	createTopic(t, b, "dr", 2)
 	produceN(t, b, "dr", 0, 10)
 	produceN(t, b, "dr", 1, 3)
+	createTopicWith(t, b, "compacted", commitlog.TopicConfig{CleanupPolicy: commitlog.CleanupCompact})
 
 	low, err := a.DeleteRecords(ctx, "dr", map[int32]int64{0: 4, 1: -1})
 	require.NoError(t, err)
@@ -160,6 +161,7 @@ func adminDeleteRecords(t *testing.T, env *Env) {
 		{"unknown partition", "dr", map[int32]int64{7: 1}, commitlog.ErrUnknownPartition},
 		{"unknown topic", "nosuch", map[int32]int64{0: 1}, commitlog.ErrUnknownTopic},
 		{"internal topic", "__consumer_offsets", map[int32]int64{0: 1}, commitlog.ErrInvalidTopic},
+		{"compacted topic", "compacted", map[int32]int64{0: 0}, commitlog.ErrInvalidConfig},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := a.DeleteRecords(ctx, tc.topic, tc.before)
