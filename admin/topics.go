@@ -71,7 +71,9 @@ const (
 	// Earliest: the log start offset.
 	Earliest OffsetSpec = -2
 	// MaxTimestamp: the record with the largest timestamp, the first one
-	// on ties (KIP-734).
+	// on ties (KIP-734). The embedded broker only counts the records from
+	// the log start offset on; a Kafka broker may answer with a record
+	// DeleteRecords has put below it (its segment still holds it).
 	MaxTimestamp OffsetSpec = -3
 )
 
