@@ -155,7 +155,7 @@ func (b *Broker) step(name string) error {
 func (b *Broker) writeMeta(topics map[string]*Topic, deleted map[string]int32, override ...topicChange) (committed bool, err error) {
 	meta := metadata{Version: metaVersion, Topics: map[string]topicMeta{}}
 	for name, t := range topics {
-		meta.Topics[name] = topicMeta{Partitions: t.NumPartitions(), Config: t.cfg.Settings()}
+		meta.Topics[name] = topicMeta{Partitions: t.NumPartitions(), Config: t.cfg.Load().Settings()}
 	}
 	for _, o := range override {
 		tm := meta.Topics[o.name]
@@ -339,7 +339,8 @@ func (b *Broker) createTopic(name string, cfg TopicConfig) (*Topic, error) {
 	if err := b.writeCheckpoints(); err != nil {
 		return nil, fmt.Errorf("commitlog: create topic %s: %w", name, err)
 	}
-	t := &Topic{name: name, cfg: cfg, broker: b}
+	t := &Topic{name: name, broker: b}
+	t.cfg.Store(&cfg)
 	parts, err := b.createPartitions(name, 0, cfg.Partitions, cfg)
 	if err != nil {
 		return nil, err
@@ -406,7 +407,7 @@ func (b *Broker) AddPartitions(name string, total int32) error {
 	if err := b.writeCheckpoints(); err != nil {
 		return fmt.Errorf("commitlog: add partitions to %s: %w", name, err)
 	}
-	added, err := b.createPartitions(name, int32(len(old)), total, t.cfg)
+	added, err := b.createPartitions(name, int32(len(old)), total, *t.cfg.Load())
 	if err != nil {
 		return err
 	}

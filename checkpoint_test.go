@@ -219,8 +219,10 @@ func TestDamagedCheckpointFileIsCorrupt(t *testing.T) {
 }
 
 // TestDamagedLogStartRemovesNothing: a log start offset that is no
-// segment's base offset is damage (retention only ever moves the start to
-// a segment boundary), so Open refuses it and removes no segment.
+// segment's base offset removes no segment (retention only ever moves the
+// start to a segment boundary; DeleteRecordsBefore, which may put it
+// inside one, removes the segments below it itself): Open only hides the
+// records below it. One past the log end is damage: Open refuses it.
 func TestDamagedLogStartRemovesNothing(t *testing.T) {
 	dir := t.TempDir()
 	b, _ := checkpointFixture(t, dir, 80)
@@ -230,9 +232,17 @@ func TestDamagedLogStartRemovesNothing(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, LogStartOffsetCheckpointFile),
 		encodeCheckpoint(map[topicPartition]int64{{"t", 0}: start + 1}), 0o644))
+	b, err = Open(dir, WithoutExpvar())
+	require.NoError(t, err)
+	require.Equal(t, start+1, mustPartition(t, b, "t", 0).LogStartOffset())
+	require.NoError(t, b.Close())
+	require.Equal(t, logs, segmentLogs(t, dir), "no segment removed")
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, LogStartOffsetCheckpointFile),
+		encodeCheckpoint(map[topicPartition]int64{{"t", 0}: 1 << 40}), 0o644))
 	_, err = Open(dir, WithoutExpvar())
 	require.ErrorIs(t, err, ErrCorrupt)
-	require.ErrorContains(t, err, "no segment's base offset")
+	require.ErrorContains(t, err, "past the log end offset")
 	require.Equal(t, logs, segmentLogs(t, dir), "no segment removed")
 }
 

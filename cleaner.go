@@ -93,7 +93,7 @@ func (b *Broker) cleanRound(ctx context.Context, c *log.Cleaner) {
 		var best *Partition
 		var bestState log.CleanerState
 		for _, t := range *b.topics.Load() {
-			if t.deleted.Load() || !t.cfg.Compacted() {
+			if t.deleted.Load() || !t.Compacted() {
 				continue
 			}
 			for _, p := range t.Partitions() {

@@ -152,7 +152,8 @@ func (b *Broker) load() error {
 			return fmt.Errorf("commitlog: %s: topic %q: %w", metaPath, name, err)
 		}
 		cfg = cfg.withDefaults()
-		t := &Topic{name: name, cfg: cfg, broker: b}
+		t := &Topic{name: name, broker: b}
+		t.cfg.Store(&cfg)
 		parts := make([]*Partition, 0, tm.Partitions)
 		t.parts.Store(&parts)
 		topics[name] = t

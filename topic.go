@@ -8,7 +8,7 @@ import (
 // Topic is a named, partitioned log. Its methods take no lock.
 type Topic struct {
 	name    string
-	cfg     TopicConfig
+	cfg     atomic.Pointer[TopicConfig] // defaults filled in; replaced whole by AlterTopicConfig
 	broker  *Broker
 	parts   atomic.Pointer[[]*Partition]
 	deleted atomic.Bool
@@ -23,7 +23,7 @@ func (t *Topic) Name() string { return t.name }
 // the caller's own: writing through them changes nothing in the topic.
 // Partitions is the current count, which AddPartitions raises.
 func (t *Topic) Config() TopicConfig {
-	c := t.cfg.clone() // filled in by CreateTopic and Open
+	c := t.cfg.Load().clone() // filled in by CreateTopic and Open
 	c.Partitions = t.NumPartitions()
 	return c
 }
@@ -31,11 +31,11 @@ func (t *Topic) Config() TopicConfig {
 // MaxMessageBytes is the topic's max.message.bytes, the largest batch it
 // accepts: *Config().MaxMessageBytes without the copy, for a producer's
 // every send.
-func (t *Topic) MaxMessageBytes() int { return *t.cfg.MaxMessageBytes }
+func (t *Topic) MaxMessageBytes() int { return *t.cfg.Load().MaxMessageBytes }
 
 // Compacted reports whether the topic's cleanup.policy includes compact:
 // Config().Compacted() without the copy.
-func (t *Topic) Compacted() bool { return t.cfg.Compacted() }
+func (t *Topic) Compacted() bool { return t.cfg.Load().Compacted() }
 
 // Deleted reports whether the topic has been deleted.
 func (t *Topic) Deleted() bool { return t.deleted.Load() }

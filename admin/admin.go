@@ -1,18 +1,28 @@
 // Package admin is commitlog's administration client, modelled on Kafka's
-// Admin client: it owns the management of topics (create, delete, add
-// partitions, list), the listing of partition offsets (earliest and
-// latest), and the inspection of consumer groups (list them, read their
-// committed offsets), on every backend: the embedded *commitlog.Broker, or
-// a Kafka cluster (package kafka). Reading and writing records belong to
-// packages consumer and producer; the group protocol itself to consumer.
+// Admin client and its command-line tools, on every backend: the embedded
+// *commitlog.Broker, or a Kafka cluster (package kafka). It owns
+//
+//   - topics: create (CreateTopicIfNotExists too), delete, add partitions,
+//     list, describe (partitions with their log start and end offsets,
+//     size and segments; every setting with its source), alter settings
+//     at runtime, delete records before an offset (Kafka's DeleteRecords);
+//   - offsets: ListOffsets (earliest and latest) and ListOffsetsAt with
+//     Kafka's special timestamps (earliest, latest, max-timestamp) or a
+//     time;
+//   - consumer groups: list, describe (state, generation, assignor,
+//     members and their assignments, committed offset, log end offset and
+//     lag per partition), delete, and reset offsets as
+//     kafka-consumer-groups --reset-offsets (a dry-run plan by default).
+//
+// Reading and writing records belong to packages consumer and producer
+// (a consumer's own EndOffsets and Lag too); the group protocol itself to
+// consumer.
 //
 // Every method takes a context and returns errors that wrap commitlog's
 // sentinels the same way on both backends (ErrTopicExists,
-// ErrUnknownTopic, ErrInvalidConfig, ErrInvalidTopic, ErrClosed, ...).
-//
-// The client grows with the API Kafka's Admin offers (describe topics and
-// configs, alter configs, delete records, reset group offsets): each new
-// call is a method of Client and of Driver.
+// ErrUnknownTopic, ErrUnknownPartition, ErrOffsetOutOfRange,
+// ErrInvalidConfig, ErrInvalidTopic, ErrClosed, ErrGroupNotEmpty,
+// ErrUnknownGroup, ...).
 package admin
 
 import (
@@ -55,6 +65,20 @@ type Driver interface {
 	ListOffsets(ctx context.Context, topic string) ([]PartitionOffsets, error)
 	ListGroups(ctx context.Context) ([]string, error)
 	CommittedOffsets(ctx context.Context, group string) (map[TopicPartition]OffsetAndMetadata, error)
+
+	DescribeTopic(ctx context.Context, name string) (TopicDescription, error)
+	// AlterTopicConfig gets changes checked by Client to be non-empty.
+	AlterTopicConfig(ctx context.Context, name string, changes map[string]*string) error
+	// DeleteRecords gets a non-empty map; -1 is the high watermark.
+	DeleteRecords(ctx context.Context, topic string, before map[int32]int64) (map[int32]int64, error)
+	ListOffsetsAt(ctx context.Context, topic string, spec OffsetSpec) ([]ListedOffset, error)
+	// DescribeGroup reports the membership; an unknown group is an error
+	// wrapping ErrUnknownGroup (with State GroupDead).
+	DescribeGroup(ctx context.Context, group string) (GroupInfo, error)
+	DeleteGroup(ctx context.Context, group string) error
+	// ResetOffsets commits offsets for a group without members (else
+	// ErrGroupNotEmpty), the execution of Client.ResetOffsets' plan.
+	ResetOffsets(ctx context.Context, group string, offsets map[TopicPartition]OffsetAndMetadata) error
 }
 
 // DriverOpener is implemented by a commitlog.Backend that is not the

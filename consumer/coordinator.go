@@ -41,7 +41,7 @@ var (
 type Coordinator struct {
 	broker  commitlog.Store
 	offsets *offsetStore
-	mu      sync.Mutex        // guards groups, the table only (each group has its own lock; the two are never held together)
+	mu      sync.Mutex        // guards groups, the table only (each group has its own lock; only DeleteGroup takes this one under a group's, never the reverse)
 	groups  map[string]*group // by group id, made on first use
 	seq     atomic.Int64      // the number of the last member id handed out
 	stop    chan struct{}     // closed by Close: stops run, releases JoinGroup waiters
@@ -97,6 +97,7 @@ type group struct {
 	done       chan struct{} // closed when the current rebalance completes
 	deadline   time.Time     // rebalance timeout
 	counts     map[string]int32
+	deleted    bool // DeleteGroup took it out of the table: a JoinGroup that found it looks again
 }
 
 type member struct {
@@ -157,6 +158,11 @@ func (c *Coordinator) JoinGroup(ctx context.Context, groupID string, req JoinReq
 	}
 	g := c.group(groupID)
 	g.mu.Lock()
+	for g.deleted { // DeleteGroup removed it meanwhile: join the group that replaces it
+		g.mu.Unlock()
+		g = c.group(groupID)
+		g.mu.Lock()
+	}
 	m := g.members[req.MemberID]
 	if m == nil && req.MemberID != "" {
 		g.mu.Unlock()

@@ -62,6 +62,10 @@ type Driver interface {
 	CommitAsync(offsets map[TopicPartition]OffsetAndMetadata, cb func(map[TopicPartition]OffsetAndMetadata, error))
 	Committed(ctx context.Context, tps []TopicPartition) (map[TopicPartition]OffsetAndMetadata, error)
 	OffsetsForTimes(times map[TopicPartition]time.Time) (map[TopicPartition]*OffsetAndTimestamp, error)
+	// EndOffsets is Consumer.EndOffsets of tps (the Consumer passes the
+	// assignment when the application named no partition); Lag is
+	// computed by the Consumer from Position and EndOffsets.
+	EndOffsets(ctx context.Context, tps []TopicPartition) (map[TopicPartition]int64, error)
 	MemberID() (string, int32)
 	Close(ctx context.Context) error
 }

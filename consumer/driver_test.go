@@ -80,6 +80,14 @@ func (d *recordingDriver) OffsetsForTimes(map[TopicPartition]time.Time) (map[Top
 	d.note("OffsetsForTimes")
 	return nil, nil
 }
+func (d *recordingDriver) EndOffsets(_ context.Context, tps []TopicPartition) (map[TopicPartition]int64, error) {
+	d.note("EndOffsets")
+	out := map[TopicPartition]int64{}
+	for _, tp := range tps {
+		out[tp] = 10
+	}
+	return out, nil
+}
 
 func TestNewBackends(t *testing.T) {
 	_, err := New(plainBackend{}, Config{})
@@ -156,10 +164,13 @@ func TestDriverDelegation(t *testing.T) {
 	require.NoError(t, err)
 	_, err = c.OffsetsForTimes(nil)
 	require.NoError(t, err)
+	end, err := c.EndOffsets(ctx, tp)
+	require.NoError(t, err)
+	require.Equal(t, map[TopicPartition]int64{tp: 10}, end)
 	id, gen := c.MemberID()
 	require.Equal(t, "m", id)
 	require.Equal(t, int32(3), gen)
 	require.NoError(t, c.Close(ctx))
 	require.Equal(t, []string{"Subscribe", "Assign", "Assignment", "Poll", "Poll", "Seek", "SeekToBeginning", "SeekToEnd",
-		"Position", "Pause", "Resume", "Paused", "CommitSync", "CommitAsync", "Committed", "OffsetsForTimes", "MemberID", "Close"}, o.drv.calls)
+		"Position", "Pause", "Resume", "Paused", "CommitSync", "CommitAsync", "Committed", "OffsetsForTimes", "EndOffsets", "MemberID", "Close"}, o.drv.calls)
 }

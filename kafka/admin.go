@@ -35,6 +35,35 @@ import (
 //	ListGroups         -> kadm ListGroups (every group type)
 //	CommittedOffsets   -> kadm FetchOffsets (partitions without a commit left out; an
 //	                      unknown group has none)
+//	DescribeTopic      -> ListOffsets above, kadm DescribeTopicConfigs (every config the
+//	                      brokers report; source DYNAMIC_TOPIC_CONFIG is ConfigSet, any
+//	                      other ConfigDefault) and DescribeAllLogDirs (Size: the largest
+//	                      replica's); Segments is -1 (Kafka's protocol does not say)
+//	AlterTopicConfig   -> kadm AlterTopicConfigs (IncrementalAlterConfigs: SET for a
+//	                      value, DELETE for nil), after the changed values are checked
+//	                      by commitlog's settings table (min.insync.replicas is the
+//	                      brokers'); unlike the embedded broker, Kafka lets a compacted
+//	                      topic go back to cleanup.policy delete
+//	DeleteRecords      -> kadm DeleteRecords (-1: the high watermark), after a
+//	                      DescribeTopicConfigs that refuses a policy without delete
+//	                      (POLICY_VIOLATION on Kafka, not on kfake) and a ListOffsets
+//	                      that finds unknown partitions and answers offsets at or below
+//	                      the log start with it unsent, as a Kafka broker leaves them
+//	                      (kfake refuses them)
+//	ListOffsetsAt      -> kadm ListStartOffsets (Earliest), ListEndOffsets (Latest),
+//	                      ListMaxTimestampOffsets (MaxTimestamp, ListOffsets v7 -3),
+//	                      ListOffsetsAfterMilli (At); nothing found lists the end
+//	                      offset, with Found false
+//	DescribeGroup      -> kadm DescribeGroups (State, Protocol, Members with ClientID and
+//	                      their consumer assignments); Generation is -1 (DescribeGroups
+//	                      does not report it); GROUP_ID_NOT_FOUND or Dead is
+//	                      ErrUnknownGroup unless the group has commits (then Empty)
+//	DeleteGroup        -> kadm DeleteGroup (NON_EMPTY_GROUP is ErrGroupNotEmpty,
+//	                      GROUP_ID_NOT_FOUND ErrUnknownGroup)
+//	ResetOffsets       -> DescribeGroup (members: ErrGroupNotEmpty), then kadm
+//	                      CommitOffsets with no member and generation -1 (UNKNOWN_MEMBER_ID
+//	                      or ILLEGAL_GENERATION from a member that joined meanwhile is
+//	                      ErrGroupNotEmpty too)
 //
 // Errors wrap commitlog's sentinels as on the embedded broker
 // (TOPIC_ALREADY_EXISTS is ErrTopicExists, UNKNOWN_TOPIC_OR_PARTITION

@@ -83,6 +83,7 @@ type (
 //	CommitAsync      the driver's commit goroutine, in order, with CommitSync's writes
 //	Committed        kadm FetchOffsets
 //	OffsetsForTimes  kadm ListOffsetsAfterMilli, one request per distinct time; nil where no record is at or after it
+//	EndOffsets       kadm ListEndOffsets (the high watermark) of any partitions; Lag is the Consumer's, from Position and EndOffsets
 //	MemberID         GroupMetadata
 //	Close            final commit, OnPartitionsRevoked, queued commits, then kgo's Close, which leaves the group
 func (c *Cluster) OpenConsumerDriver(cfg consumer.Config) (consumer.Driver, error) {
@@ -1396,4 +1397,38 @@ func (d *kconsumer) flush(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// EndOffsets is kadm ListEndOffsets (ListOffsets with the latest
+// timestamp: the high watermark) of the topics of tps, on the cluster's
+// admin client, under ctx (and the consumer's close).
+func (d *kconsumer) EndOffsets(ctx context.Context, tps []tp) (map[tp]int64, error) {
+	out := make(map[tp]int64, len(tps))
+	if len(tps) == 0 {
+		return out, nil
+	}
+	var topics []string
+	for _, t := range tps {
+		if !slices.Contains(topics, t.Topic) {
+			topics = append(topics, t.Topic)
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer context.AfterFunc(d.closedCtx(), cancel)()
+	defer cancel()
+	lo, err := d.cluster.Admin().ListEndOffsets(ctx, topics...)
+	if err != nil {
+		return nil, consumerErr("end offsets", err)
+	}
+	for _, t := range tps {
+		o, ok := lo.Lookup(t.Topic, t.Partition)
+		switch {
+		case !ok:
+			return nil, missingPartition("end offsets", lo, t)
+		case o.Err != nil:
+			return nil, consumerErr("end offsets of "+t.String(), o.Err)
+		}
+		out[t] = o.Offset
+	}
+	return out, nil
 }

@@ -49,6 +49,8 @@ var errMappings = []errMapping{
 	{kerr.RebalanceInProgress, consumer.ErrRebalanceInProgress},
 	{kerr.InconsistentGroupProtocol, consumer.ErrInconsistentGroupProtocol},
 	{kerr.OffsetMetadataTooLarge, commitlog.ErrRecordTooLarge},
+	{kerr.NonEmptyGroup, consumer.ErrGroupNotEmpty},
+	{kerr.GroupIDNotFound, consumer.ErrUnknownGroup},
 }
 
 // mapErr returns err wrapping both the commitlog sentinel it means (if

@@ -162,11 +162,12 @@ type CleanerState struct {
 // CleanerState measures the log for the cleaner. It takes no lock and
 // reads at most one index entry and a few batch headers.
 func (l *Log) CleanerState() CleanerState {
-	st := CleanerState{Compact: l.cfg.Compact, DeleteHorizon: l.cleanHorizon.Load(), Uncleanable: l.uncleanable.Load()}
+	tun := l.tunes()
+	st := CleanerState{Compact: tun.compact, DeleteHorizon: l.cleanHorizon.Load(), Uncleanable: l.uncleanable.Load()}
 	segs := l.segments()
 	st.FirstDirtyOffset = l.firstDirty(segs)
 	now := l.cfg.Now().UnixMilli()
-	lagLimit := now - max(l.cfg.MinCompactionLag, 0).Milliseconds()
+	lagLimit := now - max(tun.minCompactionLag, 0).Milliseconds()
 	young := false
 	for _, s := range segs[:len(segs)-1] {
 		size := s.Size()
@@ -192,7 +193,7 @@ func (l *Log) CleanerState() CleanerState {
 	}
 	due := st.DeleteHorizon >= 0 && st.DeleteHorizon <= now
 	st.NeedsCleaning = st.Compact && !st.Uncleanable && !l.closed.Load() &&
-		(st.DirtyBytes > 0 && st.DirtyRatio >= max(*l.cfg.MinCleanableDirtyRatio, 0) || due)
+		(st.DirtyBytes > 0 && st.DirtyRatio >= max(tun.minCleanableDirtyRatio, 0) || due)
 	return st
 }
 

@@ -26,6 +26,9 @@ const CleanShutdownFile = ".kafka_cleanshutdown"
 type Log struct {
 	dir string
 	cfg Config
+	// tuned is the copy of the settings read without a lock, which
+	// Reconfigure replaces (reconfigure.go).
+	tuned atomic.Pointer[tunables]
 
 	mu        sync.Mutex         // serialises writers: append, roll, retention, close; guards doomed, unflushed and firstDirt
 	reapMu    sync.Mutex         // serialises reap (the OnStartOffset hook, then file removal)
@@ -94,6 +97,7 @@ func OpenWithInfo(dir string, cfg Config) (*Log, RecoveryInfo, error) {
 		return nil, info, fmt.Errorf("log %s: %w", dir, err)
 	}
 	l := &Log{dir: dir, cfg: cfg}
+	l.tune(&l.cfg)
 	l.flushEnd.L = &l.flushMu
 
 	var err error
@@ -215,6 +219,9 @@ func OpenWithInfo(dir string, cfg Config) (*Log, RecoveryInfo, error) {
 	}
 	l.publish(segs)
 	l.end.Store(max(last.NextOffset(), last.BaseOffset()))
+	if err := l.checkStartInLog(); err != nil {
+		return fail(err)
+	}
 	l.flushed.Store(l.end.Load())
 	l.firstDirt = time.Time{}
 	cp, err := readCheckpoint(fsys, dir)
@@ -269,13 +276,15 @@ func (l *Log) checkStart(bases []int64) ([]int64, error) {
 		return bases, nil
 	}
 	if cp.StartOffset > bases[0] {
-		// Retention moves the log start to a segment's base offset; the
-		// file has no checksum, so a start that is not one is damage, not
-		// a licence to remove segments.
+		// Retention moves the log start to a segment's base offset: the
+		// segments below it are removed. DeleteRecordsBefore may put it
+		// inside a segment; since the file has no checksum, such a start
+		// removes nothing here (only hides the records below it), and
+		// one past the log end is damage (checkStartInLog).
 		k := slices.Index(bases, cp.StartOffset)
 		if k < 0 {
-			return nil, fmt.Errorf("log %s: the checkpointed log start offset %d is no segment's base offset (the segments start at %d): the checkpoint or the segments are damaged (if the broker's log-start-offset-checkpoint is, remove it): %w",
-				l.dir, cp.StartOffset, bases[0], record.ErrCorrupt)
+			k = 0
+			l.start.Store(cp.StartOffset)
 		}
 		for _, base := range bases[:k] {
 			l.cfg.Logger.Info("removing a segment below the checkpointed log start offset (retention stopped by a crash)", "dir", l.dir, "segment", base, "log_start_offset", cp.StartOffset)
@@ -308,9 +317,12 @@ func parseName(name, suffix string) (int64, bool) {
 	return base, err == nil && base >= 0
 }
 
+// publish installs segs; the log start offset moves up to the first
+// one's base offset, never down (DeleteRecordsBefore may have put it
+// inside that segment).
 func (l *Log) publish(segs []*segment.Segment) {
 	l.segs.Store(&segs)
-	l.start.Store(segs[0].BaseOffset())
+	l.start.Store(max(segs[0].BaseOffset(), l.start.Load()))
 }
 
 func (l *Log) segments() []*segment.Segment { return *l.segs.Load() }
@@ -321,11 +333,15 @@ func (l *Log) Dir() string { return l.dir }
 // Config is the log's configuration with defaults filled in. Its
 // pointers are the caller's own: writing through them changes nothing in
 // the log.
-func (l *Log) Config() Config { return l.cfg.clone() }
+func (l *Log) Config() Config {
+	l.mu.Lock() // Reconfigure may be writing it
+	defer l.mu.Unlock()
+	return l.cfg.clone()
+}
 
 // Compacted reports whether the log is compacted (Config.Compact), without
 // the copy Config makes.
-func (l *Log) Compacted() bool { return l.cfg.Compact }
+func (l *Log) Compacted() bool { return l.tunes().compact }
 
 // StartOffset is the log start offset: the first offset still readable.
 func (l *Log) StartOffset() int64 { return l.start.Load() }
@@ -357,8 +373,9 @@ func (l *Log) NumSegments() int { return len(l.segments()) }
 // buffer over. The batch is readable when Append returns; it is durable
 // once FlushedOffset passes it (see Sync and the flush settings).
 func (l *Log) Append(batch []byte) (AppendInfo, error) {
-	if len(batch) > *l.cfg.MaxMessageBytes {
-		return AppendInfo{}, fmt.Errorf("log %s: batch of %d bytes, max.message.bytes is %d: %w", l.dir, len(batch), *l.cfg.MaxMessageBytes, ErrRecordTooLarge)
+	tun := l.tunes()
+	if len(batch) > tun.maxMessageBytes {
+		return AppendInfo{}, fmt.Errorf("log %s: batch of %d bytes, max.message.bytes is %d: %w", l.dir, len(batch), tun.maxMessageBytes, ErrRecordTooLarge)
 	}
 	h, err := record.Check(batch)
 	if err != nil {
@@ -372,7 +389,7 @@ func (l *Log) Append(batch []byte) (AppendInfo, error) {
 	if h.NumRecords < 1 || int64(h.LastOffsetDelta) != int64(h.NumRecords)-1 {
 		return AppendInfo{}, fmt.Errorf("log %s: append: batch of %d records spans %d offsets: %w", l.dir, h.NumRecords, int64(h.LastOffsetDelta)+1, ErrInvalidRecord)
 	}
-	if l.cfg.Compact && !h.IsControl() {
+	if tun.compact && !h.IsControl() {
 		if err := checkKeys(&h, batch); err != nil {
 			return AppendInfo{}, fmt.Errorf("log %s: append: %w", l.dir, err)
 		}

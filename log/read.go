@@ -29,7 +29,7 @@ func (l *Log) ReadUpTo(dst []byte, offset, maxOffset int64, maxBytes int) ([]byt
 			return dst[:0], fmt.Errorf("log %s: %w", l.dir, ErrClosed)
 		}
 		segs := l.segments()
-		start := segs[0].BaseOffset()
+		start := max(segs[0].BaseOffset(), l.start.Load()) // DeleteRecordsBefore moves it inside a segment
 		if offset < start || offset > maxOffset {
 			return dst[:0], fmt.Errorf("log %s: offset %d outside [%d, %d]: %w", l.dir, offset, start, maxOffset, ErrOffsetOutOfRange)
 		}
@@ -69,6 +69,10 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset, timestamp int64, found bool,
 			if errors.Is(err, segment.ErrClosed) && !l.closed.Load() {
 				retry = true
 				break
+			}
+			if err == nil && found && offset < l.start.Load() {
+				// Below a log start DeleteRecordsBefore put inside the segment.
+				return l.offsetForTimestampFrom(ts, l.start.Load(), maxOffset)
 			}
 			if err != nil || found {
 				return offset, timestamp, found, err
