@@ -1,0 +1,116 @@
+package segment
+
+import (
+	"fmt"
+	"runtime/debug"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/commitlog-go/commitlog/record"
+)
+
+// fileMap is a read-only memory map of a segment's .log file (see
+// mapFile): its first len(data) bytes of address range, which may reach
+// past the end of the file. Readers copy from it only bytes below the
+// segment's published size, which the file holds (see readAt).
+type fileMap struct {
+	data []byte
+	// broken is set when a read from the map faulted: the file is shorter
+	// than the segment's batches, cut by something other than the log.
+	// Readers then use ReadAt, which reports the short file too.
+	broken atomic.Bool
+}
+
+// mapped returns the segment's memory map, making it on the first call,
+// or nil when there is none (the file system gives no file descriptor,
+// the platform maps nothing, the map failed or broke). The caller holds a
+// reference (Acquire): the map stays until the last one is released.
+func (s *Segment) mapped() *fileMap {
+	if m := s.fmap.Load(); m != nil {
+		if m.broken.Load() {
+			return nil
+		}
+		return m
+	}
+	if s.mapDone.Load() {
+		return nil
+	}
+	s.mapMu.Lock()
+	defer s.mapMu.Unlock()
+	if !s.mapDone.Load() {
+		if m := mapFile(s.f, int(s.cfg.SegmentBytes)); m != nil {
+			s.fmap.Store(m)
+		}
+		s.mapDone.Store(true)
+	}
+	return s.fmap.Load()
+}
+
+// unmap removes the memory map, if any; closeFiles calls it once no
+// reader holds the segment, and no map is made afterwards.
+func (s *Segment) unmap() error {
+	s.mapMu.Lock()
+	defer s.mapMu.Unlock()
+	s.mapDone.Store(true)
+	m := s.fmap.Swap(nil)
+	if m == nil {
+		return nil
+	}
+	if err := m.unmap(); err != nil {
+		return fmt.Errorf("segment %d: unmap: %w", s.base, err)
+	}
+	return nil
+}
+
+// readAt fills buf with the bytes of the log file at pos. The caller
+// holds a reference (Acquire) and asks only for bytes below the size it
+// loaded (complete batches, in the file). They are copied from the memory
+// map when it covers them, without a system call; otherwise, or on a
+// platform without a map, read with ReadAt.
+//
+// A file shorter than the published size (cut by another process, or
+// damaged) is an error, not a crash: a read from the map that faults
+// returns an error wrapping record.ErrCorrupt, and the segment goes back
+// to ReadAt, which reports the short file as well.
+func (s *Segment) readAt(buf []byte, pos int64) error {
+	if m := s.mapped(); m != nil && pos >= 0 && int64(len(buf)) <= int64(len(m.data))-pos {
+		if copyFromMap(buf, m.data[pos:pos+int64(len(buf))]) {
+			return nil
+		}
+		m.broken.Store(true)
+		return fmt.Errorf("segment %d: reading %d bytes at position %d through its memory map faulted: the file is shorter than its %d bytes of batches: %w",
+			s.base, len(buf), pos, s.size.Load(), record.ErrCorrupt)
+	}
+	if _, err := s.f.ReadAt(buf, pos); err != nil {
+		return s.ioErr(err)
+	}
+	return nil
+}
+
+// copyFromMap copies src, bytes of a memory map, to dst, which is as long,
+// and reports false if reading them faulted (the pages are past the end of
+// the file: SIGBUS), which the runtime turns into a panic for this
+// goroutine while panic-on-fault is set (runtime/debug.SetPanicOnFault,
+// made for reading memory-mapped files). Any other panic goes on.
+func copyFromMap(dst, src []byte) (ok bool) {
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(old)
+		if r := recover(); r != nil {
+			if _, fault := r.(interface{ Addr() uintptr }); !fault {
+				panic(r)
+			}
+			ok = false
+		}
+	}()
+	// The runtime's memmove copies a large block about twice as fast from
+	// an aligned source (it aligns only the destination): copy up to the
+	// source's next 64-byte boundary first.
+	if h := int(-uintptr(unsafe.Pointer(unsafe.SliceData(src))) & 63); len(src) >= 1024 && h > 0 {
+		copy(dst[:h], src[:h])
+		copy(dst[h:], src[h:])
+	} else {
+		copy(dst, src)
+	}
+	return true
+}
