@@ -105,12 +105,22 @@ func copyFromMap(dst, src []byte) (ok bool) {
 	}()
 	// The runtime's memmove copies a large block about twice as fast from
 	// an aligned source (it aligns only the destination): copy up to the
-	// source's next 64-byte boundary first.
+	// source's next 64-byte boundary first. And it copies blocks of 1 MiB
+	// or more with non-temporal stores, which leave the destination out of
+	// the cache that the CRC check and the decoding read it from next:
+	// copy at most copyChunk at a time.
 	if h := int(-uintptr(unsafe.Pointer(unsafe.SliceData(src))) & 63); len(src) >= 1024 && h > 0 {
 		copy(dst[:h], src[:h])
-		copy(dst[h:], src[h:])
-	} else {
-		copy(dst, src)
+		dst, src = dst[h:], src[h:]
 	}
+	for len(src) > copyChunk {
+		copy(dst[:copyChunk], src[:copyChunk])
+		dst, src = dst[copyChunk:], src[copyChunk:]
+	}
+	copy(dst, src)
 	return true
 }
+
+// copyChunk is the most copyFromMap copies with one memmove: below the
+// runtime's threshold for non-temporal stores (1 MiB on amd64).
+const copyChunk = 512 << 10

@@ -31,3 +31,27 @@ func TestUnmapIsFinal(t *testing.T) {
 	require.Nil(t, s.fmap.Load())
 	require.Nil(t, s.mapped())
 }
+
+// TestCopyFromMap: the aligned, chunked copy copies every byte, whatever
+// the source's alignment and the length (around the alignment head and
+// the chunk size).
+func TestCopyFromMap(t *testing.T) {
+	src := make([]byte, 2*copyChunk+4096)
+	for i := range src {
+		src[i] = byte(i*7 + i>>9)
+	}
+	for _, start := range []int{0, 1, 31, 63, 64, 100} {
+		for _, n := range []int{0, 1, 63, 1023, 1024, 1025, 12345, copyChunk - 1, copyChunk, copyChunk + 70, 2*copyChunk + 1} {
+			dst := make([]byte, n)
+			require.True(t, copyFromMap(dst, src[start:start+n]))
+			require.Equal(t, src[start:start+n], dst, "start %d, %d bytes", start, n)
+		}
+	}
+}
+
+// TestCopyFromMapRepanics: only a memory fault is caught; any other panic
+// (a bug) goes on.
+func TestCopyFromMapRepanics(t *testing.T) {
+	src := make([]byte, 4096)
+	require.Panics(t, func() { copyFromMap(nil, src[1:]) })
+}
