@@ -1,7 +1,9 @@
 package segment
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"runtime/debug"
 	"sync/atomic"
 	"unsafe"
@@ -68,20 +70,23 @@ func (s *Segment) unmap() error {
 // map when it covers them, without a system call; otherwise, or on a
 // platform without a map, read with ReadAt.
 //
-// A file shorter than the published size (cut by another process, or
-// damaged) is an error, not a crash: a read from the map that faults
-// returns an error wrapping record.ErrCorrupt, and the segment goes back
-// to ReadAt, which reports the short file as well.
+// A file shorter than the published size (cut by another process) is an
+// error wrapping record.ErrCorrupt, not a crash: a read from the map that
+// faults (SIGBUS: the pages are past the end of the file, or the disk
+// failed to read them) is read again with ReadAt, which says which it was,
+// and the segment reads with ReadAt from then on.
 func (s *Segment) readAt(buf []byte, pos int64) error {
 	if m := s.mapped(); m != nil && pos >= 0 && int64(len(buf)) <= int64(len(m.data))-pos {
 		if copyFromMap(buf, m.data[pos:pos+int64(len(buf))]) {
 			return nil
 		}
 		m.broken.Store(true)
-		return fmt.Errorf("segment %d: reading %d bytes at position %d through its memory map faulted: the file is shorter than its %d bytes of batches: %w",
-			s.base, len(buf), pos, s.size.Load(), record.ErrCorrupt)
 	}
 	if _, err := s.f.ReadAt(buf, pos); err != nil {
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("segment %d: reading %d bytes at position %d: the file ends before the %d bytes of batches the segment holds (cut by something other than the log): %w",
+				s.base, len(buf), pos, s.size.Load(), record.ErrCorrupt)
+		}
 		return s.ioErr(err)
 	}
 	return nil

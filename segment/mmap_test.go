@@ -2,8 +2,10 @@ package segment
 
 import (
 	"math"
+	"os"
 	"testing"
 
+	"github.com/commitlog-go/commitlog/record"
 	"github.com/commitlog-go/commitlog/vfs"
 	"github.com/stretchr/testify/require"
 )
@@ -18,6 +20,25 @@ func TestNoMapWithoutFileDescriptor(t *testing.T) {
 	ws := fill(t, s, 30, 1)
 	checkEveryOffset(t, s, ws)
 	require.Nil(t, s.fmap.Load())
+}
+
+// TestReadTruncatedFile: without a map, a file cut under the segment is a
+// clear error wrapping ErrCorrupt too.
+func TestReadTruncatedFile(t *testing.T) {
+	fsys := vfs.NewMem()
+	require.NoError(t, fsys.MkdirAll("/d", 0o755))
+	s := openSeg(t, "/d", 0, Config{FS: fsys, IndexIntervalBytes: new(256)})
+	var ws []written
+	for s.Size() < 16<<10 {
+		ws = append(ws, fill(t, s, 8, 1)...)
+	}
+	f, err := fsys.OpenFile(segPath("/d", 0, LogSuffix), os.O_RDWR, 0)
+	require.NoError(t, err)
+	require.NoError(t, f.Truncate(1000))
+	require.NoError(t, f.Close())
+	_, err = s.Read(nil, ws[len(ws)-1].h.BaseOffset, math.MaxInt64, 1)
+	require.ErrorIs(t, err, record.ErrCorrupt)
+	require.ErrorContains(t, err, "the file ends before")
 }
 
 // TestUnmapIsFinal: Close removes the map, and none is made afterwards.
