@@ -40,7 +40,10 @@ func (s *Segment) mapped() *fileMap {
 	s.mapMu.Lock()
 	defer s.mapMu.Unlock()
 	if !s.mapDone.Load() {
-		if m := mapFile(s.f, int(s.cfg.SegmentBytes)); m != nil {
+		// segment.bytes, or the whole file if it is larger (segment.bytes
+		// was lowered since it was written).
+		n := min(max(s.cfg.SegmentBytes, s.size.Load()), MaxSegmentBytes)
+		if m := mapFile(s.f, int(n)); m != nil {
 			s.fmap.Store(m)
 		}
 		s.mapDone.Store(true)

@@ -29,6 +29,22 @@ func TestMapSeesAppends(t *testing.T) {
 	require.False(t, m.broken.Load())
 }
 
+// TestMapCoversLargerFile: a segment larger than segment.bytes (which was
+// lowered since) is mapped whole.
+func TestMapCoversLargerFile(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, 0, Config{})
+	require.NoError(t, err)
+	var ws []written
+	for s.Size() < 20<<10 {
+		ws = append(ws, fill(t, s, 8, 1)...)
+	}
+	require.NoError(t, s.Close())
+	s = openSeg(t, dir, 0, Config{SegmentBytes: 4 << 10})
+	checkEveryOffset(t, s, ws)
+	require.Len(t, s.fmap.Load().data, int(s.Size()))
+}
+
 // TestMapTruncatedFile: a file cut under the segment (by another process)
 // makes reads of the batches that are gone fail with ErrCorrupt, not
 // crash the process (SIGBUS on the map): the faulted read is read again

@@ -54,10 +54,11 @@ type Config struct {
 	MaxIndexBytes int
 	// SegmentBytes is the size at which the log rolls the segment
 	// (segment.bytes, default 1 GiB): how much of the file's address
-	// range readers map, so that the map covers the batches appended
-	// after it was made (see the package documentation). A segment may
-	// still grow past it (a batch larger than segment.bytes gets a segment
-	// of its own): the bytes past the map are read with ReadAt.
+	// range readers map (or the file's size, if larger), so that the map
+	// covers the batches appended after it was made (see the package
+	// documentation). A segment may still grow past it (a batch larger
+	// than segment.bytes gets a segment of its own): the bytes past the
+	// map are read with ReadAt.
 	SegmentBytes int64
 	// FS is the file system the segment's files live on (nil: the OS).
 	FS vfs.FS
