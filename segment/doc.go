@@ -75,9 +75,14 @@
 // reference goes (Close, or Delete once the readers that hold the
 // segment release it), so retention and compaction never pull it from
 // under a read. A file cut under the segment by something else (another
-// process) makes the read fault (SIGBUS); the fault is caught and the
-// read fails with an error wrapping record.ErrCorrupt, then the segment
-// reads with pread, which reports the short file too. The pages a map
-// shows count in the process's resident memory as shared file pages, as
-// the page cache they are.
+// process), or a page the disk fails to read back, makes the read fault
+// (SIGBUS): the fault is caught, the read is made again with pread, which
+// returns the I/O error or finds the short file (an error wrapping
+// record.ErrCorrupt), and the segment reads with pread from then on.
+//
+// The pages a map shows count in the process's resident memory as shared
+// file pages, as the page cache they are. The first read of a page of a
+// new map takes a page fault (which maps its neighbours in the page cache
+// too), about the cost of a pread: a map pays off from its second read of
+// a page on.
 package segment

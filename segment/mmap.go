@@ -18,8 +18,9 @@ import (
 type fileMap struct {
 	data []byte
 	// broken is set when a read from the map faulted: the file is shorter
-	// than the segment's batches, cut by something other than the log.
-	// Readers then use ReadAt, which reports the short file too.
+	// than the segment's batches (cut by something other than the log),
+	// or the disk failed to read a page back. Readers then use ReadAt,
+	// which tells the two apart.
 	broken atomic.Bool
 }
 
