@@ -62,8 +62,9 @@
 // On Linux, macOS and the BSDs, a segment whose file gives a file
 // descriptor (the OS file system's files do; see vfs) is read through a
 // read-only shared memory map of it, which the first read makes: a read
-// copies the batches it returns out of the map, without a system call,
-// and nothing else ever sees the map. The map spans segment.bytes of
+// copies the batches it returns out of the map, without a system call
+// (bytes read for the first time excepted, see below), and nothing else
+// ever sees the map. The map spans segment.bytes of
 // address range from the start of the file, past its end while the
 // segment is active: the bytes below the published size are in the file
 // and never change, and the batches appended later show through the map
@@ -80,9 +81,13 @@
 // returns the I/O error or finds the short file (an error wrapping
 // record.ErrCorrupt), and the segment reads with pread from then on.
 //
-// The pages a map shows count in the process's resident memory as shared
-// file pages, as the page cache they are. The first read of a page of a
-// new map takes a page fault (which maps its neighbours in the page cache
-// too), about the cost of a pread: a map pays off from its second read of
-// a page on.
+// Bytes are read through the map from their second read on: the first
+// read of each 64 KiB window of the file goes through pread. The first
+// touch of a page of a map takes a page fault, which costs more than a
+// pread and pays off only when the page is read again; so bytes read once
+// (a consumer reading the log through, random reads spread over far more
+// than they come back to) cost what they cost before, and bytes read
+// again (random reads of a working set) the copy out of the map. The
+// pages a map shows count in the process's resident memory as shared
+// file pages, as the page cache they are.
 package segment

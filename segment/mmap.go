@@ -17,6 +17,9 @@ import (
 // segment's published size, which the file holds (see readAt).
 type fileMap struct {
 	data []byte
+	// seen has a bit for every window of mapWindow bytes of the map,
+	// set once a read covered it (see readAgain).
+	seen []atomic.Uint64
 	// broken is set when a read from the map faulted: the file is shorter
 	// than the segment's batches (cut by something other than the log),
 	// or the disk failed to read a page back. Readers then use ReadAt,
@@ -80,7 +83,7 @@ func (s *Segment) unmap() error {
 // failed to read them) is read again with ReadAt, which says which it was,
 // and the segment reads with ReadAt from then on.
 func (s *Segment) readAt(buf []byte, pos int64) error {
-	if m := s.mapped(); m != nil && pos >= 0 && int64(len(buf)) <= int64(len(m.data))-pos {
+	if m := s.mapped(); m != nil && pos >= 0 && int64(len(buf)) <= int64(len(m.data))-pos && m.readAgain(pos, len(buf)) {
 		if copyFromMap(buf, m.data[pos:pos+int64(len(buf))]) {
 			return nil
 		}
@@ -94,6 +97,38 @@ func (s *Segment) readAt(buf []byte, pos int64) error {
 		return s.ioErr(err)
 	}
 	return nil
+}
+
+// mapWindow is the granularity at which readers tell bytes read before
+// from bytes read for the first time (readAgain): the 64 KiB that Linux
+// maps around a page fault (fault_around_bytes) when the pages are cached.
+const mapWindow = 64 << 10
+
+// newFileMap returns the map of data, with its windows not yet seen.
+func newFileMap(data []byte) *fileMap {
+	windows := (len(data) + mapWindow - 1) / mapWindow
+	return &fileMap{data: data, seen: make([]atomic.Uint64, (windows+63)/64)}
+}
+
+// readAgain reports whether every window of the map that the n bytes at
+// pos touch was read before, and marks them read. The first read of a
+// window goes through pread, later ones through the map: the first touch
+// of a page of the map costs a page fault, which costs more than a pread
+// of it, and pays off only when the page is read again. So bytes read
+// once (a consumer reading the log through, random reads of a log much
+// larger than what is read of it) cost a pread, and bytes read again
+// (random reads of a working set) the copy from the map, plus one fault
+// and one pread per window.
+func (m *fileMap) readAgain(pos int64, n int) bool {
+	again := true
+	for w := pos / mapWindow; w <= (pos+int64(n)-1)/mapWindow; w++ {
+		word, bit := &m.seen[w/64], uint64(1)<<(w%64)
+		if word.Load()&bit == 0 {
+			word.Or(bit)
+			again = false
+		}
+	}
+	return again
 }
 
 // copyFromMap copies src, bytes of a memory map, to dst, which is as long,

@@ -41,6 +41,32 @@ func TestReadTruncatedFile(t *testing.T) {
 	require.ErrorContains(t, err, "the file ends before")
 }
 
+// TestReadAgain: a range is read again once every window it touches was
+// read before; the first read of any of them marks them all.
+func TestReadAgain(t *testing.T) {
+	m := newFileMap(make([]byte, 200*mapWindow+5))
+	require.Len(t, m.seen, 4)
+	steps := []struct {
+		pos  int64
+		n    int
+		want bool
+	}{
+		{0, 1, false},
+		{0, 1, true},
+		{mapWindow - 1, 1, true},
+		{mapWindow - 1, 2, false}, // into window 1
+		{mapWindow, mapWindow, true},
+		{63 * mapWindow, 2 * mapWindow, false}, // windows 63 and 64: across a word
+		{64*mapWindow + 10, 1, true},
+		{63*mapWindow + 5, 100, true},
+		{199 * mapWindow, mapWindow + 5, false}, // the last, partial window
+		{200 * mapWindow, 5, true},
+	}
+	for i, st := range steps {
+		require.Equal(t, st.want, m.readAgain(st.pos, st.n), "step %d", i)
+	}
+}
+
 // TestUnmapIsFinal: Close removes the map, and none is made afterwards.
 func TestUnmapIsFinal(t *testing.T) {
 	s, err := Open(t.TempDir(), 0, Config{})

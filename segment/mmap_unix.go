@@ -38,7 +38,7 @@ func mapFile(f vfs.File, n int) *fileMap {
 	if cerr != nil || err != nil {
 		return nil
 	}
-	return &fileMap{data: data}
+	return newFileMap(data)
 }
 
 func (m *fileMap) unmap() error { return unix.Munmap(m.data) }
