@@ -2,13 +2,17 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/commitlog-go/commitlog"
+	cons "github.com/commitlog-go/commitlog/consumer"
 	"github.com/commitlog-go/commitlog/internal/testenv"
 	"github.com/commitlog-go/commitlog/log"
 	"github.com/commitlog-go/commitlog/record"
@@ -24,9 +28,9 @@ import (
 //	go test ./bench -run '^$' -bench . -count 5 -benchtime 2s
 //
 // BenchmarkRandomLookup writes logs of 1e5 and 1e6 records (11 and 110
-// MB) once per process, in a temporary directory under os.TempDir()
-// removed at its end; COMMITLOG_BENCH_LOOKUP_1E7=1 adds one of 1e7 records
-// (1.1 GB, about a minute to write on a 2-core VM).
+// MB), and a broker partition of each for its consumer mode, once per
+// process, in a temporary directory under os.TempDir() removed at its
+// end; COMMITLOG_BENCH_LOOKUP_1E7=1 adds one of 1e7 records (1.1 GB).
 
 // storageConfig is Kafka's defaults (1 GiB segments, 4 KiB index
 // interval, fsync left to the OS) without time-based retention.
@@ -185,15 +189,19 @@ func BenchmarkReadSequential(b *testing.B) {
 // process (the sub-benchmarks run -count times inside it): each log is
 // built once and removed when the parent ends.
 type storageLookupLogs struct {
-	dir  string
-	logs map[int64]*log.Log
+	dir     string
+	logs    map[int64]*log.Log
+	brokers map[int64]*commitlog.Broker
 }
 
 func newStorageLookupLogs(b *testing.B) *storageLookupLogs {
-	ll := &storageLookupLogs{dir: b.TempDir(), logs: map[int64]*log.Log{}}
+	ll := &storageLookupLogs{dir: b.TempDir(), logs: map[int64]*log.Log{}, brokers: map[int64]*commitlog.Broker{}}
 	b.Cleanup(func() { // runs before the TempDir removal, registered earlier
 		for _, l := range ll.logs {
 			_ = l.Close()
+		}
+		for _, br := range ll.brokers {
+			_ = br.Close()
 		}
 	})
 	return ll
@@ -221,17 +229,48 @@ func (ll *storageLookupLogs) get(b *testing.B, records int64) *log.Log {
 	return l
 }
 
-// BenchmarkRandomLookup fetches the record at one random offset per op and
-// decodes the batch that holds it up to that record, on logs of 1e5 and
-// 1e6 records of 100 bytes in batches of 100 (and of 1e7 with
-// COMMITLOG_BENCH_LOOKUP_1E7=1). "alloc" is Read(off, 1), which allocates
-// the batch it returns; "reuse" is ReadUpTo into one buffer, as a
-// consumer reads.
+// partition returns a broker's partition holding the same records as get's
+// log, appended as the same batches.
+func (ll *storageLookupLogs) partition(b *testing.B, records int64) *commitlog.Broker {
+	if br := ll.brokers[records]; br != nil {
+		return br
+	}
+	br, err := commitlog.Open(filepath.Join(ll.dir, fmt.Sprintf("broker-%d", records)),
+		commitlog.WithLogger(slog.New(slog.DiscardHandler)), commitlog.WithoutExpvar())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ll.brokers[records] = br
+	t, err := br.CreateTopic("lookup", commitlog.TopicConfig{Partitions: 1, Retention: new(time.Duration(-1))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	part, err := t.Partition(0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := newStorageProducer(100, 100)
+	for part.HighWatermark() < records {
+		if _, err := part.Append(p.next(b), false); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return br
+}
+
+// BenchmarkRandomLookup fetches the record at one random offset per op, on
+// logs of 1e5 and 1e6 records of 100 bytes in batches of 100 (and of 1e7
+// with COMMITLOG_BENCH_LOOKUP_1E7=1), as workload 4 of bench/peers does.
+// "alloc" is Read(off, 1), which allocates the batch it returns, and
+// "reuse" ReadUpTo into one buffer, as a consumer reads; both check the
+// batch's CRC and decode it up to that record with record.Iterator.
+// "consumer" is a consumer (max.poll.records=1, max.partition.fetch.bytes=1)
+// doing Seek + PollInto on a broker's partition of the same batches.
 //
-// Targets: about 5.7 µs per lookup (half of raft-wal's random read on the
-// same machine), and flat in the size of the log, 1e7 within 1.2x of 1e5:
-// the lookup is O(log segments + log index entries) plus a scan bounded
-// by index.interval.bytes, and one pread of the batch.
+// Targets: half of raft-wal's random read on the same machine or less,
+// and flat in the size of the log, 1e7 within 1.2x of 1e5: the lookup is
+// O(log segments) plus an interpolating search of one offset index and a
+// copy of the batch out of the segment's memory map (see package segment).
 func BenchmarkRandomLookup(b *testing.B) {
 	logs := newStorageLookupLogs(b)
 	sizes := []int64{1e5, 1e6}
@@ -239,10 +278,13 @@ func BenchmarkRandomLookup(b *testing.B) {
 		sizes = append(sizes, 1e7)
 	}
 	for _, records := range sizes {
-		for _, reuse := range []bool{false, true} {
-			name := fmt.Sprintf("%.0e/%s", float64(records), map[bool]string{false: "alloc", true: "reuse"}[reuse])
-			name = strings.ReplaceAll(name, "e+0", "e")
+		for _, mode := range []string{"alloc", "reuse", "consumer"} {
+			name := strings.ReplaceAll(fmt.Sprintf("%.0e/%s", float64(records), mode), "e+0", "e")
 			b.Run(name, func(b *testing.B) {
+				if mode == "consumer" {
+					lookupConsumer(b, logs.partition(b, records), records)
+					return
+				}
 				l := logs.get(b, records)
 				end := l.EndOffset()
 				rng := rand.New(rand.NewPCG(uint64(end), 7))
@@ -253,7 +295,7 @@ func BenchmarkRandomLookup(b *testing.B) {
 					off := rng.Int64N(end)
 					var data []byte
 					var err error
-					if reuse {
+					if mode == "reuse" {
 						buf, err = l.ReadUpTo(buf, off, end, 1)
 						data = buf
 					} else {
@@ -277,6 +319,37 @@ func BenchmarkRandomLookup(b *testing.B) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// lookupConsumer is BenchmarkRandomLookup's consumer mode: Seek to a
+// random offset, PollInto one record.
+func lookupConsumer(b *testing.B, br *commitlog.Broker, records int64) {
+	ctx := context.Background()
+	c, err := cons.New(br, cons.Config{AutoOffsetReset: cons.ResetNone, MaxPollRecords: 1,
+		MaxPartitionFetchBytes: new(1), FetchMaxWait: new(100 * time.Millisecond)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close(ctx)
+	tp := cons.TopicPartition{Topic: "lookup", Partition: 0}
+	if err := c.Assign([]cons.TopicPartition{tp}); err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(uint64(records), 7))
+	var recs []cons.Record
+	b.ReportAllocs()
+	for b.Loop() {
+		off := rng.Int64N(records)
+		if err := c.Seek(tp, off); err != nil {
+			b.Fatal(err)
+		}
+		if recs, err = c.PollInto(ctx, recs); err != nil {
+			b.Fatal(err)
+		}
+		if len(recs) != 1 || recs[0].Offset != off || len(recs[0].Value) != 100 {
+			b.Fatalf("seek to %d: polled %d records", off, len(recs))
 		}
 	}
 }

@@ -297,10 +297,10 @@ func (f *fetcher) take(out []Record, keep bool) ([]Record, error) {
 func (f *fetcher) advance(ch *chunk) bool {
 	for {
 		if ch.it != nil {
-			for ch.it.Next() {
-				if ch.it.Record().Offset >= ch.from {
-					return true
-				}
+			// Records below from (the first batch's, consumed before) are
+			// skipped without being decoded.
+			if ch.it.NextFrom(ch.from) {
+				return true
 			}
 			err := ch.it.Err()
 			f.endBatch(ch)

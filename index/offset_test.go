@@ -1,10 +1,13 @@
 package index
 
 import (
+	"encoding/binary"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sort"
 	"testing"
 
 	"github.com/commitlog-go/commitlog/record"
@@ -86,6 +89,49 @@ func TestOffsetIndexLookup(t *testing.T) {
 	require.Equal(t, uint32(4096), pos)
 	require.Equal(t, 4, ix.Entries())
 	require.NoError(t, ix.SanityCheck(4097))
+}
+
+// TestUpperBound checks the interpolating search against sort.Search on
+// entries whose offsets grow evenly, unevenly (runs of small and huge
+// steps, as batches of very different sizes give) and at the limits of
+// the 32-bit relative offset, for every target around every entry.
+func TestUpperBound(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	gens := map[string]func(i int) uint32{
+		"even":    func(i int) uint32 { return uint32(100*i + 99) },
+		"uneven":  func(i int) uint32 { return uint32(r.IntN(3) + 1) },
+		"bursty":  func(i int) uint32 { return []uint32{1, 1, 1, 5000}[r.IntN(4)] },
+		"huge":    func(i int) uint32 { return uint32(r.IntN(1 << 22)) }, // 1000 entries stay below 2^32
+		"skewed":  func(i int) uint32 { return uint32(1 + i*i) },
+		"one-gap": func(i int) uint32 { return map[bool]uint32{true: 1 << 30, false: 1}[i == 7] },
+	}
+	for name, gen := range gens {
+		for _, n := range []int{0, 1, 2, 3, 5, 17, 1000} {
+			rels := make([]uint32, n)
+			b := make([]byte, n*OffsetEntrySize)
+			var rel uint32
+			for i := range n {
+				if name == "even" {
+					rel = gen(i)
+				} else if i > 0 {
+					rel += gen(i)
+				}
+				rels[i] = rel
+				binary.BigEndian.PutUint32(b[i*OffsetEntrySize:], rel)
+			}
+			targets := []uint32{0, math.MaxUint32, math.MaxUint32 - 1}
+			for _, x := range rels {
+				targets = append(targets, x-1, x, x+1)
+			}
+			for range 200 {
+				targets = append(targets, r.Uint32N(rel+2))
+			}
+			for _, target := range targets {
+				want := sort.Search(n, func(i int) bool { return rels[i] > target })
+				require.Equal(t, want, upperBound(b, n, target), "%s, %d entries, target %d", name, n, target)
+			}
+		}
+	}
 }
 
 func TestOffsetIndexLookupSpan(t *testing.T) {

@@ -200,11 +200,13 @@ func (ll *lookupLogs) get(b *testing.B, records int64) *Log {
 // COMMITLOG_BENCH_LOOKUP_1E7=1, 1e7 (1.1 GB, over two 1 GiB segments).
 //
 // Target: the ns/op of 1e7 is within 1.2x that of 1e5. A lookup costs a
-// binary search over the segments, a binary search of one offset index and
-// a forward scan of batch headers bounded by index.interval.bytes (plus one
-// batch), then a pread of the batch: O(log segments + log index entries),
-// nearly flat in the size of the log. What grows is only the binary
-// searches and cache misses over a larger working set.
+// binary search over the segments, an interpolating search of one offset
+// index (a few entries read) and a forward scan of batch headers bounded
+// by index.interval.bytes (plus one batch), then a copy of the batch out of
+// the segment's memory map: nearly flat in the size of the log. What grows
+// is the cache and TLB misses over a larger working set (the batch comes
+// from memory rather than the CPU's cache), and, the first time a page of
+// the map is read, its page fault.
 func BenchmarkRandomLookup(b *testing.B) {
 	logs := newLookupLogs(b)
 	sizes := []struct {

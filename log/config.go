@@ -14,7 +14,7 @@ import (
 // The index settings' defaults are package segment's
 // (segment.DefaultIndexIntervalBytes, segment.DefaultMaxIndexBytes).
 const (
-	DefaultSegmentBytes    = 1 << 30                      // segment.bytes: 1 GiB
+	DefaultSegmentBytes    = segment.DefaultSegmentBytes  // segment.bytes: 1 GiB
 	DefaultSegmentAge      = 7 * 24 * time.Hour           // segment.ms: 7 days
 	DefaultRetention       = 7 * 24 * time.Hour           // retention.ms: 7 days
 	DefaultRetentionBytes  = -1                           // retention.bytes: unlimited
@@ -139,7 +139,8 @@ type Checkpoint struct {
 // place a segment.Config is built from the log's settings (c has its
 // defaults filled in).
 func (c Config) segmentConfig() segment.Config {
-	return segment.Config{IndexIntervalBytes: new(*c.IndexIntervalBytes), MaxIndexBytes: c.SegmentIndexBytes, FS: c.FS}
+	return segment.Config{IndexIntervalBytes: new(*c.IndexIntervalBytes), MaxIndexBytes: c.SegmentIndexBytes,
+		SegmentBytes: c.SegmentBytes, FS: c.FS}
 }
 
 // withDefaults returns c with every default filled in and pointers of its

@@ -102,6 +102,63 @@ func (it *Iterator) Next() bool {
 	return true
 }
 
+// NextFrom is Next for the first record whose offset is at or after
+// offset: it skips the records below it and decodes that one. A record it
+// skips is read only as far as its offset (its length, attributes,
+// timestamp delta and offset delta are checked; its key, value and
+// headers are not decoded), so that reading one record in the middle of a
+// batch costs little more than decoding that record. It returns false at
+// the end of the batch or on corrupt data (see Err), like Next.
+func (it *Iterator) NextFrom(offset int64) bool {
+	if d := offset - it.hdr.BaseOffset; d > 0 && it.err == nil {
+		if err := it.skipBelow(d); err != nil {
+			it.fail(err)
+			return false
+		}
+	}
+	return it.Next()
+}
+
+// skipBelow moves it.data past the records whose offset delta is below
+// delta, stopping at the first record at or after it.
+func (it *Iterator) skipBelow(delta int64) error {
+	p := it.data
+	for it.left > 0 {
+		length, i := zz(p, 0)
+		if i < 0 {
+			length, i = vint(p, 0)
+		}
+		if i < 0 || length < 0 || length > int64(len(p)-i) {
+			return it.corrupt("record length")
+		}
+		if length == 0 {
+			return it.corrupt("empty record")
+		}
+		end := i + int(length)
+		body := p[:end:end]
+		_, j := zz(body, i+1) // the timestamp delta, after the attributes
+		if j < 0 {
+			if _, j = vint(body, i+1); j < 0 {
+				return it.corrupt("timestamp delta")
+			}
+		}
+		off, k := zz(body, j)
+		if k < 0 {
+			off, k = vint(body, j)
+		}
+		if k < 0 || off < 0 || off > int64(it.hdr.LastOffsetDelta) {
+			return it.corrupt("offset delta")
+		}
+		if off >= delta {
+			break
+		}
+		p = p[end:]
+		it.left--
+	}
+	it.data = p
+	return nil
+}
+
 // Record is the record Next decoded; valid until the next call to Next or Reset.
 func (it *Iterator) Record() *Record { return &it.rec }
 
@@ -116,63 +173,72 @@ func (it *Iterator) corrupt(format string, args ...any) error {
 		it.hdr.NumRecords-it.left, fmt.Sprintf(format, args...), ErrCorrupt)
 }
 
-// varint is binary.Varint with the one- and two-byte encodings, which
-// nearly every field of a record uses, decoded without the general loop.
-// decode inlines its one-byte case by hand (the compiler will not: the
-// function is over the inlining budget).
-func varint(p []byte) (int64, int) {
-	if len(p) != 0 && p[0] < 0x80 {
-		x := int64(p[0])
-		return x>>1 ^ -(x & 1), 1
+// zz decodes the one- or two-byte zigzag varint at p[i:] when p holds at
+// least two bytes from i, and returns it and the index after it; next < 0
+// means anything else (a longer varint, or fewer than two bytes left),
+// which the caller hands to vint. It is small enough to be inlined: every
+// field of a record up to 8 KiB but its last one (the header count, which
+// decode reads inline itself) is decoded without a call.
+func zz(p []byte, i int) (x int64, next int) {
+	if i+1 < len(p) {
+		b := p[i]
+		if b < 0x80 {
+			return int64(b>>1) ^ -int64(b&1), i + 1
+		}
+		if c := p[i+1]; c < 0x80 {
+			u := uint64(b&0x7f) | uint64(c)<<7
+			return int64(u>>1) ^ -int64(u&1), i + 2
+		}
 	}
-	if len(p) > 1 && p[1] < 0x80 {
-		u := uint64(p[0]&0x7f) | uint64(p[1])<<7
-		return int64(u>>1) ^ -int64(u&1), 2
-	}
-	return binary.Varint(p)
+	return 0, -1
 }
 
-// decode decodes the record at the start of it.data into it.rec. It walks
-// the record with an index into it rather than reslicing it, and decodes
-// one-byte varints inline: it is the consumer's inner loop.
+// vint decodes the zigzag varint at p[i:] and returns it and the index
+// after it, or next < 0 when p[i:] does not start with one (cut short, or
+// longer than 64 bits), as binary.Varint would reject it.
+func vint(p []byte, i int) (x int64, next int) {
+	if i < 0 || i >= len(p) {
+		return 0, -1
+	}
+	x, n := binary.Varint(p[i:])
+	if n <= 0 {
+		return 0, -1
+	}
+	return x, i + n
+}
+
+// decode decodes the record at the start of it.data into it.rec. It is the
+// consumer's inner loop: it walks the record with one index into it,
+// without reslicing, decodes short varints inline (see zz) and checks
+// every field against the record's length.
 func (it *Iterator) decode() error {
 	p := it.data
-	var length int64
-	var n int
-	if len(p) != 0 && p[0] < 0x80 {
-		length, n = int64(p[0]>>1)^-int64(p[0]&1), 1
-	} else {
-		length, n = varint(p)
+	length, i := zz(p, 0)
+	if i < 0 {
+		length, i = vint(p, 0)
 	}
-	if n <= 0 || length < 0 || length > int64(len(p)-n) {
+	if i < 0 || length < 0 || length > int64(len(p)-i) {
 		return it.corrupt("record length")
 	}
-	body := p[n : n+int(length)]
-	it.data = p[n+int(length):]
-	if len(body) < 1 {
+	if length == 0 {
 		return it.corrupt("empty record")
 	}
+	end := i + int(length)
+	body := p[:end:end] // the record: its fields start at body[i]
+	it.data = p[end:]
 	r := &it.rec
-	r.Attributes = int8(body[0])
-	i := 1
-	var tsDelta, offDelta int64
-	if i < len(body) && body[i] < 0x80 {
-		tsDelta, i = int64(body[i]>>1)^-int64(body[i]&1), i+1
-	} else {
-		if tsDelta, n = varint(body[i:]); n <= 0 {
+	r.Attributes = int8(body[i])
+	tsDelta, j := zz(body, i+1)
+	if j < 0 {
+		if tsDelta, j = vint(body, i+1); j < 0 {
 			return it.corrupt("timestamp delta")
 		}
-		i += n
 	}
-	if i < len(body) && body[i] < 0x80 {
-		offDelta, i = int64(body[i]>>1)^-int64(body[i]&1), i+1
-	} else {
-		if offDelta, n = varint(body[i:]); n <= 0 {
-			return it.corrupt("offset delta")
-		}
-		i += n
+	offDelta, i := zz(body, j)
+	if i < 0 {
+		offDelta, i = vint(body, j)
 	}
-	if offDelta < 0 || offDelta > int64(it.hdr.LastOffsetDelta) {
+	if i < 0 || offDelta < 0 || offDelta > int64(it.hdr.LastOffsetDelta) {
 		return it.corrupt("offset delta")
 	}
 	r.Offset = it.hdr.BaseOffset + offDelta
@@ -181,21 +247,36 @@ func (it *Iterator) decode() error {
 	} else {
 		r.Timestamp = it.hdr.FirstTimestamp + tsDelta
 	}
-	var ok bool
-	if r.Key, i, ok = bytesAt(body, i); !ok {
+	// The key and the value: a length (-1: null), then the bytes.
+	l, j := zz(body, i)
+	if j < 0 {
+		l, j = vint(body, i)
+	}
+	if j < 0 || l < -1 || l > int64(len(body)-j) {
 		return it.corrupt("key")
 	}
-	if r.Value, i, ok = bytesAt(body, i); !ok {
+	r.Key, i = nil, j
+	if l >= 0 {
+		i = j + int(l)
+		r.Key = body[j:i:i]
+	}
+	if l, j = zz(body, i); j < 0 {
+		l, j = vint(body, i)
+	}
+	if j < 0 || l < -1 || l > int64(len(body)-j) {
 		return it.corrupt("value")
 	}
+	r.Value, i = nil, j
+	if l >= 0 {
+		i = j + int(l)
+		r.Value = body[j:i:i]
+	}
+	// The header count, most often the record's last byte.
 	var count int64
 	if i < len(body) && body[i] < 0x80 {
 		count, i = int64(body[i]>>1)^-int64(body[i]&1), i+1
-	} else {
-		if count, n = varint(body[i:]); n <= 0 {
-			return it.corrupt("header count")
-		}
-		i += n
+	} else if count, i = vint(body, i); i < 0 {
+		return it.corrupt("header count")
 	}
 	if count < 0 || count > int64(len(body)-i) {
 		return it.corrupt("header count")
@@ -204,6 +285,7 @@ func (it *Iterator) decode() error {
 		r.Headers = nil
 	} else {
 		hs := it.hdrs[:0]
+		var ok bool
 		for range count {
 			var k, v []byte
 			if k, i, ok = bytesAt(body, i); !ok || k == nil {
@@ -227,21 +309,15 @@ func (it *Iterator) decode() error {
 // and returns them (capped, so that appending to them never overwrites
 // what follows) and the index after them.
 func bytesAt(p []byte, i int) (v []byte, next int, ok bool) {
-	var l int64
-	var n int
-	if i < len(p) && p[i] < 0x80 {
-		l, n = int64(p[i]>>1)^-int64(p[i]&1), 1
-	} else {
-		l, n = varint(p[i:])
-	}
-	if n <= 0 || l < -1 || l > int64(len(p)-i-n) {
+	l, j := vint(p, i)
+	if j < 0 || l < -1 || l > int64(len(p)-j) {
 		return nil, i, false
 	}
-	i += n
 	if l == -1 {
-		return nil, i, true
+		return nil, j, true
 	}
-	return p[i : i+int(l) : i+int(l)], i + int(l), true
+	k := j + int(l)
+	return p[j:k:k], k, true
 }
 
 // intern returns a string for a header key, allocating only the first time

@@ -1,6 +1,7 @@
 package record
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"math/rand/v2"
@@ -187,5 +188,105 @@ func TestIteratorMatchesReference(t *testing.T) {
 		}
 		require.Equal(t, wantOK, it.Err() == nil, "section % x: %v", b, it.Err())
 		require.Equal(t, want, got, "section % x", b)
+	}
+}
+
+// nextFromRef is what NextFrom must do: Next until a record at or after
+// offset.
+func nextFromRef(it *Iterator, offset int64) bool {
+	for it.Next() {
+		if it.Record().Offset >= offset {
+			return true
+		}
+	}
+	return false
+}
+
+// collectFrom reads a batch from offset on, with NextFrom or with
+// nextFromRef, then Next to its end.
+func collectFrom(t testing.TB, h *BatchHeader, batch []byte, offset int64, ref bool) ([]Record, error) {
+	var it Iterator
+	require.NoError(t, it.ResetChecked(h, batch))
+	var got []Record
+	more := false
+	if ref {
+		more = nextFromRef(&it, offset)
+	} else {
+		more = it.NextFrom(offset)
+	}
+	for ; more; more = it.Next() {
+		r := *it.Record()
+		r.Headers = slices.Clone(r.Headers)
+		got = append(got, r)
+	}
+	return got, it.Err()
+}
+
+// TestNextFrom: on valid batches (plain and compressed, dense and with
+// offset gaps, records with one-, two- and three-byte lengths), NextFrom
+// from every offset around the batch returns what Next does from there.
+func TestNextFrom(t *testing.T) {
+	gaps := NewBuilder(100, BatchOptions{})
+	for i, r := range sampleRecords() {
+		gaps.AddWithDelta(int32(3*i+1), r.ts, r.key, r.value, r.headers)
+	}
+	gapped, err := gaps.Build()
+	require.NoError(t, err)
+	many := make([]testRec, 150) // offset deltas of two bytes from 64 on
+	for i := range many {
+		many[i] = testRec{ts: int64(1000 + i), value: bytes.Repeat([]byte("v"), i)}
+	}
+	for name, raw := range map[string][]byte{
+		"plain":  build(t, 10, BatchOptions{}, sampleRecords()),
+		"lz4":    build(t, 10, BatchOptions{Compression: LZ4}, sampleRecords()),
+		"gaps":   slices.Clone(gapped),
+		"many":   build(t, 0, BatchOptions{}, many),
+		"empty":  build(t, 5, BatchOptions{}, nil),
+		"single": build(t, 7, BatchOptions{}, sampleRecords()[5:]),
+	} {
+		t.Run(name, func(t *testing.T) {
+			h, err := Check(raw)
+			require.NoError(t, err)
+			for off := h.BaseOffset - 2; off <= h.LastOffset()+2; off++ {
+				want, wantErr := collectFrom(t, &h, raw, off, true)
+				require.NoError(t, wantErr)
+				got, err := collectFrom(t, &h, raw, off, false)
+				require.NoError(t, err, "from %d", off)
+				require.Equal(t, want, got, "from %d", off)
+			}
+		})
+	}
+}
+
+// TestNextFromDamaged: on damaged records sections NextFrom never panics,
+// reports damage as ErrCorrupt, and whatever the plain Next loop reads
+// from the same offset without an error, NextFrom reads too (it checks the
+// records it skips less deeply, so it may read past a record whose key or
+// value is damaged, never return a different record).
+func TestNextFromDamaged(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	seed := build(t, 0, BatchOptions{}, sampleRecords())[HeaderSize:]
+	for range 20000 {
+		b := slices.Clone(seed)
+		for k := r.IntN(4); k >= 0; k-- {
+			b[r.IntN(len(b))] = byte(r.Uint32())
+		}
+		b = b[:len(b)-r.IntN(len(b)/4+1)]
+		n := int32(len(sampleRecords()) - 1 + r.IntN(3))
+		h := BatchHeader{BaseOffset: 10, LastOffsetDelta: 200, NumRecords: n, FirstTimestamp: 1000, MaxTimestamp: 2000}
+		batch := append(make([]byte, HeaderSize), b...)
+		h.BatchLength = int32(len(batch) - LogOverhead)
+		off := h.BaseOffset + int64(r.IntN(8)) - 1
+		want, wantErr := collectFrom(t, &h, batch, off, true)
+		got, err := collectFrom(t, &h, batch, off, false)
+		if err != nil {
+			require.ErrorIs(t, err, ErrCorrupt)
+		}
+		if wantErr == nil {
+			require.NoError(t, err, "section % x from %d", b, off)
+			require.Equal(t, want, got, "section % x from %d", b, off)
+		} else if len(got) > 0 {
+			require.GreaterOrEqual(t, got[0].Offset, off)
+		}
 	}
 }

@@ -406,14 +406,25 @@ func TestOptionsKeepProducerZero(t *testing.T) {
 	require.Equal(t, [3]int64{-1, -1, -1}, [3]int64{got.ProducerID, int64(got.ProducerEpoch), int64(got.BaseSequence)})
 }
 
-// TestVarintMatchesBinary: the inline fast paths decode every one- and
-// two-byte input (canonical or not, and cut short) as binary.Varint does.
+// TestVarintMatchesBinary: vint, and zz where it decodes, decode every
+// one- and two-byte input (canonical or not, and cut short), at the start
+// of a slice or inside it, as binary.Varint does, and report what
+// binary.Varint rejects.
 func TestVarintMatchesBinary(t *testing.T) {
 	check := func(p []byte) {
 		wantV, wantN := binary.Varint(p)
-		v, n := varint(p)
-		if v != wantV || n != wantN {
-			t.Fatalf("varint(% x) = %d, %d; binary.Varint says %d, %d", p, v, n, wantV, wantN)
+		for _, pad := range []int{0, 3} {
+			q := append(make([]byte, pad, pad+len(p)), p...)
+			v, next := vint(q, pad)
+			if fv, fnext := zz(q, pad); fnext >= 0 {
+				v, next = fv, fnext
+			}
+			switch {
+			case wantN <= 0 && next >= 0:
+				t.Fatalf("vint(% x, %d) = %d, %d; binary.Varint rejects it", q, pad, v, next)
+			case wantN > 0 && (v != wantV || next != pad+wantN):
+				t.Fatalf("vint(% x, %d) = %d, %d; binary.Varint says %d, %d", q, pad, v, next, wantV, wantN)
+			}
 		}
 	}
 	check(nil)
@@ -427,4 +438,5 @@ func TestVarintMatchesBinary(t *testing.T) {
 	for _, v := range []int64{0, -1, 1, 63, -64, 64, 8191, -8192, 8192, 1 << 40, -1 << 62} {
 		check(binary.AppendVarint(nil, v))
 	}
+	check([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}) // overflows
 }

@@ -54,6 +54,40 @@
 // One writer (the partition, which serialises appends) and any number of
 // concurrent readers. The writer writes a batch with pwrite and only then
 // publishes the new size and next offset with atomic stores; readers read
-// with pread below the published size, so they see only complete batches
-// and never wait for the writer.
+// below the published size, so they see only complete batches and never
+// wait for the writer.
+//
+// # Reads through a memory map
+//
+// On Linux, macOS and the BSDs, a segment whose file gives a file
+// descriptor (the OS file system's files do; see vfs) is read through a
+// read-only shared memory map of it, which the first read makes: a read
+// copies the batches it returns out of the map, without a system call
+// (bytes read for the first time excepted, see below), and nothing else
+// ever sees the map. The map spans segment.bytes of
+// address range from the start of the file, past its end while the
+// segment is active: the bytes below the published size are in the file
+// and never change, and the batches appended later show through the map
+// (it is the page cache itself). Bytes past the map (a segment grown past
+// segment.bytes) are read with pread, as on other platforms and file
+// systems.
+//
+// The map lives as long as the open file: it is removed when the last
+// reference goes (Close, or Delete once the readers that hold the
+// segment release it), so retention and compaction never pull it from
+// under a read. A file cut under the segment by something else (another
+// process), or a page the disk fails to read back, makes the read fault
+// (SIGBUS): the fault is caught, the read is made again with pread, which
+// returns the I/O error or finds the short file (an error wrapping
+// record.ErrCorrupt), and the segment reads with pread from then on.
+//
+// Bytes are read through the map from their second read on: the first
+// read of each 64 KiB window of the file goes through pread. The first
+// touch of a page of a map takes a page fault, which costs more than a
+// pread and pays off only when the page is read again; so bytes read once
+// (a consumer reading the log through, random reads spread over far more
+// than they come back to) cost what they cost before, and bytes read
+// again (random reads of a working set) the copy out of the map. The
+// pages a map shows count in the process's resident memory as shared
+// file pages, as the page cache they are.
 package segment

@@ -60,8 +60,8 @@ func (s *Segment) scan(buf []byte, pos, entry, offset, size, chunk int64) (_ []b
 				return buf, bufPos, 0, h, fmt.Errorf("segment %d: batch header at position %d runs past the end (%d): %w", s.base, pos, size, record.ErrCorrupt)
 			}
 			buf = grow(buf, int(n))
-			if _, err := s.f.ReadAt(buf, pos); err != nil {
-				return buf, bufPos, 0, h, s.ioErr(err)
+			if err := s.readAt(buf, pos); err != nil {
+				return buf, bufPos, 0, h, err
 			}
 			bufPos = pos
 		}
@@ -192,8 +192,8 @@ func (s *Segment) Read(dst []byte, offset, maxOffset int64, maxBytes int) ([]byt
 	}
 	if have < n {
 		buf = growKeep(buf, int(have), int(n))
-		if _, err := s.f.ReadAt(buf[have:n], pos+have); err != nil {
-			return dst[:0], s.ioErr(err)
+		if err := s.readAt(buf[have:n], pos+have); err != nil {
+			return dst[:0], err
 		}
 	}
 	buf = buf[:n]
@@ -264,8 +264,8 @@ func (s *Segment) find(buf []byte, offset, size int64, maxBytes int) (_ []byte, 
 	if next >= 0 && entry < offset && next-start >= 2*int64(*s.cfg.IndexIntervalBytes) {
 		n := min(max(after-next+record.HeaderSize, want), size-next)
 		buf = grow(buf, int(n))
-		if _, err := s.f.ReadAt(buf, next); err != nil {
-			return buf, next, 0, h, s.ioErr(err)
+		if err := s.readAt(buf, next); err != nil {
+			return buf, next, 0, h, err
 		}
 		// Taken only if every check passes; otherwise the scan below
 		// walks to it (or stops before it) and reports what is wrong.
@@ -357,8 +357,8 @@ func (s *Segment) FindOffsetByTimestamp(ts, maxOffset int64) (offset, timestamp 
 				}
 			}
 			buf = grow(buf, h.Size())
-			if _, err := s.f.ReadAt(buf, pos); err != nil {
-				return 0, 0, false, s.ioErr(err)
+			if err := s.readAt(buf, pos); err != nil {
+				return 0, 0, false, err
 			}
 			if err := it.Reset(buf); err != nil {
 				return 0, 0, false, fmt.Errorf("segment %d, position %d: %w", s.base, pos, err)

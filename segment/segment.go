@@ -31,6 +31,7 @@ const (
 const (
 	DefaultIndexIntervalBytes = 4096     // index.interval.bytes
 	DefaultMaxIndexBytes      = 10 << 20 // segment.index.bytes
+	DefaultSegmentBytes       = 1 << 30  // segment.bytes
 	// MaxSegmentBytes is the largest a segment may grow: index positions
 	// are 32-bit, and Kafka caps segment.bytes at Int.MaxValue too.
 	MaxSegmentBytes = math.MaxInt32
@@ -51,6 +52,14 @@ type Config struct {
 	// (segment.index.bytes, default 10 MiB). A segment whose index is full
 	// rolls.
 	MaxIndexBytes int
+	// SegmentBytes is the size at which the log rolls the segment
+	// (segment.bytes, default 1 GiB): how much of the file's address
+	// range readers map (or the file's size, if larger), so that the map
+	// covers the batches appended after it was made (see the package
+	// documentation). A segment may still grow past it (a batch larger
+	// than segment.bytes gets a segment of its own): the bytes past the
+	// map are read with ReadAt.
+	SegmentBytes int64
 	// FS is the file system the segment's files live on (nil: the OS).
 	FS vfs.FS
 	// Compacted says the log cleaner may have removed records from the
@@ -87,6 +96,10 @@ func (c Config) withDefaults() Config {
 	if c.MaxIndexBytes <= 0 {
 		c.MaxIndexBytes = DefaultMaxIndexBytes
 	}
+	if c.SegmentBytes <= 0 {
+		c.SegmentBytes = DefaultSegmentBytes
+	}
+	c.SegmentBytes = min(c.SegmentBytes, MaxSegmentBytes)
 	c.FS = vfs.Default(c.FS)
 	return c
 }
@@ -124,6 +137,13 @@ type Segment struct {
 	suffix   string // extra file name suffix (".cleaned", ".swap", ".deleted") or ""
 	logPath  string // current path of the .log file
 	done     chan struct{}
+
+	// The read-only memory map of the .log file that readers copy
+	// batches from (see mapped): made by the first read that wants it,
+	// removed by closeFiles once no reader holds the segment.
+	mapMu   sync.Mutex              // guards making and removing the map (mapDone and the stores to fmap)
+	mapDone atomic.Bool             // the map was made or tried (or the files are closed): no second try
+	fmap    atomic.Pointer[fileMap] // nil: no map, readers use ReadAt
 }
 
 // Open opens the segment with the given base offset in dir, creating its
@@ -658,7 +678,7 @@ func (s *Segment) closeFiles(finalEntry bool) error {
 	if finalEntry && s.maxTS.Load() >= 0 {
 		_ = s.ti.Append(s.maxTS.Load(), s.offMaxTS)
 	}
-	return errors.Join(s.oi.Close(), s.ti.Close(), s.f.Close())
+	return errors.Join(s.unmap(), s.oi.Close(), s.ti.Close(), s.f.Close())
 }
 
 // removeFiles removes the three files under their current names. The

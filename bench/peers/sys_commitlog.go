@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/commitlog-go/commitlog"
@@ -56,6 +57,16 @@ type countedFile struct {
 }
 
 func (f countedFile) Sync() error { f.n.Add(1); return f.File.Sync() }
+
+// SyscallConn passes on the file's descriptor, which commitlog's segments
+// map to read from (package segment), so that counting fsyncs leaves
+// reads as they are with the plain OS file system.
+func (f countedFile) SyscallConn() (syscall.RawConn, error) {
+	if c, ok := f.File.(syscall.Conn); ok {
+		return c.SyscallConn()
+	}
+	return nil, errors.ErrUnsupported
+}
 
 func (c *syncCounter) OpenFile(name string, flag int, perm fs.FileMode) (vfs.File, error) {
 	f, err := c.FS.OpenFile(name, flag, perm)
