@@ -15,9 +15,10 @@ import (
 )
 
 // BenchmarkForward forwards benchRecords records (16-byte keys, 100-byte
-// values, 4 partitions) from the embedded broker to kfake, and produces the
-// same records with a kgo client straight to kfake in the same run, with the
-// same producer settings (idempotent, lz4, manual partitioning). It reports
+// values, 4 partitions) from the embedded broker to kfake, in each Mode, and
+// produces the same records with a kgo client straight to kfake in the same
+// run, with the same producer settings (idempotent, not transactional, lz4,
+// manual partitioning). It reports
 // both rates and their ratio (forward/direct). The forwarder's time runs
 // from the local appends of the records (a running forwarder, its session
 // up) to the end of Flush (all acknowledged and checkpointed, one fsync);
@@ -25,6 +26,12 @@ import (
 //
 //	go test -run '^$' -bench Forward -benchtime 3x ./forward
 func BenchmarkForward(b *testing.B) {
+	for _, mode := range []Mode{ModeTransactional, ModeIdempotent} {
+		b.Run(mode.String(), func(b *testing.B) { benchForward(b, mode) })
+	}
+}
+
+func benchForward(b *testing.B, mode Mode) {
 	const (
 		benchRecords = 200_000
 		partitions   = 4
@@ -70,7 +77,7 @@ func BenchmarkForward(b *testing.B) {
 			_, err = p.Append(append([]byte(nil), batch...), false)
 			require.NoError(b, err)
 		}
-		f, err := New(br, Config{Topics: []string{name}, ClientOptions: opts})
+		f, err := New(br, Config{Topics: []string{name}, ClientOptions: opts, Mode: mode})
 		require.NoError(b, err)
 		require.NoError(b, f.Flush(ctx))
 

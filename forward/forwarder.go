@@ -81,7 +81,7 @@ type Config struct {
 	// two devices with the same Group do not fence each other.
 	TransactionalID string
 	// TransactionBytes ends a transaction once it carries this many bytes
-	// of local batches (default 8 MiB). A transaction also ends when the
+	// of local batches (default 16 MiB). A transaction also ends when the
 	// forwarder has caught up with the local log, and once it has been open
 	// for a quarter of the producer's transaction.timeout.ms
 	// (kgo.TransactionTimeout, 40 s by default).
@@ -213,7 +213,7 @@ func New(b *commitlog.Broker, cfg Config) (*Forwarder, error) {
 		cfg.ReadBytes = 1 << 20
 	}
 	if cfg.TransactionBytes <= 0 {
-		cfg.TransactionBytes = 8 << 20
+		cfg.TransactionBytes = 16 << 20
 	}
 	switch cfg.Mode {
 	case ModeTransactional, ModeIdempotent:
@@ -422,9 +422,10 @@ func (f *Forwarder) session() (progressed bool, err error) {
 	}
 	start := make([]int64, len(f.parts))
 	sps := make([]*sessPart, len(f.parts))
+	drained := make(chan struct{}, 1)
 	for i, fp := range f.parts {
 		start[i] = fp.acked.Load()
-		sps[i] = &sessPart{fp: fp, gen: gen, next: fp.sent.Load()}
+		sps[i] = &sessPart{fp: fp, gen: gen, next: fp.sent.Load(), drained: drained}
 		sps[i].promiseFn = sps[i].promise
 	}
 	errc := make(chan error, 1)
@@ -619,7 +620,10 @@ func (f *Forwarder) pump(ctx context.Context, cl *kgo.Client, sps []*sessPart) e
 			txnBytes += n
 			moved = true
 		}
-		if inTxn && (!moved || txnBytes >= f.cfg.TransactionBytes || time.Since(txnStart) >= txnAge) {
+		// A caught-up transaction ends once kgo has every record of it
+		// acknowledged, not at once: records appended meanwhile join it,
+		// so that under load the pipeline does not drain at every catch-up.
+		if inTxn && ((!moved && !inFlight(sps)) || txnBytes >= f.cfg.TransactionBytes || time.Since(txnStart) >= txnAge) {
 			if err := f.endTxn(ctx, cl, sps); err != nil {
 				return err
 			}
@@ -627,19 +631,39 @@ func (f *Forwarder) pump(ctx context.Context, cl *kgo.Client, sps []*sessPart) e
 			continue
 		}
 		if !moved {
+			if inTxn {
+				cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(sps[0].drained)})
+			}
 			chosen, _, _ := reflect.Select(cases)
 			if chosen == 0 {
-				return nil
+				continue // ends the transaction, if one is open
+			}
+			if chosen > len(sps) {
+				continue // the transaction's records are acknowledged
 			}
 			// A wake-up without new records: the partition may have closed
 			// (its topic deleted, or the broker closing), which Read says.
 			if sp := sps[chosen-1]; sp.next >= sp.fp.p.HighWatermark() {
 				if _, err := sp.fp.p.Read(nil, sp.next, 1); err != nil && !errors.Is(err, commitlog.ErrOffsetOutOfRange) {
+					if inTxn {
+						f.abortTxn(cl)
+					}
 					return fmt.Errorf("forward: %s/%d: %w", sp.fp.topic, sp.fp.id, err)
 				}
 			}
 		}
 	}
+}
+
+// inFlight reports whether kgo has records of the session's partitions it
+// has not called back for.
+func inFlight(sps []*sessPart) bool {
+	for _, sp := range sps {
+		if sp.fp.outstanding.Load() > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // endTxn ends the open transaction: it waits for kgo to have every record
@@ -847,6 +871,7 @@ type sessPart struct {
 	gen       int64
 	next      int64                    // the next offset to read (the pump's own)
 	promiseFn func(*kgo.Record, error) // sp.promise, made once
+	drained   chan struct{}            // the session's: signalled when a partition has no record in flight (ModeTransactional)
 
 	mu    sync.Mutex // guards queue and free
 	queue []*chunk   // chunks produced, in order, with records kgo has not called back for
@@ -913,7 +938,12 @@ func (sp *sessPart) promise(r *kgo.Record, err error) {
 	}
 	if fp.f.txn {
 		// Acknowledged, not committed: endTxn moves the position.
-		fp.outstanding.Add(-1)
+		if fp.outstanding.Add(-1) == 0 {
+			select {
+			case sp.drained <- struct{}{}:
+			default:
+			}
+		}
 		return
 	}
 	off, ok := sourceOffset(r.Headers, kgoHeader)
