@@ -34,7 +34,8 @@ var (
 	// ErrGap: the cluster acknowledged a record after it failed an earlier
 	// one of the same partition, so the earlier one is missing there. It
 	// is logged; kgo does not do this with unlimited retries (its
-	// default), which the forwarder keeps.
+	// default), which the forwarder keeps. ModeIdempotent only: in
+	// ModeTransactional a failed record aborts its transaction.
 	ErrGap = errors.New("forward: a record failed while a later one of its partition was acknowledged")
 )
 

@@ -1117,8 +1117,8 @@ func (f *Forwarder) ForwarderStats() commitlog.ForwarderStats {
 }
 
 // Flush returns once every record appended to the forwarded topics before
-// the call is acknowledged by the cluster and its position committed to the
-// checkpoint, or with ctx's error, or with the error that stopped the
+// the call is acknowledged by the cluster (in ModeTransactional: in a
+// committed transaction) and its position committed to the checkpoint, or with ctx's error, or with the error that stopped the
 // forwarder.
 func (f *Forwarder) Flush(ctx context.Context) error {
 	target := make([]int64, len(f.parts))
@@ -1174,8 +1174,9 @@ func (f *Forwarder) stopped() error {
 }
 
 // Close stops the forwarder: it stops reading, lets the cluster acknowledge
-// what was sent within ctx, commits the checkpoint and unregisters from the
-// broker. Records not forwarded stay in the local log for the next
+// what was sent within ctx (in ModeTransactional: commits the open
+// transaction within ctx, or else aborts it), commits the checkpoint and
+// unregisters from the broker. Records not forwarded stay in the local log for the next
 // Forwarder. It returns the error that stopped the forwarder, if any; it is
 // idempotent. Close it before the broker.
 func (f *Forwarder) Close(ctx context.Context) error {
