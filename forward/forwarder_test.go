@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 	"time"
 
@@ -145,4 +146,24 @@ func TestForwardTransactionalID(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	require.NoError(t, f.Close(cctx))
+}
+
+func TestDecimal(t *testing.T) {
+	d := decimal{n: -2}
+	for _, n := range []int64{0, 1, 2, 9, 10, 11, 99, 100, 101, 5, 5, 6, 999, 1000, 7, 8, 1<<63 - 2, 1<<63 - 1} {
+		require.Equal(t, strconv.FormatInt(n, 10), string(d.set(n)))
+	}
+	d = decimal{n: -2}
+	for n := int64(0); n < 12000; n++ {
+		require.Equal(t, strconv.FormatInt(n, 10), string(d.set(n)))
+	}
+}
+
+func TestSlabKeep(t *testing.T) {
+	var s slab[byte]
+	require.Nil(t, s.keep(nil))
+	e := s.keep([]byte{})
+	require.NotNil(t, e, "empty stays empty, not nil")
+	require.Empty(t, e)
+	require.Equal(t, []byte("ab"), s.keep([]byte("ab")))
 }
