@@ -15,9 +15,10 @@ import (
 )
 
 // BenchmarkForward forwards benchRecords records (16-byte keys, 100-byte
-// values, 4 partitions) from the embedded broker to kfake, and produces the
-// same records with a kgo client straight to kfake in the same run, with the
-// same producer settings (idempotent, lz4, manual partitioning). It reports
+// values, 4 partitions) from the embedded broker to kfake, in each Mode, and
+// produces the same records with a kgo client straight to kfake in the same
+// run, with the same producer settings (idempotent, not transactional, lz4,
+// manual partitioning). It reports
 // both rates and their ratio (forward/direct). The forwarder's time runs
 // from the local appends of the records (a running forwarder, its session
 // up) to the end of Flush (all acknowledged and checkpointed, one fsync);
@@ -25,6 +26,12 @@ import (
 //
 //	go test -run '^$' -bench Forward -benchtime 3x ./forward
 func BenchmarkForward(b *testing.B) {
+	for _, mode := range []Mode{ModeTransactional, ModeIdempotent} {
+		b.Run(mode.String(), func(b *testing.B) { benchForward(b, mode) })
+	}
+}
+
+func benchForward(b *testing.B, mode Mode) {
 	const (
 		benchRecords = 200_000
 		partitions   = 4
@@ -70,7 +77,7 @@ func BenchmarkForward(b *testing.B) {
 			_, err = p.Append(append([]byte(nil), batch...), false)
 			require.NoError(b, err)
 		}
-		f, err := New(br, Config{Topics: []string{name}, ClientOptions: opts})
+		f, err := New(br, Config{Topics: []string{name}, ClientOptions: opts, Mode: mode})
 		require.NoError(b, err)
 		require.NoError(b, f.Flush(ctx))
 
@@ -114,5 +121,37 @@ func BenchmarkForward(b *testing.B) {
 	b.ReportMetric(n/fwdTime.Seconds(), "fwd-rec/s")
 	b.ReportMetric(n/directTime.Seconds(), "kgo-rec/s")
 	b.ReportMetric(directTime.Seconds()/fwdTime.Seconds(), "ratio")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkDecode measures the pump's own work per record: turning a 1 MiB
+// read of uncompressed local batches (16-byte keys, 100-byte values) into
+// kgo records, as step does, without producing them.
+//
+//	go test -run '^$' -bench Decode ./forward
+func BenchmarkDecode(b *testing.B) {
+	value := make([]byte, 100)
+	var buf []byte
+	off := int64(0)
+	for len(buf) < 1<<20 {
+		bl := record.NewBuilder(off, record.BatchOptions{})
+		for j := 0; j < 500; j++ {
+			bl.Add(time.Now().UnixMilli(), []byte(fmt.Sprintf("key-%012d", off)), value, nil)
+			off++
+		}
+		batch, err := bl.Build()
+		require.NoError(b, err)
+		buf = append(buf, batch...)
+	}
+	fp := &fwdPart{topic: "t"}
+	c := &chunk{buf: buf}
+	var it record.Iterator
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := fp.decode(&it, c, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(off), "ns/record")
 	b.ReportMetric(0, "ns/op")
 }

@@ -34,7 +34,8 @@ var (
 	// ErrGap: the cluster acknowledged a record after it failed an earlier
 	// one of the same partition, so the earlier one is missing there. It
 	// is logged; kgo does not do this with unlimited retries (its
-	// default), which the forwarder keeps.
+	// default), which the forwarder keeps. ModeIdempotent only: in
+	// ModeTransactional a failed record aborts its transaction.
 	ErrGap = errors.New("forward: a record failed while a later one of its partition was acknowledged")
 )
 
@@ -93,10 +94,13 @@ func remoteCounts(ctx context.Context, adm *kadm.Client, topics []string) (map[s
 	return out, nil
 }
 
-// remoteTails reads back from the end of each remote partition in want
-// (topic -> partition -> end offset, start offset) until it finds a record
+// remoteTails reads back from the end of each remote partition of topics
+// (ends: the last stable offsets) until it finds a committed record
 // carrying OffsetHeader, and returns the highest source offset per
-// partition (absent: none found). clientOpts connect to the cluster.
+// partition (absent: none found). clientOpts connect to the cluster. It
+// reads committed records only, and counts offsets, not records: control
+// records (transaction markers) are read too, so that a partition ending in
+// one is read to its end, and aborted records are skipped.
 func remoteTails(ctx context.Context, clientOpts []kgo.Opt, starts, ends kadm.ListedOffsets, topics []string) (map[string]map[int32]int64, error) {
 	out := map[string]map[int32]int64{}
 	type span struct{ start, end, from int64 }
@@ -125,7 +129,8 @@ func remoteTails(ctx context.Context, clientOpts []kgo.Opt, starts, ends kadm.Li
 		}
 		cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), clientOpts...),
 			kgo.ConsumePartitions(consume),
-			kgo.FetchIsolationLevel(kgo.ReadUncommitted()),
+			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+			kgo.KeepControlRecords(),
 			// Close waits for a fetch in flight: keep the long poll short.
 			kgo.FetchMaxWait(100*time.Millisecond))...)
 		if err != nil {
@@ -153,7 +158,7 @@ func remoteTails(ctx context.Context, clientOpts []kgo.Opt, starts, ends kadm.Li
 				if sp == nil {
 					return
 				}
-				if so, ok := sourceOffset(r.Headers, kgoHeader); ok {
+				if so, ok := sourceOffset(r.Headers, kgoHeader); ok && !r.Attrs.IsControl() {
 					if out[r.Topic] == nil {
 						out[r.Topic] = map[int32]int64{}
 					}

@@ -136,6 +136,12 @@ func dropSomeProduces(fc *kfake.Cluster, seed uint64) {
 }
 
 func TestForwardRandomStops(t *testing.T) {
+	for _, mode := range []Mode{ModeTransactional, ModeIdempotent} {
+		t.Run(mode.String(), func(t *testing.T) { testForwardRandomStops(t, mode) })
+	}
+}
+
+func testForwardRandomStops(t *testing.T, mode Mode) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	fc := newFake(t)
@@ -148,7 +154,7 @@ func TestForwardRandomStops(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	a := startAppender(t, b, rand.New(rand.NewPCG(2, 2)))
 	for i := 0; i < trials(8); i++ {
-		f, err := New(b, Config{Topics: []string{"t"}, ClientOptions: clientOpts(seeds), CheckpointInterval: time.Duration(1+rng.IntN(30)) * time.Millisecond})
+		f, err := New(b, Config{Topics: []string{"t"}, Mode: mode, ClientOptions: clientOpts(seeds), CheckpointInterval: time.Duration(1+rng.IntN(30)) * time.Millisecond})
 		require.NoError(t, err)
 		time.Sleep(time.Duration(rng.IntN(60)) * time.Millisecond)
 		cctx, ccancel := context.WithCancel(ctx)
@@ -164,7 +170,7 @@ func TestForwardRandomStops(t *testing.T) {
 		ccancel()
 	}
 	a.Stop()
-	f, err := New(b, Config{Topics: []string{"t"}, ClientOptions: clientOpts(seeds)})
+	f, err := New(b, Config{Topics: []string{"t"}, Mode: mode, ClientOptions: clientOpts(seeds)})
 	require.NoError(t, err)
 	require.NoError(t, f.Flush(ctx))
 	require.NoError(t, f.Close(ctx))

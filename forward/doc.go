@@ -24,43 +24,91 @@
 // outages of the cluster, as long as the copier is the only writer of the
 // destination partitions. How:
 //
-//   - Forwarder produces with kgo's idempotent producer (retries within a
-//     connection never duplicate), one partition in order. Its checkpoint is a
-//     consumer group of the embedded broker (Config.Group), committed with the
-//     positions the cluster has acknowledged, so it is never ahead of the
-//     cluster. The checkpoint may lag behind it (a crash between an ack and a
-//     commit), so on every (re)start the forwarder reads the tail of each
-//     remote partition, takes the highest OffsetHeader found there and resumes
-//     after max(checkpoint, that offset + 1).
+//   - Forwarder, in ModeTransactional (the default), produces the backlog
+//     in Kafka transactions under a stable transactional.id
+//     (Config.TransactionalID): one partition in order, a transaction per
+//     flushed stretch of chunks (up to Config.TransactionBytes, 16 MiB, or
+//     until it has caught up with the local log). Its checkpoint is a
+//     consumer group of the embedded broker (Config.Group), committed with
+//     the positions of committed transactions only, so it is never ahead
+//     of the cluster. On every (re)start it first initializes its producer
+//     id under the transactional.id: the cluster fences the producer of the
+//     process before (its epoch is now stale) and aborts that producer's
+//     open transaction, so nothing the old process sent, however long it is
+//     held in the network, can be written or committed after this point.
+//     Then it reads the tail of each remote partition, committed records
+//     only (read_committed, up to the last stable offset), takes the
+//     highest OffsetHeader found there and resumes after max(checkpoint,
+//     that offset + 1). The checkpoint may lag behind the cluster (a crash
+//     between a commit of a transaction and the local commit); the tail
+//     covers that.
 //   - Mirror appends to the local partition durably (fsynced) before it
 //     commits the remote offsets to a consumer group of the cluster
 //     (MirrorConfig.Group). On every (re)start it reads the tail of each local
 //     partition, takes the highest OffsetHeader there and resumes after
 //     max(committed, that offset + 1).
 //
-// Records without the header in a destination partition (written by someone
-// else) are ignored when reconciling: the copier looks further back for its
-// own last record. They are not an error, but they interleave with the copied
-// records, so the destination no longer equals the source: give each copier
-// its destination partitions to itself. (Forwarder's reconciliation also
-// reads each remote partition up to its end offset: one that ends in a
-// transaction marker, which only a transactional producer writes and the
-// forwarder never does, keeps it reading until Close.)
+// Consumers of the forwarded topics should read with
+// isolation.level=read_committed: a read_uncommitted consumer also sees the
+// records of transactions that a crash or an outage left to be aborted
+// (they are forwarded again, in a later transaction). Every transaction
+// ends in a commit marker, which takes an offset of its own: remote offsets
+// do not follow the local ones (the OffsetHeader maps each record back).
 //
-// One window remains for Forwarder, inherent to Kafka's idempotent producer
-// (its producer id does not survive a process): a produce request that a
-// killed process had already sent, held in the network for longer than the
-// next process takes to start and read the remote tails, would land after
-// that read and be duplicated. Kafka handles the requests of a connection
-// before it notices the connection closed, so this takes a delayed packet,
-// not a crash alone. A clean Close flushes what it sent first.
+// # The transactional.id
+//
+// The transactional.id must stay the same across restarts of a forwarder
+// (else the new process cannot fence the old one) and must differ from that
+// of any other producer of the cluster (else they fence each other, in
+// turn, forever). By default it is Group + "-" + an instance id: 16 hex
+// digits that the first Forwarder of a Group on a broker draws at random
+// and keeps in the metadata of its checkpoint commits, and that every later
+// Forwarder of that Group on that broker reads back
+// (Forwarder.TransactionalID says it). So two devices with the same Group
+// get different ids, and a device keeps its id as long as its data
+// directory (a Forwarder of the Group whose topics have no checkpoint yet
+// draws a new one). Set Config.TransactionalID to choose it (e.g. the device's
+// serial number); changing it between runs, like restoring the data
+// directory of another device, gives up the fencing of the run before.
+// The producer's transaction.timeout.ms (kgo.TransactionTimeout, 40 s by
+// default) bounds how long a transaction may stay open: the forwarder ends
+// each within a quarter of it; raise it, within the cluster's
+// transaction.max.timeout.ms, on a link so slow that one chunk
+// (Config.ReadBytes) takes longer than that to send.
+//
+// # ModeIdempotent
+//
+// ModeIdempotent produces with kgo's idempotent producer only (retries
+// within a connection never duplicate) and commits the checkpoint with the
+// positions the cluster acknowledged, record by record: no transaction
+// round trips, no drain of kgo's pipeline at the end of each transaction,
+// and read_uncommitted consumers see only forwarded records, each once. It
+// leaves one window, inherent to the idempotent producer (its producer id
+// does not survive a process, so nothing fences the old one): a produce
+// request that a killed process had already sent, held in the network for
+// longer than the next process takes to start and read the remote tails,
+// lands after that read and is a duplicate. Kafka handles the requests of a
+// connection before it notices the connection closed, so this takes a
+// delayed packet, not a crash alone. A clean Close flushes what it sent
+// first.
+//
+// In both modes, records without the header in a destination partition
+// (written by someone else) are ignored when reconciling: the copier looks
+// further back for its own last record. They are not an error, but they
+// interleave with the copied records, so the destination no longer equals
+// the source: give each copier its destination partitions to itself. A
+// remote partition that ends in a transaction marker, the forwarder's own
+// or another producer's, reconciles like any other: the tail is read by
+// offsets, markers and aborted records included, not by a count of
+// records.
 //
 // What the copy cannot keep: a remote topic with message.timestamp.type
 // LogAppendTime (or a local one, for Mirror) stamps its own timestamps; keep
 // CreateTime, the default, on the destination. Mirror reads committed
 // records only (read_committed), so transaction markers and aborted records
 // leave gaps in the remote offsets that the local partition does not have
-// (the OffsetHeader maps each record back). Partition counts are taken when a
+// (the OffsetHeader maps each record back), as Forwarder's commit markers
+// do in the cluster. Partition counts are taken when a
 // session starts: partitions added to the source later are refused
 // (ErrPartitionMismatch) until the destination has as many.
 //
@@ -87,8 +135,10 @@
 // (commitlog_forward_lag_records, commitlog_forward_lag_bytes,
 // commitlog_forward_oldest_unforwarded_age_seconds,
 // commitlog_forward_retention_at_risk, commitlog_forward_lost_records_total).
-// Forwarder's lag in bytes is estimated from the local partition's bytes per
-// offset; Mirror's from the records it copied so far, and Mirror reports no
+// A Forwarder's position (ForwardedLag.Position) is, in ModeTransactional,
+// after the last record of the last committed transaction: records in an
+// open transaction still count as lag. Forwarder's lag in bytes is
+// estimated from the local partition's bytes per offset; Mirror's from the records it copied so far, and Mirror reports no
 // age or risk (it does not know the cluster's retention).
 //
 // # Use
@@ -100,8 +150,10 @@
 //	...
 //	defer f.Close(ctx) // before b.Close
 //
-// Flush waits until everything written before it is in the cluster and
-// checkpointed; Err reports the failure the copier is retrying after.
+// Flush waits until everything written before it is in the cluster (in
+// ModeTransactional: in committed transactions) and checkpointed; Err
+// reports the failure the copier is retrying after. Close commits the open
+// transaction within its ctx, or aborts it.
 //
 // # Tests
 //

@@ -2,11 +2,14 @@ package forward
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +26,39 @@ import (
 // Config.Group is empty.
 const DefaultForwarderGroup = "commitlog-forwarder"
 
+// Mode is how a Forwarder writes to the cluster.
+type Mode int
+
+const (
+	// ModeTransactional, the default, produces each chunk of the backlog in
+	// a Kafka transaction under a stable transactional.id
+	// (Config.TransactionalID), so that a restarted forwarder fences the
+	// producer of the process before it: exactly once, with no window.
+	ModeTransactional Mode = iota
+	// ModeIdempotent produces with kgo's idempotent producer only: no
+	// transaction round trips, and the remote records are visible to
+	// read_uncommitted and read_committed consumers alike at once, but a
+	// produce request a killed process had sent, delayed in the network
+	// past the next process's reconciliation, lands as a duplicate (see the
+	// package documentation).
+	ModeIdempotent
+)
+
+func (m Mode) String() string {
+	switch m {
+	case ModeTransactional:
+		return "transactional"
+	case ModeIdempotent:
+		return "idempotent"
+	}
+	return "Mode(" + strconv.Itoa(int(m)) + ")"
+}
+
+// instancePrefix starts the metadata of the checkpoint's commits: the rest
+// is the forwarder's instance id, the stable part of its default
+// transactional.id.
+const instancePrefix = "commitlog-forward instance="
+
 // Config configures a Forwarder.
 type Config struct {
 	// Topics are the local topics to forward, each to the remote topic of
@@ -34,15 +70,33 @@ type Config struct {
 	// checkpoint (default DefaultForwarderGroup). Give each forwarder of a
 	// broker its own. It must have no members: nothing consumes with it.
 	Group string
+	// Mode is ModeTransactional (the default) or ModeIdempotent.
+	Mode Mode
+	// TransactionalID is the producer's transactional.id in
+	// ModeTransactional. It must stay the same across restarts of the
+	// forwarder (the fencing of the process before it depends on it) and
+	// differ from that of every other producer of the cluster. The default
+	// is Group + "-" + an instance id that the forwarder draws at random
+	// the first time and keeps in the metadata of its checkpoint, so that
+	// two devices with the same Group do not fence each other.
+	TransactionalID string
+	// TransactionBytes ends a transaction once it carries this many bytes
+	// of local batches (default 16 MiB). A transaction also ends when the
+	// forwarder has caught up with the local log, and once it has been open
+	// for a quarter of the producer's transaction.timeout.ms
+	// (kgo.TransactionTimeout, 40 s by default).
+	TransactionBytes int
 	// ClientOptions configure the kgo client that produces to the cluster:
 	// kgo.SeedBrokers (required), TLS, SASL, and producer settings such as
 	// kgo.ProducerBatchCompression (default lz4), kgo.ProducerLinger,
 	// kgo.ProducerBatchMaxBytes or kgo.MaxBufferedRecords. The forwarder
 	// adds kgo.RecordPartitioner(kgo.ManualPartitioner()) and
-	// kgo.UnknownTopicRetries(-1) after them. Keep the producer idempotent
-	// and its retries unlimited (kgo's defaults): kgo.DisableIdempotentWrite,
-	// kgo.RecordRetries or kgo.RecordDeliveryTimeout would let a record fail
-	// while a later one succeeds (ErrGap).
+	// kgo.UnknownTopicRetries(-1) after them, and kgo.TransactionalID in
+	// ModeTransactional (set Config.TransactionalID, not the kgo option).
+	// Keep the producer idempotent and its retries unlimited (kgo's
+	// defaults): kgo.DisableIdempotentWrite, kgo.RecordRetries or
+	// kgo.RecordDeliveryTimeout would let a record fail while a later one
+	// succeeds (ErrGap, in ModeIdempotent).
 	ClientOptions []kgo.Opt
 	// ReplicationFactor of the remote topics the forwarder creates (Kafka's
 	// default.replication.factor when 0).
@@ -77,6 +131,9 @@ type Forwarder struct {
 	log   *slog.Logger
 	coord *consumer.Coordinator
 	parts []*fwdPart
+	txn   bool   // ModeTransactional
+	txnID string // the transactional.id in ModeTransactional
+	meta  string // the metadata of the checkpoint's commits
 
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -108,7 +165,7 @@ type fwdPart struct {
 	tc    commitlog.TopicConfig
 
 	// Written by the session's reader and promises; read by anyone.
-	acked       atomic.Int64 // local offset after the last record the cluster acknowledged
+	acked       atomic.Int64 // local offset after the last record the cluster acknowledged (ModeTransactional: and committed)
 	sent        atomic.Int64 // local offset after the last batch read and produced
 	outstanding atomic.Int64 // records produced, not yet acknowledged or failed
 	failed      atomic.Bool  // a record failed in this session: position is acked
@@ -155,7 +212,15 @@ func New(b *commitlog.Broker, cfg Config) (*Forwarder, error) {
 	if cfg.ReadBytes <= 0 {
 		cfg.ReadBytes = 1 << 20
 	}
-	f := &Forwarder{b: b, cfg: cfg, log: logger(cfg.Logger, b).With("forwarder", cfg.Group), flushReq: make(chan chan error)}
+	if cfg.TransactionBytes <= 0 {
+		cfg.TransactionBytes = 16 << 20
+	}
+	switch cfg.Mode {
+	case ModeTransactional, ModeIdempotent:
+	default:
+		return nil, fmt.Errorf("forward: %v: %w", cfg.Mode, commitlog.ErrInvalidConfig)
+	}
+	f := &Forwarder{b: b, cfg: cfg, log: logger(cfg.Logger, b).With("forwarder", cfg.Group), flushReq: make(chan chan error), txn: cfg.Mode == ModeTransactional}
 	seen := map[string]bool{}
 	for _, name := range cfg.Topics {
 		if seen[name] {
@@ -185,13 +250,39 @@ func New(b *commitlog.Broker, cfg Config) (*Forwarder, error) {
 	cps := coord.FetchOffsets(cfg.Group, tps)
 	for _, fp := range f.parts {
 		pos := fp.p.LogStartOffset()
-		if c, ok := cps[consumer.TopicPartition{Topic: fp.topic, Partition: fp.id}]; ok && c.Offset >= 0 {
+		c, ok := cps[consumer.TopicPartition{Topic: fp.topic, Partition: fp.id}]
+		if ok && c.Offset >= 0 {
 			fp.committed.Store(c.Offset)
 			pos = c.Offset
+		}
+		if id, found := strings.CutPrefix(c.Metadata, instancePrefix); ok && found && id != "" && f.meta == "" {
+			f.meta = c.Metadata
 		}
 		fp.acked.Store(pos)
 		fp.sent.Store(pos)
 		fp.lostBelow = pos
+	}
+	if f.meta == "" {
+		// A new instance: its id is kept before anything is produced
+		// under it, so that every later start derives the same
+		// transactional.id and fences this one.
+		var id [8]byte
+		_, _ = rand.Read(id[:])
+		f.meta = instancePrefix + hex.EncodeToString(id[:])
+		offsets := map[consumer.TopicPartition]consumer.OffsetAndMetadata{}
+		for _, fp := range f.parts {
+			offsets[consumer.TopicPartition{Topic: fp.topic, Partition: fp.id}] = consumer.OffsetAndMetadata{Offset: fp.acked.Load(), Metadata: f.meta}
+		}
+		if err := coord.CommitOffsets(cfg.Group, "", -1, offsets); err != nil {
+			return nil, fmt.Errorf("forward: keeping the instance id in the checkpoint group: %w", err)
+		}
+		for _, fp := range f.parts {
+			fp.committed.Store(fp.acked.Load())
+		}
+	}
+	f.txnID = cfg.TransactionalID
+	if f.txnID == "" {
+		f.txnID = cfg.Group + "-" + strings.TrimPrefix(f.meta, instancePrefix)
 	}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	f.done = make(chan struct{})
@@ -203,7 +294,7 @@ func New(b *commitlog.Broker, cfg Config) (*Forwarder, error) {
 // position is the local offset below which every record is acknowledged
 // by the cluster.
 func (fp *fwdPart) position() int64 {
-	if fp.failed.Load() {
+	if fp.f.txn || fp.failed.Load() {
 		return fp.acked.Load()
 	}
 	s := fp.sent.Load()
@@ -272,18 +363,28 @@ func (f *Forwarder) Err() error {
 	return f.lastErr
 }
 
+// clientOptions are the options of the producing client; the tail
+// readers take the same without the transactional.id.
 func (f *Forwarder) clientOptions() []kgo.Opt {
 	opts := []kgo.Opt{kgo.ProducerBatchCompression(kgo.Lz4Compression(), kgo.NoCompression())}
 	opts = append(opts, f.cfg.ClientOptions...)
 	return append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.UnknownTopicRetries(-1))
 }
 
+// TransactionalID returns the transactional.id the forwarder produces
+// with in ModeTransactional (see Config.TransactionalID).
+func (f *Forwarder) TransactionalID() string { return f.txnID }
+
 // session connects, reconciles every partition with its remote tail and
 // forwards until an error or Close. progressed reports whether the
 // cluster acknowledged anything.
 func (f *Forwarder) session() (progressed bool, err error) {
 	opts := f.clientOptions()
-	cl, err := kgo.NewClient(opts...)
+	popts := opts
+	if f.txn {
+		popts = append(popts[:len(popts):len(popts)], kgo.TransactionalID(f.txnID))
+	}
+	cl, err := kgo.NewClient(popts...)
 	if err != nil {
 		// Bad options never get better: a session error all the same,
 		// so that Err and the log say it.
@@ -295,12 +396,18 @@ func (f *Forwarder) session() (progressed bool, err error) {
 	f.sessErr, f.sessCancel = nil, scancel
 	f.mu.Unlock()
 	var wg sync.WaitGroup
+	pumped := make(chan struct{}) // closed when the pump returns
 	defer func() {
 		scancel()
 		crash := f.crash.Load()
 		if fctx := f.closing.Load(); fctx != nil && f.ctx.Err() != nil && !crash {
 			// Close: let the cluster acknowledge what was sent, within
-			// Close's ctx, so that nothing is left in flight.
+			// Close's ctx, so that nothing is left in flight (in
+			// ModeTransactional, the pump ends its transaction).
+			select {
+			case <-pumped:
+			case <-(*fctx).Done():
+			}
 			_ = cl.Flush(*fctx)
 		}
 		cl.Close() // fails what is still buffered, unblocking the readers: those positions stay unacknowledged
@@ -310,19 +417,22 @@ func (f *Forwarder) session() (progressed bool, err error) {
 		}
 	}()
 	if err := f.prepare(sctx, cl, opts); err != nil {
+		close(pumped)
 		return false, err
 	}
 	start := make([]int64, len(f.parts))
 	sps := make([]*sessPart, len(f.parts))
+	drained := make(chan struct{}, 1)
 	for i, fp := range f.parts {
 		start[i] = fp.acked.Load()
-		sps[i] = &sessPart{fp: fp, gen: gen, next: fp.sent.Load()}
+		sps[i] = &sessPart{fp: fp, gen: gen, next: fp.sent.Load(), drained: drained}
 		sps[i].promiseFn = sps[i].promise
 	}
 	errc := make(chan error, 1)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		defer close(pumped)
 		if err := f.pump(sctx, cl, sps); err != nil {
 			errc <- err
 			scancel()
@@ -352,6 +462,15 @@ func (f *Forwarder) session() (progressed bool, err error) {
 // counts and sets every partition's position: max(checkpoint, highest
 // source offset in the remote tail + 1), at least the log start offset.
 func (f *Forwarder) prepare(ctx context.Context, cl *kgo.Client, opts []kgo.Opt) error {
+	if f.txn {
+		// InitProducerID under the transactional.id, before the tails are
+		// read: it fences the producer of an earlier session or process
+		// and aborts its open transaction, so that nothing it sent can be
+		// committed after the read.
+		if _, _, err := cl.ProducerID(ctx); err != nil {
+			return fmt.Errorf("forward: initializing transactional.id %s: %w", f.txnID, err)
+		}
+	}
 	adm := kadm.NewClient(cl)
 	topics := f.topics()
 	counts, err := remoteCounts(ctx, adm, topics)
@@ -385,12 +504,13 @@ func (f *Forwarder) prepare(ctx context.Context, cl *kgo.Client, opts []kgo.Opt)
 		if err != nil {
 			return fmt.Errorf("forward: listing remote start offsets: %w", err)
 		}
-		ends, err := adm.ListEndOffsets(ctx, existing...)
+		// Committed records only: up to the last stable offset.
+		ends, err := adm.ListCommittedOffsets(ctx, existing...)
 		if err == nil {
 			err = ends.Error()
 		}
 		if err != nil {
-			return fmt.Errorf("forward: listing remote end offsets: %w", err)
+			return fmt.Errorf("forward: listing remote last stable offsets: %w", err)
 		}
 		if tails, err = remoteTails(ctx, opts, starts, ends, existing); err != nil {
 			return err
@@ -451,12 +571,22 @@ func (f *Forwarder) replication() int16 {
 // to the same remote partition, until ctx ends or a record fails. One
 // goroutine feeds the kgo client, a chunk of one partition at a time in
 // turn: kgo batches per partition anyway, and producers contending for its
-// buffer cost more than they bring.
+// buffer cost more than they bring. In ModeTransactional the chunks go in
+// transactions of up to TransactionBytes, each committed before the
+// positions it carries count as acknowledged.
 func (f *Forwarder) pump(ctx context.Context, cl *kgo.Client, sps []*sessPart) error {
 	var it record.Iterator
 	cases := make([]reflect.SelectCase, 0, len(sps)+1)
+	inTxn, txnBytes, txnStart := false, 0, time.Time{}
+	txnAge := 10 * time.Second
+	if d, ok := cl.OptValue(kgo.TransactionTimeout).(time.Duration); ok && d > 0 {
+		txnAge = d / 4
+	}
 	for {
 		if ctx.Err() != nil {
+			if inTxn && !f.crash.Load() && f.closing.Load() != nil {
+				return f.endTxn(ctx, cl, sps)
+			}
 			return nil
 		}
 		// The wake-ups are taken before the high watermarks are looked at,
@@ -465,26 +595,59 @@ func (f *Forwarder) pump(ctx context.Context, cl *kgo.Client, sps []*sessPart) e
 		moved := false
 		for _, sp := range sps {
 			if sp.fp.failed.Load() {
+				if inTxn {
+					f.abortTxn(cl)
+				}
 				return nil // the session ends: failSession cancelled ctx
 			}
 			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(sp.fp.p.Changed())})
-			if sp.next >= sp.fp.p.HighWatermark() {
+			if sp.next >= sp.fp.p.HighWatermark() || ctx.Err() != nil {
 				continue
 			}
-			if err := sp.step(cl, &it); err != nil {
+			if f.txn && !inTxn {
+				if err := cl.BeginTransaction(); err != nil {
+					return fmt.Errorf("forward: beginning a transaction: %w", err)
+				}
+				inTxn, txnBytes, txnStart = true, 0, time.Now()
+			}
+			n, err := sp.step(cl, &it)
+			if err != nil {
+				if inTxn {
+					f.abortTxn(cl)
+				}
 				return err
 			}
+			txnBytes += n
 			moved = true
 		}
+		// A caught-up transaction ends once kgo has every record of it
+		// acknowledged, not at once: records appended meanwhile join it,
+		// so that under load the pipeline does not drain at every catch-up.
+		if inTxn && ((!moved && !inFlight(sps)) || txnBytes >= f.cfg.TransactionBytes || time.Since(txnStart) >= txnAge) {
+			if err := f.endTxn(ctx, cl, sps); err != nil {
+				return err
+			}
+			inTxn = false
+			continue
+		}
 		if !moved {
+			if inTxn {
+				cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(sps[0].drained)})
+			}
 			chosen, _, _ := reflect.Select(cases)
 			if chosen == 0 {
-				return nil
+				continue // ends the transaction, if one is open
+			}
+			if chosen > len(sps) {
+				continue // the transaction's records are acknowledged
 			}
 			// A wake-up without new records: the partition may have closed
 			// (its topic deleted, or the broker closing), which Read says.
 			if sp := sps[chosen-1]; sp.next >= sp.fp.p.HighWatermark() {
 				if _, err := sp.fp.p.Read(nil, sp.next, 1); err != nil && !errors.Is(err, commitlog.ErrOffsetOutOfRange) {
+					if inTxn {
+						f.abortTxn(cl)
+					}
 					return fmt.Errorf("forward: %s/%d: %w", sp.fp.topic, sp.fp.id, err)
 				}
 			}
@@ -492,10 +655,76 @@ func (f *Forwarder) pump(ctx context.Context, cl *kgo.Client, sps []*sessPart) e
 	}
 }
 
+// inFlight reports whether kgo has records of the session's partitions it
+// has not called back for.
+func inFlight(sps []*sessPart) bool {
+	for _, sp := range sps {
+		if sp.fp.outstanding.Load() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// endTxn ends the open transaction: it waits for kgo to have every record
+// acknowledged, commits the transaction and then moves every partition's
+// acknowledged position to what the transaction carried. It aborts instead
+// when a record failed. When ctx has ended (Close), it finishes within
+// Close's ctx, or leaves the transaction open as a crash would (the next
+// session's fencing aborts it).
+func (f *Forwarder) endTxn(ctx context.Context, cl *kgo.Client, sps []*sessPart) error {
+	wait, closing := ctx, false
+	for {
+		err := cl.Flush(wait)
+		if err == nil {
+			break
+		}
+		if fctx := f.closing.Load(); !closing && fctx != nil && !f.crash.Load() {
+			wait, closing = *fctx, true // Close: finish within its ctx
+			continue
+		}
+		if f.crash.Load() {
+			return nil
+		}
+		f.abortTxn(cl)
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("forward: flushing a transaction: %w", err)
+	}
+	for _, sp := range sps {
+		if sp.fp.failed.Load() {
+			f.abortTxn(cl)
+			return nil // the session ends: failSession has its error
+		}
+	}
+	// Not cancelled with the session: an EndTxn cut off leaves its outcome
+	// unknown. Closing the client (the session's end) bounds it.
+	if err := cl.EndTransaction(context.WithoutCancel(ctx), kgo.TryCommit); err != nil {
+		f.abortTxn(cl)
+		return fmt.Errorf("forward: committing a transaction: %w", err)
+	}
+	for _, sp := range sps {
+		sp.fp.acked.Store(sp.next)
+	}
+	return nil
+}
+
+// abortTxn aborts the open transaction, briefly: when the cluster cannot be
+// reached the next session's fencing aborts it.
+func (f *Forwarder) abortTxn(cl *kgo.Client) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := cl.AbortBufferedRecords(ctx); err == nil {
+		_ = cl.EndTransaction(ctx, kgo.TryAbort)
+	}
+}
+
 // step reads one chunk of the partition from sp.next and produces its
-// records.
-func (sp *sessPart) step(cl *kgo.Client, it *record.Iterator) error {
+// records. It returns the size of the chunk read.
+func (sp *sessPart) step(cl *kgo.Client, it *record.Iterator) (int, error) {
 	fp := sp.fp
+	txn := fp.f.txn
 	next := sp.next
 	c := sp.get()
 	buf, err := fp.p.Read(c.buf, next, fp.f.cfg.ReadBytes)
@@ -505,18 +734,18 @@ func (sp *sessPart) step(cl *kgo.Client, it *record.Iterator) error {
 			fp.noteLoss(next, lso)
 			sp.next = lso
 			fp.sent.Store(lso)
-			if fp.outstanding.Load() == 0 {
+			if !txn && fp.outstanding.Load() == 0 {
 				fp.acked.Store(lso)
 			}
-			return nil
+			return 0, nil
 		}
-		return fmt.Errorf("forward: reading %s/%d at %d: %w", fp.topic, fp.id, next, err)
+		return 0, fmt.Errorf("forward: reading %s/%d at %d: %w", fp.topic, fp.id, next, err)
 	}
 	c.buf = buf
 	end, err := fp.decode(it, c, next)
 	if err != nil {
 		sp.put(c)
-		return err
+		return 0, err
 	}
 	recs := c.recs
 	if len(recs) == 0 {
@@ -528,12 +757,12 @@ func (sp *sessPart) step(cl *kgo.Client, it *record.Iterator) error {
 	for i := range recs {
 		cl.Produce(context.Background(), &recs[i], sp.promiseFn)
 	}
-	if len(recs) == 0 && fp.outstanding.Load() == 0 {
+	if !txn && len(recs) == 0 && fp.outstanding.Load() == 0 {
 		fp.acked.Store(end)
 	}
 	fp.sent.Store(end)
 	sp.next = end
-	return nil
+	return len(buf), nil
 }
 
 // decode turns the batches in c.buf into kgo records for the remote
@@ -561,6 +790,8 @@ func (fp *fwdPart) decode(it *record.Iterator, c *chunk, from int64) (int64, err
 	c.recs = c.recs[:0]
 	c.hdrs.reset()
 	c.mem.reset()
+	var digits [20]byte
+	num := decimal{n: -2, b: digits[:0]}
 	err := record.Batches(c.buf, func(h *record.BatchHeader, batch []byte) error {
 		end = h.NextOffset()
 		if h.IsControl() {
@@ -570,33 +801,33 @@ func (fp *fwdPart) decode(it *record.Iterator, c *chunk, from int64) (int64, err
 			return err
 		}
 		compressed := h.Compression() != record.None
-		keep := func(b []byte) []byte {
-			if b == nil || !compressed {
-				return b
-			}
-			m := c.mem.take(len(b), 64<<10)
-			copy(m, b)
-			return m
-		}
 		for it.Next() {
 			r := it.Record()
 			if r.Offset < from {
 				continue
 			}
 			hs := c.hdrs.take(len(r.Headers)+1, max(2*n, 64))
+			key, value := r.Key, r.Value
 			for i, x := range r.Headers {
-				hs[i] = kgo.RecordHeader{Key: x.Key, Value: keep(x.Value)}
+				hs[i] = kgo.RecordHeader{Key: x.Key, Value: x.Value}
 			}
-			var num [20]byte
-			v := strconv.AppendInt(num[:0], r.Offset, 10)
+			if compressed {
+				// The decompressed bytes are the iterator's, reused by
+				// the next batch.
+				key, value = c.mem.keep(key), c.mem.keep(value)
+				for i := range r.Headers {
+					hs[i].Value = c.mem.keep(hs[i].Value)
+				}
+			}
+			v := num.set(r.Offset)
 			ov := c.mem.take(len(v), 64<<10)
 			copy(ov, v)
 			hs[len(r.Headers)] = kgo.RecordHeader{Key: OffsetHeader, Value: ov}
 			c.recs = append(c.recs, kgo.Record{
 				Topic:     fp.topic,
 				Partition: fp.id,
-				Key:       keep(r.Key),
-				Value:     keep(r.Value),
+				Key:       key,
+				Value:     value,
 				Headers:   hs,
 				Timestamp: time.UnixMilli(r.Timestamp),
 			})
@@ -619,12 +850,51 @@ type chunk struct {
 	left int // records kgo has not called back for (guarded by sessPart.mu once pushed)
 }
 
+// decimal is an offset in decimal ASCII: the OffsetHeader values of a run
+// of consecutive offsets, counted up digit by digit rather than formatted
+// anew each (which costs a fifth of decode).
+type decimal struct {
+	n int64
+	b []byte // n's digits
+}
+
+// set returns n's digits, valid until the next call.
+func (d *decimal) set(n int64) []byte {
+	if n == d.n+1 && len(d.b) > 0 {
+		i := len(d.b) - 1
+		for i >= 0 && d.b[i] == '9' {
+			d.b[i] = '0'
+			i--
+		}
+		if i >= 0 {
+			d.b[i]++
+			d.n = n
+			return d.b
+		}
+	}
+	if n != d.n || len(d.b) == 0 {
+		d.b = strconv.AppendInt(d.b[:0], n, 10)
+	}
+	d.n = n
+	return d.b
+}
+
 // slab hands out slices of larger allocations.
 type slab[T any] struct{ buf []T }
 
 // reset makes the slab's last allocation reusable. Slices taken before
 // must no longer be in use.
 func (s *slab[T]) reset() { s.buf = s.buf[:0] }
+
+// keep returns a copy of b in the slab (nil stays nil, empty stays empty).
+func (s *slab[T]) keep(b []T) []T {
+	if len(b) == 0 {
+		return b[:0:0]
+	}
+	m := s.take(len(b), 64<<10)
+	copy(m, b)
+	return m
+}
 
 // take returns a slice of n elements, allocating chunk (or n) at a time.
 func (s *slab[T]) take(n, chunk int) []T {
@@ -642,6 +912,7 @@ type sessPart struct {
 	gen       int64
 	next      int64                    // the next offset to read (the pump's own)
 	promiseFn func(*kgo.Record, error) // sp.promise, made once
+	drained   chan struct{}            // the session's: signalled when a partition has no record in flight (ModeTransactional)
 
 	mu    sync.Mutex // guards queue and free
 	queue []*chunk   // chunks produced, in order, with records kgo has not called back for
@@ -706,6 +977,16 @@ func (sp *sessPart) promise(r *kgo.Record, err error) {
 		fp.outstanding.Add(-1)
 		return
 	}
+	if fp.f.txn {
+		// Acknowledged, not committed: endTxn moves the position.
+		if fp.outstanding.Add(-1) == 0 {
+			select {
+			case sp.drained <- struct{}{}:
+			default:
+			}
+		}
+		return
+	}
 	off, ok := sourceOffset(r.Headers, kgoHeader)
 	if !ok {
 		off = fp.acked.Load()
@@ -766,7 +1047,7 @@ func (f *Forwarder) commit() error {
 	for i, fp := range f.parts {
 		pos[i] = fp.position()
 		if pos[i] > fp.committed.Load() {
-			offsets[consumer.TopicPartition{Topic: fp.topic, Partition: fp.id}] = consumer.OffsetAndMetadata{Offset: pos[i]}
+			offsets[consumer.TopicPartition{Topic: fp.topic, Partition: fp.id}] = consumer.OffsetAndMetadata{Offset: pos[i], Metadata: f.meta}
 		}
 	}
 	if len(offsets) == 0 {
@@ -877,8 +1158,8 @@ func (f *Forwarder) ForwarderStats() commitlog.ForwarderStats {
 }
 
 // Flush returns once every record appended to the forwarded topics before
-// the call is acknowledged by the cluster and its position committed to the
-// checkpoint, or with ctx's error, or with the error that stopped the
+// the call is acknowledged by the cluster (in ModeTransactional: in a
+// committed transaction) and its position committed to the checkpoint, or with ctx's error, or with the error that stopped the
 // forwarder.
 func (f *Forwarder) Flush(ctx context.Context) error {
 	target := make([]int64, len(f.parts))
@@ -934,8 +1215,9 @@ func (f *Forwarder) stopped() error {
 }
 
 // Close stops the forwarder: it stops reading, lets the cluster acknowledge
-// what was sent within ctx, commits the checkpoint and unregisters from the
-// broker. Records not forwarded stay in the local log for the next
+// what was sent within ctx (in ModeTransactional: commits the open
+// transaction within ctx, or else aborts it), commits the checkpoint and
+// unregisters from the broker. Records not forwarded stay in the local log for the next
 // Forwarder. It returns the error that stopped the forwarder, if any; it is
 // idempotent. Close it before the broker.
 func (f *Forwarder) Close(ctx context.Context) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 	"time"
 
@@ -73,6 +74,7 @@ func TestForwardConfigErrors(t *testing.T) {
 		{"no client options", Config{Topics: []string{"x"}}, commitlog.ErrInvalidConfig},
 		{"unknown topic", Config{Topics: []string{"x"}, ClientOptions: seeds}, commitlog.ErrUnknownTopic},
 		{"bad ratio", Config{Topics: []string{"x"}, ClientOptions: seeds, RetentionWarnRatio: 2}, commitlog.ErrInvalidConfig},
+		{"bad mode", Config{Topics: []string{"x"}, ClientOptions: seeds, Mode: 7}, commitlog.ErrInvalidConfig},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(b, tc.cfg)
@@ -98,4 +100,70 @@ func TestForwardTopicDeleted(t *testing.T) {
 	require.NoError(t, b.DeleteTopic("t"))
 	require.Eventually(t, func() bool { return errors.Is(f.Err(), commitlog.ErrUnknownTopic) }, 20*time.Second, 5*time.Millisecond, "%v", f.Err())
 	require.NoError(t, f.Close(ctx))
+}
+
+// The default transactional.id is the Group plus an instance id kept in the
+// checkpoint: the same across restarts on a broker, different on another
+// broker with the same Group; Config.TransactionalID overrides it.
+func TestForwardTransactionalID(t *testing.T) {
+	ctx := context.Background()
+	seeds := []kgo.Opt{kgo.SeedBrokers("127.0.0.1:1")}
+	ids := map[string]bool{}
+	for range 2 {
+		dir := t.TempDir()
+		var first string
+		for run := range 2 {
+			b := openBroker(t, dir)
+			if run == 0 {
+				_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 2})
+				require.NoError(t, err)
+			}
+			f, err := New(b, Config{Topics: []string{"t"}, ClientOptions: seeds})
+			require.NoError(t, err)
+			id := f.TransactionalID()
+			require.Regexp(t, `^commitlog-forwarder-[0-9a-f]{16}$`, id)
+			if run == 0 {
+				first = id
+			} else {
+				require.Equal(t, first, id, "kept across restarts")
+			}
+			cctx, cancel := context.WithCancel(ctx)
+			cancel()
+			require.NoError(t, f.Close(cctx))
+			require.NoError(t, b.Close())
+		}
+		ids[first] = true
+	}
+	require.Len(t, ids, 2, "two brokers with the same Group draw different ids")
+
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 1})
+	require.NoError(t, err)
+	f, err := New(b, Config{Topics: []string{"t"}, ClientOptions: seeds, TransactionalID: "device-42"})
+	require.NoError(t, err)
+	require.Equal(t, "device-42", f.TransactionalID())
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	require.NoError(t, f.Close(cctx))
+}
+
+func TestDecimal(t *testing.T) {
+	d := decimal{n: -2}
+	for _, n := range []int64{0, 1, 2, 9, 10, 11, 99, 100, 101, 5, 5, 6, 999, 1000, 7, 8, 1<<63 - 2, 1<<63 - 1} {
+		require.Equal(t, strconv.FormatInt(n, 10), string(d.set(n)))
+	}
+	d = decimal{n: -2}
+	for n := int64(0); n < 12000; n++ {
+		require.Equal(t, strconv.FormatInt(n, 10), string(d.set(n)))
+	}
+}
+
+func TestSlabKeep(t *testing.T) {
+	var s slab[byte]
+	require.Nil(t, s.keep(nil))
+	e := s.keep([]byte{})
+	require.NotNil(t, e, "empty stays empty, not nil")
+	require.Empty(t, e)
+	require.Equal(t, []byte("ab"), s.keep([]byte("ab")))
 }

@@ -143,7 +143,9 @@ func clone(b []byte) []byte {
 	return append([]byte{}, b...)
 }
 
-// remoteRecords reads every record of a remote partition.
+// remoteRecords reads every committed record of a remote partition
+// (read_committed, up to the last stable offset; transaction markers are
+// read to count offsets and left out).
 func remoteRecords(t testing.TB, seeds []string, topic string, p int32) ([]rec, []int64) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -151,23 +153,29 @@ func remoteRecords(t testing.TB, seeds []string, topic string, p int32) ([]rec, 
 	adm, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
 	require.NoError(t, err)
 	defer adm.Close()
-	ends, err := kadm.NewClient(adm).ListEndOffsets(ctx, topic)
+	ends, err := kadm.NewClient(adm).ListCommittedOffsets(ctx, topic)
 	require.NoError(t, err)
 	end, ok := ends.Lookup(topic, p)
 	require.True(t, ok)
 	if end.Offset == 0 {
 		return nil, nil
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {p: kgo.NewOffset().AtStart()}}), kgo.FetchMaxWait(100*time.Millisecond))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {p: kgo.NewOffset().AtStart()}}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(), kgo.FetchMaxWait(100*time.Millisecond))
 	require.NoError(t, err)
 	defer cl.Close()
 	var out []rec
 	var offs []int64
-	for len(offs) == 0 || offs[len(offs)-1] < end.Offset-1 {
+	last := int64(-1)
+	for last < end.Offset-1 {
 		fs := cl.PollFetches(ctx)
 		require.NoError(t, ctx.Err())
 		require.NoError(t, fs.Err())
 		fs.EachRecord(func(r *kgo.Record) {
+			last = r.Offset
+			if r.Attrs.IsControl() {
+				return
+			}
 			x := rec{Key: r.Key, Value: r.Value, Timestamp: r.Timestamp.UnixMilli(), Source: -1}
 			for _, h := range r.Headers {
 				x.Headers = append(x.Headers, record.Header{Key: h.Key, Value: h.Value})

@@ -8,6 +8,12 @@
 // keeps writing (the forwarder's lag grows), the cluster comes back and the
 // backlog drains.
 //
+// The forwarder runs in its default, transactional mode (-mode
+// transactional): every chunk of the backlog is one Kafka transaction
+// under a transactional.id that stays the same across restarts, so
+// consumers of the cluster should read with isolation.level=read_committed.
+// -mode idempotent uses the idempotent producer only.
+//
 //	go run ./examples/edge-forwarder
 //	go run ./examples/edge-forwarder -data ./edge -brokers kafka1:9092,kafka2:9092
 package main
@@ -47,8 +53,18 @@ func run(args []string, out io.Writer) error {
 	topic := fs.String("topic", "readings", "topic to write and forward")
 	partitions := fs.Int("partitions", 3, "partitions of the topic, if it is created")
 	records := fs.Int("records", 3000, "readings to write")
+	modeName := fs.String("mode", "transactional", "how to produce: transactional or idempotent")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	var mode forward.Mode
+	switch *modeName {
+	case "transactional":
+		mode = forward.ModeTransactional
+	case "idempotent":
+		mode = forward.ModeIdempotent
+	default:
+		return fmt.Errorf("-mode %q: want transactional or idempotent", *modeName)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -86,12 +102,16 @@ func run(args []string, out io.Writer) error {
 
 	f, err := forward.New(b, forward.Config{
 		Topics:        []string{*topic},
+		Mode:          mode,
 		ClientOptions: []kgo.Opt{kgo.SeedBrokers(seeds...), kgo.MetadataMinAge(100 * time.Millisecond)},
 	})
 	if err != nil {
 		return err
 	}
 	defer f.Close(ctx)
+	if mode == forward.ModeTransactional {
+		fmt.Fprintf(out, "forwarding in transactions, transactional.id %s\n", f.TransactionalID())
+	}
 
 	p, err := producer.New(b, producer.Config{})
 	if err != nil {
@@ -166,8 +186,10 @@ func lag(b *commitlog.Broker) int64 {
 	return n
 }
 
-// checkRemote reads the last record of each remote partition and checks
-// that its forward.OffsetHeader names the last local offset.
+// checkRemote reads every committed record of each remote partition
+// (read_committed: transaction markers take offsets but are no records) and
+// checks that the last one's forward.OffsetHeader names the last local
+// offset. It returns how many records the cluster holds.
 func checkRemote(ctx context.Context, b *commitlog.Broker, seeds []string, topic string) (int64, error) {
 	tp, err := b.Topic(topic)
 	if err != nil {
@@ -178,12 +200,11 @@ func checkRemote(ctx context.Context, b *commitlog.Broker, seeds []string, topic
 		return 0, err
 	}
 	defer cl.Close()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topic)
 	if err != nil {
 		return 0, err
 	}
 	var total int64
-	last := map[int32]kgo.Offset{}
 	for _, p := range tp.Partitions() {
 		e, ok := ends.Lookup(topic, p.ID())
 		if !ok || e.Err != nil {
@@ -195,33 +216,48 @@ func checkRemote(ctx context.Context, b *commitlog.Broker, seeds []string, topic
 			}
 			continue // nothing was written to it here either
 		}
-		total += e.Offset
-		last[p.ID()] = kgo.NewOffset().At(e.Offset - 1)
-	}
-	rc, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: last}), kgo.FetchMaxWait(100*time.Millisecond))
-	if err != nil {
-		return 0, err
-	}
-	defer rc.Close()
-	for seen := map[int32]bool{}; len(seen) < len(last); {
-		fetches := rc.PollFetches(ctx)
-		if err := fetches.Err(); err != nil {
+		n, lastSrc, err := readRemote(ctx, seeds, topic, p.ID(), e.Offset)
+		if err != nil {
 			return 0, err
 		}
-		var bad error
-		fetches.EachRecord(func(r *kgo.Record) {
-			seen[r.Partition] = true
-			h := r.Headers[len(r.Headers)-1]
-			p, _ := tp.Partition(r.Partition)
-			if h.Key != forward.OffsetHeader || string(h.Value) != strconv.FormatInt(p.HighWatermark()-1, 10) {
-				bad = fmt.Errorf("remote partition %d ends with local offset %s, not %d", r.Partition, h.Value, p.HighWatermark()-1)
-			}
-		})
-		if bad != nil {
-			return 0, bad
+		if want := strconv.FormatInt(p.HighWatermark()-1, 10); lastSrc != want {
+			return 0, fmt.Errorf("remote partition %d ends with local offset %s, not %s", p.ID(), lastSrc, want)
 		}
+		total += n
 	}
 	return total, nil
+}
+
+// readRemote reads a remote partition up to end (its last stable offset)
+// and returns its record count and the OffsetHeader of its last record.
+func readRemote(ctx context.Context, seeds []string, topic string, p int32, end int64) (int64, string, error) {
+	rc, err := kgo.NewClient(kgo.SeedBrokers(seeds...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {p: kgo.NewOffset().AtStart()}}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(), kgo.FetchMaxWait(100*time.Millisecond))
+	if err != nil {
+		return 0, "", err
+	}
+	defer rc.Close()
+	var n int64
+	var lastSrc string
+	for last := int64(-1); last < end-1; {
+		fetches := rc.PollFetches(ctx)
+		if err := fetches.Err(); err != nil {
+			return 0, "", err
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			last = r.Offset
+			if r.Attrs.IsControl() {
+				return
+			}
+			n++
+			lastSrc = ""
+			if h := r.Headers; len(h) > 0 && h[len(h)-1].Key == forward.OffsetHeader {
+				lastSrc = string(h[len(h)-1].Value)
+			}
+		})
+	}
+	return n, lastSrc, nil
 }
 
 // fakeCluster is an in-process kfake cluster on a fixed port and data

@@ -18,6 +18,16 @@ func TestEdgeForwarder(t *testing.T) {
 	require.Contains(t, s, "the cluster went away")
 	require.Contains(t, s, "forwarded everything: lag 0")
 	require.Contains(t, s, "the cluster holds 1000 records of readings")
+	require.Contains(t, s, "transactional.id commitlog-forwarder-")
+}
+
+// TestEdgeForwarderIdempotent runs it in the idempotent-only mode.
+func TestEdgeForwarderIdempotent(t *testing.T) {
+	var out bytes.Buffer
+	require.NoError(t, run([]string{"-data", t.TempDir(), "-records", "500", "-mode", "idempotent"}, &out), out.String())
+	require.Contains(t, out.String(), "the cluster holds 500 records of readings")
+	require.NotContains(t, out.String(), "transactional.id")
+	require.Error(t, run([]string{"-mode", "exactly"}, &out))
 }
 
 // TestEdgeForwarderBrokers runs it against a cluster given by -brokers,
