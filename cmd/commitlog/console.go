@@ -122,7 +122,7 @@ func (a *app) consoleConsumer(ctx context.Context, args []string) (err error) {
 	timeoutMs := fs.Int64("timeout-ms", 0, "exit when no record came for this many `ms` (default: wait forever)")
 	props := &multiFlag{}
 	fs.Var(props, "property", "a formatter property `k=v`: print.key, print.timestamp, print.offset, print.partition, print.headers, print.value (true/false), key.separator, line.separator, headers.separator (repeatable)")
-	if err := parse(fs, args, false); err != nil {
+	if err := a.parse(fs, args, false); err != nil {
 		return err
 	}
 	if *topic == "" {
@@ -292,7 +292,7 @@ func (a *app) consoleProducer(ctx context.Context, args []string) (err error) {
 	fs.Var(props, "property", "a reader property `k=v`: parse.key (true/false), key.separator (default a tab), null.marker (repeatable)")
 	producerProps := &multiFlag{}
 	fs.Var(producerProps, "producer-property", "a producer setting `k=v` (acks, linger.ms, compression.type, ...; repeatable)")
-	if err := parse(fs, args, false); err != nil {
+	if err := a.parse(fs, args, false); err != nil {
 		return err
 	}
 	if *topic == "" {

@@ -48,7 +48,7 @@ func (a *app) dumpLog(ctx context.Context, args []string) error {
 	fs.BoolVar(&o.skipMetadata, "skip-record-metadata", false, "do not print the records' metadata")
 	fs.Int64Var(&o.maxBytes, "max-bytes", math.MaxInt32, "read at most this many `bytes` of batches from each .log file")
 	fs.BoolVar(&o.json, "json", false, "print one JSON document instead of text")
-	if err := parse(fs, args, true); err != nil {
+	if err := a.parse(fs, args, true); err != nil {
 		return err
 	}
 	for _, arg := range fs.Args() {

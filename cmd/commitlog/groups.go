@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -28,9 +29,11 @@ func (a *app) consumerGroups(ctx context.Context, args []string) (err error) {
 	toDatetime := fs.String("to-datetime", "", "--reset-offsets to the first offset at or after a `time`: YYYY-MM-DDTHH:mm:SS.sss, with an optional zone (Z, +01:00); local time without one")
 	toOffset := fs.String("to-offset", "", "--reset-offsets to an `offset` (brought into the partition's range)")
 	shiftBy := fs.String("shift-by", "", "--reset-offsets by moving the committed offset `n` (negative: back)")
+	state := fs.Bool("state", false, "--describe: the group's state, assignor and member count instead of its offsets")
+	members := fs.Bool("members", false, "--describe: the group's members and their partitions instead of its offsets")
 	execute := fs.Bool("execute", false, "--reset-offsets: commit the plan")
 	dryRun := fs.Bool("dry-run", false, "--reset-offsets: only print the plan (the default)")
-	if err := parse(fs, args, false); err != nil {
+	if err := a.parse(fs, args, false); err != nil {
 		return err
 	}
 	n := 0
@@ -60,6 +63,12 @@ func (a *app) consumerGroups(ctx context.Context, args []string) (err error) {
 	} else if len(topics.values) > 0 || *allTopics || *execute || *dryRun {
 		return usagef("--topic, --all-topics, --execute and --dry-run go with --reset-offsets")
 	}
+	if (*state || *members) && !*describe {
+		return usagef("--state and --members go with --describe")
+	}
+	if *state && *members {
+		return usagef("--state and --members exclude each other")
+	}
 
 	b, err := openBackend(ctx, &t, *del || (*reset && *execute))
 	if err != nil {
@@ -84,11 +93,17 @@ func (a *app) consumerGroups(ctx context.Context, args []string) (err error) {
 		}
 		return nil
 	case *describe:
-		return a.describeGroups(ctx, c, t.json, groups.values)
+		view := "offsets"
+		if *state {
+			view = "state"
+		} else if *members {
+			view = "members"
+		}
+		return a.describeGroups(ctx, c, t.json, groups.values, view)
 	case *del:
 		for _, g := range groups.values {
 			if err := c.DeleteGroup(ctx, g); err != nil {
-				return err
+				return groupError(g, err)
 			}
 		}
 		if t.json {
@@ -211,12 +226,15 @@ type jsonGroupPartition struct {
 	ClientID     string `json:"client_id"`
 }
 
-func (a *app) describeGroups(ctx context.Context, c *admin.Client, asJSON bool, groups []string) error {
+// describeGroups prints groups as kafka-consumer-groups --describe does:
+// view is offsets (the default), state (--state) or members (--members).
+// The JSON document holds everything whatever the view.
+func (a *app) describeGroups(ctx context.Context, c *admin.Client, asJSON bool, groups []string, view string) error {
 	out := []jsonGroup{}
 	for _, g := range groups {
 		d, err := c.DescribeGroup(ctx, g)
 		if err != nil {
-			return err
+			return groupError(g, err)
 		}
 		owner := map[admin.TopicPartition]admin.GroupMember{}
 		jg := jsonGroup{Group: d.Group, State: d.State, Generation: d.Generation, Protocol: d.Protocol,
@@ -243,8 +261,32 @@ func (a *app) describeGroups(ctx context.Context, c *admin.Client, asJSON bool, 
 		if i > 0 {
 			fmt.Fprintln(a.stdout)
 		}
+		if view == "state" {
+			tw := a.table()
+			fmt.Fprintln(tw, "GROUP\tASSIGNMENT-STRATEGY\tSTATE\t#MEMBERS")
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", jg.Group, dash(jg.Protocol), jg.State, len(jg.Members))
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			continue
+		}
 		if len(jg.Members) == 0 {
 			fmt.Fprintf(a.stdout, "Consumer group '%s' has no active members.\n\n", jg.Group)
+		}
+		if view == "members" {
+			tw := a.table()
+			fmt.Fprintln(tw, "GROUP\tCONSUMER-ID\tHOST\tCLIENT-ID\t#PARTITIONS\tASSIGNMENT")
+			for _, m := range jg.Members {
+				var parts []string
+				for _, tp := range m.Assignment {
+					parts = append(parts, fmt.Sprintf("%s-%d", tp.Topic, tp.Partition))
+				}
+				fmt.Fprintf(tw, "%s\t%s\t-\t%s\t%d\t%s\n", jg.Group, m.MemberID, dash(m.ClientID), len(m.Assignment), dash(strings.Join(parts, ",")))
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			continue
 		}
 		tw := a.table()
 		fmt.Fprintln(tw, "GROUP\tTOPIC\tPARTITION\tCURRENT-OFFSET\tLOG-END-OFFSET\tLAG\tCONSUMER-ID\tHOST\tCLIENT-ID")
@@ -261,6 +303,18 @@ func (a *app) describeGroups(ctx context.Context, c *admin.Client, asJSON bool, 
 		}
 	}
 	return nil
+}
+
+// groupError says what went wrong with a group as kafka-consumer-groups
+// does, keeping err for the details.
+func groupError(group string, err error) error {
+	switch {
+	case errors.Is(err, admin.ErrUnknownGroup):
+		return fmt.Errorf("consumer group '%s' does not exist (%w)", group, err)
+	case errors.Is(err, admin.ErrGroupNotEmpty):
+		return fmt.Errorf("consumer group '%s' is not empty: stop its consumers first (%w)", group, err)
+	}
+	return err
 }
 
 func dash(s string) string {
@@ -281,6 +335,9 @@ type jsonPlanned struct {
 
 func (a *app) resetOffsets(ctx context.Context, c *admin.Client, asJSON bool, group string, req admin.ResetRequest) error {
 	plan, err := c.ResetOffsets(ctx, group, req)
+	if errors.Is(err, admin.ErrGroupNotEmpty) {
+		return fmt.Errorf("offsets can only be reset while group '%s' has no members; stop its consumers first (%w)", group, err)
+	}
 	if err != nil {
 		return err
 	}

@@ -74,6 +74,8 @@ type app struct {
 	stdout, stderr io.Writer
 	// stderrTTY says whether stderr is a terminal (progress bars).
 	stderrTTY bool
+	// usages print the subcommands' --help.
+	usages map[*flag.FlagSet]func()
 }
 
 // subcommand is one of the command's subcommands.
@@ -156,16 +158,18 @@ func (a *app) usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun 'commitlog <subcommand> --help' for a subcommand's flags.")
 }
 
-// newFlags returns a subcommand's flag set, whose --help prints the usage
-// line and the flags to stdout.
+// newFlags returns a subcommand's flag set; parse prints its usage line and
+// flags to stdout for --help.
 func (a *app) newFlags(name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet("commitlog "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.Usage = func() {
-		fs.SetOutput(a.stdout)
+	fs.Usage = func() {} // parse prints the usage, for --help only
+	if a.usages == nil {
+		a.usages = map[*flag.FlagSet]func(){}
+	}
+	a.usages[fs] = func() {
 		fmt.Fprintf(a.stdout, "Usage: commitlog %s %s\n\nFlags:\n", name, usage)
 		printFlags(a.stdout, fs)
-		fs.SetOutput(io.Discard)
 	}
 	return fs
 }
@@ -189,9 +193,10 @@ func printFlags(w io.Writer, fs *flag.FlagSet) {
 
 // parse parses args into fs: --help prints the usage (flag.ErrHelp, exit 0),
 // a bad flag or a stray argument is a usage error.
-func parse(fs *flag.FlagSet, args []string, allowArgs bool) error {
+func (a *app) parse(fs *flag.FlagSet, args []string, allowArgs bool) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			a.usages[fs]()
 			return err
 		}
 		return &usageError{err.Error()}

@@ -216,6 +216,8 @@ func TestGolden(t *testing.T) {
 			{args: []string{"consumer-groups", "--data-dir", "data", "--describe", "--group", "billing"}},
 			{args: []string{"consumer-groups", "--data-dir", "data", "--describe", "--group", "billing", "--json"}},
 			{args: []string{"consumer-groups", "--data-dir", "data", "--describe", "--group", "nope"}},
+			{args: []string{"consumer-groups", "--data-dir", "data", "--describe", "--group", "billing", "--state"}},
+			{args: []string{"consumer-groups", "--data-dir", "data", "--describe", "--group", "billing", "--members"}},
 		}},
 		{"consumer-groups-reset", []step{
 			{args: []string{"consumer-groups", "--data-dir", "data", "--reset-offsets", "--group", "billing", "--to-earliest", "--all-topics"}},
@@ -356,3 +358,43 @@ var (
 	producerID = regexp.MustCompile(`producerId: \d+`)
 	crcField   = regexp.MustCompile(`crc: \d+`)
 )
+
+// TestHelpAndUsage: every subcommand prints its flags with --help (exit 0)
+// and refuses an unknown flag (exit 2); the package doc names every one.
+func TestHelpAndUsage(t *testing.T) {
+	doc, err := os.ReadFile("main.go")
+	require.NoError(t, err)
+	root := t.TempDir()
+	for _, c := range subcommands() {
+		t.Run(c.name, func(t *testing.T) {
+			require.Contains(t, string(doc), "//\tcommitlog "+c.name+" ", "the package doc lists %s", c.name)
+			r := run(t, root, "", c.name, "--help")
+			require.Equal(t, 0, r.code)
+			require.True(t, strings.HasPrefix(r.stdout, "Usage: commitlog "+c.name+" "), r.stdout)
+			require.Contains(t, r.stdout, "\n  --")
+			r = run(t, root, "", c.name, "--no-such-flag")
+			require.Equal(t, 2, r.code)
+			require.Contains(t, r.stderr, "flag provided but not defined: -no-such-flag")
+			require.Empty(t, r.stdout)
+		})
+	}
+	r := run(t, root, "", "--help")
+	require.Equal(t, 0, r.code)
+	require.Contains(t, r.stdout, "Subcommands:")
+}
+
+func TestProgressBar(t *testing.T) {
+	var buf bytes.Buffer
+	off := (&app{stderr: &buf}).progress("f", 100)
+	off.last = time.Time{}
+	off.set(50)
+	off.done()
+	require.Empty(t, buf.String(), "no bar when stderr is not a terminal")
+
+	p := (&app{stderr: &buf, stderrTTY: true}).progress("f.log", 100)
+	p.last = time.Time{} // due for a redraw
+	p.set(50)
+	require.Contains(t, buf.String(), "\rf.log [===============               ]  50%")
+	p.done()
+	require.True(t, strings.HasSuffix(buf.String(), "\r\033[K"), "done erases the bar")
+}

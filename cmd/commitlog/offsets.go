@@ -21,7 +21,7 @@ func (a *app) getOffsets(ctx context.Context, args []string) (err error) {
 	topic := fs.String("topic", "", "the `topic` (default: every topic)")
 	partitions := fs.String("partitions", "", "only these `partitions`, comma-separated")
 	timeFlag := fs.String("time", "latest", "which offset: earliest (-2), latest (-1), max-timestamp (-3), or the first at or after a time in `ms` since the epoch")
-	if err := parse(fs, args, false); err != nil {
+	if err := a.parse(fs, args, false); err != nil {
 		return err
 	}
 	spec, err := parseOffsetSpec(*timeFlag)
@@ -115,7 +115,7 @@ func (a *app) deleteRecords(ctx context.Context, args []string) (err error) {
 	var t target
 	t.register(fs)
 	file := fs.String("offset-json-file", "", `the JSON `+"`file`"+` naming the partitions and the offsets to delete below: {"partitions":[{"topic":"t","partition":0,"offset":10}],"version":1} (offset -1: the high watermark)`)
-	if err := parse(fs, args, false); err != nil {
+	if err := a.parse(fs, args, false); err != nil {
 		return err
 	}
 	if *file == "" {

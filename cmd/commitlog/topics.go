@@ -31,7 +31,7 @@ func (a *app) topics(ctx context.Context, args []string) (err error) {
 	fs.Var(addConfig, "add-config", "--alter: configs to set, `k=v[,k=v]` (repeatable)")
 	deleteConfig := &multiFlag{split: true}
 	fs.Var(deleteConfig, "delete-config", "--alter: configs to return to their defaults, `k[,k]` (repeatable)")
-	if err := parse(fs, args, false); err != nil {
+	if err := a.parse(fs, args, false); err != nil {
 		return err
 	}
 	n := 0
@@ -252,7 +252,7 @@ func (a *app) configs(ctx context.Context, args []string) (err error) {
 	fs.Var(addConfig, "add-config", "--alter: configs to set, `k=v[,k=v]` (repeatable)")
 	deleteConfig := &multiFlag{split: true}
 	fs.Var(deleteConfig, "delete-config", "--alter: configs to return to their defaults, `k[,k]` (repeatable)")
-	if err := parse(fs, args, false); err != nil {
+	if err := a.parse(fs, args, false); err != nil {
 		return err
 	}
 	if *topic != "" {
