@@ -48,10 +48,11 @@ func (a *app) dumpLog(ctx context.Context, args []string) error {
 	fs.BoolVar(&o.skipMetadata, "skip-record-metadata", false, "do not print the records' metadata")
 	fs.Int64Var(&o.maxBytes, "max-bytes", math.MaxInt32, "read at most this many `bytes` of batches from each .log file")
 	fs.BoolVar(&o.json, "json", false, "print one JSON document instead of text")
-	if err := a.parse(fs, args, true); err != nil {
+	rest, err := a.parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	for _, arg := range fs.Args() {
+	for _, arg := range rest {
 		_ = files.Set(arg)
 	}
 	if len(files.values) == 0 {
@@ -468,13 +469,19 @@ func readIndex(path string, entrySize int) ([]byte, int, error) {
 // for writing.
 func sanityCheck(path string, data []byte, base int64, logLimit func() (int64, error), timeIndex bool) error {
 	mem := vfs.NewMem()
-	name := "/" + filepath.Base(path)
+	name, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	if err := mem.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		return err
+	}
 	if err := vfs.WriteFile(mem, name, data, false); err != nil {
 		return err
 	}
 	maxBytes := max(len(data), segment.DefaultMaxIndexBytes)
-	limit, err := logLimit()
-	if err != nil {
+	limit, lerr := logLimit()
+	if lerr != nil {
 		limit = -1
 	}
 	if timeIndex {

@@ -25,14 +25,18 @@
 // or on a Kafka cluster (--bootstrap-server host:port[,host:port]), through
 // the same code: packages admin, producer and consumer on a
 // commitlog.Backend, the embedded broker or kafka.Connect's cluster.
-// Commands that only read open the directory without changing it; those
-// that change something (topics --create/--alter/--delete, configs --alter,
-// consumer-groups --delete and --reset-offsets --execute, delete-records,
-// console-producer, console-consumer with --group, which commits) need the
-// directory's owner to be stopped. dump-log reads segment files (.log,
-// .index, .timeindex) directly, whoever wrote them (this library or a Kafka
-// broker: the format is the same), with no broker and no lock, and prints
-// what kafka-dump-log.sh prints.
+// Commands that change something (topics --create/--alter/--delete,
+// configs --alter, consumer-groups --delete and --reset-offsets --execute,
+// delete-records, console-producer, console-consumer with --group, which
+// commits) open the directory as its owner, so the program that owns it must
+// be stopped: the command says which pid holds it. Commands that only read
+// are meant to open it read-only, beside a running owner; until the library
+// can (commitlog.OpenReadOnly), they open it as the writers do, and need the
+// owner stopped too. A read never creates a missing directory.
+//
+// dump-log reads segment files (.log, .index, .timeindex) directly, whoever
+// wrote them (this library or a Kafka broker: the format is the same), with
+// no broker and no lock, and prints what kafka-dump-log.sh prints.
 //
 // Every subcommand takes --help, prints tables aligned as Kafka's tools
 // do, and with --json prints one JSON document for scripts instead. Long work
@@ -189,6 +193,21 @@ func printFlags(w io.Writer, fs *flag.FlagSet) {
 		}
 		fmt.Fprintln(w)
 	})
+}
+
+// parseArgs is parse for a subcommand that takes arguments besides its
+// flags, before, between or after them (dump-log's files); it returns them.
+func (a *app) parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	for {
+		if err := a.parse(fs, args, true); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return rest, nil
+		}
+		rest, args = append(rest, fs.Arg(0)), fs.Args()[1:]
+	}
 }
 
 // parse parses args into fs: --help prints the usage (flag.ErrHelp, exit 0),

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -12,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -259,6 +261,7 @@ func TestGolden(t *testing.T) {
 			{args: []string{"dump-log", "--files", seg("events-0", ".index") + "," + seg("events-0", ".timeindex")}},
 			{args: []string{"dump-log", "--index-sanity-check", "--files", seg("events-0", ".index") + "," + seg("events-0", ".timeindex")}},
 			{args: []string{"dump-log", "--verify-index-only", "--files", seg("events-0", ".timeindex")}},
+			{args: []string{"dump-log", seg("orders-2", ".log"), "--deep-iteration", seg("orders-2", ".timeindex")}},
 			{args: []string{"dump-log", "--files", "data/meta.json"}},
 			{args: []string{"dump-log"}},
 		}},
@@ -291,7 +294,7 @@ func TestJSONParses(t *testing.T) {
 		{"consumer-groups", "--data-dir", "data", "--list", "--json"},
 		{"consumer-groups", "--data-dir", "data", "--describe", "--group", "billing", "--json"},
 		{"consumer-groups", "--data-dir", "data", "--reset-offsets", "--group", "billing", "--to-earliest", "--all-topics", "--json"},
-		{"dump-log", "--json", "--deep-iteration", "data/orders-0/00000000000000000000.log", "data/orders-0/00000000000000000000.timeindex"},
+		{"dump-log", "--json", "--deep-iteration", "data/orders-0/00000000000000000000.log", "data/orders-1/00000000000000000000.timeindex"},
 	} {
 		r := run(t, root, "", args...)
 		require.Equal(t, 0, r.code, "%v: %s", args, r.stderr)
@@ -397,4 +400,37 @@ func TestProgressBar(t *testing.T) {
 	require.Contains(t, buf.String(), "\rf.log [===============               ]  50%")
 	p.done()
 	require.True(t, strings.HasSuffix(buf.String(), "\r\033[K"), "done erases the bar")
+}
+
+// TestDumpLogTimeIndexErrors: a time index that disagrees with its log is
+// reported on stderr as kafka-dump-log reports it, and a damaged index
+// fails --index-sanity-check (exit 1).
+func TestDumpLogTimeIndexErrors(t *testing.T) {
+	root := fixture(t)
+	dir := filepath.Join(root, "data", "orders-1")
+	entry := func(ts int64, rel uint32) []byte {
+		b := make([]byte, 12)
+		binary.BigEndian.PutUint64(b, uint64(ts))
+		binary.BigEndian.PutUint32(b[8:], rel)
+		return b
+	}
+	// Offset 0 with the wrong time; offset 1 with a time before the
+	// previous entry's; offset 7, which the log does not have.
+	ti := slices.Concat(entry(999, 0), entry(998, 1), entry(2000, 7))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "00000000000000000000.timeindex"), ti, 0o644))
+	// Two offset index entries that go back (orders-1's batches are 84
+	// bytes each).
+	ix := []byte{0, 0, 0, 2, 0, 0, 0, 168, 0, 0, 0, 1, 0, 0, 0, 84}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "00000000000000000000.index"), ix, 0o644))
+	var out strings.Builder
+	for _, args := range [][]string{
+		{"dump-log", "data/orders-1/00000000000000000000.timeindex"},
+		{"dump-log", "--verify-index-only", "data/orders-1/00000000000000000000.index"},
+		{"dump-log", "--index-sanity-check", "data/orders-1/00000000000000000000.index"},
+		{"dump-log", "--index-sanity-check", "data/orders-1/00000000000000000000.timeindex"},
+	} {
+		r := run(t, root, "", args...)
+		fmt.Fprintf(&out, "$ commitlog %s\n%s\n", strings.Join(args, " "), format(r, root))
+	}
+	golden(t, "dump-log-timeindex-errors", out.String())
 }
