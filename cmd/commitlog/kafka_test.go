@@ -1,9 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/commitlog-go/commitlog/consumer"
+	"github.com/commitlog-go/commitlog/kafka"
 )
 
 // TestKafkaBackend runs the admin subcommands on a Kafka cluster (kfake),
@@ -89,4 +94,46 @@ func TestDumpLogForeignSegment(t *testing.T) {
 	got := producerID.ReplaceAllString(r.stdout, "producerId: $$PID")
 	got = crcField.ReplaceAllString(got, "crc: $$CRC")
 	golden(t, "dump-log-kfake", got)
+}
+
+// TestKafkaActiveMember: a group with a running member shows its member id
+// against its partitions, and refuses a reset with a clear message.
+func TestKafkaActiveMember(t *testing.T) {
+	fc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "orders"), kfake.GroupMinSessionTimeout(100*time.Millisecond))
+	require.NoError(t, err)
+	defer fc.Close()
+	addr := strings.Join(fc.ListenAddrs(), ",")
+	ctx := t.Context()
+	b, err := kafka.Connect(ctx, kafka.Config{BootstrapServers: fc.ListenAddrs()})
+	require.NoError(t, err)
+	defer b.Close()
+	c, err := consumer.New(b, consumer.Config{GroupID: "live", AutoOffsetReset: consumer.ResetEarliest})
+	require.NoError(t, err)
+	defer c.Close(ctx)
+	require.NoError(t, c.Subscribe([]string{"orders"}, nil))
+	for len(c.Assignment()) < 2 {
+		_, err := c.Poll(ctx)
+		require.NoError(t, err)
+	}
+	member, _ := c.MemberID()
+	root := t.TempDir()
+
+	r := run(t, root, "", "consumer-groups", "--bootstrap-server", addr, "--describe", "--group", "live", "--members")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Regexp(t, `(?m)^live\s+`+regexp.QuoteMeta(member)+`\s+-\s+\S+\s+2\s+orders-0,orders-1$`, r.stdout)
+
+	r = run(t, root, "", "consumer-groups", "--bootstrap-server", addr, "--describe", "--group", "live", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	var groups []jsonGroup
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &groups))
+	require.Len(t, groups, 1)
+	require.Equal(t, "Stable", groups[0].State)
+	require.Len(t, groups[0].Partitions, 2)
+	for _, p := range groups[0].Partitions {
+		require.Equal(t, member, p.MemberID)
+	}
+
+	r = run(t, root, "", "consumer-groups", "--bootstrap-server", addr, "--reset-offsets", "--group", "live", "--to-earliest", "--all-topics")
+	require.Equal(t, 1, r.code)
+	require.Contains(t, r.stderr, "offsets can only be reset while group 'live' has no members; stop its consumers first")
 }

@@ -295,9 +295,15 @@ func openBackend(ctx context.Context, t *target, write bool) (commitlog.Backend,
 		return nil, usagef("--data-dir or --bootstrap-server is required")
 	}
 	if !write {
-		// A read must not create a directory that is not there.
+		// A read must not create a data directory, nor make one of a
+		// directory that is not (a typo'd path).
 		if _, err := os.Stat(t.dataDir); err != nil {
 			return nil, fmt.Errorf("data directory: %w", err)
+		}
+		_, errMeta := os.Stat(filepath.Join(t.dataDir, "meta.json"))
+		_, errLock := os.Stat(filepath.Join(t.dataDir, ".lock"))
+		if errMeta != nil && errLock != nil {
+			return nil, fmt.Errorf("%s is not a commitlog data directory: it has no meta.json", t.dataDir)
 		}
 	}
 	// TODO(OpenReadOnly): when !write, open with commitlog.OpenReadOnly(dir)

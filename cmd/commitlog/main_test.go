@@ -182,7 +182,10 @@ func TestGolden(t *testing.T) {
 		{"topics-describe-unknown", []step{{args: []string{"topics", "--data-dir", "data", "--describe", "--topic", "nope"}}}},
 		{"topics-no-action", []step{{args: []string{"topics", "--data-dir", "data"}}}},
 		{"topics-no-backend", []step{{args: []string{"topics", "--list"}}}},
-		{"topics-missing-dir", []step{{args: []string{"topics", "--data-dir", "missing", "--list"}}}},
+		{"topics-missing-dir", []step{
+			{args: []string{"topics", "--data-dir", "missing", "--list"}},
+			{args: []string{"get-offsets", "--data-dir", "data/orders-0"}},
+		}},
 		{"topics-create-alter-delete", []step{
 			{args: []string{"topics", "--data-dir", "data", "--create", "--topic", "new", "--partitions", "2", "--config", "cleanup.policy=compact", "--config", "segment.bytes=1048576"}},
 			{args: []string{"topics", "--data-dir", "data", "--create", "--topic", "new", "--if-not-exists"}},
