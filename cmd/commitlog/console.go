@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/commitlog-go/commitlog/admin"
 	"github.com/commitlog-go/commitlog/consumer"
@@ -107,6 +109,54 @@ func (f *formatter) write(w *bufio.Writer, r *consumer.Record) {
 		w.WriteString(nullable(r.Value))
 	}
 	w.WriteString(f.lineSep)
+}
+
+// jsonConsumed is a record as console-consumer --json prints it, one JSON
+// object a line (JSON Lines: the output is a stream). Key, Value and
+// header values are strings when they are valid UTF-8, else base64 in
+// the *_base64 field; null stays null.
+type jsonConsumed struct {
+	Topic         string       `json:"topic"`
+	Partition     int32        `json:"partition"`
+	Offset        int64        `json:"offset"`
+	Timestamp     int64        `json:"timestamp"`
+	TimestampType string       `json:"timestamp_type"`
+	Key           *string      `json:"key"`
+	KeyBase64     []byte       `json:"key_base64,omitempty"`
+	Value         *string      `json:"value"`
+	ValueBase64   []byte       `json:"value_base64,omitempty"`
+	Headers       []jsonHeader `json:"headers"`
+}
+
+type jsonHeader struct {
+	Key         string  `json:"key"`
+	Value       *string `json:"value"`
+	ValueBase64 []byte  `json:"value_base64,omitempty"`
+}
+
+// jsonBytes maps b to a JSON string or, if it is not UTF-8, to base64.
+func jsonBytes(b []byte) (*string, []byte) {
+	switch {
+	case b == nil:
+		return nil, nil
+	case utf8.Valid(b):
+		return new(string(b)), nil
+	default:
+		return nil, b
+	}
+}
+
+func consumedJSON(r *consumer.Record) jsonConsumed {
+	j := jsonConsumed{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp.UnixMilli(),
+		TimestampType: r.TimestampType.String(), Headers: []jsonHeader{}}
+	j.Key, j.KeyBase64 = jsonBytes(r.Key)
+	j.Value, j.ValueBase64 = jsonBytes(r.Value)
+	for _, h := range r.Headers {
+		jh := jsonHeader{Key: h.Key}
+		jh.Value, jh.ValueBase64 = jsonBytes(h.Value)
+		j.Headers = append(j.Headers, jh)
+	}
+	return j
 }
 
 func (a *app) consoleConsumer(ctx context.Context, args []string) (err error) {
@@ -233,6 +283,7 @@ func (a *app) consoleConsumer(ctx context.Context, args []string) (err error) {
 	}()
 	w := bufio.NewWriter(a.stdout)
 	defer w.Flush()
+	enc := json.NewEncoder(w)
 	count := 0
 	defer func() { fmt.Fprintf(a.stderr, "Processed a total of %d messages\n", count) }()
 	idle := time.Duration(*timeoutMs) * time.Millisecond
@@ -253,7 +304,13 @@ func (a *app) consoleConsumer(ctx context.Context, args []string) (err error) {
 			if *maxMessages > 0 && count >= *maxMessages {
 				break
 			}
-			f.write(w, &recs[i])
+			if t.json {
+				if err := enc.Encode(consumedJSON(&recs[i])); err != nil {
+					return err
+				}
+			} else {
+				f.write(w, &recs[i])
+			}
 			count++
 			printed[consumer.TopicPartition{Topic: recs[i].Topic, Partition: recs[i].Partition}] = consumer.OffsetAndMetadata{Offset: recs[i].Offset + 1}
 		}
@@ -381,6 +438,11 @@ func (a *app) consoleProducer(ctx context.Context, args []string) (err error) {
 	}
 	if failed == nil && failures.Load() > 0 {
 		failed = fmt.Errorf("%d records failed", failures.Load())
+	}
+	if t.json {
+		if err := a.writeJSON(map[string]any{"topic": *topic, "lines": line, "failed": failures.Load()}); err != nil && failed == nil {
+			failed = err
+		}
 	}
 	return failed
 }

@@ -7,7 +7,7 @@
 //	                           [--partitions N] | --delete --topic T [--if-exists]            (kafka-topics.sh)
 //	commitlog configs          --entity-type topics --entity-name T (--describe [--all] |
 //	                           --alter [--add-config k=v[,k=v]] [--delete-config k])           (kafka-configs.sh)
-//	commitlog consumer-groups  --list | --describe --group G | --delete --group G |
+//	commitlog consumer-groups  --list | --describe --group G [--state | --members] | --delete --group G |
 //	                           --reset-offsets --group G (--to-earliest | --to-latest | --to-datetime T |
 //	                           --to-offset N | --shift-by N) (--topic T[:p,p]... | --all-topics) [--dry-run | --execute]
 //	                                                                                       (kafka-consumer-groups.sh)
@@ -39,7 +39,8 @@
 // no broker and no lock, and prints what kafka-dump-log.sh prints.
 //
 // Every subcommand takes --help, prints tables aligned as Kafka's tools
-// do, and with --json prints one JSON document for scripts instead. Long work
+// do, and with --json prints one JSON document for scripts instead
+// (console-consumer, whose output is a stream, one JSON object a record). Long work
 // (dump-log of a large file) shows a progress bar on stderr when stderr is a
 // terminal. Exit codes: 0 success, 1 an error, 2 a usage error.
 package main

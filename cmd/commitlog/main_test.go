@@ -248,6 +248,7 @@ func TestGolden(t *testing.T) {
 			{args: []string{"console-consumer", "--data-dir", "data", "--topic", "orders", "--group", "billing", "--max-messages", "2", "--property", "print.partition=true"}},
 			{args: []string{"consumer-groups", "--data-dir", "data", "--describe", "--group", "billing"}},
 			{args: []string{"console-consumer", "--data-dir", "data", "--topic", "events", "--timeout-ms", "200"}},
+			{args: []string{"console-consumer", "--data-dir", "data", "--topic", "events", "--from-beginning", "--max-messages", "2", "--json"}},
 			{args: []string{"console-consumer", "--data-dir", "data", "--topic", "events", "--property", "print.colour=true"}},
 		}},
 		{"console-producer", []step{
@@ -255,6 +256,7 @@ func TestGolden(t *testing.T) {
 			{args: []string{"console-consumer", "--data-dir", "data", "--topic", "events", "--partition", "0", "--offset", "3", "--max-messages", "3", "--property", "print.key=true", "--property", "print.offset=true"}},
 			{args: []string{"console-producer", "--data-dir", "data", "--topic", "events", "--property", "parse.key=true"}, stdin: "no separator\n"},
 			{args: []string{"console-producer", "--data-dir", "data", "--topic", "nope"}, stdin: "x\n"},
+			{args: []string{"console-producer", "--data-dir", "data", "--topic", "events", "--json"}, stdin: "x\ny\n"},
 		}},
 		{"dump-log", []step{
 			{args: []string{"dump-log", "--files", seg("events-0", ".log")}},
