@@ -187,4 +187,3 @@ func StatsMetrics(s Stats) []MetricFamily {
 	}
 	return out
 }
-
