@@ -1,6 +1,7 @@
 package commitlog
 
 import (
+	"slices"
 	"sort"
 	"sync"
 )
@@ -58,15 +59,17 @@ type ConsumerStats struct {
 // ProducerStatsSource is a producer whose stats are part of the broker's
 // Stats and Prometheus export while registered.
 type ProducerStatsSource interface {
-	// ProducerStats returns the producer's counters; it must not block.
-	ProducerStats() ProducerStats
+	// Stats returns the producer's counters; it must not block.
+	// *producer.Producer implements it.
+	Stats() ProducerStats
 }
 
 // ConsumerStatsSource is a consumer whose stats are part of the broker's
 // Stats and Prometheus export while registered.
 type ConsumerStatsSource interface {
-	// ConsumerStats returns the consumer's counters; it must not block.
-	ConsumerStats() ConsumerStats
+	// Stats returns the consumer's counters; it must not block.
+	// *consumer.Consumer implements it.
+	Stats() ConsumerStats
 }
 
 // ClientRegistry is implemented by a Store that exports its clients'
@@ -143,13 +146,19 @@ func (b *Broker) RegisterConsumer(src ConsumerStatsSource) (unregister func()) {
 func (b *Broker) clientStats() ([]ProducerStats, []ConsumerStats) {
 	var ps []ProducerStats
 	for _, src := range b.clients.producers.snapshot() {
-		ps = append(ps, src.ProducerStats())
+		ps = append(ps, src.Stats())
 	}
-	sort.SliceStable(ps, func(i, j int) bool { return ps[i].ClientID < ps[j].ClientID })
 	var cs []ConsumerStats
 	for _, src := range b.clients.consumers.snapshot() {
-		cs = append(cs, src.ConsumerStats())
+		cs = append(cs, src.Stats())
 	}
+	return mergeClients(ps, cs)
+}
+
+// mergeClients sorts the clients by client id, merging those with the
+// same id.
+func mergeClients(ps []ProducerStats, cs []ConsumerStats) ([]ProducerStats, []ConsumerStats) {
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].ClientID < ps[j].ClientID })
 	sort.SliceStable(cs, func(i, j int) bool { return cs[i].ClientID < cs[j].ClientID })
 	// Clients given the same client.id (Kafka allows it) share a series:
 	// their counters and histograms add up, their lags are listed
@@ -178,7 +187,7 @@ func (b *Broker) clientStats() ([]ProducerStats, []ConsumerStats) {
 		}
 		for _, l := range b.Lag {
 			if !seen[[2]any{l.Topic, l.Partition}] {
-				a.Lag = append(a.Lag, l)
+				a.Lag = append(slices.Clip(a.Lag), l)
 			}
 		}
 		return true

@@ -1,6 +1,7 @@
 package commitlog
 
 import (
+	"slices"
 	"strconv"
 )
 
@@ -117,8 +118,11 @@ func (b *Broker) Metrics() []MetricFamily {
 	return StatsMetrics(b.Stats())
 }
 
-// StatsMetrics turns s into the families of Broker.Metrics.
+// StatsMetrics turns s into the families of Broker.Metrics. Clients with
+// the same client id (s may list a client twice, or two clients given the
+// same client.id) share their series: counters and histograms add up.
 func StatsMetrics(s Stats) []MetricFamily {
+	s.Producers, s.Consumers = mergeClients(slices.Clone(s.Producers), slices.Clone(s.Consumers))
 	samples := map[*family][]Sample{}
 	add := func(f *family, v float64, labels ...string) {
 		samples[f] = append(samples[f], Sample{LabelValues: labels, Value: v})

@@ -43,7 +43,7 @@ func (m *consumerMetrics) start(c *Consumer, store commitlog.Store) {
 	}
 	m.poll = cumulative.New(cumulative.LatencyBounds)
 	if r, ok := store.(commitlog.ClientRegistry); ok {
-		m.unregister = r.RegisterConsumer(statsSource{c})
+		m.unregister = r.RegisterConsumer(c)
 	}
 }
 
@@ -98,8 +98,3 @@ func (c *Consumer) Stats() commitlog.ConsumerStats {
 	m.mu.Unlock()
 	return s
 }
-
-// statsSource is a consumer as the broker's registry sees it.
-type statsSource struct{ c *Consumer }
-
-func (s statsSource) ConsumerStats() commitlog.ConsumerStats { return s.c.Stats() }

@@ -39,7 +39,7 @@ func (m *producerMetrics) start(p *Producer, store commitlog.Store) {
 	m.batchSize = cumulative.New(cumulative.SizeBounds)
 	m.queueTime = cumulative.New(cumulative.LatencyBounds)
 	if r, ok := store.(commitlog.ClientRegistry); ok {
-		m.unregister = r.RegisterProducer(statsSource{p})
+		m.unregister = r.RegisterProducer(p)
 	}
 }
 
@@ -97,8 +97,3 @@ func (p *Producer) Stats() commitlog.ProducerStats {
 		QueueTime:    commitlog.Histogram(m.queueTime.Snapshot()),
 	}
 }
-
-// statsSource is a producer as the broker's registry sees it.
-type statsSource struct{ p *Producer }
-
-func (s statsSource) ProducerStats() commitlog.ProducerStats { return s.p.Stats() }
