@@ -23,8 +23,8 @@ type metrics struct {
 
 // init makes the cumulative latency histograms (the Prometheus export's).
 func (m *metrics) init() {
-	m.AppendLatency.cum = cumulative.New(cumulative.LatencyBounds)
-	m.FetchLatency.cum = cumulative.New(cumulative.LatencyBounds)
+	m.AppendLatency.cum = cumulative.New(cumulative.LatencyBounds, cumulative.Nanosecond)
+	m.FetchLatency.cum = cumulative.New(cumulative.LatencyBounds, cumulative.Nanosecond)
 }
 
 // Tick advances the rates and rotates the latency windows; the broker

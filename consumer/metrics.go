@@ -41,7 +41,7 @@ func (m *consumerMetrics) start(c *Consumer, store commitlog.Store) {
 			m.clientID = "consumer-" + n
 		}
 	}
-	m.poll = cumulative.New(cumulative.LatencyBounds)
+	m.poll = cumulative.New(cumulative.LatencyBounds, cumulative.Nanosecond)
 	if r, ok := store.(commitlog.ClientRegistry); ok {
 		m.unregister = r.RegisterConsumer(c)
 	}

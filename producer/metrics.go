@@ -36,8 +36,8 @@ func (m *producerMetrics) start(p *Producer, store commitlog.Store) {
 	if m.clientID == "" {
 		m.clientID = "producer-" + strconv.FormatInt(producerSeq.Add(1), 10)
 	}
-	m.batchSize = cumulative.New(cumulative.SizeBounds)
-	m.queueTime = cumulative.New(cumulative.LatencyBounds)
+	m.batchSize = cumulative.New(cumulative.SizeBounds, 1)
+	m.queueTime = cumulative.New(cumulative.LatencyBounds, cumulative.Nanosecond)
 	if r, ok := store.(commitlog.ClientRegistry); ok {
 		m.unregister = r.RegisterProducer(p)
 	}
@@ -66,7 +66,7 @@ func (m *producerMetrics) completed(b *batch) {
 	if sent > 0 {
 		m.records.Add(int64(sent))
 		m.batches.Add(1)
-		m.batchSize.Observe(float64(b.built))
+		m.batchSize.Observe(int64(b.built))
 	}
 	if failed := b.n - sent; failed > 0 {
 		m.errors.Add(int64(failed))

@@ -6,37 +6,46 @@ package cumulative
 
 import (
 	"math"
-	"sort"
 	"sync/atomic"
 	"time"
 )
 
-// Histogram counts observations into fixed buckets. The zero value is
-// not usable: make one with New.
+// Histogram counts observations into fixed buckets. Observations are
+// integers in a raw unit (nanoseconds, bytes) that unit converts to the
+// exported one (seconds, bytes), so that the sum is one atomic add. The
+// zero value is not usable: make one with New.
 type Histogram struct {
-	bounds []float64      // upper bounds, increasing; +Inf implied
+	bounds []float64      // upper bounds in the exported unit, increasing; +Inf implied
+	raw    []int64        // bounds in the raw unit, rounded down: v <= raw[i] is v <= bounds[i]
+	unit   float64        // exported unit per raw unit
 	counts []atomic.Int64 // per bucket (not cumulative), the last one +Inf
-	sum    atomic.Uint64  // math.Float64bits of the sum
+	sum    atomic.Int64   // raw unit
 }
 
-// New returns a histogram with the given increasing upper bounds.
-func New(bounds []float64) *Histogram {
-	return &Histogram{bounds: bounds, counts: make([]atomic.Int64, len(bounds)+1)}
-}
-
-// Observe records v.
-func (h *Histogram) Observe(v float64) {
-	h.counts[sort.SearchFloat64s(h.bounds, v)].Add(1)
-	for {
-		old := h.sum.Load()
-		if h.sum.CompareAndSwap(old, math.Float64bits(math.Float64frombits(old)+v)) {
-			return
-		}
+// New returns a histogram with the given increasing upper bounds, in the
+// exported unit; unit is the exported unit per raw unit (1e-9 for
+// nanoseconds exported as seconds, 1 for bytes).
+func New(bounds []float64, unit float64) *Histogram {
+	h := &Histogram{bounds: bounds, unit: unit, raw: make([]int64, len(bounds)), counts: make([]atomic.Int64, len(bounds)+1)}
+	for i, b := range bounds {
+		h.raw[i] = int64(math.Floor(b/unit + 1e-6)) // 1e-6: float error in b/unit, far below one raw unit
 	}
+	return h
 }
 
-// ObserveDuration records d in seconds.
-func (h *Histogram) ObserveDuration(d time.Duration) { h.Observe(d.Seconds()) }
+// Observe records v, in the raw unit.
+func (h *Histogram) Observe(v int64) {
+	i := 0
+	for i < len(h.raw) && v > h.raw[i] {
+		i++
+	}
+	h.counts[i].Add(1)
+	h.sum.Add(v)
+}
+
+// ObserveDuration records d, for a histogram whose raw unit is the
+// nanosecond.
+func (h *Histogram) ObserveDuration(d time.Duration) { h.Observe(int64(d)) }
 
 // Snapshot is a histogram's state: the upper bounds of its buckets (+Inf
 // left out), the cumulative count of each (observations at most its
@@ -59,9 +68,12 @@ func (h *Histogram) Snapshot() Snapshot {
 		s.Counts[i] = n
 	}
 	s.Count = n + uint64(h.counts[len(h.bounds)].Load())
-	s.Sum = math.Float64frombits(h.sum.Load())
+	s.Sum = float64(h.sum.Load()) * h.unit
 	return s
 }
+
+// Nanosecond is the unit of a histogram of durations exported in seconds.
+const Nanosecond = 1e-9
 
 // LatencyBounds are the bucket bounds of latencies, in seconds: 10 µs to
 // 10 s, 1-2.5-5 steps.
