@@ -83,7 +83,8 @@ func (m *consumerMetrics) recordLag(f *fetcher) {
 // rebalances and the lag of each assigned partition as of the latest
 // Poll, as Kafka's consumer metrics. On the embedded broker the
 // consumer's stats are also part of the broker's Stats and Prometheus
-// export until Close.
+// export until Close. It makes *Consumer a commitlog.ConsumerStatsSource,
+// for package prom's WithConsumers.
 func (c *Consumer) Stats() commitlog.ConsumerStats {
 	m := &c.metrics
 	s := commitlog.ConsumerStats{

@@ -86,6 +86,8 @@ func (m *producerMetrics) driven(err error) {
 // (the embedded broker only) and errors, batch sizes and queue times, as
 // Kafka's producer metrics. On the embedded broker the producer's stats
 // are also part of the broker's Stats and Prometheus export until Close.
+// It makes *Producer a commitlog.ProducerStatsSource, for package prom's
+// WithProducers.
 func (p *Producer) Stats() commitlog.ProducerStats {
 	m := &p.metrics
 	return commitlog.ProducerStats{
