@@ -33,6 +33,8 @@ type Broker struct {
 
 	// forwarders are the registered store-and-forward processes (forwardstats.go).
 	forwarders forwarderSet
+	// clients are the registered producers and consumers (clientstats.go).
+	clients clientSets
 
 	// Guarded by adminM (and written by load before Open returns).
 	deleted  map[string]int32 // deleted topics whose directories may remain: name -> partitions

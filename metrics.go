@@ -6,10 +6,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/commitlog-go/commitlog/internal/cumulative"
 )
 
 // metrics are a partition's counters, rates and latency histograms, cheap
-// enough for the hot path: atomic adds, no locks.
+// enough for the hot path: atomic adds, no locks. init makes them ready.
 type metrics struct {
 	Records       meter     // records appended (Kafka's MessagesInPerSec)
 	Bytes         meter     // bytes appended (BytesInPerSec)
@@ -17,6 +19,12 @@ type metrics struct {
 	BytesOut      meter     // bytes read by fetches (BytesOutPerSec)
 	AppendLatency histogram // time in Append, including fsync when durable
 	FetchLatency  histogram // time in Read
+}
+
+// init makes the cumulative latency histograms (the Prometheus export's).
+func (m *metrics) init() {
+	m.AppendLatency.cum = cumulative.New(cumulative.LatencyBounds, cumulative.Nanosecond)
+	m.FetchLatency.cum = cumulative.New(cumulative.LatencyBounds, cumulative.Nanosecond)
 }
 
 // Tick advances the rates and rotates the latency windows; the broker
@@ -93,9 +101,14 @@ func (m *meter) tick(now time.Time) {
 
 // histogram records durations in log-linear buckets (8 per power of two,
 // so a percentile is within about 9% of the true value) over a sliding
-// window of one to two minutes: the current minute and the one before.
+// window of one to two minutes: the current minute and the one before,
+// for Stats' percentiles. Beside the window, cum counts every observation
+// since the partition opened into fixed buckets, for the Prometheus
+// export (whose histograms are cumulative: rates and quantiles are
+// computed by the server, over any window).
 type histogram struct {
-	mu      sync.Mutex // guards slots and rotated (rotate); Observe only adds to cur's buckets
+	cum     *cumulative.Histogram // set by metrics.init
+	mu      sync.Mutex            // guards slots and rotated (rotate); Observe only adds to cur's buckets
 	slots   [2]*buckets
 	cur     atomic.Pointer[buckets]
 	rotated time.Time
@@ -143,7 +156,18 @@ func (h *histogram) current() *buckets {
 
 // Observe records one duration.
 func (h *histogram) Observe(d time.Duration) {
+	if h.cum != nil {
+		h.cum.ObserveDuration(d)
+	}
 	h.current().n[bucketOf(int64(d))].Add(1)
+}
+
+// histogram returns the cumulative histogram, in seconds.
+func (h *histogram) histogram() Histogram {
+	if h.cum == nil {
+		return Histogram{}
+	}
+	return Histogram(h.cum.Snapshot())
 }
 
 func (h *histogram) rotate(now time.Time) {

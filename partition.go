@@ -55,6 +55,7 @@ func openPartition(dir, topic string, id int32, cfg log.Config) (*Partition, err
 		return nil, fmt.Errorf("partition %s-%d: %w", topic, id, err)
 	}
 	p := &Partition{topic: topic, id: id, log: l}
+	p.metrics.init()
 	p.hw.Store(l.EndOffset())
 	p.wake.Store(&waker{ch: make(chan struct{})})
 	return p, nil

@@ -21,6 +21,10 @@ type Stats struct {
 	// Forwarders comes from the store-and-forward processes registered
 	// with RegisterForwarder (package forward).
 	Forwarders []ForwarderStats `json:"forwarders,omitempty"`
+	// Producers and Consumers are the clients of packages producer and
+	// consumer open on the broker, sorted by client id.
+	Producers []ProducerStats `json:"producers,omitempty"`
+	Consumers []ConsumerStats `json:"consumers,omitempty"`
 }
 
 // Throughput is what flows through a partition, a topic or the broker.
@@ -31,6 +35,8 @@ type Throughput struct {
 	ProduceBatchPerSec float64 `json:"produce_batch_per_sec"` // ProduceRequestsPerSec
 	Messages           int64   `json:"messages"`              // since open
 	Batches            int64   `json:"batches"`               // since open
+	BytesIn            int64   `json:"bytes_in"`              // appended since open
+	BytesOut           int64   `json:"bytes_out"`             // fetched since open
 	// AvgRecordsPerBatch is Messages / Batches: how well producers batch.
 	AvgRecordsPerBatch float64 `json:"avg_records_per_batch"`
 	// Fsyncs counts the fsyncs of the logs' segment files since open:
@@ -70,6 +76,10 @@ type PartitionStats struct {
 	Throughput     Throughput `json:"throughput"`
 	AppendLatency  Latency    `json:"append_latency"`
 	FetchLatency   Latency    `json:"fetch_latency"`
+	// AppendHistogram and FetchHistogram are the latencies since open,
+	// in seconds, cumulative (the Prometheus export's); not in the JSON.
+	AppendHistogram Histogram `json:"-"`
+	FetchHistogram  Histogram `json:"-"`
 }
 
 // GroupStats covers one consumer group.
@@ -102,6 +112,8 @@ func throughput(m *metrics, fsyncs int64) Throughput {
 		ProduceBatchPerSec: m.Batches.Rate(),
 		Messages:           m.Records.Count(),
 		Batches:            m.Batches.Count(),
+		BytesIn:            m.Bytes.Count(),
+		BytesOut:           m.BytesOut.Count(),
 		Fsyncs:             fsyncs,
 	}
 	t.finish()
@@ -115,6 +127,8 @@ func (t *Throughput) add(o Throughput) {
 	t.ProduceBatchPerSec += o.ProduceBatchPerSec
 	t.Messages += o.Messages
 	t.Batches += o.Batches
+	t.BytesIn += o.BytesIn
+	t.BytesOut += o.BytesOut
 	t.Fsyncs += o.Fsyncs
 	t.finish()
 }
@@ -153,15 +167,17 @@ func (b *Broker) Stats() Stats {
 			m.Tick(now)
 			l := p.log
 			ps := PartitionStats{
-				Partition:      p.ID(),
-				LogStartOffset: p.LogStartOffset(),
-				LogEndOffset:   p.LogEndOffset(),
-				HighWatermark:  p.HighWatermark(),
-				SizeBytes:      l.Size(),
-				Segments:       l.NumSegments(),
-				Throughput:     throughput(m, l.Fsyncs()),
-				AppendLatency:  latency(&m.AppendLatency),
-				FetchLatency:   latency(&m.FetchLatency),
+				Partition:       p.ID(),
+				LogStartOffset:  p.LogStartOffset(),
+				LogEndOffset:    p.LogEndOffset(),
+				HighWatermark:   p.HighWatermark(),
+				SizeBytes:       l.Size(),
+				Segments:        l.NumSegments(),
+				Throughput:      throughput(m, l.Fsyncs()),
+				AppendLatency:   latency(&m.AppendLatency),
+				FetchLatency:    latency(&m.FetchLatency),
+				AppendHistogram: m.AppendLatency.histogram(),
+				FetchHistogram:  m.FetchLatency.histogram(),
 			}
 			ts.SizeBytes += ps.SizeBytes
 			ts.Throughput.add(ps.Throughput)
@@ -174,6 +190,7 @@ func (b *Broker) Stats() Stats {
 		s.Groups = gc.GroupStats()
 	}
 	s.Forwarders = b.forwarderStats()
+	s.Producers, s.Consumers = b.clientStats()
 	return s
 }
 

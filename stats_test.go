@@ -71,20 +71,26 @@ func TestStatsExpvarAndPrometheus(t *testing.T) {
 	out := buf.String()
 	require.Contains(t, out, `commitlog_log_end_offset{topic="t",partition="0"}`)
 	require.Contains(t, out, `commitlog_consumer_group_lag{group="g",topic="t",partition="0"}`)
-	require.Contains(t, out, "# TYPE commitlog_append_latency_seconds gauge")
-	// Each family's samples are contiguous, as the text format requires.
+	require.Contains(t, out, "# TYPE commitlog_log_append_duration_seconds histogram")
+	require.Contains(t, out, `commitlog_log_append_duration_seconds_count{topic="t",partition="0"} `)
+	require.Contains(t, out, `commitlog_log_append_duration_seconds_bucket{topic="t",partition="0",le="+Inf"} `)
+	// Each family's samples are contiguous, under their TYPE line, as the
+	// text format requires; no family appears twice.
 	seen := map[string]bool{}
-	last := ""
+	family := ""
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if f, ok := strings.CutPrefix(line, "# TYPE "); ok {
+			family = strings.Fields(f)[0]
+			require.False(t, seen[family], "family %s twice", family)
+			seen[family] = true
+			continue
+		}
 		if strings.HasPrefix(line, "#") {
 			continue
 		}
 		name := line[:strings.IndexAny(line, "{ ")]
-		if name != last {
-			require.False(t, seen[name], "family %s is split", name)
-			seen[name] = true
-			last = name
-		}
+		require.True(t, name == family || strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, "_bucket"), "_sum"), "_count") == family,
+			"sample %s outside its family (under %s)", name, family)
 	}
 	require.NoError(t, c.Close(ctx))
 }

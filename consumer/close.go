@@ -160,5 +160,6 @@ func (c *Consumer) stopBackground(ctx context.Context) error {
 	if err := c.commits.waitStopped(ctx); err != nil {
 		return err
 	}
+	c.metrics.stop()
 	return c.life.err
 }

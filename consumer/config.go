@@ -83,6 +83,11 @@ type Config struct {
 	// default [Range, CooperativeSticky] as in Kafka 3.x and later (the
 	// group uses the first one every member supports).
 	Assignors []assignor.Assignor
+	// ClientID: client.id, the consumer's name in its metrics (Stats, the
+	// broker's Prometheus export); "" is "consumer-<group.id>-N" (without
+	// a group, "consumer-N"), N counting the process's consumers from 1,
+	// as Kafka's default.
+	ClientID string
 }
 
 // config is a Config resolved: defaults filled in, every value plain. The
@@ -101,6 +106,7 @@ type config struct {
 	HeartbeatInterval      time.Duration
 	MaxPollInterval        time.Duration
 	Assignors              []assignor.Assignor
+	ClientID               string
 }
 
 type (
@@ -164,6 +170,9 @@ var consumerSettings = settings.New("consumer", commitlog.ErrInvalidConfig,
 		Doc:   "a member that does not poll this long leaves"},
 	settings.GoOnly[Config, config]{Name: "partition.assignment.strategy", Field: "Assignors", Type: "[]assignor.Assignor", Default: "range, cooperative-sticky",
 		Doc: "the group uses the first every member supports"},
+	val[string]{Name: "client.id", Field: "ClientID", Get: func(c *Config) *string { return &c.ClientID },
+		Codec: settings.String, Lower: func(l *config, v string) { l.ClientID = v },
+		Doc: "the consumer's name in its metrics; default `consumer-<group.id>-N`"},
 )
 
 // ParseConfig builds a Config from Kafka's consumer setting names and

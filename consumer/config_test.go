@@ -27,6 +27,7 @@ var consumerSamples = map[string][]string{
 	"session.timeout.ms":        {"10000"},
 	"heartbeat.interval.ms":     {"1000"},
 	"max.poll.interval.ms":      {"1", "60000"},
+	"client.id":                 {"orders-reader"},
 }
 
 func TestConsumerSettingsRoundTrip(t *testing.T) {

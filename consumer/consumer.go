@@ -27,6 +27,8 @@ type Consumer struct {
 	life    lifecycle  // Close's progress
 
 	lastAutoCommit time.Time // the poll role's: when Poll last auto-committed
+
+	metrics consumerMetrics // metrics.go
 }
 
 // New returns a consumer of b: the embedded broker (a commitlog.Store), or
@@ -48,7 +50,9 @@ func New(backend commitlog.Backend, cfg Config) (*Consumer, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Consumer{drv: drv, set: set}, nil
+		c := &Consumer{drv: drv, set: set}
+		c.metrics.start(c, nil)
+		return c, nil
 	}
 	c := &Consumer{b: b, set: set, group: newMembership(), life: newLifecycle(), lastAutoCommit: time.Now()}
 	if c.set.GroupID != "" {
@@ -58,6 +62,7 @@ func New(backend commitlog.Backend, cfg Config) (*Consumer, error) {
 	}
 	c.fetch = newFetcher(b, &c.set, c.committedOffset)
 	c.commits.start(c.writeCommit)
+	c.metrics.start(c, b)
 	return c, nil
 }
 

@@ -46,7 +46,8 @@ type Record struct {
 // them (see Record); a fetch's records share one buffer, read for them
 // alone, and each Poll allocates the slice it returns. PollInto reuses
 // both.
-func (c *Consumer) Poll(ctx context.Context) ([]Record, error) {
+func (c *Consumer) Poll(ctx context.Context) (recs []Record, err error) {
+	defer func(start time.Time) { c.metrics.polled(start, len(recs)) }(time.Now())
 	if c.drv != nil {
 		return c.drv.Poll(ctx, nil, true)
 	}
@@ -60,7 +61,8 @@ func (c *Consumer) Poll(ctx context.Context) ([]Record, error) {
 // runs (see Record): copy what must outlive that. With the slice it
 // returned passed back as dst, a poll loop that keeps finding records
 // allocates nothing.
-func (c *Consumer) PollInto(ctx context.Context, dst []Record) ([]Record, error) {
+func (c *Consumer) PollInto(ctx context.Context, dst []Record) (recs []Record, err error) {
+	defer func(start time.Time) { c.metrics.polled(start, len(recs)) }(time.Now())
 	if c.drv != nil {
 		return c.drv.Poll(ctx, dst[:0], false)
 	}
@@ -80,7 +82,8 @@ func (c *Consumer) poll(ctx context.Context, out []Record, keep bool) ([]Record,
 		return out, ErrPollInListener
 	}
 	defer c.leavePoll(ctx)
-	if c.isClosed() { // while it waited for the role
+	defer c.metrics.recordLag(&c.fetch) // before leavePoll gives the role up
+	if c.isClosed() {                   // while it waited for the role
 		return out, errClosed()
 	}
 	c.group.polled()

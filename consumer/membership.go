@@ -312,6 +312,7 @@ func (c *Consumer) join(ctx context.Context) (phase, JoinResult, error) {
 // reach their new owners), takes the rest and runs OnPartitionsAssigned
 // with what was added. The member is then stable, unless a rejoin is due.
 func (c *Consumer) assign(ctx context.Context, res JoinResult) (phase, error) {
+	c.metrics.rebalances.Add(1)
 	now := map[TopicPartition]bool{}
 	for _, tp := range res.Assignment {
 		now[tp] = true

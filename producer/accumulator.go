@@ -560,6 +560,7 @@ func (q *partQueue) write(b *batch) {
 	// Sticky partitioning moves keyless records on once a batch goes.
 	q.p.cfg.Partitioner.OnNewBatch(q.tp.topic, q.tp.id, q.tq.numParts.Load())
 	raw, err := b.build()
+	q.p.metrics.appending(b)
 	if err == nil && raw != nil {
 		b.info, err = q.part.Append(raw, false)
 	}
@@ -597,6 +598,7 @@ func (q *partQueue) writeDurable(round []*batch) int {
 // complete runs b's callbacks, completes its futures and gives its memory
 // back.
 func (q *partQueue) complete(b *batch) {
+	q.p.metrics.completed(b)
 	if b.hasCB {
 		q.inCallbacks.Store(true)
 		runCallbacks(q.cbCtx, b)

@@ -78,6 +78,10 @@ type Config struct {
 	// key on the partition a Kafka client picks. HashPartitioner (xxhash) was
 	// the default before.
 	Partitioner Partitioner
+	// ClientID: client.id, the producer's name in its metrics (Stats, the
+	// broker's Prometheus export); "" is "producer-N", N counting the
+	// process's producers from 1, as Kafka's default.
+	ClientID string
 }
 
 // config is a Config resolved: defaults filled in, every value plain. The
@@ -92,6 +96,7 @@ type config struct {
 	MaxRequestSize int
 	Compression    record.Compression
 	Partitioner    Partitioner
+	ClientID       string
 }
 
 type (
@@ -146,6 +151,9 @@ var producerSettings = settings.New("producer", commitlog.ErrInvalidConfig,
 		Doc:   "`gzip`, `snappy`, `lz4` or `zstd` compresses each batch"},
 	settings.GoOnly[Config, config]{Name: "partitioner.class", Field: "Partitioner", Type: "producer.Partitioner", Default: "murmur2 + sticky",
 		Doc: "`Murmur2Partitioner()` (the default: Kafka's partition for a key); `HashPartitioner()` (xxhash); `RoundRobinPartitioner()`"},
+	val[string]{Name: "client.id", Field: "ClientID", Get: func(c *Config) *string { return &c.ClientID },
+		Codec: settings.String, Lower: func(l *config, v string) { l.ClientID = v },
+		Doc: "the producer's name in its metrics; default `producer-N`"},
 )
 
 // ParseConfig builds a Config from Kafka's producer setting names and

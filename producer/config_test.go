@@ -23,6 +23,7 @@ var producerSamples = map[string][]string{
 	"max.block.ms":     {"0", "1000"},
 	"max.request.size": {"0", "100"},
 	"compression.type": {"gzip", "snappy", "lz4", "zstd"},
+	"client.id":        {"orders-writer"},
 }
 
 func TestProducerSettingsRoundTrip(t *testing.T) {
@@ -45,7 +46,7 @@ func TestProducerSettingsRoundTrip(t *testing.T) {
 	}
 	var all Config
 	require.Equal(t, map[string]string{"acks": "all", "batch.size": "16384", "linger.ms": "5", "buffer.memory": "33554432",
-		"max.block.ms": "60000", "max.request.size": "1048576", "compression.type": "none"}, producerSettings.FormatAll(&all))
+		"max.block.ms": "60000", "max.request.size": "1048576", "compression.type": "none", "client.id": ""}, producerSettings.FormatAll(&all))
 
 	// Kafka's zeros, and what a struct literal says for them.
 	cfg, err := ParseConfig(map[string]string{"acks": "0", "linger.ms": "0", "batch.size": "0", "max.block.ms": "0"})

@@ -66,9 +66,10 @@ func newDriven(d Driver, cfg config) *driven {
 // driven is a Producer that runs on a Driver: the semantics of the
 // Producer's exported methods on top of the driver's three calls.
 type driven struct {
-	drv Driver
-	cfg config
-	mem memory // buffer.memory, reserved per record for as long as the driver holds it
+	drv     Driver
+	cfg     config
+	metrics *producerMetrics // the Producer's (metrics.go)
+	mem     memory           // buffer.memory, reserved per record for as long as the driver holds it
 	// closing is set by Close; sending counts the sends between their
 	// check of closing and the driver's Send, which Close waits out before
 	// it flushes, so that no record accepted misses the flush.
@@ -202,6 +203,7 @@ func (p *driven) enqueue(ctx context.Context, rec *Record, done func(RecordMetad
 	}
 	p.drv.Send(ctx, copyRecord(rec), func(md RecordMetadata, err error) {
 		p.mem.release(int64(size))
+		p.metrics.driven(err)
 		done(md, err)
 	})
 	return nil
@@ -356,5 +358,8 @@ func newOnDriver(b commitlog.Backend, cfg Config, rc config) (*Producer, error) 
 	if err != nil {
 		return nil, fmt.Errorf("producer: %w", err)
 	}
-	return &Producer{cfg: rc, drv: newDriven(d, rc)}, nil
+	p := &Producer{cfg: rc, drv: newDriven(d, rc)}
+	p.drv.metrics = &p.metrics
+	p.metrics.start(p, nil)
+	return p, nil
 }

@@ -42,14 +42,16 @@ func TestNewBackends(t *testing.T) {
 // (as franz-go's promises run), numbering them per partition.
 type memDriver struct {
 	mu      sync.Mutex // guards next, pending and closes
+	idle    *sync.Cond // on mu: pending became 0
 	next    map[int32]int64
-	pending sync.WaitGroup
+	pending int // records sent and not yet done (a counter, not a WaitGroup: Flush may wait while Send adds)
 	queue   chan func()
 	closes  int
 }
 
 func newMemDriver() *memDriver {
 	d := &memDriver{next: map[int32]int64{}, queue: make(chan func(), 1024)}
+	d.idle = sync.NewCond(&d.mu)
 	go func() {
 		for fn := range d.queue {
 			fn()
@@ -59,20 +61,33 @@ func newMemDriver() *memDriver {
 }
 
 func (d *memDriver) Send(_ context.Context, rec *Record, done func(RecordMetadata, error)) {
-	d.pending.Add(1)
+	d.mu.Lock()
+	d.pending++
+	d.mu.Unlock()
 	d.queue <- func() {
-		defer d.pending.Done()
 		d.mu.Lock()
 		off := d.next[rec.Partition]
 		d.next[rec.Partition]++
 		d.mu.Unlock()
 		done(RecordMetadata{Topic: rec.Topic, Partition: rec.Partition, Offset: off, Timestamp: rec.Timestamp}, nil)
+		d.mu.Lock()
+		if d.pending--; d.pending == 0 {
+			d.idle.Broadcast()
+		}
+		d.mu.Unlock()
 	}
 }
 
 func (d *memDriver) Flush(ctx context.Context) error {
 	ch := make(chan struct{})
-	go func() { d.pending.Wait(); close(ch) }()
+	go func() {
+		d.mu.Lock()
+		for d.pending > 0 {
+			d.idle.Wait()
+		}
+		d.mu.Unlock()
+		close(ch)
+	}()
 	select {
 	case <-ch:
 		return nil

@@ -78,6 +78,8 @@ type Producer struct {
 	closeAsync sync.Once     // starts the close asked for from a callback
 
 	drv *driven // non-nil on a Driver (driver.go): every exported method delegates to it
+
+	metrics producerMetrics // metrics.go
 }
 
 type topicPartition struct {
@@ -111,6 +113,7 @@ func New(b commitlog.Backend, cfg Config) (*Producer, error) {
 	p := &Producer{broker: s, cfg: rc, stop: make(chan struct{}), closeSem: make(chan struct{}, 1), closed: make(chan struct{})}
 	p.mem.init(rc.BufferMemory)
 	p.bufs.limit = int(min(rc.BufferMemory/4, math.MaxInt32))
+	p.metrics.start(p, s)
 	return p, nil
 }
 
@@ -419,7 +422,7 @@ func (p *Producer) Close(ctx context.Context) error {
 	case <-p.stop: // an earlier Close got this far, and its ctx ended
 	default:
 		close(p.stop)
-		go func() { p.wg.Wait(); close(p.closed) }()
+		go func() { p.wg.Wait(); p.metrics.stop(); close(p.closed) }()
 	}
 	select {
 	case <-p.closed:
