@@ -120,7 +120,9 @@ type batch struct {
 	lingered bool  // linger.ms has passed since created
 	reserved int64 // buffer.memory taken
 	created  time.Time
-	futures  []Future // the slab the latest Futures of Send live in
+	mono     time.Duration // created, as the producer's clock reads it (since its epoch)
+	stamp    int64         // the latest timestamp stamped by the producer (ms): the stamps of a batch never go back
+	futures  []Future      // the slab the latest Futures of Send live in
 	done     chan struct{}
 	info     commitlog.AppendInfo
 	err      error
@@ -253,8 +255,9 @@ type partQueue struct {
 	started  bool     // the sender goroutine runs
 	retired  bool     // replaced (the topic was created again): no lingering
 	wake     chan struct{}
-	timer    *time.Timer // linger.ms of the open batch, made once
-	armed    bool        // timer is set to go off
+	timer    *time.Timer   // linger.ms of the open batch, made once
+	armed    bool          // timer is set to go off
+	room     chan struct{} // made by the Sends that wait for the backlog to shrink; closed once it has (see maxBacklog)
 
 	round []*batch // the batches of the sender's current round; the sender's own
 }
@@ -264,6 +267,16 @@ type partQueue struct {
 // it itself: more than a batch or two (a sender that is merely slow to be
 // scheduled), and enough for their records to leave the processor caches.
 const prebuildBacklog = 256 << 10
+
+// maxBacklog is the bytes of sealed batches waiting for a partition's
+// sender from which Send waits for the sender to catch up (see
+// awaitRoom), after queuing its record: a producer that runs ahead of the
+// disk by more than this fills buffer.memory with batches that leave the
+// processor caches before they are written, and the fresh buffers it
+// takes for new batches cost page faults; waiting, it reuses the buffers
+// of the batches just written, still in cache. A few large batches, or
+// tens of small ones: more than the scheduling jitter of a sender.
+const maxBacklog = 512 << 10
 
 // sendMode is how the caller of add waits for its record.
 type sendMode uint8
@@ -323,13 +336,21 @@ func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, si
 	}
 	b.reserved += prepaid
 	if now {
-		// One clock read a batch: the batch's own time for its first
-		// record, the time elapsed since (monotonic) for the others.
+		// The batch's own time for its first record; for the others, the
+		// time elapsed since (monotonic) as the producer's clock reads it
+		// (see clock), never earlier than the record before.
 		ns := b.created.UnixNano()
 		if !fresh {
-			ns += int64(time.Since(b.created))
+			var el time.Duration
+			if b.n%exactEvery == 0 {
+				el = q.p.clock.exact()
+			} else {
+				el = q.p.clock.since()
+			}
+			ns += int64(max(el-b.mono, 0))
 		}
-		ts = ns / int64(time.Millisecond)
+		ts = max(ns/int64(time.Millisecond), b.stamp)
+		b.stamp = ts
 	}
 	idx := int32(b.n)
 	b.x.bl.Add(ts, rec.Key, rec.Value, rec.Headers)
@@ -355,6 +376,19 @@ func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, si
 		q.sealLocked()
 	}
 	q.scheduleLocked()
+	// A sender far behind: wait for it (below), unless this Send waits for
+	// its record anyway, or max.block.ms is 0 (Send must not block), or a
+	// callback of this partition runs: the caller may be that callback,
+	// which the sender waits for. (A callback whose Send waits for another
+	// partition's sender cannot be waited for in turn, in a cycle: its
+	// own sender is in its callbacks, which nobody waits for.)
+	var room chan struct{}
+	if q.backlog >= maxBacklog && mode != modeSync && q.p.cfg.MaxBlock > 0 && !q.inCallbacks.Load() {
+		if q.room == nil {
+			q.room = make(chan struct{})
+		}
+		room = q.room
+	}
 	// A sender with a backlog is the bottleneck: encode (copy, compress,
 	// checksum) the batch just sealed here, while its records are in this
 	// processor's cache, rather than leave it to the sender. The lock is
@@ -371,7 +405,39 @@ func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, si
 	if sync != nil {
 		*sync = Future{b: b, ts: ts, idx: idx, acked: acked}
 	}
+	if room != nil {
+		q.awaitRoom(ctx, room)
+	}
 	return fp, nil
+}
+
+// awaitRoom waits until the partition's backlog of sealed batches is below
+// maxBacklog again (the sender closes room), ctx ends or max.block.ms
+// passes. The record is queued already: whichever comes first, nothing
+// fails; the wait only keeps a producer from running far ahead of its
+// sender.
+func (q *partQueue) awaitRoom(ctx context.Context, room chan struct{}) {
+	select {
+	case <-room:
+		return
+	default:
+	}
+	t := time.NewTimer(q.p.cfg.MaxBlock)
+	defer t.Stop()
+	select {
+	case <-room:
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// tookLocked is called by the sender once it has taken batches out of
+// ready: it wakes the Sends waiting for room.
+func (q *partQueue) tookLocked() {
+	if q.room != nil && q.backlog < maxBacklog {
+		close(q.room)
+		q.room = nil
+	}
 }
 
 // reserveLocked makes sure that buffer.memory covers a record of size
@@ -406,7 +472,8 @@ func (q *partQueue) reserveLocked(b *batch, size int64, prepaid *int64) bool {
 // openLocked starts the open batch for a first record of size bytes.
 func (q *partQueue) openLocked(size int) *batch {
 	x := q.p.bufs.get(q.p.cfg.Compression, q.maxBatch, q.maxBatch/size+1)
-	b := &batch{q: q, x: x, created: time.Now(), done: make(chan struct{})}
+	now := time.Now()
+	b := &batch{q: q, x: x, created: now, mono: now.Sub(q.p.clock.epoch), done: make(chan struct{})}
 	q.open = b
 	return b
 }
@@ -525,6 +592,7 @@ func (q *partQueue) drain() {
 				q.ready[n] = nil
 				q.ready = q.ready[:n]
 			}
+			q.tookLocked()
 		}
 		if (len(round) == 0 || durable) && q.open != nil && q.lingeredLocked(q.open) {
 			round = append(round, q.open)

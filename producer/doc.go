@@ -19,11 +19,26 @@
 // with the records that join it meanwhile. A receive from Future.Done
 // does not hurry the batch.
 //
+// A record sent to a partition whose sender is far behind (half a MiB of
+// sealed batches waiting for it, as when the disk is slower than the
+// senders) makes Send wait, once the record is queued, until the sender
+// has caught up, ctx ends or max.block.ms passes: a producer that ran
+// ahead would fill buffer.memory with batches that leave the processor
+// caches before they are written. Nothing fails for that wait, and there
+// is none with max.block.ms=0, for SendSync (which waits for its record
+// anyway) or while a callback of the partition runs (the caller may be
+// that callback).
+//
 // A record without a Timestamp is stamped with the time it is queued
-// (CreateTime, in ms). The clock is read once when a batch starts; each
-// later record of the batch adds the monotonic time elapsed since, so
-// that a record costs at most one monotonic clock read, and none when it
-// has a timestamp. A step of the wall clock shows from the next batch.
+// (CreateTime, in ms). The wall clock is read once when a batch starts;
+// each later record of the batch adds the monotonic time elapsed since,
+// as a producer's goroutine reads it once a millisecond while records are
+// being stamped (and stops reading it when none are), so that a record
+// costs no clock read of its own. Every 32nd record of a batch reads the
+// clock itself. A timestamp is never later than the record's Send, nor
+// earlier than the one before it in its batch; it may be earlier than the
+// Send by a millisecond, or by however late that goroutine is scheduled
+// on a busy machine. A step of the wall clock shows from the next batch.
 //
 // # Contexts
 //

@@ -64,6 +64,7 @@ type Producer struct {
 	last    atomic.Pointer[topicQueues] // the topic of a recent send: no map lookup for the next
 	mem     memory
 	bufs    bufPool
+	clock   clock // stamps records sent without a timestamp
 	// closing is set by Close. A send checks it twice: before anything
 	// else, and in its partition's lock as it queues the record, which
 	// Close's flush takes after setting it: no record is queued after the
@@ -102,6 +103,7 @@ func New(b commitlog.Store, cfg Config) (*Producer, error) {
 	}
 	p := &Producer{broker: b, cfg: rc, stop: make(chan struct{}), closeSem: make(chan struct{}, 1), closed: make(chan struct{})}
 	p.mem.init(rc.BufferMemory)
+	p.clock.init()
 	p.bufs.limit = int(min(rc.BufferMemory/4, math.MaxInt32))
 	return p, nil
 }
@@ -395,7 +397,7 @@ func (p *Producer) Close(ctx context.Context) error {
 	case <-p.stop: // an earlier Close got this far, and its ctx ended
 	default:
 		close(p.stop)
-		go func() { p.wg.Wait(); close(p.closed) }()
+		go func() { p.wg.Wait(); p.clock.stop(); close(p.closed) }()
 	}
 	select {
 	case <-p.closed:
