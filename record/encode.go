@@ -152,18 +152,14 @@ func (b *Builder) Size() int { return max(len(b.buf), HeaderSize) }
 // deltas, as Add would write it (length prefix included). It lets a caller
 // check a size limit before adding.
 func RecordSize(offsetDelta int32, timestampDelta int64, key, value []byte, headers []Header) int {
-	n := bodySize(offsetDelta, timestampDelta, key, value, headers)
-	return varintLen(int64(n)) + n
-}
-
-func bodySize(offsetDelta int32, timestampDelta int64, key, value []byte, headers []Header) int {
 	// The attributes byte, and the header count of a record without
-	// headers (one byte).
-	n := 2 + varintLen(timestampDelta) + varintLen(int64(offsetDelta)) + bytesLen(key) + bytesLen(value)
+	// headers (one byte); as AddWithDelta writes them.
+	n := 2 + varintLen(timestampDelta) + varintLen(int64(offsetDelta)) +
+		varintLen(bytesLenField(key)) + len(key) + varintLen(bytesLenField(value)) + len(value)
 	if len(headers) > 0 {
 		n += headersSize(headers) - 1
 	}
-	return n
+	return varintLen(int64(n)) + n
 }
 
 // headersSize is the encoded size of headers, their count included.
@@ -220,7 +216,7 @@ func (b *Builder) AddWithDelta(offsetDelta int32, ts int64, key, value []byte, h
 		b.maxTS = ts
 	}
 	tsDelta := ts - b.firstTS
-	// bodySize and the writes below, inlined for a record without
+	// RecordSize and the writes below, inlined for a record without
 	// headers: the varints go without a call.
 	kl, vl := bytesLenField(key), bytesLenField(value)
 	n := 2 + varintLen(tsDelta) + varintLen(int64(offsetDelta)) + varintLen(kl) + len(key) + varintLen(vl) + len(value)
