@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/commitlog-go/commitlog"
 	"github.com/commitlog-go/commitlog/record"
@@ -17,19 +18,27 @@ import (
 // come from pools, a Send's Future from a slab per batch), and no clock
 // read per record beyond the timestamp of a record that has none.
 
-// entry is what a batch keeps of each record besides its encoding.
-type entry struct {
-	ts  int64                                        // the timestamp encoded (CreateTime, ms)
-	cb  func(context.Context, RecordMetadata, error) // SendCallback's; nil for Send and SendSync
-	ctx context.Context                              // the Send context; nil when it cannot end, or with acks=0
-}
+// callback is SendCallback's function.
+type callback = func(context.Context, RecordMetadata, error)
 
 // bufs are a batch's buffers: its builder and its record slots, reused
-// by later batches with their capacity (see bufPool).
+// by later batches with their capacity (see bufPool). A record takes a
+// slot in ts; in cbs only once the batch's records have different
+// callbacks (until then batch.cb is every record's), and in ctxs only
+// once one of their contexts can end: one store a record, not three.
 type bufs struct {
 	bl   *record.Builder
-	recs []entry
-	size int // about the bytes they hold: twice the largest batch built (records and encoding)
+	ts   []int64           // each record's timestamp as encoded (CreateTime, ms)
+	cbs  []callback        // each record's callback (nil for Send and SendSync), when batch.mixedCB
+	ctxs []context.Context // each record's Send ctx (nil when it cannot end, or with acks=0), when batch.hasCtx
+	size int               // about the bytes they hold: twice the largest batch built (records and encoding)
+}
+
+// sameFunc reports whether f and g are the same func value (the same
+// closure, or both nil), which == cannot tell: their closure pointers
+// are equal. Distinct closures of equal behaviour count as different.
+func sameFunc(f, g callback) bool {
+	return *(*unsafe.Pointer)(unsafe.Pointer(&f)) == *(*unsafe.Pointer)(unsafe.Pointer(&g))
 }
 
 // maxSlots and maxGrow bound the record slots and bytes made for a new
@@ -73,7 +82,7 @@ func (bp *bufPool) get(compression record.Compression, size, slots int) *bufs {
 		x, _ = spareBufs.Get().(*bufs)
 	}
 	if x == nil {
-		x = &bufs{bl: record.NewBuilder(0, record.BatchOptions{}), recs: make([]entry, 0, min(slots, maxSlots))}
+		x = &bufs{bl: record.NewBuilder(0, record.BatchOptions{}), ts: make([]int64, 0, min(slots, maxSlots))}
 		x.bl.Grow(min(size, maxGrow)) // at once, rather than doubling as records come
 	}
 	x.bl.Reset(0, record.BatchOptions{Compression: compression})
@@ -82,8 +91,11 @@ func (bp *bufPool) get(compression record.Compression, size, slots int) *bufs {
 
 // put gives back x, whose latest batch was built bytes long.
 func (bp *bufPool) put(x *bufs, built int) {
-	clear(x.recs)
-	x.recs = x.recs[:0]
+	x.ts = x.ts[:0]
+	clear(x.cbs)
+	x.cbs = x.cbs[:0]
+	clear(x.ctxs)
+	x.ctxs = x.ctxs[:0]
 	x.size = max(x.size, 2*built)
 	bp.mu.Lock()
 	if len(bp.free) < maxFreeBufs && bp.bytes+x.size <= bp.limit {
@@ -112,13 +124,15 @@ type batch struct {
 	encoded  bool
 	raw      []byte
 	rawErr   error
-	built    int   // len(raw)
-	n        int   // records
-	hasCB    bool  // some record has a callback
-	hasCtx   bool  // some record's context can end
-	flush    bool  // send without lingering: Flush, Close, or a record's waiter
-	lingered bool  // linger.ms has passed since created
-	reserved int64 // buffer.memory taken
+	built    int      // len(raw)
+	n        int      // records
+	cb       callback // every record's callback, unless mixedCB
+	mixedCB  bool     // records have different callbacks: see x.cbs
+	hasCB    bool     // some record has a callback
+	hasCtx   bool     // some record's context can end: see x.ctxs
+	flush    bool     // send without lingering: Flush, Close, or a record's waiter
+	lingered bool     // linger.ms has passed since created
+	reserved int64    // buffer.memory taken
 	created  time.Time
 	mono     time.Duration // created, as the producer's clock reads it (since its epoch)
 	stamp    int64         // the latest timestamp stamped by the producer (ms): the stamps of a batch never go back
@@ -164,7 +178,7 @@ func (b *batch) recordErr(i int) error {
 // kept keeps its slab.
 func (b *batch) futureLocked(idx int32, ts int64, acked bool) *Future {
 	if len(b.futures) == cap(b.futures) {
-		b.futures = make([]Future, 0, min(64, max(b.n, min(16, cap(b.x.recs)-b.n+1))))
+		b.futures = make([]Future, 0, min(64, max(b.n, min(16, cap(b.x.ts)-b.n+1))))
 	}
 	b.futures = append(b.futures, Future{b: b, ts: ts, idx: idx, acked: acked})
 	return &b.futures[len(b.futures)-1]
@@ -191,8 +205,8 @@ func (b *batch) build() ([]byte, error) {
 		return raw, err
 	}
 	var errs []error
-	for i := range b.x.recs {
-		if ctx := b.x.recs[i].ctx; ctx != nil && ctx.Err() != nil {
+	for i, ctx := range b.x.ctxs {
+		if ctx != nil && ctx.Err() != nil {
 			if errs == nil {
 				errs = make([]error, b.n)
 			}
@@ -295,7 +309,7 @@ var errClosing = fmt.Errorf("producer: %w", commitlog.ErrClosed)
 // returns the record's Future, to hand out; with modeSync it sets *sync
 // to it. It fails, with nothing queued, when buffer.memory stays full
 // (see reserveLocked) or the producer is closing.
-func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, size int, cb func(context.Context, RecordMetadata, error), mode sendMode, sync *Future) (fp *Future, err error) {
+func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, size int, cb callback, mode sendMode, sync *Future) (fp *Future, err error) {
 	acked := q.p.cfg.Acks == AcksNone // acks=0: the record is complete once queued
 	var done <-chan struct{}
 	if !acked {
@@ -354,12 +368,30 @@ func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, si
 	}
 	idx := int32(b.n)
 	b.x.bl.Add(ts, rec.Key, rec.Value, rec.Headers)
-	e := entry{ts: ts, cb: cb}
-	if done != nil {
-		e.ctx = ctx
+	b.x.ts = append(b.x.ts, ts)
+	if done != nil && !b.hasCtx {
 		b.hasCtx = true
+		b.x.ctxs = append(b.x.ctxs[:0], make([]context.Context, b.n)...)
 	}
-	b.x.recs = append(b.x.recs, e)
+	if b.hasCtx {
+		if done == nil {
+			b.x.ctxs = append(b.x.ctxs, nil)
+		} else {
+			b.x.ctxs = append(b.x.ctxs, ctx)
+		}
+	}
+	switch {
+	case b.mixedCB:
+		b.x.cbs = append(b.x.cbs, cb)
+	case b.n == 0:
+		b.cb = cb
+	case !sameFunc(cb, b.cb):
+		b.mixedCB = true
+		for range b.n {
+			b.x.cbs = append(b.x.cbs, b.cb)
+		}
+		b.x.cbs = append(b.x.cbs, cb)
+	}
 	b.n++
 	b.hasCB = b.hasCB || cb != nil
 	if mode == modeFuture {

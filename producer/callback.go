@@ -19,9 +19,15 @@ type callbackScopeKey struct{}
 // runCallbacks calls the callbacks of b's records, in record order, with
 // the callback ctx of their partition.
 func runCallbacks(ctx context.Context, b *batch) {
-	for i := range b.x.recs {
-		if e := &b.x.recs[i]; e.cb != nil {
-			e.cb(ctx, b.metadata(i, e.ts), b.recordErr(i))
+	if !b.mixedCB {
+		for i, ts := range b.x.ts {
+			b.cb(ctx, b.metadata(i, ts), b.recordErr(i))
+		}
+		return
+	}
+	for i, cb := range b.x.cbs {
+		if cb != nil {
+			cb(ctx, b.metadata(i, b.x.ts[i]), b.recordErr(i))
 		}
 	}
 }

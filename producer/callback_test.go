@@ -2,6 +2,7 @@ package producer
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -85,4 +86,39 @@ func TestFlushFromCallbackWithAnotherContext(t *testing.T) {
 	require.ErrorIs(t, flushErr, context.DeadlineExceeded)
 	require.NoError(t, p.Close(context.Background()))
 	require.Len(t, readPartition(t, b, "t", 0), 1)
+}
+
+// TestMixedCallbacksInABatch: the records of one batch sent with Send,
+// with one callback, with another, and with a ctx that ends before the
+// batch goes each get their own outcome, in order.
+func TestMixedCallbacksInABatch(t *testing.T) {
+	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {}})
+	p, err := New(b, Config{Linger: new(time.Hour)})
+	require.NoError(t, err)
+	defer p.Close(context.Background())
+	var calls []string
+	cb := func(name string) func(context.Context, RecordMetadata, error) {
+		return func(_ context.Context, md RecordMetadata, err error) {
+			calls = append(calls, fmt.Sprintf("%s %d %v", name, md.Offset, err != nil))
+		}
+	}
+	a, c := cb("a"), cb("c")
+	bg := context.Background()
+	ctx, cancel := context.WithCancel(bg)
+	f0 := p.Send(bg, &Record{Topic: "t", Value: []byte("0")})
+	p.SendCallback(bg, &Record{Topic: "t", Value: []byte("1")}, a)
+	p.SendCallback(bg, &Record{Topic: "t", Value: []byte("2")}, a)
+	p.SendCallback(bg, &Record{Topic: "t", Value: []byte("3")}, c)
+	p.SendCallback(ctx, &Record{Topic: "t", Value: []byte("4")}, a)
+	f5 := p.Send(bg, &Record{Topic: "t", Value: []byte("5")})
+	cancel()
+	require.NoError(t, p.Flush(bg))
+	require.Equal(t, []string{"a 1 false", "a 2 false", "c 3 false", "a -1 true"}, calls)
+	md, err := f0.Result()
+	require.NoError(t, err)
+	require.Equal(t, int64(0), md.Offset)
+	md, err = f5.Result()
+	require.NoError(t, err)
+	require.Equal(t, int64(4), md.Offset, "dense offsets without the record whose ctx ended")
+	require.Equal(t, 1, countBatches(t, b, "t"))
 }
