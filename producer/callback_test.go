@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/commitlog-go/commitlog"
+	"github.com/commitlog-go/commitlog/record"
 	"github.com/stretchr/testify/require"
 )
 
@@ -121,4 +122,58 @@ func TestMixedCallbacksInABatch(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(4), md.Offset, "dense offsets without the record whose ctx ended")
 	require.Equal(t, 1, countBatches(t, b, "t"))
+}
+
+// TestCallbackMetadata: callbacks sharing a batch get each record's own
+// offset and timestamp: the producer's (CreateTime), the log's
+// (LogAppendTime), or the record's with offset -1 and the error when the
+// batch failed.
+func TestCallbackMetadata(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		cfg         commitlog.TopicConfig
+		closeBroker bool
+	}{
+		{"create-time", commitlog.TopicConfig{}, false},
+		{"log-append-time", commitlog.TopicConfig{MessageTimestampType: record.LogAppendTime}, false},
+		{"failed", commitlog.TopicConfig{}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBroker(t, map[string]commitlog.TopicConfig{"t": tc.cfg})
+			p, err := New(b, Config{Linger: new(time.Hour)})
+			require.NoError(t, err)
+			defer p.Close(context.Background())
+			type call struct {
+				md  RecordMetadata
+				err error
+			}
+			var calls []call
+			cb := func(_ context.Context, md RecordMetadata, err error) { calls = append(calls, call{md, err}) }
+			stamps := []int64{1000, 1000, 1001, 1001, 1005}
+			for _, ms := range stamps {
+				p.SendCallback(context.Background(), &Record{Topic: "t", Value: []byte("v"), Timestamp: time.UnixMilli(ms)}, cb)
+			}
+			if tc.closeBroker {
+				require.NoError(t, b.Close())
+			}
+			require.NoError(t, p.Flush(context.Background()))
+			require.Len(t, calls, len(stamps))
+			for i, c := range calls {
+				require.Equal(t, "t", c.md.Topic)
+				switch tc.name {
+				case "create-time":
+					require.NoError(t, c.err)
+					require.Equal(t, RecordMetadata{Topic: "t", Offset: int64(i), Timestamp: time.UnixMilli(stamps[i])}, c.md)
+				case "log-append-time":
+					require.NoError(t, c.err)
+					require.Equal(t, int64(i), c.md.Offset)
+					require.Equal(t, calls[0].md.Timestamp, c.md.Timestamp)
+					require.Greater(t, c.md.Timestamp.UnixMilli(), int64(1005), "the log's time")
+				case "failed":
+					require.Error(t, c.err)
+					require.Equal(t, RecordMetadata{Topic: "t", Offset: -1, Timestamp: time.UnixMilli(stamps[i])}, c.md)
+				}
+			}
+		})
+	}
 }
