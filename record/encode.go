@@ -234,9 +234,13 @@ func (b *Builder) AddWithDelta(offsetDelta int32, ts int64, key, value []byte, h
 	i = putVarint(p, i+1, tsDelta)
 	i = putVarint(p, i, int64(offsetDelta))
 	i = putVarint(p, i, kl)
-	i += copy(p[i:], key)
+	if kl > 0 {
+		i += copy(p[i:], key)
+	}
 	i = putVarint(p, i, vl)
-	i += copy(p[i:], value)
+	if vl > 0 {
+		i += copy(p[i:], value)
+	}
 	if len(headers) == 0 {
 		p[i] = 0
 		i++
