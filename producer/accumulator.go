@@ -276,11 +276,13 @@ type partQueue struct {
 	round []*batch // the batches of the sender's current round; the sender's own
 }
 
-// prebuildBacklog is the bytes of sealed batches waiting for a
-// partition's sender from which the goroutine that seals a batch encodes
-// it itself: more than a batch or two (a sender that is merely slow to be
-// scheduled), and enough for their records to leave the processor caches.
-const prebuildBacklog = 256 << 10
+// prebuildReady is the number of sealed batches waiting for a
+// partition's sender (the one just sealed included) from which the
+// goroutine that seals a batch encodes it itself: the sender has another
+// batch to write first, so it is the bottleneck. Encoding an uncompressed
+// batch is its header and CRC, over records still in the sealer's cache;
+// a sender that keeps up is left the work.
+const prebuildReady = 2
 
 // maxBacklog is the bytes of sealed batches waiting for a partition's
 // sender from which Send waits for the sender to catch up (see
@@ -425,7 +427,7 @@ func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, si
 	// checksum) the batch just sealed here, while its records are in this
 	// processor's cache, rather than leave it to the sender. The lock is
 	// taken before the sender can see the batch.
-	prebuild := sealed != nil && q.backlog >= prebuildBacklog
+	prebuild := sealed != nil && len(q.ready) >= prebuildReady
 	if prebuild {
 		sealed.buildMu.Lock()
 	}

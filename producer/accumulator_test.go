@@ -236,7 +236,7 @@ func TestDurableBatchesShareOneFsync(t *testing.T) {
 }
 
 // TestSealerEncodesForBackloggedSender: while the sender is held up, the
-// batches that pile up beyond prebuildBacklog are encoded by the Send
+// batches that pile up behind another (prebuildReady) are encoded by the Send
 // that seals them; they are written as they were sent, and a record whose
 // context ends before the sender takes its already encoded batch is still
 // left out.
