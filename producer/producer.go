@@ -203,11 +203,28 @@ func (p *Producer) enqueue(ctx context.Context, rec *Record, cb func(context.Con
 	if !now {
 		ts = rec.Timestamp.UnixMilli()
 	}
-	size := record.RecordSize(0, 0, rec.Key, rec.Value, rec.Headers) + 16 // + worst-case varint growth
+	size := recordBound(rec)
 	if size > q.limit {
 		return fail(fmt.Errorf("producer: record of %d bytes for %s-%d, limit %d: %w", size, rec.Topic, id, q.limit, commitlog.ErrRecordTooLarge))
 	}
 	return q.add(ctx, rec, ts, now, size, cb, mode, sync)
+}
+
+// maxRecordOverhead is the most bytes a record's fields other than its
+// key, value and headers take in a batch: its length (5), attributes
+// (1), timestamp delta (10), offset delta (5), key and value lengths (5
+// each) and a header count of 0 (1).
+const maxRecordOverhead = 32
+
+// recordBound is at least the size rec takes in a batch, whatever its
+// offset and timestamp deltas (Kafka's producer checks its limits with an
+// upper bound too): its bytes and the most its varints take; headers are
+// sized exactly, with room for the deltas' growth.
+func recordBound(rec *Record) int {
+	if len(rec.Headers) > 0 {
+		return record.RecordSize(0, 0, rec.Key, rec.Value, rec.Headers) + 16
+	}
+	return len(rec.Key) + len(rec.Value) + maxRecordOverhead
 }
 
 // topicQueues returns the producer's state of t, made on t's first send.
