@@ -410,14 +410,15 @@ func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, si
 		q.sealLocked()
 	}
 	q.scheduleLocked()
-	// A sender far behind: wait for it (below), unless this Send waits for
+	// A sender far behind (or catching up, with Sends waiting for it):
+	// wait for it (below), unless this Send waits for
 	// its record anyway, or max.block.ms is 0 (Send must not block), or a
 	// callback of this partition runs: the caller may be that callback,
 	// which the sender waits for. (A callback whose Send waits for another
 	// partition's sender cannot be waited for in turn, in a cycle: its
 	// own sender is in its callbacks, which nobody waits for.)
 	var room chan struct{}
-	if q.backlog >= maxBacklog && mode != modeSync && q.p.cfg.MaxBlock > 0 && !q.inCallbacks.Load() {
+	if (q.backlog >= maxBacklog || q.room != nil) && mode != modeSync && q.p.cfg.MaxBlock > 0 && !q.inCallbacks.Load() {
 		if q.room == nil {
 			q.room = make(chan struct{})
 		}
@@ -445,8 +446,8 @@ func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, si
 	return fp, nil
 }
 
-// awaitRoom waits until the partition's backlog of sealed batches is below
-// maxBacklog again (the sender closes room), ctx ends or max.block.ms
+// awaitRoom waits until the partition's backlog of sealed batches is down
+// to half of maxBacklog (the sender closes room), ctx ends or max.block.ms
 // passes. The record is queued already: whichever comes first, nothing
 // fails; the wait only keeps a producer from running far ahead of its
 // sender.
@@ -466,9 +467,12 @@ func (q *partQueue) awaitRoom(ctx context.Context, room chan struct{}) {
 }
 
 // tookLocked is called by the sender once it has taken batches out of
-// ready: it wakes the Sends waiting for room.
+// ready: it wakes the Sends waiting for room once the backlog is down to
+// half of maxBacklog, so that a producer outrunning its sender waits once
+// every few batches (each wait parks and wakes a thread), not once a
+// batch.
 func (q *partQueue) tookLocked() {
-	if q.room != nil && q.backlog < maxBacklog {
+	if q.room != nil && q.backlog <= maxBacklog/2 {
 		close(q.room)
 		q.room = nil
 	}

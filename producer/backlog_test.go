@@ -69,6 +69,14 @@ func gatedProducer(t *testing.T, cfg Config) (*commitlog.Broker, *gatedFS, *Prod
 	p, err := New(b, cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { p.Close(context.Background()) })
+	t.Cleanup(func() { // first: a failed test leaves no write held up
+		fsys.mu.Lock()
+		defer fsys.mu.Unlock()
+		if fsys.gate != nil {
+			close(fsys.gate)
+			fsys.gate = nil
+		}
+	})
 	return b, fsys, p
 }
 

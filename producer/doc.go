@@ -22,7 +22,7 @@
 // A record sent to a partition whose sender is far behind (half a MiB of
 // sealed batches waiting for it, as when the disk is slower than the
 // senders) makes Send wait, once the record is queued, until the sender
-// has caught up, ctx ends or max.block.ms passes: a producer that ran
+// is down to a quarter of a MiB, ctx ends or max.block.ms passes: a producer that ran
 // ahead would fill buffer.memory with batches that leave the processor
 // caches before they are written. Nothing fails for that wait, and there
 // is none with max.block.ms=0, for SendSync (which waits for its record
