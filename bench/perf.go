@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/bits"
 	"math/rand/v2"
 	"os"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -76,14 +76,16 @@ func perfPayload(size int) []byte {
 
 const mib = 1 << 20
 
-// perfWindow accumulates the completions of one progress interval.
+// perfWindow accumulates the completions of one progress interval, and
+// of the whole run the latency histogram.
 type perfWindow struct {
-	mu     sync.Mutex
+	mu     sync.Mutex // guards the fields below
 	start  time.Time
 	count  int64
 	bytes  int64
 	latSum int64 // µs
 	latMax int64 // µs
+	hist   latencyHist
 }
 
 func (w *perfWindow) record(latUs, bytes int64) {
@@ -92,7 +94,70 @@ func (w *perfWindow) record(latUs, bytes int64) {
 	w.bytes += bytes
 	w.latSum += latUs
 	w.latMax = max(w.latMax, latUs)
+	w.hist.add(latUs)
 	w.mu.Unlock()
+}
+
+// latencyHist counts latencies (µs) in buckets of at most 1/128 of their
+// value (exact below 128 µs): percentiles to within 0.8%, in a fixed
+// 35 KiB whatever the number of records, where one slot a record took
+// 80 MB for 10 million.
+type latencyHist struct {
+	counts [histBuckets]int64
+	n      int64
+	sum    int64
+	max    int64
+}
+
+const (
+	histSub     = 128 // buckets per power of two, and the exact range
+	histBuckets = histSub + 56*histSub
+)
+
+// histIndex is v's bucket: v itself below histSub, else its power of two
+// and its top 7 bits below the leading one.
+func histIndex(v int64) int {
+	if v < histSub {
+		return int(max(v, 0))
+	}
+	shift := bits.Len64(uint64(v)) - 8 // v>>shift is in [128, 256)
+	return histSub + shift*histSub + int(v>>shift) - histSub
+}
+
+// histLow is the smallest value of bucket i.
+func histLow(i int) int64 {
+	if i < histSub {
+		return int64(i)
+	}
+	shift := (i - histSub) / histSub
+	return int64(histSub+(i-histSub)%histSub) << shift
+}
+
+func (h *latencyHist) add(v int64) {
+	h.counts[histIndex(v)]++
+	h.n++
+	h.sum += v
+	h.max = max(h.max, v)
+}
+
+// quantile is the value of rank q*(n-1) (0-based) in sorted order, as
+// the bucket holding it gives it (its smallest value; the maximum for
+// the top rank).
+func (h *latencyHist) quantile(q float64) int64 {
+	if h.n == 0 {
+		return 0
+	}
+	rank := int64(q * float64(h.n-1))
+	if rank >= h.n-1 {
+		return h.max
+	}
+	var seen int64
+	for i, c := range h.counts {
+		if seen += c; seen > rank {
+			return min(histLow(i), h.max)
+		}
+	}
+	return h.max
 }
 
 // take returns the window's totals and starts a new one at now.
@@ -170,8 +235,6 @@ func RunProducerPerf(ctx context.Context, cfg ProducerPerfConfig, out io.Writer)
 	for i := range cfg.Keys {
 		keys = append(keys, fmt.Appendf(nil, "key-%d", i))
 	}
-	// Latencies in µs, one slot per record, written by the callbacks.
-	lat := make([]int64, cfg.NumRecords)
 	var (
 		wg       sync.WaitGroup
 		errCount atomic.Int64
@@ -180,6 +243,19 @@ func RunProducerPerf(ctx context.Context, cfg ProducerPerfConfig, out io.Writer)
 	)
 	start := time.Now()
 	win.start = start
+	size := int64(len(value))
+	// done is every record's completion; each record's callback is a
+	// closure of its send time alone (24 bytes), not of the whole state.
+	done := func(sendNs int64, err error) {
+		l := (int64(time.Since(start)) - sendNs) / int64(time.Microsecond)
+		if err != nil {
+			if errCount.Add(1) == 1 {
+				firstErr.Store(&err)
+			}
+		}
+		win.record(l, size)
+		wg.Done()
+	}
 
 	// Progress lines.
 	var outMu sync.Mutex
@@ -217,7 +293,6 @@ func RunProducerPerf(ctx context.Context, cfg ProducerPerfConfig, out io.Writer)
 	}()
 
 	rec := prod.Record{Topic: cfg.Topic, Value: value}
-	size := int64(len(value))
 	var sent int64
 	for i := range cfg.NumRecords {
 		if ctx.Err() != nil {
@@ -235,20 +310,10 @@ func RunProducerPerf(ctx context.Context, cfg ProducerPerfConfig, out io.Writer)
 			rec.Key = keys[i%int64(len(keys))]
 		}
 		wg.Add(1)
-		sendStart := time.Now()
+		sendNs := int64(time.Since(start))
 		// The producer copies Key and Value before SendCallback returns, so
 		// rec is reused.
-		p.SendCallback(ctx, &rec, func(_ context.Context, _ prod.RecordMetadata, err error) {
-			l := time.Since(sendStart).Microseconds()
-			lat[i] = l
-			if err != nil {
-				if errCount.Add(1) == 1 {
-					firstErr.Store(&err)
-				}
-			}
-			win.record(l, size)
-			wg.Done()
-		})
+		p.SendCallback(ctx, &rec, func(_ context.Context, _ prod.RecordMetadata, err error) { done(sendNs, err) })
 		sent++
 	}
 	// Records already queued are waited for even when ctx has ended.
@@ -259,24 +324,16 @@ func RunProducerPerf(ctx context.Context, cfg ProducerPerfConfig, out io.Writer)
 	elapsed := time.Since(start)
 	stopProgress()
 
-	lat = lat[:sent]
 	res.Records = sent
 	res.Errors = errCount.Load()
 	res.Bytes = sent * size
 	res.Elapsed = elapsed
 	res.RecordsPerSec = float64(sent) / elapsed.Seconds()
 	res.MBPerSec = float64(res.Bytes) / mib / elapsed.Seconds()
-	if sent > 0 {
-		var sum int64
-		for _, l := range lat {
-			sum += l
-		}
-		slices.Sort(lat)
-		pct := func(q float64) time.Duration {
-			return time.Duration(lat[int(q*float64(len(lat)-1))]) * time.Microsecond
-		}
-		res.AvgLatency = time.Duration(sum/sent) * time.Microsecond
-		res.MaxLatency = time.Duration(lat[len(lat)-1]) * time.Microsecond
+	if h := &win.hist; h.n > 0 { // every callback has returned (wg)
+		pct := func(q float64) time.Duration { return time.Duration(h.quantile(q)) * time.Microsecond }
+		res.AvgLatency = time.Duration(h.sum/h.n) * time.Microsecond
+		res.MaxLatency = time.Duration(h.max) * time.Microsecond
 		res.P50, res.P95, res.P99, res.P999 = pct(0.5), pct(0.95), pct(0.99), pct(0.999)
 	}
 	outMu.Lock()

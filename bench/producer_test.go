@@ -6,7 +6,10 @@ import (
 	"encoding/csv"
 	"fmt"
 	"log/slog"
+	"math"
+	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -253,5 +256,42 @@ func TestProducerPerfSmoke(t *testing.T) {
 	}
 	if len(rows) != len(lines)+1 || rows[0][0] != "type" || rows[len(rows)-1][0] != "final" || rows[len(rows)-1][2] != "2000" {
 		t.Errorf("csv rows %q do not match the output lines", rows)
+	}
+}
+
+// TestLatencyHist: every value falls in the bucket whose range holds it,
+// buckets are at most 1/128 of their values wide, and quantiles are
+// those of the sorted values to within that.
+func TestLatencyHist(t *testing.T) {
+	for _, v := range []int64{0, 1, 127, 128, 129, 255, 256, 257, 1000, 1 << 20, 1<<40 + 12345, math.MaxInt64} {
+		i := histIndex(v)
+		if lo := histLow(i); lo > v || (i+1 < histBuckets && histLow(i+1) <= v) {
+			t.Fatalf("%d in bucket %d [%d, %d)", v, i, lo, histLow(i+1))
+		}
+		if lo := histLow(i); v >= histSub && float64(v-lo) > float64(v)/histSub {
+			t.Fatalf("%d in bucket %d from %d: wider than 1/128", v, i, lo)
+		}
+	}
+	for i := 1; i < histBuckets; i++ {
+		if histLow(i) <= histLow(i-1) || histIndex(histLow(i)) != i {
+			t.Fatalf("bucket %d starts at %d, after %d", i, histLow(i), histLow(i-1))
+		}
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	var h latencyHist
+	vals := make([]int64, 100000)
+	for i := range vals {
+		vals[i] = int64(r.ExpFloat64() * 2000)
+		h.add(vals[i])
+	}
+	slices.Sort(vals)
+	for _, q := range []float64{0, 0.5, 0.95, 0.99, 0.999, 1} {
+		want, got := vals[int(q*float64(len(vals)-1))], h.quantile(q)
+		if got > want || float64(want-got) > float64(want)/histSub+1 {
+			t.Errorf("quantile %v: %d, sorted values say %d", q, got, want)
+		}
+	}
+	if h.max != vals[len(vals)-1] || h.n != int64(len(vals)) {
+		t.Errorf("max %d n %d", h.max, h.n)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/commitlog-go/commitlog"
 	"github.com/commitlog-go/commitlog/record"
@@ -17,19 +18,27 @@ import (
 // come from pools, a Send's Future from a slab per batch), and no clock
 // read per record beyond the timestamp of a record that has none.
 
-// entry is what a batch keeps of each record besides its encoding.
-type entry struct {
-	ts  int64                                        // the timestamp encoded (CreateTime, ms)
-	cb  func(context.Context, RecordMetadata, error) // SendCallback's; nil for Send and SendSync
-	ctx context.Context                              // the Send context; nil when it cannot end, or with acks=0
-}
+// callback is SendCallback's function.
+type callback = func(context.Context, RecordMetadata, error)
 
 // bufs are a batch's buffers: its builder and its record slots, reused
-// by later batches with their capacity (see bufPool).
+// by later batches with their capacity (see bufPool). A record takes a
+// slot in ts; in cbs only once the batch's records have different
+// callbacks (until then batch.cb is every record's), and in ctxs only
+// once one of their contexts can end: one store a record, not three.
 type bufs struct {
 	bl   *record.Builder
-	recs []entry
-	size int // about the bytes they hold: twice the largest batch built (records and encoding)
+	ts   []int64           // each record's timestamp as encoded (CreateTime, ms)
+	cbs  []callback        // each record's callback (nil for Send and SendSync), when batch.mixedCB
+	ctxs []context.Context // each record's Send ctx (nil when it cannot end, or with acks=0), when batch.hasCtx
+	size int               // about the bytes they hold: twice the largest batch built (records and encoding)
+}
+
+// sameFunc reports whether f and g are the same func value (the same
+// closure, or both nil), which == cannot tell: their closure pointers
+// are equal. Distinct closures of equal behaviour count as different.
+func sameFunc(f, g callback) bool {
+	return *(*unsafe.Pointer)(unsafe.Pointer(&f)) == *(*unsafe.Pointer)(unsafe.Pointer(&g))
 }
 
 // maxSlots and maxGrow bound the record slots and bytes made for a new
@@ -73,7 +82,7 @@ func (bp *bufPool) get(compression record.Compression, size, slots int) *bufs {
 		x, _ = spareBufs.Get().(*bufs)
 	}
 	if x == nil {
-		x = &bufs{bl: record.NewBuilder(0, record.BatchOptions{}), recs: make([]entry, 0, min(slots, maxSlots))}
+		x = &bufs{bl: record.NewBuilder(0, record.BatchOptions{}), ts: make([]int64, 0, min(slots, maxSlots))}
 		x.bl.Grow(min(size, maxGrow)) // at once, rather than doubling as records come
 	}
 	x.bl.Reset(0, record.BatchOptions{Compression: compression})
@@ -82,8 +91,11 @@ func (bp *bufPool) get(compression record.Compression, size, slots int) *bufs {
 
 // put gives back x, whose latest batch was built bytes long.
 func (bp *bufPool) put(x *bufs, built int) {
-	clear(x.recs)
-	x.recs = x.recs[:0]
+	x.ts = x.ts[:0]
+	clear(x.cbs)
+	x.cbs = x.cbs[:0]
+	clear(x.ctxs)
+	x.ctxs = x.ctxs[:0]
 	x.size = max(x.size, 2*built)
 	bp.mu.Lock()
 	if len(bp.free) < maxFreeBufs && bp.bytes+x.size <= bp.limit {
@@ -112,15 +124,19 @@ type batch struct {
 	encoded  bool
 	raw      []byte
 	rawErr   error
-	built    int   // len(raw)
-	n        int   // records
-	hasCB    bool  // some record has a callback
-	hasCtx   bool  // some record's context can end
-	flush    bool  // send without lingering: Flush, Close, or a record's waiter
-	lingered bool  // linger.ms has passed since created
-	reserved int64 // buffer.memory taken
+	built    int      // len(raw)
+	n        int      // records
+	cb       callback // every record's callback, unless mixedCB
+	mixedCB  bool     // records have different callbacks: see x.cbs
+	hasCB    bool     // some record has a callback
+	hasCtx   bool     // some record's context can end: see x.ctxs
+	flush    bool     // send without lingering: Flush, Close, or a record's waiter
+	lingered bool     // linger.ms has passed since created
+	reserved int64    // buffer.memory taken
 	created  time.Time
-	futures  []Future // the slab the latest Futures of Send live in
+	mono     time.Duration // created, as the producer's clock reads it (since its epoch)
+	stamp    int64         // the latest timestamp stamped by the producer (ms): the stamps of a batch never go back
+	futures  []Future      // the slab the latest Futures of Send live in
 	done     chan struct{}
 	info     commitlog.AppendInfo
 	err      error
@@ -162,7 +178,7 @@ func (b *batch) recordErr(i int) error {
 // kept keeps its slab.
 func (b *batch) futureLocked(idx int32, ts int64, acked bool) *Future {
 	if len(b.futures) == cap(b.futures) {
-		b.futures = make([]Future, 0, min(64, max(b.n, min(16, cap(b.x.recs)-b.n+1))))
+		b.futures = make([]Future, 0, min(64, max(b.n, min(16, cap(b.x.ts)-b.n+1))))
 	}
 	b.futures = append(b.futures, Future{b: b, ts: ts, idx: idx, acked: acked})
 	return &b.futures[len(b.futures)-1]
@@ -189,8 +205,8 @@ func (b *batch) build() ([]byte, error) {
 		return raw, err
 	}
 	var errs []error
-	for i := range b.x.recs {
-		if ctx := b.x.recs[i].ctx; ctx != nil && ctx.Err() != nil {
+	for i, ctx := range b.x.ctxs {
+		if ctx != nil && ctx.Err() != nil {
 			if errs == nil {
 				errs = make([]error, b.n)
 			}
@@ -253,17 +269,30 @@ type partQueue struct {
 	started  bool     // the sender goroutine runs
 	retired  bool     // replaced (the topic was created again): no lingering
 	wake     chan struct{}
-	timer    *time.Timer // linger.ms of the open batch, made once
-	armed    bool        // timer is set to go off
+	timer    *time.Timer   // linger.ms of the open batch, made once
+	armed    bool          // timer is set to go off
+	room     chan struct{} // made by the Sends that wait for the backlog to shrink; closed once it has (see maxBacklog)
 
 	round []*batch // the batches of the sender's current round; the sender's own
 }
 
-// prebuildBacklog is the bytes of sealed batches waiting for a
-// partition's sender from which the goroutine that seals a batch encodes
-// it itself: more than a batch or two (a sender that is merely slow to be
-// scheduled), and enough for their records to leave the processor caches.
-const prebuildBacklog = 256 << 10
+// prebuildReady is the number of sealed batches waiting for a
+// partition's sender (the one just sealed included) from which the
+// goroutine that seals a batch encodes it itself: the sender has another
+// batch to write first, so it is the bottleneck. Encoding an uncompressed
+// batch is its header and CRC, over records still in the sealer's cache;
+// a sender that keeps up is left the work.
+const prebuildReady = 2
+
+// maxBacklog is the bytes of sealed batches waiting for a partition's
+// sender from which Send waits for the sender to catch up (see
+// awaitRoom), after queuing its record: a producer that runs ahead of the
+// disk by more than this fills buffer.memory with batches that leave the
+// processor caches before they are written, and the fresh buffers it
+// takes for new batches cost page faults; waiting, it reuses the buffers
+// of the batches just written, still in cache. A few large batches, or
+// tens of small ones: more than the scheduling jitter of a sender.
+const maxBacklog = 512 << 10
 
 // sendMode is how the caller of add waits for its record.
 type sendMode uint8
@@ -282,7 +311,7 @@ var errClosing = fmt.Errorf("producer: %w", commitlog.ErrClosed)
 // returns the record's Future, to hand out; with modeSync it sets *sync
 // to it. It fails, with nothing queued, when buffer.memory stays full
 // (see reserveLocked) or the producer is closing.
-func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, size int, cb func(context.Context, RecordMetadata, error), mode sendMode, sync *Future) (fp *Future, err error) {
+func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, size int, cb callback, mode sendMode, sync *Future) (fp *Future, err error) {
 	acked := q.p.cfg.Acks == AcksNone // acks=0: the record is complete once queued
 	var done <-chan struct{}
 	if !acked {
@@ -323,22 +352,48 @@ func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, si
 	}
 	b.reserved += prepaid
 	if now {
-		// One clock read a batch: the batch's own time for its first
-		// record, the time elapsed since (monotonic) for the others.
+		// The batch's own time for its first record; for the others, the
+		// time elapsed since (monotonic) as the producer's clock reads it
+		// (see clock), never earlier than the record before.
 		ns := b.created.UnixNano()
 		if !fresh {
-			ns += int64(time.Since(b.created))
+			var el time.Duration
+			if b.n%exactEvery == 0 {
+				el = q.p.clock.exact()
+			} else {
+				el = q.p.clock.since()
+			}
+			ns += int64(max(el-b.mono, 0))
 		}
-		ts = ns / int64(time.Millisecond)
+		ts = max(ns/int64(time.Millisecond), b.stamp)
+		b.stamp = ts
 	}
 	idx := int32(b.n)
 	b.x.bl.Add(ts, rec.Key, rec.Value, rec.Headers)
-	e := entry{ts: ts, cb: cb}
-	if done != nil {
-		e.ctx = ctx
+	b.x.ts = append(b.x.ts, ts)
+	if done != nil && !b.hasCtx {
 		b.hasCtx = true
+		b.x.ctxs = append(b.x.ctxs[:0], make([]context.Context, b.n)...)
 	}
-	b.x.recs = append(b.x.recs, e)
+	if b.hasCtx {
+		if done == nil {
+			b.x.ctxs = append(b.x.ctxs, nil)
+		} else {
+			b.x.ctxs = append(b.x.ctxs, ctx)
+		}
+	}
+	switch {
+	case b.mixedCB:
+		b.x.cbs = append(b.x.cbs, cb)
+	case b.n == 0:
+		b.cb = cb
+	case !sameFunc(cb, b.cb):
+		b.mixedCB = true
+		for range b.n {
+			b.x.cbs = append(b.x.cbs, b.cb)
+		}
+		b.x.cbs = append(b.x.cbs, cb)
+	}
 	b.n++
 	b.hasCB = b.hasCB || cb != nil
 	if mode == modeFuture {
@@ -355,11 +410,25 @@ func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, si
 		q.sealLocked()
 	}
 	q.scheduleLocked()
+	// A sender far behind (or catching up, with Sends waiting for it):
+	// wait for it (below), unless this Send waits for
+	// its record anyway, or max.block.ms is 0 (Send must not block), or a
+	// callback of this partition runs: the caller may be that callback,
+	// which the sender waits for. (A callback whose Send waits for another
+	// partition's sender cannot be waited for in turn, in a cycle: its
+	// own sender is in its callbacks, which nobody waits for.)
+	var room chan struct{}
+	if (q.backlog >= maxBacklog || q.room != nil) && mode != modeSync && q.p.cfg.MaxBlock > 0 && !q.inCallbacks.Load() {
+		if q.room == nil {
+			q.room = make(chan struct{})
+		}
+		room = q.room
+	}
 	// A sender with a backlog is the bottleneck: encode (copy, compress,
 	// checksum) the batch just sealed here, while its records are in this
 	// processor's cache, rather than leave it to the sender. The lock is
 	// taken before the sender can see the batch.
-	prebuild := sealed != nil && q.backlog >= prebuildBacklog
+	prebuild := sealed != nil && len(q.ready) >= prebuildReady
 	if prebuild {
 		sealed.buildMu.Lock()
 	}
@@ -371,7 +440,42 @@ func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, si
 	if sync != nil {
 		*sync = Future{b: b, ts: ts, idx: idx, acked: acked}
 	}
+	if room != nil {
+		q.awaitRoom(ctx, room)
+	}
 	return fp, nil
+}
+
+// awaitRoom waits until the partition's backlog of sealed batches is down
+// to half of maxBacklog (the sender closes room), ctx ends or max.block.ms
+// passes. The record is queued already: whichever comes first, nothing
+// fails; the wait only keeps a producer from running far ahead of its
+// sender.
+func (q *partQueue) awaitRoom(ctx context.Context, room chan struct{}) {
+	select {
+	case <-room:
+		return
+	default:
+	}
+	t := time.NewTimer(q.p.cfg.MaxBlock)
+	defer t.Stop()
+	select {
+	case <-room:
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// tookLocked is called by the sender once it has taken batches out of
+// ready: it wakes the Sends waiting for room once the backlog is down to
+// half of maxBacklog, so that a producer outrunning its sender waits once
+// every few batches (each wait parks and wakes a thread), not once a
+// batch.
+func (q *partQueue) tookLocked() {
+	if q.room != nil && q.backlog <= maxBacklog/2 {
+		close(q.room)
+		q.room = nil
+	}
 }
 
 // reserveLocked makes sure that buffer.memory covers a record of size
@@ -406,7 +510,8 @@ func (q *partQueue) reserveLocked(b *batch, size int64, prepaid *int64) bool {
 // openLocked starts the open batch for a first record of size bytes.
 func (q *partQueue) openLocked(size int) *batch {
 	x := q.p.bufs.get(q.p.cfg.Compression, q.maxBatch, q.maxBatch/size+1)
-	b := &batch{q: q, x: x, created: time.Now(), done: make(chan struct{})}
+	now := time.Now()
+	b := &batch{q: q, x: x, created: now, mono: now.Sub(q.p.clock.epoch), done: make(chan struct{})}
 	q.open = b
 	return b
 }
@@ -525,6 +630,7 @@ func (q *partQueue) drain() {
 				q.ready[n] = nil
 				q.ready = q.ready[:n]
 			}
+			q.tookLocked()
 		}
 		if (len(round) == 0 || durable) && q.open != nil && q.lingeredLocked(q.open) {
 			round = append(round, q.open)

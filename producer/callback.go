@@ -1,6 +1,9 @@
 package producer
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // SendCallback's callbacks run on the partition's sender, in record order,
 // before the records' futures complete. Flush and Close wait for those
@@ -17,11 +20,34 @@ import "context"
 type callbackScopeKey struct{}
 
 // runCallbacks calls the callbacks of b's records, in record order, with
-// the callback ctx of their partition.
+// the callback ctx of their partition. The common case, a batch written
+// whole whose records share a callback, fills in each record's offset and
+// timestamp from the batch's (a record's time.Time is made once a
+// millisecond, not once a record).
 func runCallbacks(ctx context.Context, b *batch) {
-	for i := range b.x.recs {
-		if e := &b.x.recs[i]; e.cb != nil {
-			e.cb(ctx, b.metadata(i, e.ts), b.recordErr(i))
+	if b.mixedCB || b.cancelled != nil {
+		for i, ts := range b.x.ts {
+			cb := b.cb
+			if b.mixedCB {
+				cb = b.x.cbs[i]
+			}
+			if cb != nil {
+				cb(ctx, b.metadata(i, ts), b.recordErr(i))
+			}
 		}
+		return
+	}
+	md := b.metadata(0, b.x.ts[0])
+	err := b.err
+	fixed := err == nil && b.info.LogAppendTime >= 0 // every record has the log's timestamp, md's already
+	last := b.x.ts[0]
+	for i, ts := range b.x.ts {
+		if ts != last && !fixed {
+			md.Timestamp, last = time.UnixMilli(ts), ts
+		}
+		if err == nil {
+			md.Offset = b.info.BaseOffset + int64(i)
+		}
+		b.cb(ctx, md, err)
 	}
 }

@@ -2,10 +2,12 @@ package producer
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/commitlog-go/commitlog"
+	"github.com/commitlog-go/commitlog/record"
 	"github.com/stretchr/testify/require"
 )
 
@@ -85,4 +87,93 @@ func TestFlushFromCallbackWithAnotherContext(t *testing.T) {
 	require.ErrorIs(t, flushErr, context.DeadlineExceeded)
 	require.NoError(t, p.Close(context.Background()))
 	require.Len(t, readPartition(t, b, "t", 0), 1)
+}
+
+// TestMixedCallbacksInABatch: the records of one batch sent with Send,
+// with one callback, with another, and with a ctx that ends before the
+// batch goes each get their own outcome, in order.
+func TestMixedCallbacksInABatch(t *testing.T) {
+	b := newBroker(t, map[string]commitlog.TopicConfig{"t": {}})
+	p, err := New(b, Config{Linger: new(time.Hour)})
+	require.NoError(t, err)
+	defer p.Close(context.Background())
+	var calls []string
+	cb := func(name string) func(context.Context, RecordMetadata, error) {
+		return func(_ context.Context, md RecordMetadata, err error) {
+			calls = append(calls, fmt.Sprintf("%s %d %v", name, md.Offset, err != nil))
+		}
+	}
+	a, c := cb("a"), cb("c")
+	bg := context.Background()
+	ctx, cancel := context.WithCancel(bg)
+	f0 := p.Send(bg, &Record{Topic: "t", Value: []byte("0")})
+	p.SendCallback(bg, &Record{Topic: "t", Value: []byte("1")}, a)
+	p.SendCallback(bg, &Record{Topic: "t", Value: []byte("2")}, a)
+	p.SendCallback(bg, &Record{Topic: "t", Value: []byte("3")}, c)
+	p.SendCallback(ctx, &Record{Topic: "t", Value: []byte("4")}, a)
+	f5 := p.Send(bg, &Record{Topic: "t", Value: []byte("5")})
+	cancel()
+	require.NoError(t, p.Flush(bg))
+	require.Equal(t, []string{"a 1 false", "a 2 false", "c 3 false", "a -1 true"}, calls)
+	md, err := f0.Result()
+	require.NoError(t, err)
+	require.Equal(t, int64(0), md.Offset)
+	md, err = f5.Result()
+	require.NoError(t, err)
+	require.Equal(t, int64(4), md.Offset, "dense offsets without the record whose ctx ended")
+	require.Equal(t, 1, countBatches(t, b, "t"))
+}
+
+// TestCallbackMetadata: callbacks sharing a batch get each record's own
+// offset and timestamp: the producer's (CreateTime), the log's
+// (LogAppendTime), or the record's with offset -1 and the error when the
+// batch failed.
+func TestCallbackMetadata(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		cfg         commitlog.TopicConfig
+		closeBroker bool
+	}{
+		{"create-time", commitlog.TopicConfig{}, false},
+		{"log-append-time", commitlog.TopicConfig{MessageTimestampType: record.LogAppendTime}, false},
+		{"failed", commitlog.TopicConfig{}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBroker(t, map[string]commitlog.TopicConfig{"t": tc.cfg})
+			p, err := New(b, Config{Linger: new(time.Hour)})
+			require.NoError(t, err)
+			defer p.Close(context.Background())
+			type call struct {
+				md  RecordMetadata
+				err error
+			}
+			var calls []call
+			cb := func(_ context.Context, md RecordMetadata, err error) { calls = append(calls, call{md, err}) }
+			stamps := []int64{1000, 1000, 1001, 1001, 1005}
+			for _, ms := range stamps {
+				p.SendCallback(context.Background(), &Record{Topic: "t", Value: []byte("v"), Timestamp: time.UnixMilli(ms)}, cb)
+			}
+			if tc.closeBroker {
+				require.NoError(t, b.Close())
+			}
+			require.NoError(t, p.Flush(context.Background()))
+			require.Len(t, calls, len(stamps))
+			for i, c := range calls {
+				require.Equal(t, "t", c.md.Topic)
+				switch tc.name {
+				case "create-time":
+					require.NoError(t, c.err)
+					require.Equal(t, RecordMetadata{Topic: "t", Offset: int64(i), Timestamp: time.UnixMilli(stamps[i])}, c.md)
+				case "log-append-time":
+					require.NoError(t, c.err)
+					require.Equal(t, int64(i), c.md.Offset)
+					require.Equal(t, calls[0].md.Timestamp, c.md.Timestamp)
+					require.Greater(t, c.md.Timestamp.UnixMilli(), int64(1005), "the log's time")
+				case "failed":
+					require.Error(t, c.err)
+					require.Equal(t, RecordMetadata{Topic: "t", Offset: -1, Timestamp: time.UnixMilli(stamps[i])}, c.md)
+				}
+			}
+		})
+	}
 }

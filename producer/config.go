@@ -64,7 +64,9 @@ type Config struct {
 	// record is larger than it.
 	BufferMemory *int64
 	// MaxBlock: max.block.ms, how long Send blocks for buffer space; nil is
-	// 60 s, 0 fails at once (the context can end the wait sooner).
+	// 60 s, 0 fails at once (the context can end the wait sooner). It also
+	// bounds Send's wait for a partition's sender far behind, which fails
+	// nothing (see the package doc, Sending); 0 never waits for it.
 	MaxBlock *time.Duration
 	// MaxRequestSize: max.request.size, the largest record accepted; nil
 	// is 1 MiB. Records over the topic's max.message.bytes are refused too.

@@ -30,11 +30,45 @@
 // with the records that join it meanwhile. A receive from Future.Done
 // does not hurry the batch.
 //
+// A record sent to a partition whose sender is far behind (half a MiB of
+// sealed batches waiting for it, as when the disk is slower than the
+// senders) makes Send wait, once the record is queued, until the sender
+// is down to a quarter of a MiB, ctx ends or max.block.ms passes: a producer that ran
+// ahead would fill buffer.memory with batches that leave the processor
+// caches before they are written. Nothing fails for that wait, and there
+// is none with max.block.ms=0, for SendSync (which waits for its record
+// anyway) or while a callback of the partition runs (the caller may be
+// that callback).
+//
 // A record without a Timestamp is stamped with the time it is queued
-// (CreateTime, in ms). The clock is read once when a batch starts; each
-// later record of the batch adds the monotonic time elapsed since, so
-// that a record costs at most one monotonic clock read, and none when it
-// has a timestamp. A step of the wall clock shows from the next batch.
+// (CreateTime, in ms). The wall clock is read once when a batch starts;
+// each later record of the batch adds the monotonic time elapsed since,
+// as a producer's goroutine reads it once a millisecond while records are
+// being stamped (and stops reading it when none are), so that a record
+// costs no clock read of its own. Every 32nd record of a batch reads the
+// clock itself. A timestamp is never later than the record's Send, nor
+// earlier than the one before it in its batch; it may be earlier than the
+// Send by a millisecond, or by however late that goroutine is scheduled
+// on a busy machine. A step of the wall clock shows from the next batch.
+//
+// # Memory
+//
+// buffer.memory bounds the bytes of the batches waiting to be written; a
+// batch's buffers take up to about 1.2 times what it reserves (the
+// allocator's size classes, and a record's 8-byte slot for its
+// timestamp), and the buffers of written batches are kept for new ones
+// up to a quarter of buffer.memory. Since Send waits for a sender half a
+// MiB behind, a partition holds at most about that much plus its open
+// batch and the one being written, so a producer uses about
+// min(buffer.memory, partitions x 0.6 MiB) for its batches. Beyond that
+// the process pays a constant: the Go runtime and the broker, the
+// garbage collector's headroom over a live heap of a few MiB (GOGC), and
+// the mapped index pages of the partitions written to. Measured with
+// bench/cmd/producer-perf, 10^7 records of 100 B to 8 partitions at 1.1M
+// records/s: a peak RSS of 19 MB (buffer.memory is 32 MiB), of which
+// 8.3 MB is the process with the broker open and nothing sent, the heap
+// peaked at 8 MB (4 MB live) and about 7 MB was file-backed (the binary,
+// the index pages). So RSS stays within buffer.memory + about 16 MB.
 //
 // # Contexts
 //

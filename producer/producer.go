@@ -64,6 +64,7 @@ type Producer struct {
 	last    atomic.Pointer[topicQueues] // the topic of a recent send: no map lookup for the next
 	mem     memory
 	bufs    bufPool
+	clock   clock // stamps records sent without a timestamp
 	// closing is set by Close. A send checks it twice: before anything
 	// else, and in its partition's lock as it queues the record, which
 	// Close's flush takes after setting it: no record is queued after the
@@ -112,6 +113,7 @@ func New(b commitlog.Backend, cfg Config) (*Producer, error) {
 	}
 	p := &Producer{broker: s, cfg: rc, stop: make(chan struct{}), closeSem: make(chan struct{}, 1), closed: make(chan struct{})}
 	p.mem.init(rc.BufferMemory)
+	p.clock.init()
 	p.bufs.limit = int(min(rc.BufferMemory/4, math.MaxInt32))
 	p.metrics.start(p, s)
 	return p, nil
@@ -222,11 +224,28 @@ func (p *Producer) enqueue(ctx context.Context, rec *Record, cb func(context.Con
 	if !now {
 		ts = rec.Timestamp.UnixMilli()
 	}
-	size := record.RecordSize(0, 0, rec.Key, rec.Value, rec.Headers) + 16 // + worst-case varint growth
+	size := recordBound(rec)
 	if size > q.limit {
 		return fail(fmt.Errorf("producer: record of %d bytes for %s-%d, limit %d: %w", size, rec.Topic, id, q.limit, commitlog.ErrRecordTooLarge))
 	}
 	return q.add(ctx, rec, ts, now, size, cb, mode, sync)
+}
+
+// maxRecordOverhead is the most bytes a record's fields other than its
+// key, value and headers take in a batch: its length (5), attributes
+// (1), timestamp delta (10), offset delta (5), key and value lengths (5
+// each) and a header count of 0 (1).
+const maxRecordOverhead = 32
+
+// recordBound is at least the size rec takes in a batch, whatever its
+// offset and timestamp deltas (Kafka's producer checks its limits with an
+// upper bound too): its bytes and the most its varints take; headers are
+// sized exactly, with room for the deltas' growth.
+func recordBound(rec *Record) int {
+	if len(rec.Headers) > 0 {
+		return record.RecordSize(0, 0, rec.Key, rec.Value, rec.Headers) + 16
+	}
+	return len(rec.Key) + len(rec.Value) + maxRecordOverhead
 }
 
 // topicQueues returns the producer's state of t, made on t's first send.
@@ -422,7 +441,7 @@ func (p *Producer) Close(ctx context.Context) error {
 	case <-p.stop: // an earlier Close got this far, and its ctx ended
 	default:
 		close(p.stop)
-		go func() { p.wg.Wait(); p.metrics.stop(); close(p.closed) }()
+		go func() { p.wg.Wait(); p.clock.stop(); p.metrics.stop(); close(p.closed) }()
 	}
 	select {
 	case <-p.closed:

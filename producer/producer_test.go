@@ -682,3 +682,23 @@ func TestFlushWaitsForRecordsOfARecreatedTopic(t *testing.T) {
 		t.Fatal("hang: Flush after the callback returned")
 	}
 }
+
+// TestRecordBound: recordBound is never below what a record takes in a
+// batch, at any offset or timestamp delta.
+func TestRecordBound(t *testing.T) {
+	for _, rec := range []Record{
+		{},
+		{Value: []byte{}},
+		{Key: []byte("k"), Value: make([]byte, 100)},
+		{Value: make([]byte, 1<<20)},
+		{Key: make([]byte, 300), Value: make([]byte, 70000), Headers: []Header{{Key: "a", Value: []byte("b")}, {Key: "c"}}},
+	} {
+		bound := recordBound(&rec)
+		for _, d := range []struct {
+			off int32
+			ts  int64
+		}{{0, 0}, {1 << 30, 0}, {0, -1 << 62}, {1<<31 - 1, 1<<63 - 1}} {
+			require.LessOrEqual(t, record.RecordSize(d.off, d.ts, rec.Key, rec.Value, rec.Headers), bound, "%d-byte key, %d-byte value, deltas %v", len(rec.Key), len(rec.Value), d)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 )
 
@@ -75,9 +76,10 @@ func (h *BatchHeader) Options() BatchOptions {
 const NoProducer = -1
 
 // Builder encodes records into one v2 record batch. Records are encoded as
-// they are added, so Size is exact for uncompressed batches; Build adds the
-// header, compresses and computes the CRC. A Builder is reusable after
-// Reset and is not safe for concurrent use.
+// they are added, after room left for the batch header, so Size is exact
+// for uncompressed batches; Build writes the header in place, compresses
+// and computes the CRC: an uncompressed batch is never copied. A Builder is
+// reusable after Reset and is not safe for concurrent use.
 type Builder struct {
 	opts       BatchOptions
 	baseOffset int64
@@ -86,9 +88,10 @@ type Builder struct {
 	fixedTS    bool // SetTimestamps was called: keep firstTS
 	count      int32
 	lastDelta  int32
-	body       []byte // encoded records, uncompressed
-	out        []byte // whole batch
-	zbuf       []byte // compression scratch
+	// buf is HeaderSize bytes for the header, then the encoded records
+	// (uncompressed); Build fills the header in.
+	buf  []byte
+	zbuf []byte // a compressed batch: its header, then the compressed records
 }
 
 // NewBuilder returns a Builder for a batch starting at baseOffset. The base
@@ -117,52 +120,74 @@ func (b *Builder) Reset(baseOffset int64, opts BatchOptions) {
 		b.firstTS = opts.DeleteHorizon
 		b.fixedTS = true
 	}
-	b.body = b.body[:0]
+	b.buf = headerRoom(b.buf)
+}
+
+// headerRoom returns p emptied down to the HeaderSize bytes the header
+// takes, keeping its capacity.
+func headerRoom(p []byte) []byte {
+	if cap(p) < HeaderSize {
+		return make([]byte, HeaderSize, 2*HeaderSize)
+	}
+	return p[:HeaderSize]
 }
 
 // Grow makes room for n more bytes of encoded records, so that adding
 // them does not reallocate, as bytes.Buffer.Grow does.
-func (b *Builder) Grow(n int) { b.body = slices.Grow(b.body, n) }
+func (b *Builder) Grow(n int) {
+	if len(b.buf) < HeaderSize {
+		b.buf = headerRoom(b.buf)
+	}
+	b.buf = slices.Grow(b.buf, n)
+}
 
 // Len is the number of records added so far.
 func (b *Builder) Len() int { return int(b.count) }
 
 // Size is the size the batch would have if built now without compression.
-func (b *Builder) Size() int { return HeaderSize + len(b.body) }
+func (b *Builder) Size() int { return max(len(b.buf), HeaderSize) }
 
 // RecordSize returns the encoded size of a record with the given fields and
 // deltas, as Add would write it (length prefix included). It lets a caller
 // check a size limit before adding.
 func RecordSize(offsetDelta int32, timestampDelta int64, key, value []byte, headers []Header) int {
-	n := bodySize(offsetDelta, timestampDelta, key, value, headers)
+	// The attributes byte, and the header count of a record without
+	// headers (one byte); as AddWithDelta writes them.
+	n := 2 + varintLen(timestampDelta) + varintLen(int64(offsetDelta)) +
+		varintLen(bytesLenField(key)) + len(key) + varintLen(bytesLenField(value)) + len(value)
+	if len(headers) > 0 {
+		n += headersSize(headers) - 1
+	}
 	return varintLen(int64(n)) + n
 }
 
-func bodySize(offsetDelta int32, timestampDelta int64, key, value []byte, headers []Header) int {
-	n := 1 + varintLen(timestampDelta) + varintLen(int64(offsetDelta))
-	n += bytesLen(key) + bytesLen(value)
-	n += varintLen(int64(len(headers)))
+// headersSize is the encoded size of headers, their count included.
+func headersSize(headers []Header) int {
+	n := varintLen(int64(len(headers)))
 	for i := range headers {
 		n += varintLen(int64(len(headers[i].Key))) + len(headers[i].Key) + bytesLen(headers[i].Value)
 	}
 	return n
 }
 
+// bytesLenField is the length field of p: -1 for nil.
+func bytesLenField(p []byte) int64 {
+	if p == nil {
+		return -1
+	}
+	return int64(len(p))
+}
+
 func bytesLen(p []byte) int {
 	if p == nil {
-		return varintLen(-1)
+		return 1 // varint -1
 	}
 	return varintLen(int64(len(p))) + len(p)
 }
 
 func varintLen(v int64) int {
 	u := uint64(v<<1) ^ uint64(v>>63)
-	n := 1
-	for u >= 0x80 {
-		u >>= 7
-		n++
-	}
-	return n
+	return (bits.Len64(u|1) + 6) / 7
 }
 
 // Add appends a record with timestamp ts (ms since the epoch). A nil key or
@@ -190,24 +215,73 @@ func (b *Builder) AddWithDelta(offsetDelta int32, ts int64, key, value []byte, h
 		b.maxTS = ts
 	}
 	tsDelta := ts - b.firstTS
-	n := bodySize(offsetDelta, tsDelta, key, value, headers)
-	p := b.body
-	p = binary.AppendVarint(p, int64(n))
-	p = append(p, 0) // record attributes: unused in v2
-	p = binary.AppendVarint(p, tsDelta)
-	p = binary.AppendVarint(p, int64(offsetDelta))
-	p = appendBytes(p, key)
-	p = appendBytes(p, value)
-	p = binary.AppendVarint(p, int64(len(headers)))
-	for i := range headers {
-		p = binary.AppendVarint(p, int64(len(headers[i].Key)))
-		p = append(p, headers[i].Key...)
-		p = appendBytes(p, headers[i].Value)
+	// RecordSize and the writes below, inlined for a record without
+	// headers: the varints go without a call.
+	kl, vl := bytesLenField(key), bytesLenField(value)
+	n := 2 + varintLen(tsDelta) + varintLen(int64(offsetDelta)) + varintLen(kl) + len(key) + varintLen(vl) + len(value)
+	if len(headers) > 0 {
+		n += headersSize(headers) - 1
 	}
-	b.body = p
+	if len(b.buf) < HeaderSize {
+		b.buf = headerRoom(b.buf)
+	}
+	// One capacity check for the whole record, then plain stores.
+	at, total := len(b.buf), varintLen(int64(n))+n
+	p := slices.Grow(b.buf, total)[:at+total]
+	i := putVarint(p, at, int64(n))
+	p[i] = 0 // record attributes: unused in v2
+	i = putVarint(p, i+1, tsDelta)
+	i = putVarint(p, i, int64(offsetDelta))
+	i = putVarint(p, i, kl)
+	if kl > 0 {
+		i += copy(p[i:], key)
+	}
+	i = putVarint(p, i, vl)
+	if vl > 0 {
+		i += copy(p[i:], value)
+	}
+	if len(headers) == 0 {
+		p[i] = 0
+		i++
+	} else {
+		i = putHeaders(p, i, headers)
+	}
+	b.buf = p[:i]
 	b.count++
 	b.lastDelta = offsetDelta
 	return offsetDelta
+}
+
+// putVarint writes v zigzag-encoded at p[i:], which has room for it, and
+// returns the index after it. It is inlined: the deltas and lengths of
+// small records take one byte, written without a call.
+func putVarint(p []byte, i int, v int64) int {
+	u := uint64(v<<1) ^ uint64(v>>63)
+	if u < 1<<7 {
+		p[i] = byte(u)
+		return i + 1
+	}
+	return i + binary.PutUvarint(p[i:], u)
+}
+
+func putBytes(p []byte, i int, v []byte) int {
+	if v == nil {
+		p[i] = 1 // varint -1
+		return i + 1
+	}
+	i = putVarint(p, i, int64(len(v)))
+	return i + copy(p[i:], v)
+}
+
+// putHeaders writes headers, their count first, at p[i:].
+func putHeaders(p []byte, i int, headers []Header) int {
+	i = putVarint(p, i, int64(len(headers)))
+	for j := range headers {
+		i = putVarint(p, i, int64(len(headers[j].Key)))
+		i += copy(p[i:], headers[j].Key)
+		i = putBytes(p, i, headers[j].Value)
+	}
+	return i
 }
 
 // SetLastOffsetDelta widens the batch's offset range past its last record,
@@ -231,36 +305,29 @@ func (b *Builder) SetTimestamps(firstTS, maxTS int64) {
 	b.fixedTS = true
 }
 
-func appendBytes(p, v []byte) []byte {
-	if v == nil {
-		return binary.AppendVarint(p, -1)
-	}
-	p = binary.AppendVarint(p, int64(len(v)))
-	return append(p, v...)
-}
-
-// Build encodes the batch and returns its bytes, valid until the next call to
-// Reset or Build. An empty batch (no records) is valid, as compaction leaves
-// them.
+// Build encodes the batch and returns its bytes, valid until the next call
+// to Reset, Add or Build: the bytes are the builder's own buffer (an
+// uncompressed batch is built where its records were encoded), which the
+// caller may change in place, as the log does (SetBaseOffset) when it
+// appends them. Records may be added after Build and the batch built
+// again. An empty batch (no records) is valid, as compaction leaves them.
 func (b *Builder) Build() ([]byte, error) {
-	records := b.body
+	if len(b.buf) < HeaderSize {
+		b.buf = headerRoom(b.buf)
+	}
+	out := b.buf
 	if b.opts.Compression != None && b.count > 0 {
-		z, err := compress(b.opts.Compression, b.zbuf[:0], b.body)
+		z, err := compress(b.opts.Compression, headerRoom(b.zbuf), b.buf[HeaderSize:])
 		if err != nil {
 			return nil, err
 		}
 		b.zbuf = z
-		records = z
+		out = z
 	}
-	size := HeaderSize + len(records)
+	size := len(out)
 	if size-LogOverhead > math.MaxInt32 {
 		return nil, fmt.Errorf("batch of %d bytes: %w", size, ErrRecordTooLarge)
 	}
-	out := b.out[:0]
-	if cap(out) < size {
-		out = make([]byte, 0, size)
-	}
-	out = out[:HeaderSize]
 	attrs := uint16(b.opts.Compression) & compressionMask
 	if b.opts.TimestampType == LogAppendTime {
 		attrs |= timestampTypeBit
@@ -291,8 +358,6 @@ func (b *Builder) Build() ([]byte, error) {
 	be.PutUint16(out[offProducerEpoch:], uint16(b.opts.ProducerEpoch))
 	be.PutUint32(out[offBaseSequence:], uint32(b.opts.BaseSequence))
 	be.PutUint32(out[offRecordCount:], uint32(b.count))
-	out = append(out, records...)
 	updateCRC(out)
-	b.out = out
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -163,13 +164,14 @@ func TestBuilderGrow(t *testing.T) {
 	b := NewBuilder(0, BatchOptions{})
 	v := make([]byte, 100)
 	b.Grow(10 * RecordSize(9, 0, nil, v, nil))
-	body := &b.body[:1][0]
+	buf := &b.buf[:1][0]
 	for range 10 {
 		b.Add(5, nil, v, nil)
 	}
-	require.Same(t, body, &b.body[0], "no reallocation")
+	require.Same(t, buf, &b.buf[0], "no reallocation")
 	out, err := b.Build()
 	require.NoError(t, err)
+	require.Same(t, buf, &out[0], "an uncompressed batch is built in place")
 	_, recs, err := Decode(out)
 	require.NoError(t, err)
 	require.Len(t, recs, 10)
@@ -439,4 +441,21 @@ func TestVarintMatchesBinary(t *testing.T) {
 		check(binary.AppendVarint(nil, v))
 	}
 	check([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}) // overflows
+}
+
+// TestPutVarint: the builder's varint writer and length agree with
+// encoding/binary at every length boundary.
+func TestPutVarint(t *testing.T) {
+	var vals []int64
+	for s := range 64 {
+		vals = append(vals, 1<<s-1, 1<<s, -(1 << s), -(1<<s)-1)
+	}
+	vals = append(vals, math.MaxInt64, math.MinInt64, 0)
+	for _, v := range vals {
+		want := binary.AppendVarint(nil, v)
+		p := make([]byte, binary.MaxVarintLen64+1)
+		n := putVarint(p, 1, v)
+		require.Equal(t, want, p[1:n], "putVarint(%d)", v)
+		require.Equal(t, len(want), varintLen(v), "varintLen(%d)", v)
+	}
 }
