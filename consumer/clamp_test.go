@@ -94,3 +94,22 @@ func mustPartition(t *testing.T, b *commitlog.Broker, topic string, id int32) *c
 	require.NoError(t, err)
 	return p
 }
+
+// fillTopic appends n records to every partition of topic, so that the
+// commits a test makes (up to offset n) are within the log and survive
+// the load's clamp of commits beyond the log end.
+func fillTopic(t *testing.T, b *commitlog.Broker, topic string, n int) {
+	t.Helper()
+	tp, err := b.Topic(topic)
+	require.NoError(t, err)
+	for _, p := range tp.Partitions() {
+		bl := record.NewBuilder(0, record.BatchOptions{})
+		for i := range n {
+			bl.Add(int64(i), nil, []byte("x"), nil)
+		}
+		raw, err := bl.Build()
+		require.NoError(t, err)
+		_, err = p.Append(raw, false)
+		require.NoError(t, err)
+	}
+}
