@@ -25,22 +25,36 @@ type CleanerState = log.CleanerState
 // different partitions never wait on each other; reads never wait for
 // appends. It is safe for concurrent use.
 //
-// commitlog keeps one replica of each partition, so the high watermark is
-// the log end offset as soon as an append is written; min.insync.replicas
-// is accepted for compatibility and must be 1. Durability beyond the page
+// commitlog keeps one replica of each partition; min.insync.replicas is
+// accepted for compatibility and must be 1. Durability beyond the page
 // cache comes from fsync: an append asked to be durable returns only once
 // the log is flushed past it, and concurrent durable appends share one
 // fsync (group commit).
 //
+// The high watermark is where a power cut can no longer take records
+// back, for the appends that asked for that: a durable append (Append with
+// durable set, AppendDeferred followed by SyncTo, or any append to a topic
+// with flush.messages=1 or flush.ms=0, whose log fsyncs every append
+// before it returns) becomes visible only once fsynced, so a consumer never
+// sees, processes and commits past a record a power cut then takes back.
+// A plain append (Append without durable, on a topic that does not fsync
+// every append) becomes visible at once: it survives a process crash (it
+// is in the page cache) but not a power cut. The high watermark is one
+// offset, so a plain append also makes visible the durable appends before
+// it that are still waiting for their fsync: a partition's visibility is
+// as durable as its least durable writer.
+//
 // An append takes one lock, the log's: the partition adds none (the high
-// watermark is advanced with a compare-and-swap once the append leaves it).
-// An fsync holds no lock appends need: appends go on while it runs.
+// watermark is advanced with a compare-and-swap once the append leaves it,
+// or once the fsync covering it returns). An fsync holds no lock appends
+// need: appends go on while it runs.
 type Partition struct {
 	topic string
 	id    int32
 	log   *log.Log
 
-	hw      atomic.Int64          // the high watermark: only grows, advanced after each append (advance)
+	hw      atomic.Int64          // the high watermark: only grows, advanced after each plain append and each fsync (advance, publish)
+	pending atomic.Int64          // the end of the last AppendDeferred: the maintenance pass fsyncs (and publishes) up to it
 	wake    atomic.Pointer[waker] // closed and replaced after an append or Close, once a waiter took it
 	closed  atomic.Bool           // set by Close and Delete, before the log closes
 	deleted atomic.Bool           // set by Delete: errors say ErrUnknownTopic
@@ -96,7 +110,10 @@ func (p *Partition) Topic() string { return p.topic }
 // ID is the partition number.
 func (p *Partition) ID() int32 { return p.id }
 
-// HighWatermark is the offset below which records are visible to readers.
+// HighWatermark is the offset below which records are visible to readers:
+// consumers, Read, Wait, OffsetForTimestamp and lag all stop at it. It is
+// the log end offset once every append finished, except for the durable
+// appends whose fsync has not returned yet (see Partition).
 func (p *Partition) HighWatermark() int64 { return p.hw.Load() }
 
 // advance raises the high watermark to offset unless it is already past
@@ -130,7 +147,11 @@ func (p *Partition) NumSegments() int { return p.log.NumSegments() }
 // Append appends one encoded v2 batch, whose base offset it rewrites in
 // place (the caller hands the buffer over), makes it visible to readers
 // and wakes those waiting. With durable set it returns only once the
-// batch is fsynced; concurrent durable appends share fsyncs.
+// batch is fsynced, and the batch becomes visible only then (when the
+// fsync covering it returns); concurrent durable appends share fsyncs.
+// Without it the batch is visible at once, unless the topic's log fsyncs
+// every append (flush.messages=1, flush.ms=0): then Append returns, and
+// the batch becomes visible, after that fsync.
 func (p *Partition) Append(batch []byte, durable bool) (AppendInfo, error) {
 	start := time.Now()
 	info, err := p.log.Append(batch)
@@ -140,12 +161,13 @@ func (p *Partition) Append(batch []byte, durable bool) (AppendInfo, error) {
 		}
 		return info, fmt.Errorf("partition %s-%d: %w", p.topic, p.id, err)
 	}
-	p.advance(info.LastOffset + 1)
-	p.notify()
 	if durable {
 		if err := p.SyncTo(info.LastOffset + 1); err != nil {
 			return info, err
 		}
+	} else {
+		p.advance(info.LastOffset + 1)
+		p.notify()
 	}
 	p.metrics.Records.Mark(int64(info.NumRecords))
 	p.metrics.Bytes.Mark(int64(info.Size))
@@ -154,12 +176,44 @@ func (p *Partition) Append(batch []byte, durable bool) (AppendInfo, error) {
 	return info, nil
 }
 
-// SyncTo returns once every record below offset is fsynced. It is a
-// group commit (log.Log.SyncTo): one fsync at a time runs for the
-// partition, without blocking appends; callers that arrive while it runs
-// wait for the next one, which covers all of them.
+// AppendDeferred appends one encoded v2 batch as Append does, but leaves
+// it invisible to readers until it is fsynced: the caller then calls
+// SyncTo (one SyncTo may cover many deferred appends: a group commit), or
+// a later flush covers it. The broker's maintenance pass fsyncs any
+// deferred append still unflushed, so none stays invisible for longer
+// than its interval. The producer's Fsync option (acks=all) appends this
+// way.
+func (p *Partition) AppendDeferred(batch []byte) (AppendInfo, error) {
+	start := time.Now()
+	info, err := p.log.Append(batch)
+	if err != nil {
+		if p.closed.Load() {
+			return info, p.gone()
+		}
+		return info, fmt.Errorf("partition %s-%d: %w", p.topic, p.id, err)
+	}
+	for end := info.LastOffset + 1; ; {
+		cur := p.pending.Load()
+		if end <= cur || p.pending.CompareAndSwap(cur, end) {
+			break
+		}
+	}
+	p.publish() // the log may have fsynced it (flush.messages, a roll)
+	p.metrics.Records.Mark(int64(info.NumRecords))
+	p.metrics.Bytes.Mark(int64(info.Size))
+	p.metrics.Batches.Mark(1)
+	p.metrics.AppendLatency.Observe(time.Since(start))
+	return info, nil
+}
+
+// SyncTo returns once every record below offset is fsynced, and makes
+// every fsynced record visible. It is a group commit (log.Log.SyncTo):
+// one fsync at a time runs for the partition, without blocking appends;
+// callers that arrive while it runs wait for the next one, which covers
+// all of them.
 func (p *Partition) SyncTo(offset int64) error {
 	if p.log.FlushedOffset() >= offset {
+		p.publish()
 		return nil
 	}
 	if err := p.log.SyncTo(offset); err != nil {
@@ -168,7 +222,18 @@ func (p *Partition) SyncTo(offset int64) error {
 		}
 		return fmt.Errorf("partition %s-%d: %w", p.topic, p.id, err)
 	}
+	p.publish()
 	return nil
+}
+
+// publish raises the high watermark to the log's flushed offset (every
+// record below it is durable, so visible whatever appended it) and wakes
+// the readers waiting if it moved.
+func (p *Partition) publish() {
+	if f := p.log.FlushedOffset(); f > p.hw.Load() {
+		p.advance(f)
+		p.notify()
+	}
 }
 
 // notify wakes the readers waiting for an append: it closes the current
@@ -253,6 +318,7 @@ func (p *Partition) Roll() error {
 		}
 		return fmt.Errorf("partition %s-%d: %w", p.topic, p.id, err)
 	}
+	p.publish() // a roll fsyncs the segment it closes
 	return nil
 }
 
@@ -275,10 +341,20 @@ func (p *Partition) Compact() (CleanResult, error) {
 // now. Only compacted topics are ever cleaned.
 func (p *Partition) CleanerState() CleanerState { return p.log.CleanerState() }
 
-// maintain applies retention and the time-based flush policy.
+// maintain applies retention and the time-based flush policy, and
+// fsyncs the deferred appends still unflushed (AppendDeferred): whatever
+// flush they waited for, they become visible within one maintenance
+// interval.
 func (p *Partition) maintain() error {
 	_, err := p.log.Maintain()
-	return err
+	if err != nil {
+		return err
+	}
+	if p.pending.Load() > p.hw.Load() && !p.closed.Load() {
+		return p.SyncTo(p.pending.Load())
+	}
+	p.publish()
+	return nil
 }
 
 // close flushes and closes the partition's log and wakes every waiter. It

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/commitlog-go/commitlog/internal/testenv"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -33,26 +34,28 @@ type powerCutRun struct {
 	acked   []ackedRecord                     // records whose send succeeded
 	sent    map[string]bool                   // every value sent
 	commits map[consumer.TopicPartition]int64 // acknowledged commits of group "g"
+	seen    map[[2]int64]string               // partition, offset -> value: every record group "g" processed
 	topics  map[string]int32                  // topics as the last admin change that returned left them
 }
 
-func (r *powerCutRun) snapshot() ([]ackedRecord, map[consumer.TopicPartition]int64) {
+func (r *powerCutRun) snapshot() ([]ackedRecord, map[consumer.TopicPartition]int64, map[[2]int64]string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	commits := map[consumer.TopicPartition]int64{}
-	for k, v := range r.commits {
-		commits[k] = v
-	}
-	return slices.Clone(r.acked), commits
+	return slices.Clone(r.acked), maps.Clone(r.commits), maps.Clone(r.seen)
 }
 
 // TestPowerCut runs producers, a committing consumer group and topic
 // changes against a broker on vfs.MemFS, cuts the power at a random
 // moment and reopens what the cut left. With durable settings (acks=all
 // and fsync) every acknowledged record, commit and topic change
-// survives; with the default settings (no fsync) only topic changes and
-// commits are promised. Either way Open succeeds, every record it serves
-// is one that was sent, at dense offsets, and nothing else is lost.
+// survives, and every record the group processed survives too (durable
+// records only become visible once fsynced); with the default settings
+// (no fsync) only topic changes and commits are promised, and the group
+// may have processed records the cut took back. Either way Open succeeds,
+// every record it serves is one that was sent, at dense offsets, nothing
+// else is lost, and the group never resumes past a record it did not
+// process: its committed offset is at most the log end (a commit beyond it
+// is clamped there at load), and every record below it was processed.
 //
 // COMMITLOG_POWERCUT_TRIALS sets the number of trials (default 40).
 func TestPowerCut(t *testing.T) {
@@ -78,7 +81,7 @@ func powerCutTrial(t *testing.T, seed uint64, durable bool) {
 	}
 	_, err = b.CreateTopic("events", main)
 	require.NoError(t, err)
-	run := &powerCutRun{sent: map[string]bool{}, commits: map[consumer.TopicPartition]int64{}, topics: map[string]int32{"events": 3}}
+	run := &powerCutRun{sent: map[string]bool{}, commits: map[consumer.TopicPartition]int64{}, seen: map[[2]int64]string{}, topics: map[string]int32{"events": 3}}
 
 	pcfg := producer.Config{Acks: new(producer.AcksAll), Fsync: durable, Linger: new(time.Duration(rng.IntN(2)) * time.Millisecond)}
 	prod, err := producer.New(b, pcfg)
@@ -121,6 +124,11 @@ func powerCutTrial(t *testing.T, seed uint64, durable bool) {
 			if len(recs) == 0 {
 				continue
 			}
+			run.mu.Lock()
+			for _, r := range recs {
+				run.seen[[2]int64{int64(r.Partition), r.Offset}] = string(r.Value)
+			}
+			run.mu.Unlock()
 			if err := cons.CommitSync(ctx, nil); err != nil {
 				continue
 			}
@@ -167,7 +175,7 @@ func powerCutTrial(t *testing.T, seed uint64, durable bool) {
 	}
 
 	// The cut: what was acknowledged before it must be there after it.
-	acked, commits := run.snapshot()
+	acked, commits, seen := run.snapshot()
 	run.mu.Lock()
 	topics := map[string]int32{}
 	for k, v := range run.topics {
@@ -184,6 +192,11 @@ func powerCutTrial(t *testing.T, seed uint64, durable bool) {
 	_ = cons.Close(context.Background())
 	_ = prod.Close(context.Background())
 	_ = b.Close()
+	// Everything the group processed, also between the snapshot and the
+	// cut (commits made then survive): what a commit can cover.
+	run.mu.Lock()
+	processed := maps.Clone(run.seen)
+	run.mu.Unlock()
 
 	b2, err := commitlog.Open("/data", commitlog.WithFS(after), commitlog.WithoutExpvar())
 	require.NoError(t, err, "Open after the power cut")
@@ -239,18 +252,56 @@ func powerCutTrial(t *testing.T, seed uint64, durable bool) {
 		}
 	}
 
-	// Acknowledged commits survive (they are fsynced in every mode).
+	if durable {
+		// A consumer saw only durable records: the cut took back none of
+		// them.
+		for k, v := range seen {
+			if k[1] < starts[int32(k[0])] {
+				continue // removed by retention
+			}
+			require.Equal(t, v, served[k], "the group processed events-%d@%d, which the power cut took back", k[0], k[1])
+		}
+	}
+
+	// Acknowledged commits survive (they are fsynced in every mode), except
+	// that a commit beyond its partition's recovered log end (past records
+	// the cut took back) is clamped to the log end.
 	c2, err := consumer.New(b2, consumer.Config{GroupID: "g", EnableAutoCommit: new(false)})
 	require.NoError(t, err)
 	defer c2.Close(context.Background())
 	var tps []consumer.TopicPartition
-	for tp := range commits {
-		tps = append(tps, tp)
+	for _, p := range tp.Partitions() {
+		tps = append(tps, consumer.TopicPartition{Topic: "events", Partition: p.ID()})
 	}
-	t.Logf("acked %d records, %d commits, %d topics; served %d records", len(acked), len(commits), len(topics), len(served))
 	committed, err := c2.Committed(context.Background(), tps)
 	require.NoError(t, err)
-	for tp, off := range commits {
-		require.GreaterOrEqual(t, committed[tp].Offset, off, "acknowledged commit of %v lost", tp)
+	var clamped int64
+	for _, g := range b2.Stats().Groups {
+		if g.Group == "g" {
+			clamped = g.ClampedCommits
+		}
+	}
+	t.Logf("acked %d records, %d commits, %d topics; processed %d, served %d records; %d commits clamped", len(acked), len(commits), len(topics), len(seen), len(served), clamped)
+	if durable {
+		require.Zero(t, clamped, "with durable visibility no commit lies beyond the log end")
+	}
+	for _, p := range tp.Partitions() {
+		ctp := consumer.TopicPartition{Topic: "events", Partition: p.ID()}
+		end := p.LogEndOffset()
+		if off, ok := commits[ctp]; ok {
+			require.GreaterOrEqual(t, committed[ctp].Offset, min(off, end), "acknowledged commit of %v lost", ctp)
+		}
+		om, ok := committed[ctp]
+		if !ok {
+			continue
+		}
+		// Never resume past a record not processed: the commit is at most
+		// the log end (the next record appended is consumed), and every
+		// record below it was processed by the group, as it is now.
+		require.LessOrEqual(t, om.Offset, end, "group g resumes at %d on %v, beyond the log end", om.Offset, ctp)
+		for off := starts[p.ID()]; off < om.Offset; off++ {
+			k := [2]int64{int64(p.ID()), off}
+			require.Equal(t, served[k], processed[k], "group g resumes at %d on %v but never processed the record at %d", om.Offset, ctp, off)
+		}
 	}
 }

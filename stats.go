@@ -90,6 +90,13 @@ type GroupStats struct {
 	Members    int            `json:"members"`
 	Lag        []PartitionLag `json:"lag"`
 	TotalLag   int64          `json:"total_lag"`
+	// ClampedCommits counts the group's committed offsets that lay beyond
+	// their partition's log end offset when the coordinator loaded them
+	// (records a power cut took back after the group committed past them)
+	// and were rewritten to the log end offset, so that the records
+	// appended there next are not skipped. Anything but 0 is worth an
+	// alert.
+	ClampedCommits int64 `json:"clamped_commits"`
 }
 
 // PartitionLag is a group's lag on one partition: high watermark minus

@@ -110,6 +110,16 @@
 // value in OffsetCommitValue v3 (offset, leader epoch -1, metadata, commit
 // timestamp in ms). A committed offset is the next offset to consume.
 //
+// A commit beyond its partition's log end offset when the coordinator
+// loads the commits (a power cut took back records the group had read
+// before they were fsynced, and committed past: possible only for records
+// appended without fsync, see the README's "Durability") is clamped: it is
+// logged at Error level, counted in commitlog.GroupStats.ClampedCommits
+// and rewritten, durably, to the log end offset, so that the group resumes
+// there and processes the records appended next instead of skipping them.
+// Kafka's clients meet the same case as an out-of-range fetch and apply
+// auto.offset.reset.
+//
 // What a commit may hold: every entry must name a partition that exists,
 // of any topic (not only those the group consumes, as in Kafka), and an
 // offset of 0 or more. Otherwise the commit fails, with ErrUnknownTopic,

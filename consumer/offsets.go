@@ -43,13 +43,16 @@ type OffsetAndMetadata struct {
 // keeps it at one record per key.
 type offsetStore struct {
 	topic *commitlog.Topic
-	// mu guards cache and stamps (load fills them before the store is
+	// mu guards cache, stamps and clamped (load fills them before the store is
 	// shared). A commit is appended without it, then cached under it.
 	mu    sync.RWMutex
 	cache map[string]map[TopicPartition]OffsetAndMetadata
 	// stamps holds the commit timestamp (ms) of each cached offset, made
 	// on first use: a later commit of the key never carries an older one.
 	stamps map[string]map[TopicPartition]int64
+	// clamped counts, per group, the commits beyond their partition's log
+	// end that the load clamped (clampBeyondEnd).
+	clamped map[string]int64
 }
 
 func openOffsetStore(b commitlog.Store, partitions int32) (*offsetStore, error) {
@@ -64,7 +67,74 @@ func openOffsetStore(b commitlog.Store, partitions int32) (*offsetStore, error) 
 	if err := s.load(); err != nil {
 		return nil, err
 	}
+	if err := s.clampBeyondEnd(b); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// clampBeyondEnd finds, for every group, the committed offsets beyond
+// their partition's log end offset and rewrites each to that log end
+// offset, durably (a new commit record, fsynced), logging each at Error
+// level and counting it in the group's GroupStats.ClampedCommits.
+//
+// Such a commit is what a power cut leaves when it takes back records a
+// consumer had processed and committed past (records appended without
+// fsync, on a topic or producer that does not promise durability): the
+// log recovers shorter than the commit. Left alone, the next records
+// appended would get the offsets between the log end and the commit, and
+// a member resuming from the commit would skip them. Clamped, the group
+// resumes at the log end and processes them. (A topic deleted and created
+// again shorter leaves the same mismatch and gets the same treatment.)
+// Kafka's consumers meet the same situation as an out-of-range fetch and
+// apply auto.offset.reset; the clamp instead keeps the group's place.
+func (s *offsetStore) clampBeyondEnd(b commitlog.Store) error {
+	type clamp struct {
+		tp       TopicPartition
+		om       OffsetAndMetadata
+		was, end int64
+	}
+	byGroup := map[string][]clamp{}
+	for group, m := range s.cache {
+		for tp, om := range m {
+			t, err := b.Topic(tp.Topic)
+			if err != nil {
+				continue // the topic is gone: nothing will be read at that commit
+			}
+			p, err := t.Partition(tp.Partition)
+			if err != nil {
+				continue
+			}
+			if end := p.LogEndOffset(); om.Offset > end {
+				byGroup[group] = append(byGroup[group], clamp{tp, OffsetAndMetadata{Offset: end, Metadata: om.Metadata}, om.Offset, end})
+			}
+		}
+	}
+	for group, cs := range byGroup {
+		offsets := map[TopicPartition]OffsetAndMetadata{}
+		for _, c := range cs {
+			offsets[c.tp] = c.om
+			b.Logger().Error("consumer: committed offset beyond the partition's log end offset (records a power cut took back, or a topic made again): clamping the commit to the log end so that no record appended there is skipped",
+				"group", group, "topic", c.tp.Topic, "partition", c.tp.Partition, "committed", c.was, "log_end_offset", c.end)
+		}
+		if err := s.commit(group, offsets); err != nil {
+			return fmt.Errorf("consumer: clamping the commits of group %s beyond the log end: %w", group, err)
+		}
+		s.mu.Lock()
+		if s.clamped == nil {
+			s.clamped = map[string]int64{}
+		}
+		s.clamped[group] += int64(len(cs))
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// clampedCommits is how many commits of group clampBeyondEnd rewrote.
+func (s *offsetStore) clampedCommits(group string) int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.clamped[group]
 }
 
 // load reads every committed offset back. Within one partition of the

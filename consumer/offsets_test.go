@@ -185,6 +185,7 @@ func TestNewestCommitWinsAcrossOffsetsPartitions(t *testing.T) {
 				b := openBroker(t, dir)
 				_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 1})
 				require.NoError(t, err)
+				fillTopic(t, b, "t", 100)
 				_, home := offsetsSegment(t, b, "g")
 				other := (home + 1) % DefaultOffsetsTopicPartitions
 				if !after {
@@ -234,6 +235,7 @@ func TestOffsetsPartitionCountRaisedKeepsNewestCommit(t *testing.T) {
 	b := openBroker(t, dir)
 	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 1})
 	require.NoError(t, err)
+	fillTopic(t, b, "t", 100)
 	tp := TopicPartition{Topic: "t"}
 	coord, err := CoordinatorFor(b)
 	require.NoError(t, err)
@@ -293,6 +295,7 @@ func TestCommitAfterClockWentBackStillWins(t *testing.T) {
 	b := openBroker(t, dir)
 	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 1})
 	require.NoError(t, err)
+	fillTopic(t, b, "t", 100)
 	_, home := offsetsSegment(t, b, "g")
 	tp := TopicPartition{Topic: "t"}
 	ahead := time.Now().Add(time.Hour).UnixMilli() // the clock then was an hour ahead
@@ -324,6 +327,7 @@ func TestOversizedCommitRefused(t *testing.T) {
 	b := openBroker(t, dir)
 	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 1})
 	require.NoError(t, err)
+	fillTopic(t, b, "t", 100)
 	tp := TopicPartition{Topic: "t"}
 	coord, err := CoordinatorFor(b)
 	require.NoError(t, err)

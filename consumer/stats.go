@@ -31,7 +31,7 @@ func (c *Coordinator) GroupStats() []commitlog.GroupStats {
 	}
 	c.offsets.mu.RUnlock()
 	for i, id := range ids {
-		gs := commitlog.GroupStats{Group: id, State: "Empty"}
+		gs := commitlog.GroupStats{Group: id, State: "Empty", ClampedCommits: c.offsets.clampedCommits(id)}
 		tps := map[TopicPartition]bool{}
 		if g := groups[i]; g != nil {
 			g.mu.Lock()

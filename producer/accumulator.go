@@ -661,14 +661,19 @@ func (q *partQueue) drain() {
 
 func (q *partQueue) durable() bool { return q.p.cfg.Acks == AcksAll && q.p.cfg.Fsync }
 
-// write encodes b and appends it to the partition (without fsync).
+// write encodes b and appends it to the partition (without fsync; with
+// Fsync deferred: invisible to readers until the fsync covering it).
 func (q *partQueue) write(b *batch) {
 	// Sticky partitioning moves keyless records on once a batch goes.
 	q.p.cfg.Partitioner.OnNewBatch(q.tp.topic, q.tp.id, q.tq.numParts.Load())
 	raw, err := b.build()
 	q.p.metrics.appending(b)
 	if err == nil && raw != nil {
-		b.info, err = q.part.Append(raw, false)
+		if q.durable() {
+			b.info, err = q.part.AppendDeferred(raw) // visible once writeDurable's SyncTo returns
+		} else {
+			b.info, err = q.part.Append(raw, false)
+		}
 	}
 	b.err = err
 	b.raw = nil // in the builder, which goes back to the pool: a Future kept must not keep it
