@@ -75,6 +75,7 @@ var (
 	famFetchLat     = family{"commitlog_log_fetch_duration_seconds", "Time to read from the partition for a fetch.", HistogramType, partitionLabels}
 	famGroupMembers = family{"commitlog_consumer_group_members", "Members of the consumer group.", Gauge, groupLabels}
 	famGroupLag     = family{"commitlog_consumer_group_lag", "High watermark minus the group's committed offset, in records.", Gauge, groupLagLabels}
+	famGroupClamped = family{"commitlog_consumer_group_clamped_commits_total", "Committed offsets found beyond their partition's recovered log end when the group's commits were loaded (after a power cut), and rewritten to the log end.", Counter, groupLabels}
 	famFwdLag       = family{"commitlog_forward_lag_records", "Offsets of the source partition not yet copied by a forwarder (package forward).", Gauge, forwardLabels}
 	famFwdLagBytes  = family{"commitlog_forward_lag_bytes", "Bytes of the source partition not yet copied by a forwarder, estimated.", Gauge, forwardLabels}
 	famFwdAge       = family{"commitlog_forward_oldest_unforwarded_age_seconds", "Age of the oldest record not yet copied by a forwarder.", Gauge, forwardLabels}
@@ -95,7 +96,7 @@ var families = []*family{
 	&famRecords, &famBytesIn, &famBatches, &famBytesOut, &famFsyncs,
 	&famEndOffset, &famStartOffset, &famHighWater, &famSize, &famSegments,
 	&famAppendLat, &famFetchLat,
-	&famGroupMembers, &famGroupLag,
+	&famGroupMembers, &famGroupLag, &famGroupClamped,
 	&famFwdLag, &famFwdLagBytes, &famFwdAge, &famFwdRisk, &famFwdLost,
 	&famProdRecords, &famProdBatches, &famProdErrors, &famProdSize, &famProdQueue,
 	&famConsRecords, &famConsPoll, &famConsLag, &famConsRebal,
@@ -150,6 +151,7 @@ func StatsMetrics(s Stats) []MetricFamily {
 	}
 	for _, g := range s.Groups {
 		add(&famGroupMembers, float64(g.Members), g.Group)
+		add(&famGroupClamped, float64(g.ClampedCommits), g.Group)
 		for _, pl := range g.Lag {
 			add(&famGroupLag, float64(pl.Lag), g.Group, pl.Topic, part(pl.Partition))
 		}
