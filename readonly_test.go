@@ -160,10 +160,13 @@ func TestOpenReadOnlyWritesNothing(t *testing.T) {
 		return r
 	}
 	writes := map[string]func() error{
-		"CreateTopic":         func() error { _, err := ro.CreateTopic("new", commitlog.TopicConfig{}); return err },
-		"AddPartitions":       func() error { return ro.AddPartitions("events", 3) },
-		"DeleteTopic":         func() error { return ro.DeleteTopic("events") },
-		"AlterTopicConfig":    func() error { _, err := ro.AlterTopicConfig("events", map[string]*string{"retention.ms": new("1")}); return err },
+		"CreateTopic":   func() error { _, err := ro.CreateTopic("new", commitlog.TopicConfig{}); return err },
+		"AddPartitions": func() error { return ro.AddPartitions("events", 3) },
+		"DeleteTopic":   func() error { return ro.DeleteTopic("events") },
+		"AlterTopicConfig": func() error {
+			_, err := ro.AlterTopicConfig("events", map[string]*string{"retention.ms": new("1")})
+			return err
+		},
 		"DeleteRecordsBefore": func() error { _, err := ev.DeleteRecordsBefore(ev.HighWatermark()); return err },
 		"Append":              func() error { _, err := ev.Append(raw(), true); return err },
 		"Roll":                func() error { return ev.Roll() },
