@@ -41,6 +41,10 @@ type Broker struct {
 	lastMeta []byte           // the committed meta.json, kept as meta.json.prev when replaced
 
 	cp checkpoints // the recovery-point and log-start checkpoint files (checkpoint.go)
+
+	// Read-only brokers (readonly.go): another process owns dir.
+	readOnly  bool
+	refreshMu sync.Mutex // serialises refreshes
 }
 
 type options struct {
@@ -51,6 +55,7 @@ type options struct {
 	cleaner     cleanerOptions // the log cleaner (cleaner.go)
 	recoverMeta bool           // WithRecoverMetadata
 	fs          vfs.FS         // WithFS
+	refresh     *time.Duration // WithRefreshInterval (OpenReadOnly)
 }
 
 // WithFS puts the data directory on another file system than the
@@ -201,6 +206,9 @@ func (b *Broker) pendingDeletes(live map[string]topicMeta, deleted map[string]in
 // It reports whether the rename happened: from then on the change is in
 // effect (it is what the next Open sees), even if what follows fails.
 func (b *Broker) commitMeta(data []byte) (committed bool, err error) {
+	if b.readOnly {
+		return false, b.readOnlyErr("write " + metaFile)
+	}
 	tmp := metaFile + ".tmp"
 	if err := b.writeFileSynced(tmp, data); err != nil {
 		return false, err
@@ -316,6 +324,9 @@ func (b *Broker) CreateTopic(name string, cfg TopicConfig) (*Topic, error) {
 }
 
 func (b *Broker) createTopic(name string, cfg TopicConfig) (*Topic, error) {
+	if b.readOnly {
+		return nil, b.readOnlyErr("create topic " + name)
+	}
 	if err := ValidateTopicName(name); err != nil {
 		return nil, err
 	}
@@ -385,6 +396,9 @@ func collides(topics map[string]*Topic, name string) bool {
 // ErrInvalidTopic: their keys would move, and with them the consumer
 // groups' committed offsets.
 func (b *Broker) AddPartitions(name string, total int32) error {
+	if b.readOnly {
+		return b.readOnlyErr("add partitions to " + name)
+	}
 	if err := internalTopicError("add partitions to", name); err != nil {
 		return err
 	}
@@ -440,6 +454,9 @@ func (b *Broker) AddPartitions(name string, total int32) error {
 // on; a read already in flight finishes with the data it holds. The
 // internal topics are refused with ErrInvalidTopic.
 func (b *Broker) DeleteTopic(name string) error {
+	if b.readOnly {
+		return b.readOnlyErr("delete topic " + name)
+	}
 	if err := internalTopicError("delete topic", name); err != nil {
 		return err
 	}
@@ -551,9 +568,11 @@ func (b *Broker) Close() error {
 		b.adminM.Unlock()
 		close(b.stop)
 		b.wg.Wait()
+		b.refreshMu.Lock() // a Refresh in flight opens no partition past this
 		closeErr := b.closeTopics()
+		b.refreshMu.Unlock()
 		var cpErr error
-		if closeErr == nil {
+		if closeErr == nil && !b.readOnly {
 			// The logs are flushed: the recovery points are their ends.
 			cpErr = b.writeCheckpoints()
 		}

@@ -156,6 +156,9 @@ func (b *Broker) readCheckpoints() (map[topicPartition]*log.Checkpoint, error) {
 // they changed. The log-start file goes first: a recovery point is only
 // checked above the log start.
 func (b *Broker) writeCheckpoints() error {
+	if b.readOnly {
+		return b.readOnlyErr("write the checkpoint files")
+	}
 	b.cp.mu.Lock()
 	defer b.cp.mu.Unlock()
 	rp := map[topicPartition]int64{}

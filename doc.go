@@ -94,6 +94,42 @@
 // alike too); the consumer package gets or creates it with
 // Broker.OffsetsTopic. Other names starting with "__" are ordinary topics.
 //
+// # Read-only opening
+//
+// OpenReadOnly opens a data directory that another process (or another
+// Broker of this one) owns and may be writing, for tools that look at a
+// running broker's data: it takes no lock, and writes nothing to the
+// directory (no lock file, recovery, truncation, index file, checkpoint,
+// metadata or clean-shutdown marker), and runs no retention, flush or
+// cleaner. Every change (CreateTopic, AddPartitions, DeleteTopic,
+// AlterTopicConfig, DeleteRecordsBefore, Append and with it a producer's
+// sends, Roll, Compact, a consumer's Subscribe, commits, group deletion
+// and offset resets) fails with an error wrapping ErrReadOnly.
+//
+// What a reader sees: at open, and then at every refresh (every
+// WithRefreshInterval, default 200 ms, or at once with Broker.Refresh),
+// the topics meta.json names with their settings, each partition's
+// segments, and in them every complete batch that passes its CRC and
+// offset checks, up to the first that does not (the owner is in the
+// middle of writing it: a torn tail is normal and is read again at the
+// next refresh, never cut). The high watermark is the end of the last such
+// batch; long polls wake when a refresh moves it. Segments are indexed in
+// memory by a scan of each file at open (opening reads the whole log
+// once), new bytes only at refreshes. Rolls show as new segments;
+// retention moves the log start offset to what the owner recorded in
+// log-start-offset-checkpoint and drops the segments below it, and a read
+// below it gets ErrOffsetOutOfRange, as a consumer of the owner would; a
+// compaction swap (a new file under the first replaced segment's name)
+// replaces the segments it covers. A segment whose file is removed under
+// a read keeps serving that read from its open file (the space is freed
+// when the reader lets go); a file cut under a reader (an owner's recovery
+// after a crash) is an error wrapping ErrCorrupt, never a crash (the
+// memory map's fault fallback). A topic the owner deleted is
+// ErrUnknownTopic. Consumer groups are the owner's: the reader lists and
+// describes them and reads their committed offsets from
+// __consumer_offsets (loaded again when it changes), but sees no members
+// (the owner holds them in memory), and cannot join.
+//
 // Errors are sentinel values (ErrUnknownTopic, ErrOffsetOutOfRange,
 // ErrCorrupt, ErrClosed, ErrRecordTooLarge, ...) wrapped with context; test
 // them with errors.Is.

@@ -73,6 +73,9 @@ func (t *Topic) ConfigEntries() []ConfigEntry {
 // topics are refused with ErrInvalidTopic, an unknown topic is
 // ErrUnknownTopic. It returns the new config, as Topic.Config.
 func (b *Broker) AlterTopicConfig(name string, changes map[string]*string) (TopicConfig, error) {
+	if b.readOnly {
+		return TopicConfig{}, b.readOnlyErr("alter the config of " + name)
+	}
 	if err := internalTopicError("alter the config of", name); err != nil {
 		return TopicConfig{}, err
 	}

@@ -54,7 +54,11 @@ type Coordinator struct {
 // use. The broker stops it on Close.
 func CoordinatorFor(b commitlog.Store) (*Coordinator, error) {
 	return brokerCoordinator(b, func() (*Coordinator, error) {
-		store, err := openOffsetStore(b, DefaultOffsetsTopicPartitions)
+		open := func() (*offsetStore, error) { return openOffsetStore(b, DefaultOffsetsTopicPartitions) }
+		if readOnlyStore(b) {
+			open = func() (*offsetStore, error) { return openReadOnlyOffsetStore(b) }
+		}
+		store, err := open()
 		if err != nil {
 			return nil, err
 		}
@@ -153,6 +157,9 @@ func (c *Coordinator) group(id string) *group {
 // timeout removed those that did not). The leader's assignor computes the
 // assignment.
 func (c *Coordinator) JoinGroup(ctx context.Context, groupID string, req JoinRequest) (JoinResult, error) {
+	if err := c.offsets.readOnlyErr("join", groupID); err != nil {
+		return JoinResult{}, err
+	}
 	if len(req.Assignors) == 0 {
 		return JoinResult{}, fmt.Errorf("consumer: join %s: no assignor: %w", groupID, ErrInconsistentGroupProtocol)
 	}

@@ -146,6 +146,9 @@ func (c *Coordinator) ResetOffsets(groupID string, offsets map[TopicPartition]Of
 // remove writes a tombstone for each of the group's committed offsets,
 // fsyncs them, and drops the offsets from the cache.
 func (s *offsetStore) remove(group string, offsets map[TopicPartition]OffsetAndMetadata) error {
+	if err := s.readOnlyErr("delete", group); err != nil {
+		return err
+	}
 	if len(offsets) == 0 {
 		return nil
 	}

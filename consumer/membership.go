@@ -227,6 +227,9 @@ func (c *Consumer) Subscribe(topics []string, listener RebalanceListener) error 
 	if c.drv != nil {
 		return c.drv.Subscribe(topics, c.onRebalance(listener))
 	}
+	if readOnlyStore(c.b) {
+		return fmt.Errorf("consumer: Subscribe to group %s: the broker is open read-only (its groups are its owner's; use Assign): %w", c.set.GroupID, commitlog.ErrReadOnly)
+	}
 	if err := c.group.subscribe(topics, listener); err != nil {
 		return err
 	}

@@ -53,6 +53,9 @@ type offsetStore struct {
 	// clamped counts, per group, the commits beyond their partition's log
 	// end that the load clamped (clampBeyondEnd).
 	clamped map[string]int64
+	// ro is set on a read-only broker (readonly.go): the store is loaded
+	// again when the owner commits, and refuses commits.
+	ro *readOnlyOffsets
 }
 
 func openOffsetStore(b commitlog.Store, partitions int32) (*offsetStore, error) {
@@ -334,6 +337,9 @@ func (s *offsetStore) partitionFor(group string) (*brokerPartition, error) {
 // commit writes the offsets as one batch to the group's partition of the
 // offsets topic, fsyncs it, and then updates the cache.
 func (s *offsetStore) commit(group string, offsets map[TopicPartition]OffsetAndMetadata) error {
+	if err := s.readOnlyErr("commit", group); err != nil {
+		return err
+	}
 	if len(offsets) == 0 {
 		return nil
 	}
@@ -376,6 +382,7 @@ func (s *offsetStore) commit(group string, offsets map[TopicPartition]OffsetAndM
 }
 
 func (s *offsetStore) fetch(group string, tps []TopicPartition) map[TopicPartition]OffsetAndMetadata {
+	s.syncLogged()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	out := map[TopicPartition]OffsetAndMetadata{}

@@ -22,6 +22,7 @@ func (c *Coordinator) GroupStats() []commitlog.GroupStats {
 	}
 	c.mu.Unlock()
 	// Groups that only have committed offsets (no live members) count too.
+	c.offsets.syncLogged()
 	c.offsets.mu.RLock()
 	for id := range c.offsets.cache {
 		if !slices.Contains(ids, id) {

@@ -109,6 +109,9 @@ func (l *Log) Compact() (CleanResult, error) {
 // discarded and the log is as before that group.
 func (c *Cleaner) Clean(ctx context.Context, l *Log) (CleanResult, error) {
 	res := CleanResult{FirstDirtyOffset: -1, EndOffset: -1}
+	if l.readOnly {
+		return res, l.readOnlyErr("compact")
+	}
 	if !l.tunes().compact {
 		return res, fmt.Errorf("log %s: compaction is off (cleanup.policy does not include compact)", l.dir)
 	}

@@ -21,6 +21,9 @@ import (
 // ErrOffsetOutOfRange, and offset lookups by time or by max timestamp
 // ignore the records below it.
 func (l *Log) DeleteRecordsBefore(offset, maxOffset int64) (int64, error) {
+	if l.readOnly {
+		return 0, l.readOnlyErr("delete records")
+	}
 	if l.closed.Load() {
 		return 0, fmt.Errorf("log %s: %w", l.dir, ErrClosed)
 	}

@@ -56,6 +56,10 @@ type Log struct {
 	cleanHorizon    atomic.Int64 // earliest delete horizon of kept tombstones, -1 if none
 	uncleanable     atomic.Bool  // a swap failed half-way: no more passes until reopened
 	hook            func(step string) error
+
+	// Read-only logs (readonly.go): another process owns the files.
+	readOnly  bool
+	refreshMu sync.Mutex // serialises Refresh
 }
 
 // AppendInfo describes a batch the log appended.
@@ -373,6 +377,9 @@ func (l *Log) NumSegments() int { return len(l.segments()) }
 // buffer over. The batch is readable when Append returns; it is durable
 // once FlushedOffset passes it (see Sync and the flush settings).
 func (l *Log) Append(batch []byte) (AppendInfo, error) {
+	if l.readOnly {
+		return AppendInfo{}, l.readOnlyErr("append")
+	}
 	tun := l.tunes()
 	if len(batch) > tun.maxMessageBytes {
 		return AppendInfo{}, fmt.Errorf("log %s: batch of %d bytes, max.message.bytes is %d: %w", l.dir, len(batch), tun.maxMessageBytes, ErrRecordTooLarge)
@@ -452,6 +459,9 @@ func (l *Log) appendLocked(batch []byte, h *record.BatchHeader) (_ AppendInfo, f
 // Roll closes the active segment to appends and starts a new one at the log
 // end offset, unless the active segment is empty.
 func (l *Log) Roll() error {
+	if l.readOnly {
+		return l.readOnlyErr("roll")
+	}
 	l.mu.Lock()
 	if l.closed.Load() {
 		l.mu.Unlock()
@@ -507,6 +517,9 @@ func (l *Log) roll(now time.Time) (*segment.Segment, error) {
 // broker calls it on a schedule. It returns the number of segments
 // deleted.
 func (l *Log) Maintain() (int, error) {
+	if l.readOnly {
+		return 0, l.readOnlyErr("maintain")
+	}
 	l.mu.Lock()
 	if l.closed.Load() {
 		l.mu.Unlock()
@@ -738,6 +751,9 @@ func (l *Log) Fsyncs() int64 { return l.fsyncs.Load() }
 // Close flushes the log, closes its segments (waiting for readers in
 // flight) and leaves the clean-shutdown marker. It is idempotent.
 func (l *Log) Close() error {
+	if l.readOnly {
+		return l.closeReadOnly()
+	}
 	l.mu.Lock()
 	if l.closed.Swap(true) {
 		l.mu.Unlock()
@@ -787,6 +803,9 @@ const DeletedSuffix = "-delete"
 // never shares a path with files that readers of this one still hold open
 // (they keep reading them; the space is freed when they are done).
 func (l *Log) Delete() error {
+	if l.readOnly {
+		return l.readOnlyErr("delete")
+	}
 	// A reap in flight finishes first: it removes files by their paths,
 	// which must not be a new log's once the directory moves.
 	l.reapMu.Lock()

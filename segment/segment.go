@@ -144,6 +144,10 @@ type Segment struct {
 	mapMu   sync.Mutex              // guards making and removing the map (mapDone and the stores to fmap)
 	mapDone atomic.Bool             // the map was made or tried (or the files are closed): no second try
 	fmap    atomic.Pointer[fileMap] // nil: no map, readers use ReadAt
+
+	// ro is set for a segment opened by OpenReadOnly (readonly.go): its
+	// .log file is open read-only and its indexes live in memory.
+	ro *readOnly
 }
 
 // Open opens the segment with the given base offset in dir, creating its
@@ -764,6 +768,9 @@ func (s *Segment) Close() error {
 // reading; the files go when the last of them releases it. Delete does not
 // wait for them.
 func (s *Segment) Delete() error {
+	if s.ro != nil {
+		return s.Close() // another process owns the files
+	}
 	s.mu.Lock()
 	s.deleting = true
 	s.mu.Unlock()

@@ -789,6 +789,13 @@ func TestConcurrentReadAppend(t *testing.T) {
 				off := rng.Int64N(next)
 				var err error
 				dst, err = s.Read(dst, off, math.MaxInt64, 4096)
+				// The writer publishes the next offset before the size, so
+				// a batch whose next offset was seen may not be readable
+				// yet for an instant: it must become readable.
+				for try := 0; err == nil && len(dst) == 0 && try < 10000; try++ {
+					runtime.Gosched()
+					dst, err = s.Read(dst, off, math.MaxInt64, 4096)
+				}
 				if !assertNoErr(t, err) {
 					return
 				}
