@@ -307,10 +307,12 @@ func openBackend(ctx context.Context, t *target, write bool) (commitlog.Backend,
 			return nil, fmt.Errorf("%s is not a commitlog data directory: it has no meta.json", t.dataDir)
 		}
 	}
-	// TODO(OpenReadOnly): when !write, open with commitlog.OpenReadOnly(dir)
-	// once it is merged: it reads a directory another process owns, writing
-	// nothing. Until then every command takes the directory's lock with
-	// commitlog.Open, so reads too need the owner stopped.
+	// A command that only reads opens the directory read-only: it works
+	// while another process owns and writes it, and writes nothing. One
+	// that changes something takes the lock, so the owner must be stopped.
+	if !write {
+		return commitlog.OpenReadOnly(t.dataDir, commitlog.WithoutExpvar(), commitlog.WithLogger(logger()))
+	}
 	b, err := commitlog.Open(t.dataDir, commitlog.WithoutExpvar(), commitlog.WithLogger(logger()))
 	if errors.Is(err, commitlog.ErrLocked) {
 		return nil, lockedError(t.dataDir, err)
