@@ -85,13 +85,7 @@ func (a *app) consumerGroups(ctx context.Context, args []string) (err error) {
 		if err != nil {
 			return err
 		}
-		if t.json {
-			return a.writeJSON(nonNil(ids))
-		}
-		for _, id := range ids {
-			fmt.Fprintln(a.stdout, id)
-		}
-		return nil
+		return a.writeNames(t.json, ids)
 	case *describe:
 		view := "offsets"
 		if *state {

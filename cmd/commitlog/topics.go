@@ -88,13 +88,7 @@ func (a *app) topics(ctx context.Context, args []string) (err error) {
 		if err != nil {
 			return err
 		}
-		if t.json {
-			return a.writeJSON(nonNil(names))
-		}
-		for _, n := range names {
-			fmt.Fprintln(a.stdout, n)
-		}
-		return nil
+		return a.writeNames(t.json, names)
 	case *describe:
 		return a.describeTopics(ctx, c, t.json, *topic)
 	case *create:
@@ -318,6 +312,18 @@ func (a *app) configs(ctx context.Context, args []string) (err error) {
 			source = "DYNAMIC_TOPIC_CONFIG"
 		}
 		fmt.Fprintf(a.stdout, "  %s=%s sensitive=false synonyms={%s:%s=%s}\n", ce.Name, ce.Value, source, ce.Name, ce.Value)
+	}
+	return nil
+}
+
+// writeNames prints a list of names (topics, groups), one a line, or as
+// a JSON array.
+func (a *app) writeNames(asJSON bool, names []string) error {
+	if asJSON {
+		return a.writeJSON(nonNil(names))
+	}
+	for _, n := range names {
+		fmt.Fprintln(a.stdout, n)
 	}
 	return nil
 }
