@@ -59,6 +59,7 @@ type Partition struct {
 	closed  atomic.Bool           // set by Close and Delete, before the log closes
 	deleted atomic.Bool           // set by Delete: errors say ErrUnknownTopic
 	metrics metrics
+	openEnd int64 // the log end offset when the partition was opened, after recovery; never changes
 }
 
 // openPartition opens (recovering if needed) the partition whose log
@@ -68,7 +69,7 @@ func openPartition(dir, topic string, id int32, cfg log.Config) (*Partition, err
 	if err != nil {
 		return nil, fmt.Errorf("partition %s-%d: %w", topic, id, err)
 	}
-	p := &Partition{topic: topic, id: id, log: l}
+	p := &Partition{topic: topic, id: id, log: l, openEnd: l.EndOffset()}
 	p.metrics.init()
 	p.hw.Store(l.EndOffset())
 	p.wake.Store(&waker{ch: make(chan struct{})})
@@ -130,6 +131,13 @@ func (p *Partition) advance(offset int64) {
 
 // LogStartOffset is the first offset still in the log.
 func (p *Partition) LogStartOffset() int64 { return p.log.StartOffset() }
+
+// OpenedEndOffset is the log end offset the partition had when it was
+// opened (after crash recovery) or created: what survived the last stop.
+// The group coordinator compares commits with it (a commit beyond it is
+// one a power cut took records back from), not with the log end, which
+// appends made since Open have moved.
+func (p *Partition) OpenedEndOffset() int64 { return p.openEnd }
 
 // LogEndOffset is the offset the next record gets.
 func (p *Partition) LogEndOffset() int64 { return p.log.EndOffset() }

@@ -77,8 +77,9 @@ func openOffsetStore(b commitlog.Store, partitions int32) (*offsetStore, error) 
 }
 
 // clampBeyondEnd finds, for every group, the committed offsets beyond
-// their partition's log end offset and rewrites each to that log end
-// offset, durably (a new commit record, fsynced), logging each at Error
+// their partition's log end offset as it was opened (after recovery,
+// before any append of this process: Partition.OpenedEndOffset) and
+// rewrites each to that offset, durably (a new commit record, fsynced), logging each at Error
 // level and counting it in the group's GroupStats.ClampedCommits.
 //
 // Such a commit is what a power cut leaves when it takes back records a
@@ -108,7 +109,10 @@ func (s *offsetStore) clampBeyondEnd(b commitlog.Store) error {
 			if err != nil {
 				continue
 			}
-			if end := p.LogEndOffset(); om.Offset > end {
+			// The end that recovery left, not the current one: producers may
+			// have appended since Open, and records appended at offsets
+			// below the commit must not be skipped.
+			if end := p.OpenedEndOffset(); om.Offset > end {
 				byGroup[group] = append(byGroup[group], clamp{tp, OffsetAndMetadata{Offset: end, Metadata: om.Metadata}, om.Offset, end})
 			}
 		}
