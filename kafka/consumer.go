@@ -868,26 +868,33 @@ func (d *kconsumer) seekEach(tps []tp, list func(*kadm.Client, context.Context, 
 }
 
 func (d *kconsumer) listOffsets(tps []tp, list func(*kadm.Client, context.Context, ...string) (kadm.ListedOffsets, error)) (map[tp]int64, error) {
+	ctx, cancel := d.requestCtx()
+	defer cancel()
+	return d.listOffsetsCtx(ctx, "list offsets", tps, list)
+}
+
+// listOffsetsCtx lists the offsets of tps with list (a kadm ListOffsets
+// form) on the cluster's admin client under ctx; what names the call in
+// errors.
+func (d *kconsumer) listOffsetsCtx(ctx context.Context, what string, tps []tp, list func(*kadm.Client, context.Context, ...string) (kadm.ListedOffsets, error)) (map[tp]int64, error) {
 	var topics []string
 	for _, t := range tps {
 		if !slices.Contains(topics, t.Topic) {
 			topics = append(topics, t.Topic)
 		}
 	}
-	ctx, cancel := d.requestCtx()
-	defer cancel()
 	lo, err := list(d.cluster.Admin(), ctx, topics...)
 	if err != nil {
-		return nil, consumerErr("list offsets", err)
+		return nil, consumerErr(what, err)
 	}
-	out := map[tp]int64{}
+	out := make(map[tp]int64, len(tps))
 	for _, t := range tps {
 		o, ok := lo.Lookup(t.Topic, t.Partition)
 		switch {
 		case !ok:
-			return nil, missingPartition("list offsets", lo, t)
+			return nil, missingPartition(what, lo, t)
 		case o.Err != nil:
-			return nil, consumerErr("list offsets of "+t.String(), o.Err)
+			return nil, consumerErr(what+" of "+t.String(), o.Err)
 		}
 		out[t] = o.Offset
 	}
@@ -1403,32 +1410,11 @@ func (d *kconsumer) flush(ctx context.Context) error {
 // timestamp: the high watermark) of the topics of tps, on the cluster's
 // admin client, under ctx (and the consumer's close).
 func (d *kconsumer) EndOffsets(ctx context.Context, tps []tp) (map[tp]int64, error) {
-	out := make(map[tp]int64, len(tps))
 	if len(tps) == 0 {
-		return out, nil
-	}
-	var topics []string
-	for _, t := range tps {
-		if !slices.Contains(topics, t.Topic) {
-			topics = append(topics, t.Topic)
-		}
+		return map[tp]int64{}, nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer context.AfterFunc(d.closedCtx(), cancel)()
 	defer cancel()
-	lo, err := d.cluster.Admin().ListEndOffsets(ctx, topics...)
-	if err != nil {
-		return nil, consumerErr("end offsets", err)
-	}
-	for _, t := range tps {
-		o, ok := lo.Lookup(t.Topic, t.Partition)
-		switch {
-		case !ok:
-			return nil, missingPartition("end offsets", lo, t)
-		case o.Err != nil:
-			return nil, consumerErr("end offsets of "+t.String(), o.Err)
-		}
-		out[t] = o.Offset
-	}
-	return out, nil
+	return d.listOffsetsCtx(ctx, "end offsets", tps, (*kadm.Client).ListEndOffsets)
 }
