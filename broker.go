@@ -79,8 +79,10 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // WithMaintenanceInterval sets how often the broker applies retention and
 // time-based flushes to every partition (Kafka's
 // log.retention.check.interval.ms and log.flush.scheduler.interval.ms;
-// default 1 s). A roll applies retention at once (the log start offset
-// moves past the expired segments); their files go at the next tick.
+// default 1 s). A roll finds the expired segments at once; at the next
+// tick the new log start offset is checkpointed, then the log start moves
+// past them and their files go, so that a power cut never brings back
+// records a consumer was sent past.
 func WithMaintenanceInterval(d time.Duration) Option {
 	return func(o *options) { o.maintenance = d }
 }

@@ -170,7 +170,7 @@ func (b *Broker) writeCheckpoints() error {
 		for _, p := range t.Partitions() {
 			tp := topicPartition{name, p.ID()}
 			rp[tp] = p.log.FlushedOffset()
-			start[tp] = p.log.StartOffset()
+			start[tp] = p.log.PendingStartOffset() // recorded before the start moves
 		}
 	}
 	for i, data := range [2][]byte{encodeCheckpoint(start), encodeCheckpoint(rp)} {

@@ -115,13 +115,15 @@ type Config struct {
 	// log-start-offset-checkpoint), nil when they do not name it. Open
 	// checks the log against it: see the package documentation.
 	Checkpoint *Checkpoint
-	// OnStartOffset, if set, is called when retention has advanced the log
-	// start offset and before it removes the segment files below it (in
-	// Maintain, Roll or Close, never in Append), with no lock of the log
-	// held: the broker makes the new start durable there, so that
-	// Open can tell segments retention removed from segments that went
-	// missing. When it fails, the files stay and the next Open applies
-	// retention again.
+	// OnStartOffset, if set, is called when retention or
+	// DeleteRecordsBefore has decided a new log start offset, before the
+	// start moves and before the segment files below it are removed (in
+	// Maintain, Roll, Close or DeleteRecordsBefore, never in Append), with
+	// no lock of the log held: the broker makes the new start
+	// (PendingStartOffset) durable there, so that Open can tell segments
+	// retention removed from segments that went missing, and so that no
+	// reader is sent past records a power cut would bring back. When it
+	// fails, nothing moves and the next call tries again.
 	OnStartOffset func(start int64) error
 }
 

@@ -1,9 +1,7 @@
 package log
 
 import (
-	"errors"
 	"fmt"
-	"slices"
 )
 
 // DeleteRecordsBefore advances the log start offset to offset (Kafka's
@@ -42,32 +40,16 @@ func (l *Log) DeleteRecordsBefore(offset, maxOffset int64) (int64, error) {
 		l.mu.Unlock()
 		return 0, fmt.Errorf("log %s: %w", l.dir, ErrClosed)
 	}
-	if offset > l.start.Load() {
-		segs := l.segments()
-		n := 0
-		for n < len(segs)-1 && segs[n].NextOffset() <= offset { // never the active segment
-			n++
-		}
-		l.start.Store(offset)
-		if n > 0 {
-			l.doomed = append(l.doomed, segs[:n]...)
-			l.publish(slices.Clone(segs[n:]))
-		}
-	}
-	start := l.start.Load()
+	l.pending.Store(max(l.pending.Load(), offset))
 	l.mu.Unlock()
-	// The new start is recorded even when no segment goes: it is what
-	// keeps the records below it unreadable after a restart.
-	var hookErr error
-	if hook := l.cfg.OnStartOffset; hook != nil {
-		l.reapMu.Lock()
-		hookErr = hook(l.start.Load())
-		l.reapMu.Unlock()
+	// reap records the new start even when no segment goes (it is what
+	// keeps the records below it unreadable after a restart), then moves
+	// it: no reader is sent past records a crash would bring back.
+	_, err := l.reap()
+	if err != nil {
+		return l.start.Load(), fmt.Errorf("log %s: delete records before %d: %w", l.dir, offset, err)
 	}
-	if err := errors.Join(hookErr, l.reap()); err != nil {
-		return start, fmt.Errorf("log %s: delete records before %d: %w", l.dir, offset, err)
-	}
-	return start, nil
+	return l.start.Load(), nil
 }
 
 // checkStartInLog refuses a checkpointed log start offset past the log

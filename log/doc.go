@@ -63,14 +63,18 @@
 // # Retention and flushing
 //
 // The log applies retention whenever it rolls a segment, and the flush
-// policy on every append. Retention takes segments out of the log (the log
-// start offset moves at once) under the log's lock, and removes their
-// files later, in Maintain, Roll or Close, with no lock held: first
+// policy on every append. Retention finds the segments to go under the
+// log's lock (PendingStartOffset moves past them) and takes them out
+// later, in Maintain, Roll or Close, with no lock held: first
 // Config.OnStartOffset makes the new start durable (the broker's
-// log-start-offset-checkpoint), then each segment's files are renamed to
-// ".deleted" names and removed once no reader holds them, so a crash in
-// between leaves only files Open can prove are garbage, and a log created
-// in the same directory after Delete never loses a file to them. Append
+// log-start-offset-checkpoint), then the log start offset moves and the
+// segments leave the log, then each segment's files are renamed to
+// ".deleted" names and removed once no reader holds them. A crash in
+// between leaves only files Open can prove are garbage, a log created in
+// the same directory after Delete never loses a file to them, and no
+// reader is ever reset past records a power cut would bring back (the
+// log start, like the high watermark of a durable partition, moves only
+// once durable). Append
 // never waits for that. While a failed compaction swap waits for the next
 // Open to finish it, retention removes nothing. The owner (the broker) also calls Maintain on a
 // schedule (Kafka's log.retention.check.interval.ms and

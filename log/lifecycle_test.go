@@ -127,3 +127,72 @@ func TestNoRetentionWhileSwapPending(t *testing.T) {
 	require.Zero(t, n)
 	require.Equal(t, int64(0), l.StartOffset())
 }
+
+// TestStartMovesOnceRecorded: retention and DeleteRecordsBefore move the
+// log start offset only after OnStartOffset has recorded it, so that no
+// reader is reset past records a power cut would bring back. While the
+// hook runs, and after it fails, the old start stays readable; the next
+// call records the start again and moves it.
+func TestStartMovesOnceRecorded(t *testing.T) {
+	cfg := testConfig()
+	cfg.RetentionBytes = new(int64(1 << 10))
+	var calls []int64
+	failNext := true
+	var l *Log
+	cfg.OnStartOffset = func(start int64) error {
+		calls = append(calls, start)
+		require.Zero(t, l.StartOffset(), "the start moves after the hook, not before")
+		_, err := l.Read(0, 1<<10)
+		require.NoError(t, err, "records below the new start stay readable until it is recorded")
+		if failNext {
+			failNext = false
+			return errors.New("injected checkpoint failure")
+		}
+		return nil
+	}
+	var err error
+	l, err = Open(t.TempDir(), cfg)
+	require.NoError(t, err)
+	defer l.Close()
+	for i := 0; l.NumSegments() < 4; i++ {
+		_, err := l.Append(batchOf(t, fmt.Sprintf("b%d", i), 5, time.Now().UnixMilli(), 100))
+		require.NoError(t, err)
+	}
+	pending := l.PendingStartOffset()
+	require.Positive(t, pending, "the rolls found segments to go")
+	require.Zero(t, l.StartOffset())
+
+	segs := l.NumSegments()
+	_, err = l.Maintain()
+	require.Error(t, err, "the failed hook is reported")
+	require.Zero(t, l.StartOffset(), "nothing moves when the new start is not recorded")
+	require.Equal(t, segs, l.NumSegments())
+
+	n, err := l.Maintain()
+	require.NoError(t, err)
+	require.Positive(t, n)
+	require.Equal(t, calls[len(calls)-1], l.StartOffset(), "the start moves to what the hook recorded")
+	require.GreaterOrEqual(t, l.StartOffset(), pending)
+
+	// DeleteRecordsBefore: the same order, and its error says so.
+	start := l.StartOffset()
+	failNext = true
+	cfg.OnStartOffset = nil
+	l.cfg.OnStartOffset = func(off int64) error {
+		calls = append(calls, off)
+		require.Equal(t, start, l.StartOffset())
+		if failNext {
+			failNext = false
+			return errors.New("injected checkpoint failure")
+		}
+		return nil
+	}
+	_, err = l.DeleteRecordsBefore(start+1, l.EndOffset())
+	require.Error(t, err)
+	require.Equal(t, start, l.StartOffset())
+	got, err := l.DeleteRecordsBefore(start+1, l.EndOffset())
+	require.NoError(t, err)
+	require.Equal(t, start+1, got)
+	require.Equal(t, start+1, l.StartOffset())
+	require.Equal(t, start+1, calls[len(calls)-1])
+}

@@ -30,11 +30,14 @@ type Log struct {
 	// Reconfigure replaces (reconfigure.go).
 	tuned atomic.Pointer[tunables]
 
-	mu        sync.Mutex         // serialises writers: append, roll, retention, close; guards doomed, unflushed and firstDirt
-	reapMu    sync.Mutex         // serialises reap (the OnStartOffset hook, then file removal)
-	doomed    []*segment.Segment // segments retention took out, whose files reap removes
-	segs      atomic.Pointer[[]*segment.Segment]
-	start     atomic.Int64 // log start offset
+	mu     sync.Mutex // serialises writers: append, roll, retention, close; guards unflushed and firstDirt
+	reapMu sync.Mutex // serialises reap (the OnStartOffset hook, publishing the new start, then file removal)
+	segs   atomic.Pointer[[]*segment.Segment]
+	start  atomic.Int64 // log start offset: durable (checkpointed) before it moves
+	// pending is the log start offset retention or DeleteRecordsBefore
+	// decided and reap has not yet made durable and published (at most
+	// start when there is none). Written under mu.
+	pending   atomic.Int64
 	end       atomic.Int64 // log end offset
 	flushed   atomic.Int64 // everything below it is fsynced; only grows (markFlushed)
 	unflushed int64        // records appended since the last fsync began
@@ -402,9 +405,9 @@ func (l *Log) Append(batch []byte) (AppendInfo, error) {
 		}
 	}
 	l.mu.Lock()
-	// Segments that a roll's retention takes out leave the log at once;
-	// their files go at the next Maintain, Roll or Close (reap), so that
-	// no append waits for the checkpoint write and the removals.
+	// Segments that a roll's retention finds leave the log at the next
+	// Maintain, Roll or Close (reap), so that no append waits for the
+	// checkpoint write and the removals.
 	info, flush, err := l.appendLocked(batch, &h)
 	l.mu.Unlock()
 	if err == nil && flush {
@@ -472,7 +475,8 @@ func (l *Log) Roll() error {
 		_, err = l.roll(l.cfg.Now())
 	}
 	l.mu.Unlock()
-	return errors.Join(err, l.reap())
+	_, reapErr := l.reap()
+	return errors.Join(err, reapErr)
 }
 
 // roll seals the active segment (flushing it, so that only the new active
@@ -515,7 +519,8 @@ func (l *Log) roll(now time.Time) (*segment.Segment, error) {
 
 // Maintain applies retention and the time-based flush policy at now; the
 // broker calls it on a schedule. It returns the number of segments
-// deleted.
+// deleted: those this call's retention found, and those a roll's
+// retention found since the last call.
 func (l *Log) Maintain() (int, error) {
 	if l.readOnly {
 		return 0, l.readOnlyErr("maintain")
@@ -527,7 +532,7 @@ func (l *Log) Maintain() (int, error) {
 	}
 	now := l.cfg.Now()
 	flush := l.unflushed > 0 && now.Sub(l.firstDirt) >= *l.cfg.FlushInterval
-	n := l.retainLocked(now)
+	l.retainLocked(now)
 	l.mu.Unlock()
 	var err error
 	if flush {
@@ -536,21 +541,28 @@ func (l *Log) Maintain() (int, error) {
 			err = nil
 		}
 	}
-	return n, errors.Join(err, l.reap())
+	n, reapErr := l.reap()
+	return n, errors.Join(err, reapErr)
 }
 
-// retainLocked takes out of the log the oldest inactive segments that
-// break retention.ms (their newest timestamp is older than now -
-// retention.ms) or retention.bytes (the log stays larger than the limit
-// without them), so that the log start offset moves past them, and
-// leaves them to reap, which removes their files once no lock is held.
-func (l *Log) retainLocked(now time.Time) int {
+// retainLocked finds the oldest inactive segments that break
+// retention.ms (their newest timestamp is older than now - retention.ms)
+// or retention.bytes (the log stays larger than the limit without them),
+// and leaves them to reap: the log start offset moves past them once reap
+// has made it durable, with no lock held, so that no reader is ever sent
+// past records a crash would bring back. Segments an earlier call found
+// count as gone.
+func (l *Log) retainLocked(now time.Time) {
 	if l.uncleanable.Load() {
 		// A compaction swap failed half-way: Open will finish it over the
 		// segments it names, so none of them may go before that.
-		return 0
+		return
 	}
 	segs := l.segments()
+	pending := l.pending.Load()
+	for len(segs) > 1 && segs[0].NextOffset() <= pending {
+		segs = segs[1:] // found by an earlier call
+	}
 	total := int64(0)
 	for _, s := range segs {
 		total += s.Size()
@@ -566,37 +578,51 @@ func (l *Log) retainLocked(now time.Time) int {
 		total -= s.Size()
 		n++
 	}
-	if n == 0 {
-		return 0
+	if n > 0 {
+		l.pending.Store(max(pending, segs[n].BaseOffset()))
 	}
-	l.doomed = append(l.doomed, segs[:n]...)
-	l.publish(slices.Clone(segs[n:]))
-	return n
 }
 
-// reap removes the files of the segments retention took out of the log.
-// First the OnStartOffset hook makes the new log start offset durable
-// (the broker's log-start-offset-checkpoint), so that a later Open knows
-// the segments went on purpose; if it fails the files stay (closed), and
-// the next Open applies retention again. reapMu keeps the hook's calls in
-// the order of the offsets they record.
-func (l *Log) reap() error {
+// PendingStartOffset is the log start offset the log is about to move to:
+// retention or DeleteRecordsBefore decided it, and the next Maintain,
+// Roll or Close makes it durable through Config.OnStartOffset, then moves
+// StartOffset there. The broker's checkpoint records it. Without such a
+// move it is StartOffset.
+func (l *Log) PendingStartOffset() int64 { return max(l.pending.Load(), l.start.Load()) }
+
+// reap moves the log start offset to the one retention or
+// DeleteRecordsBefore decided, and removes the files of the segments wholly
+// below it. First the OnStartOffset hook makes the new start durable (the
+// broker's log-start-offset-checkpoint, which records
+// PendingStartOffset), so that a later Open knows the segments went on
+// purpose; then the start moves and the segments leave the log; then
+// their files go. If the hook fails, nothing moves and the next reap
+// tries again. reapMu keeps the hook's calls in the order of the offsets
+// they record. It returns the number of segments taken out.
+func (l *Log) reap() (int, error) {
 	l.reapMu.Lock()
 	defer l.reapMu.Unlock()
-	l.mu.Lock()
-	doomed := l.doomed
-	l.doomed = nil
-	l.mu.Unlock()
-	if len(doomed) == 0 {
-		return nil
-	}
-	if hook := l.cfg.OnStartOffset; hook != nil {
-		if err := hook(l.start.Load()); err != nil {
-			for _, s := range doomed {
-				_ = s.Close()
+	var doomed []*segment.Segment
+	if target := l.pending.Load(); target > l.start.Load() {
+		if hook := l.cfg.OnStartOffset; hook != nil {
+			if err := hook(target); err != nil {
+				return 0, fmt.Errorf("log %s: the log start offset stays at %d, since the new one %d could not be recorded: %w", l.dir, l.start.Load(), target, err)
 			}
-			return fmt.Errorf("log %s: retention keeps the files of %d segments, since the new log start offset %d could not be recorded: %w", l.dir, len(doomed), l.start.Load(), err)
 		}
+		l.mu.Lock()
+		segs := l.segments()
+		n := 0
+		// While a failed compaction swap waits for the next Open to
+		// finish it over the segments it names, none of them goes.
+		for !l.uncleanable.Load() && n < len(segs)-1 && segs[n].NextOffset() <= target { // never the active segment
+			n++
+		}
+		if n > 0 {
+			doomed = segs[:n]
+			l.publish(slices.Clone(segs[n:]))
+		}
+		l.start.Store(max(l.start.Load(), target))
+		l.mu.Unlock()
 	}
 	var errs []error
 	for _, s := range doomed {
@@ -610,7 +636,7 @@ func (l *Log) reap() error {
 		}
 		errs = append(errs, s.Delete())
 	}
-	return errors.Join(errs...)
+	return len(doomed), errors.Join(errs...)
 }
 
 // Sync fsyncs every record appended so far (see SyncTo).
@@ -762,7 +788,7 @@ func (l *Log) Close() error {
 	l.mu.Unlock()
 	// What retention took out before the close goes now; nothing is
 	// appended any more.
-	reapErr := l.reap()
+	_, reapErr := l.reap()
 	// A compaction pass in flight sees closed and stops; wait for it, so
 	// that it neither holds segments nor leaves files behind.
 	l.cleanMu.Lock()
@@ -828,7 +854,7 @@ func (l *Log) Delete() error {
 		// Close, not Delete: the segments know their files by the old
 		// path, which may soon belong to a new log. Close waits for reads
 		// in flight, which copy out and finish quickly.
-		for _, s := range append(l.segments(), l.doomed...) {
+		for _, s := range l.segments() {
 			_ = s.Close()
 		}
 	}

@@ -198,8 +198,17 @@ func TestRetention(t *testing.T) {
 			_, err := l.Append(batchOf(t, "r", 2, time.Now().UnixMilli(), 50))
 			require.NoError(t, err)
 		}
+		// The rolls found the segments to go; the start moves, and they
+		// go, at the next Maintain, once the new start is durable.
+		require.Zero(t, l.StartOffset())
+		require.Greater(t, l.PendingStartOffset(), int64(0))
+		pending := l.PendingStartOffset()
+		n, err := l.Maintain()
+		require.NoError(t, err)
+		require.Positive(t, n)
 		require.LessOrEqual(t, l.Size(), int64(10<<10)+cfg.SegmentBytes)
 		start := l.StartOffset()
+		require.GreaterOrEqual(t, start, pending)
 		require.Greater(t, start, int64(0))
 		segs := l.segments()
 		require.Equal(t, start, segs[0].BaseOffset(), "log start offset is a segment boundary: whole segments go")
