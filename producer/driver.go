@@ -302,16 +302,8 @@ func (p *driven) close(ctx context.Context) error {
 		p.closeAsync.Do(func() { go func() { _ = p.close(context.Background()) }() })
 		return nil
 	}
-	select {
-	case p.closeSem <- struct{}{}:
-	default: // another Close is closing: wait for it
-		select {
-		case p.closeSem <- struct{}{}:
-		case <-p.closed:
-			return nil
-		case <-ctx.Done():
-			return p.closedErr(ctx)
-		}
+	if ok, err := enterClose(ctx, p.closeSem, p.closed); !ok {
+		return err
 	}
 	defer func() { <-p.closeSem }()
 	select {
@@ -334,17 +326,6 @@ func (p *driven) close(ctx context.Context) error {
 		close(p.closed)
 	})
 	return err
-}
-
-// closedErr is Close's result when ctx has ended: nil if the producer is
-// closed all the same.
-func (p *driven) closedErr(ctx context.Context) error {
-	select {
-	case <-p.closed:
-		return nil
-	default:
-		return ctx.Err()
-	}
 }
 
 // newOnDriver returns a producer on b's driver, or an error wrapping

@@ -421,16 +421,8 @@ func (p *Producer) Close(ctx context.Context) error {
 		p.closeAsync.Do(func() { go func() { _ = p.Close(context.Background()) }() })
 		return nil
 	}
-	select {
-	case p.closeSem <- struct{}{}:
-	default: // another Close is closing: wait for it
-		select {
-		case p.closeSem <- struct{}{}:
-		case <-p.closed:
-			return nil
-		case <-ctx.Done():
-			return p.closeErr(ctx)
-		}
+	if ok, err := enterClose(ctx, p.closeSem, p.closed); !ok {
+		return err
 	}
 	defer func() { <-p.closeSem }()
 	p.closing.Store(true) // a send that has not queued its record yet sees it (see closing)
@@ -447,15 +439,35 @@ func (p *Producer) Close(ctx context.Context) error {
 	case <-p.closed:
 		return nil
 	case <-ctx.Done():
-		return p.closeErr(ctx)
+		return closedErr(ctx, p.closed)
 	}
 }
 
-// closeErr is Close's result when ctx has ended: nil if the producer is
-// closed all the same.
-func (p *Producer) closeErr(ctx context.Context) error {
+// enterClose lets one Close at a time go on (it holds sem until it
+// returns); a Close that comes meanwhile waits for it. ok false means the
+// caller returns err at once: nil when the producer is closed by then,
+// else ctx's error.
+func enterClose(ctx context.Context, sem chan struct{}, closed <-chan struct{}) (ok bool, err error) {
 	select {
-	case <-p.closed:
+	case sem <- struct{}{}:
+		return true, nil
+	default: // another Close is closing: wait for it
+	}
+	select {
+	case sem <- struct{}{}:
+		return true, nil
+	case <-closed:
+		return false, nil
+	case <-ctx.Done():
+		return false, closedErr(ctx, closed)
+	}
+}
+
+// closedErr is Close's result when ctx has ended: nil if the producer is
+// closed all the same.
+func closedErr(ctx context.Context, closed <-chan struct{}) error {
+	select {
+	case <-closed:
 		return nil
 	default:
 		return ctx.Err()
