@@ -70,15 +70,11 @@ func (a *app) consumerGroups(ctx context.Context, args []string) (err error) {
 		return usagef("--state and --members exclude each other")
 	}
 
-	b, err := openBackend(ctx, &t, *del || (*reset && *execute))
+	b, c, err := openAdmin(ctx, &t, *del || (*reset && *execute))
 	if err != nil {
 		return err
 	}
 	defer closeBackend(b, &err)
-	c, err := admin.New(b)
-	if err != nil {
-		return err
-	}
 	switch {
 	case *list:
 		ids, err := c.ListGroups(ctx)

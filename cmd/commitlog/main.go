@@ -62,6 +62,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/commitlog-go/commitlog"
+	"github.com/commitlog-go/commitlog/admin"
 	"github.com/commitlog-go/commitlog/kafka"
 )
 
@@ -350,6 +351,21 @@ func (a *app) writeJSON(v any) error {
 // table returns a tabwriter aligned as Kafka's tables are.
 func (a *app) table() *tabwriter.Writer {
 	return tabwriter.NewWriter(a.stdout, 0, 8, 2, ' ', 0)
+}
+
+// openAdmin opens the backend (see openBackend) and an admin client on it;
+// the caller defers closeBackend(b, &err).
+func openAdmin(ctx context.Context, t *target, write bool) (commitlog.Backend, *admin.Client, error) {
+	b, err := openBackend(ctx, t, write)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := admin.New(b)
+	if err != nil {
+		_ = b.Close()
+		return nil, nil, err
+	}
+	return b, c, nil
 }
 
 // closeBackend closes b, keeping the first error.

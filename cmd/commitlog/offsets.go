@@ -38,15 +38,11 @@ func (a *app) getOffsets(ctx context.Context, args []string) (err error) {
 			only = append(only, int32(n))
 		}
 	}
-	b, err := openBackend(ctx, &t, false)
+	b, c, err := openAdmin(ctx, &t, false)
 	if err != nil {
 		return err
 	}
 	defer closeBackend(b, &err)
-	c, err := admin.New(b)
-	if err != nil {
-		return err
-	}
 	topics := []string{*topic}
 	if *topic == "" {
 		if topics, err = c.ListTopics(ctx); err != nil {
@@ -152,15 +148,11 @@ func (a *app) deleteRecords(ctx context.Context, args []string) (err error) {
 		}
 		byTopic[p.Topic][*p.Partition] = *p.Offset
 	}
-	b, err := openBackend(ctx, &t, true)
+	b, c, err := openAdmin(ctx, &t, true)
 	if err != nil {
 		return err
 	}
 	defer closeBackend(b, &err)
-	c, err := admin.New(b)
-	if err != nil {
-		return err
-	}
 	type jsonLow struct {
 		Topic        string `json:"topic"`
 		Partition    int32  `json:"partition"`

@@ -73,15 +73,11 @@ func (a *app) topics(ctx context.Context, args []string) (err error) {
 		}
 	}
 
-	b, err := openBackend(ctx, &t, *create || *alter || *del)
+	b, c, err := openAdmin(ctx, &t, *create || *alter || *del)
 	if err != nil {
 		return err
 	}
 	defer closeBackend(b, &err)
-	c, err := admin.New(b)
-	if err != nil {
-		return err
-	}
 	switch {
 	case *list:
 		names, err := c.ListTopics(ctx)
@@ -268,15 +264,11 @@ func (a *app) configs(ctx context.Context, args []string) (err error) {
 	if *alter && len(changes) == 0 {
 		return usagef("--alter needs --add-config or --delete-config")
 	}
-	b, err := openBackend(ctx, &t, *alter)
+	b, c, err := openAdmin(ctx, &t, *alter)
 	if err != nil {
 		return err
 	}
 	defer closeBackend(b, &err)
-	c, err := admin.New(b)
-	if err != nil {
-		return err
-	}
 	if *alter {
 		if err := c.AlterTopicConfig(ctx, *entityName, changes); err != nil {
 			return err
