@@ -135,13 +135,10 @@ func Open(dir string, opts ...Option) (*Broker, error) {
 }
 
 func (b *Broker) openTopicPartition(topic string, id int32, cfg TopicConfig) (*Partition, error) {
-	dir, err := b.partitionDir(topic, id)
+	dir, lc, err := b.partitionLogConfig(topic, id, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("commitlog: %w", err)
+		return nil, err
 	}
-	lc := cfg.logConfig()
-	lc.Logger = b.opts.logger.With("topic", topic, "partition", id)
-	lc.FS = b.fs
 	lc.Checkpoint = b.cp.loaded[topicPartition{topic, id}]
 	lc.OnStartOffset = func(int64) error { return b.writeCheckpoints() }
 	p, err := openPartition(dir, topic, id, lc)

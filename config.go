@@ -335,3 +335,16 @@ func ValidateTopicName(name string) error {
 	}
 	return nil
 }
+
+// partitionLogConfig is the directory and the log settings of partition
+// id of topic, both for the owner and for a read-only broker.
+func (b *Broker) partitionLogConfig(topic string, id int32, cfg TopicConfig) (string, log.Config, error) {
+	dir, err := b.partitionDir(topic, id)
+	if err != nil {
+		return "", log.Config{}, fmt.Errorf("commitlog: %w", err)
+	}
+	lc := cfg.logConfig()
+	lc.Logger = b.opts.logger.With("topic", topic, "partition", id)
+	lc.FS = b.fs
+	return dir, lc, nil
+}

@@ -162,12 +162,9 @@ func (p *Partition) NumSegments() int { return p.log.NumSegments() }
 // the batch becomes visible, after that fsync.
 func (p *Partition) Append(batch []byte, durable bool) (AppendInfo, error) {
 	start := time.Now()
-	info, err := p.log.Append(batch)
+	info, err := p.appendLog(batch)
 	if err != nil {
-		if p.closed.Load() {
-			return info, p.gone()
-		}
-		return info, fmt.Errorf("partition %s-%d: %w", p.topic, p.id, err)
+		return info, err
 	}
 	if durable {
 		if err := p.SyncTo(info.LastOffset + 1); err != nil {
@@ -177,11 +174,29 @@ func (p *Partition) Append(batch []byte, durable bool) (AppendInfo, error) {
 		p.advance(info.LastOffset + 1)
 		p.notify()
 	}
+	p.appended(info, start)
+	return info, nil
+}
+
+// appendLog appends batch to the log, the error in the partition's
+// context (or ErrClosed's, once the partition is closed).
+func (p *Partition) appendLog(batch []byte) (AppendInfo, error) {
+	info, err := p.log.Append(batch)
+	if err != nil {
+		if p.closed.Load() {
+			return info, p.gone()
+		}
+		return info, fmt.Errorf("partition %s-%d: %w", p.topic, p.id, err)
+	}
+	return info, nil
+}
+
+// appended counts an append that began at start in the metrics.
+func (p *Partition) appended(info AppendInfo, start time.Time) {
 	p.metrics.Records.Mark(int64(info.NumRecords))
 	p.metrics.Bytes.Mark(int64(info.Size))
 	p.metrics.Batches.Mark(1)
 	p.metrics.AppendLatency.Observe(time.Since(start))
-	return info, nil
 }
 
 // AppendDeferred appends one encoded v2 batch as Append does, but leaves
@@ -193,12 +208,9 @@ func (p *Partition) Append(batch []byte, durable bool) (AppendInfo, error) {
 // way.
 func (p *Partition) AppendDeferred(batch []byte) (AppendInfo, error) {
 	start := time.Now()
-	info, err := p.log.Append(batch)
+	info, err := p.appendLog(batch)
 	if err != nil {
-		if p.closed.Load() {
-			return info, p.gone()
-		}
-		return info, fmt.Errorf("partition %s-%d: %w", p.topic, p.id, err)
+		return info, err
 	}
 	for end := info.LastOffset + 1; ; {
 		cur := p.pending.Load()
@@ -207,10 +219,7 @@ func (p *Partition) AppendDeferred(batch []byte) (AppendInfo, error) {
 		}
 	}
 	p.publish() // the log may have fsynced it (flush.messages, a roll)
-	p.metrics.Records.Mark(int64(info.NumRecords))
-	p.metrics.Bytes.Mark(int64(info.Size))
-	p.metrics.Batches.Mark(1)
-	p.metrics.AppendLatency.Observe(time.Since(start))
+	p.appended(info, start)
 	return info, nil
 }
 

@@ -260,13 +260,10 @@ func (b *Broker) refreshPartition(p *Partition, starts map[topicPartition]int64)
 
 // openReadOnlyPartition opens partition id of topic for reading only.
 func (b *Broker) openReadOnlyPartition(topic string, id int32, cfg TopicConfig, starts map[topicPartition]int64) (*Partition, error) {
-	dir, err := b.partitionDir(topic, id)
+	dir, lc, err := b.partitionLogConfig(topic, id, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("commitlog: %w", err)
+		return nil, err
 	}
-	lc := cfg.logConfig()
-	lc.Logger = b.opts.logger.With("topic", topic, "partition", id)
-	lc.FS = b.fs
 	lc.Checkpoint = &log.Checkpoint{StartOffset: startOf(starts, topic, id)}
 	l, err := log.OpenReadOnly(dir, lc)
 	if err != nil {
