@@ -1,6 +1,7 @@
 package assignor
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strconv"
@@ -13,6 +14,15 @@ type TopicPartition struct {
 	// Partition is the partition number, from 0 to the topic's partition
 	// count minus one.
 	Partition int32
+}
+
+// Compare orders partitions by topic, then by partition number (for
+// slices.SortFunc): -1, 0 or +1 as tp is before, the same as or after o.
+func (tp TopicPartition) Compare(o TopicPartition) int {
+	if c := cmp.Compare(tp.Topic, o.Topic); c != 0 {
+		return c
+	}
+	return cmp.Compare(tp.Partition, o.Partition)
 }
 
 // String returns the partition in Kafka's "topic-partition" notation.

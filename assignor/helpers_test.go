@@ -356,3 +356,18 @@ func randomInput(r *rand.Rand, owned bool) ([]Member, map[string]int32) {
 	}
 	return members, ppt
 }
+
+func TestTopicPartitionCompare(t *testing.T) {
+	for _, c := range []struct {
+		a, b TopicPartition
+		want int
+	}{
+		{TopicPartition{"a", 1}, TopicPartition{"a", 1}, 0},
+		{TopicPartition{"a", 1}, TopicPartition{"a", 2}, -1},
+		{TopicPartition{"a", 10}, TopicPartition{"a", 2}, 1},
+		{TopicPartition{"a", 9}, TopicPartition{"b", 0}, -1},
+		{TopicPartition{"b", 0}, TopicPartition{"a", 9}, 1},
+	} {
+		require.Equal(t, c.want, c.a.Compare(c.b), "%v vs %v", c.a, c.b)
+	}
+}

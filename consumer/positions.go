@@ -224,17 +224,7 @@ func (f *fetcher) assignment() []TopicPartition {
 	return out
 }
 
-func sortTPs(tps []TopicPartition) {
-	slices.SortFunc(tps, func(a, b TopicPartition) int {
-		if a.Topic != b.Topic {
-			if a.Topic < b.Topic {
-				return -1
-			}
-			return 1
-		}
-		return int(a.Partition - b.Partition)
-	})
-}
+func sortTPs(tps []TopicPartition) { slices.SortFunc(tps, TopicPartition.Compare) }
 
 func (f *fetcher) state(tp TopicPartition) (*partState, error) {
 	ps := f.parts[tp]

@@ -55,15 +55,7 @@ func (c *Coordinator) GroupStats() []commitlog.GroupStats {
 		for tp := range committed {
 			tps[tp] = true
 		}
-		keys := slices.SortedFunc(maps.Keys(tps), func(a, b TopicPartition) int {
-			if a.Topic != b.Topic {
-				if a.Topic < b.Topic {
-					return -1
-				}
-				return 1
-			}
-			return int(a.Partition - b.Partition)
-		})
+		keys := slices.SortedFunc(maps.Keys(tps), TopicPartition.Compare)
 		for _, tp := range keys {
 			t, err := c.broker.Topic(tp.Topic)
 			if err != nil {

@@ -278,12 +278,7 @@ func (d adminDriver) DescribeGroup(ctx context.Context, group string) (admin.Gro
 				}
 			}
 		}
-		slices.SortFunc(gm.Assignment, func(a, b admin.TopicPartition) int {
-			if c := strings.Compare(a.Topic, b.Topic); c != 0 {
-				return c
-			}
-			return int(a.Partition - b.Partition)
-		})
+		slices.SortFunc(gm.Assignment, admin.TopicPartition.Compare)
 		info.Members = append(info.Members, gm)
 	}
 	slices.SortFunc(info.Members, func(a, b admin.GroupMember) int { return strings.Compare(a.MemberID, b.MemberID) })

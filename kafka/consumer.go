@@ -324,17 +324,7 @@ func toTPs(m map[string][]int32) []tp {
 	return out
 }
 
-func sortTPs(tps []tp) {
-	slices.SortFunc(tps, func(a, b tp) int {
-		if a.Topic != b.Topic {
-			if a.Topic < b.Topic {
-				return -1
-			}
-			return 1
-		}
-		return int(a.Partition - b.Partition)
-	})
-}
+func sortTPs(tps []tp) { slices.SortFunc(tps, tp.Compare) }
 
 func kmap(tps []tp) map[string][]int32 {
 	m := map[string][]int32{}
