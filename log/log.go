@@ -326,10 +326,11 @@ func parseName(name, suffix string) (int64, bool) {
 
 // publish installs segs; the log start offset moves up to the first
 // one's base offset, never down (DeleteRecordsBefore may have put it
-// inside that segment).
+// inside that segment). The start moves first: whoever sees the new
+// segments sees the new start too.
 func (l *Log) publish(segs []*segment.Segment) {
-	l.segs.Store(&segs)
 	l.start.Store(max(segs[0].BaseOffset(), l.start.Load()))
+	l.segs.Store(&segs)
 }
 
 func (l *Log) segments() []*segment.Segment { return *l.segs.Load() }
