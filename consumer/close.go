@@ -44,8 +44,9 @@ func (c *Consumer) isClosed() bool { return c.life.ctx.Err() != nil }
 // the member has left, the coordinator refuses them, and their callbacks
 // say so).
 //
-// Close never waits for a rebalance listener or a CommitAsync callback
-// that is running when it is called, since it may be called from it:
+// Close never waits for a rebalance listener that is running when it is
+// called, since it may be called from it, nor for a CommitAsync callback
+// it is called from:
 //
 //   - From a listener, with the ctx the listener was given, Close closes
 //     there and then (its OnPartitionsRevoked runs within the listener).
@@ -53,9 +54,12 @@ func (c *Consumer) isClosed() bool { return c.life.ctx.Err() != nil }
 //     or from another goroutine), Close writes the commits made before it
 //     and returns; the Poll (or Close) running the listener does the rest
 //     when the listener returns, and that Poll returns ErrClosed.
-//   - While a CommitAsync callback runs, Close writes the commits queued
-//     behind it and runs their callbacks itself, without waiting for the
-//     running one; the commit goroutine ends when that callback returns.
+//   - From a CommitAsync callback, Close writes the commits queued behind
+//     it and runs their callbacks there and then, inside that callback;
+//     the commit goroutine ends when the callback returns. From another
+//     goroutine while a callback runs, Close writes them too, and runs
+//     their callbacks once the running one has returned, so that
+//     callbacks keep the order of the commits.
 func (c *Consumer) Close(ctx context.Context) error {
 	if c.drv != nil {
 		return c.drv.Close(ctx)

@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -186,6 +187,54 @@ func TestCloseFromCommitCallbackWritesQueuedCommits(t *testing.T) {
 	require.Equal(t, int64(10), got.committed, "Close returned before the commits queued behind the callback were written")
 	require.Equal(t, []int64{2, 3, 4, 5, 6, 7, 8, 9, 10}, got.called, "their callbacks ran, in order, before Close returned")
 	within(t, "Close again", func() { require.NoError(t, c.Close(context.Background())) })
+}
+
+// TestCloseWhileCommitCallbackRunsKeepsOrder: Close called from another
+// goroutine while a CommitAsync callback runs wrote the commits queued
+// behind it and ran their callbacks at once, alongside the running one:
+// callbacks ran out of the order of the commits (the shared client suite
+// saw 1 before 0). They must run in order, and Close return after them.
+func TestCloseWhileCommitCallbackRunsKeepsOrder(t *testing.T) {
+	b := openBroker(t, t.TempDir())
+	defer b.Close()
+	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 1})
+	require.NoError(t, err)
+	c, err := New(b, Config{GroupID: "g", EnableAutoCommit: new(false)})
+	require.NoError(t, err)
+	tp := TopicPartition{Topic: "t"}
+	require.NoError(t, c.Assign([]TopicPartition{tp}))
+
+	var mu sync.Mutex
+	var order []int64
+	entered, release := make(chan struct{}), make(chan struct{})
+	c.CommitAsync(map[TopicPartition]OffsetAndMetadata{tp: {Offset: 1}}, func(_ map[TopicPartition]OffsetAndMetadata, err error) {
+		require.NoError(t, err)
+		close(entered)
+		<-release
+		mu.Lock()
+		order = append(order, 1)
+		mu.Unlock()
+	})
+	<-entered // the commit goroutine runs the first callback
+	for i := int64(2); i <= 5; i++ {
+		c.CommitAsync(map[TopicPartition]OffsetAndMetadata{tp: {Offset: i}}, func(_ map[TopicPartition]OffsetAndMetadata, err error) {
+			require.NoError(t, err)
+			mu.Lock()
+			order = append(order, i)
+			mu.Unlock()
+		})
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close(context.Background()) }()
+	time.Sleep(50 * time.Millisecond) // Close writes the queued commits meanwhile
+	mu.Lock()
+	require.Empty(t, order, "a callback ran while the first was still running")
+	mu.Unlock()
+	close(release)
+	within(t, "Close", func() { require.NoError(t, <-closed) })
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, []int64{1, 2, 3, 4, 5}, order, "callbacks run in the order of the commits, before Close returns")
 }
 
 // TestCloseWithEndedContext: a Close whose ctx has ended returns its

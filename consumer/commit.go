@@ -1,10 +1,13 @@
 package consumer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -20,10 +23,11 @@ import (
 // been written, so that an async commit queued before a CommitSync does
 // not rewind what the CommitSync wrote.
 //
-// Close writes what is still queued itself, on its own goroutine
-// (flush). It never waits for a callback that is running, because it may
-// be called from that callback: the callbacks of the commits queued behind
-// it then run inside it.
+// Callbacks run one at a time, in the order of the commits, whichever
+// goroutine runs them. Close writes what is still queued itself, on its
+// own goroutine (flush), and runs the callbacks after the one running
+// then, once it has returned; a Close called from a callback (on the
+// goroutine running it: see goid) runs them inside it instead.
 type committer struct {
 	// write writes a commit to the coordinator (Consumer.writeCommit).
 	write   func(offsets map[TopicPartition]OffsetAndMetadata, memberID string, gen int32) error
@@ -38,12 +42,14 @@ type committer struct {
 
 	// mu guards the fields below. It is held only briefly: CommitAsync,
 	// called by Poll for auto-commits, never waits for a write.
-	mu         sync.Mutex
-	made       uint64        // the number of the last commit made, sync or async
-	queue      []asyncCommit // async commits not yet taken to be written, oldest first
-	closed     bool          // the consumer closed: CommitAsync calls back ErrClosed, the goroutine ends once queue is empty
-	flushers   int           // Close calls writing the queue themselves: the goroutine leaves it to them
-	inCallback bool          // the goroutine runs a callback
+	mu       sync.Mutex
+	made     uint64        // the number of the last commit made, sync or async
+	queue    []asyncCommit // async commits not yet taken to be written, oldest first
+	closed   bool          // the consumer closed: CommitAsync calls back ErrClosed, the goroutine ends once queue is empty
+	flushers int           // Close calls writing the queue themselves: the goroutine leaves it to them
+	due      []uint64      // the numbers of the commits taken whose callbacks have not run, in order
+	cbOwner  uint64        // the goroutine (goid) running a callback, 0 if none
+	cbDone   *sync.Cond    // on mu: broadcast when a callback ends
 }
 
 type asyncCommit struct {
@@ -59,6 +65,7 @@ const allCommits = math.MaxUint64
 
 func (q *committer) start(write func(map[TopicPartition]OffsetAndMetadata, string, int32) error) {
 	q.write = write
+	q.cbDone = sync.NewCond(&q.mu)
 	q.work = make(chan struct{}, 1)
 	q.stopped = make(chan struct{})
 	go q.run()
@@ -145,25 +152,62 @@ func (q *committer) writeNext(byGoroutine bool, upTo uint64) bool {
 	e := q.queue[0]
 	q.queue[0] = asyncCommit{}
 	q.queue = q.queue[1:]
+	q.due = append(q.due, e.seq) // its callback's turn, in the order taken
 	q.mu.Unlock()
 	err := q.writeLocked(e.offsets, e.memberID, e.generation, e.seq)
-	if byGoroutine {
-		// Set before writeMu is released: a flush that takes writeMu next
-		// sees the goroutine in the callback, not between two steps.
-		q.mu.Lock()
-		q.inCallback = true
-		q.mu.Unlock()
-	}
 	q.writeMu.Unlock()
-	if e.cb != nil {
-		e.cb(e.offsets, err)
-	}
-	if byGoroutine {
-		q.mu.Lock()
-		q.inCallback = false
-		q.mu.Unlock()
-	}
+	q.callback(e, err)
 	return true
+}
+
+// callback runs e's callback in its turn: once the callbacks of the
+// commits taken before it have run, and no other goroutine runs one. A
+// callback that writes commits itself (a Close in a callback) runs theirs
+// at once, inside it: waiting would wait for itself. The wait is not cut
+// short by a ctx: it waits for a callback, which is the application's.
+func (q *committer) callback(e asyncCommit, err error) {
+	me := uint64(0)
+	if e.cb != nil {
+		me = goid()
+	}
+	q.mu.Lock()
+	for e.cb != nil && q.cbOwner != me && (q.cbOwner != 0 || q.due[0] != e.seq) {
+		q.cbDone.Wait()
+	}
+	q.due = slices.DeleteFunc(q.due, func(s uint64) bool { return s == e.seq })
+	if e.cb == nil {
+		q.cbDone.Broadcast() // the next one's turn
+		q.mu.Unlock()
+		return
+	}
+	prev := q.cbOwner
+	q.cbOwner = me
+	q.mu.Unlock()
+	defer func() {
+		q.mu.Lock()
+		q.cbOwner = prev
+		q.cbDone.Broadcast()
+		q.mu.Unlock()
+	}()
+	e.cb(e.offsets, err)
+}
+
+// goid is the calling goroutine's id, read from the header of its stack
+// trace ("goroutine 42 [running]:"): Go has no other way to tell that a
+// Close comes from inside a callback, on the goroutine running it. Only
+// callbacks and Close pay for it (about a microsecond).
+func goid() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b, _ = bytes.CutPrefix(b, []byte("goroutine "))
+	var id uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			break
+		}
+		id = id*10 + uint64(c-'0')
+	}
+	return id
 }
 
 // run is the commit goroutine. It returns once the consumer closed and
@@ -193,11 +237,11 @@ func (q *committer) close() {
 }
 
 // flush writes, on the calling goroutine, the queued commits numbered up
-// to upTo and runs their callbacks. When it returns each of them is
-// written, or failed, and its callback run, except one the commit
-// goroutine is running: flush does not wait for that one, which may be
-// its caller. It stops early when ctx ends; the commit goroutine then
-// writes the rest.
+// to upTo and runs their callbacks, each in its turn (see callback): after
+// a callback the commit goroutine is running, unless flush is called from
+// that callback. When it returns each of them is written, or failed, and
+// its callback run, except the one the caller may be inside. It stops
+// early when ctx ends; the commit goroutine then writes the rest.
 func (q *committer) flush(ctx context.Context, upTo uint64) error {
 	q.mu.Lock()
 	q.flushers++
@@ -219,11 +263,12 @@ func (q *committer) flush(ctx context.Context, upTo uint64) error {
 }
 
 // waitStopped waits for the commit goroutine to return, after close and a
-// flush of everything, unless it is running a callback, which may be the
-// caller: it then returns when the callback does.
+// flush of everything, unless the caller is inside a callback: the
+// goroutine then returns when the callback does.
 func (q *committer) waitStopped(ctx context.Context) error {
+	me := goid()
 	q.mu.Lock()
-	busy := q.inCallback
+	busy := q.cbOwner == me
 	q.mu.Unlock()
 	if busy {
 		return nil
@@ -271,8 +316,9 @@ func (c *Consumer) CommitSync(ctx context.Context, offsets map[TopicPartition]Of
 // background and calls cb, if not nil, with the result: the errors of
 // CommitSync. Callbacks run one at a time in the order of the calls, on
 // the consumer's commit goroutine; those of the commits still queued when
-// Close is called run on the goroutine calling Close, which does not wait
-// for a callback running then (see Close). The queue has no bound:
+// Close is called run on the goroutine calling Close, after a callback
+// running then has returned (unless Close is called from it: see Close).
+// The queue has no bound:
 // CommitAsync never blocks. After Close, cb is called at once with
 // ErrClosed.
 func (c *Consumer) CommitAsync(offsets map[TopicPartition]OffsetAndMetadata, cb func(map[TopicPartition]OffsetAndMetadata, error)) {
