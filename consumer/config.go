@@ -86,7 +86,9 @@ type Config struct {
 	// ClientID: client.id, the consumer's name in its metrics (Stats, the
 	// broker's Prometheus export); "" is "consumer-<group.id>-N" (without
 	// a group, "consumer-N"), N counting the process's consumers from 1,
-	// as Kafka's default.
+	// as Kafka's default. On the Kafka backend it is also the client id
+	// the consumer's client sends, which DescribeGroup shows ("": the
+	// cluster's kafka.Config.ClientID).
 	ClientID string
 }
 

@@ -100,6 +100,7 @@ func (r config) filled() Config {
 		HeartbeatInterval:      r.HeartbeatInterval,
 		MaxPollInterval:        r.MaxPollInterval,
 		Assignors:              append([]assignor.Assignor(nil), r.Assignors...),
+		ClientID:               r.ClientID,
 	}
 }
 

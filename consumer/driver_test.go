@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"reflect"
 	"testing"
 	"time"
 
@@ -173,4 +174,16 @@ func TestDriverDelegation(t *testing.T) {
 	require.NoError(t, c.Close(ctx))
 	require.Equal(t, []string{"Subscribe", "Assign", "Assignment", "Poll", "Poll", "Seek", "SeekToBeginning", "SeekToEnd",
 		"Position", "Pause", "Resume", "Paused", "CommitSync", "CommitAsync", "Committed", "OffsetsForTimes", "EndOffsets", "MemberID", "Close"}, o.drv.calls)
+}
+
+// TestFilledKeepsEverySetting: what a driver gets carries every field of
+// Config (client.id went missing once, so the Kafka backend never sent
+// it).
+func TestFilledKeepsEverySetting(t *testing.T) {
+	cfg, err := Config{GroupID: "g", ClientID: "c", Assignors: []assignor.Assignor{assignor.Range()}}.resolve()
+	require.NoError(t, err)
+	v := reflect.ValueOf(cfg.filled())
+	for i := range v.NumField() {
+		require.False(t, v.Field(i).IsZero(), "filled() leaves out Config.%s", v.Type().Field(i).Name)
+	}
 }

@@ -116,7 +116,7 @@ func (c *Cluster) OpenConsumerDriver(cfg consumer.Config) (consumer.Driver, erro
 	return d, nil
 }
 
-// consumerOptions maps the fetch settings and auto.offset.reset.
+// consumerOptions maps the fetch settings, auto.offset.reset and client.id.
 func consumerOptions(cfg consumer.Config) ([]kgo.Opt, error) {
 	var reset kgo.Offset
 	switch cfg.AutoOffsetReset {
@@ -132,7 +132,7 @@ func consumerOptions(cfg consumer.Config) ([]kgo.Opt, error) {
 	default:
 		return nil, fmt.Errorf("consumer: kafka: auto.offset.reset %q: %w", cfg.AutoOffsetReset, commitlog.ErrInvalidConfig)
 	}
-	return []kgo.Opt{
+	opts := []kgo.Opt{
 		kgo.ConsumeResetOffset(reset),
 		kgo.FetchMaxBytes(int32(*cfg.FetchMaxBytes)),
 		kgo.FetchMaxPartitionBytes(int32(*cfg.MaxPartitionFetchBytes)),
@@ -140,7 +140,11 @@ func consumerOptions(cfg consumer.Config) ([]kgo.Opt, error) {
 		// kgo's floor is 10 ms; Poll's own wait is fetch.max.wait.ms,
 		// 0 included.
 		kgo.FetchMaxWait(max(*cfg.FetchMaxWait, 10*time.Millisecond)),
-	}, nil
+	}
+	if cfg.ClientID != "" {
+		opts = append(opts, kgo.ClientID(cfg.ClientID)) // over the cluster's
+	}
+	return opts, nil
 }
 
 // balancers maps partition.assignment.strategy to kgo's balancers, by

@@ -13,8 +13,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/commitlog-go/commitlog"
+	"github.com/commitlog-go/commitlog/admin"
 	"github.com/commitlog-go/commitlog/assignor"
 	"github.com/commitlog-go/commitlog/consumer"
+	"github.com/commitlog-go/commitlog/producer"
 )
 
 // customAssignor is an application's own strategy.
@@ -147,4 +149,40 @@ func TestConsumerMemberID(t *testing.T) {
 	id, gen := cons.MemberID()
 	require.NotEmpty(t, id)
 	require.Positive(t, gen)
+}
+
+// TestClientIDReachesKafka: a consumer's and a producer's client.id is
+// the id their franz-go clients send (the group's description shows the
+// member's), over the cluster's; without one, the cluster's is used.
+func TestClientIDReachesKafka(t *testing.T) {
+	fc := newFake(t, kfake.GroupMinSessionTimeout(100*time.Millisecond), kfake.SeedTopics(1, "t"))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := Connect(ctx, Config{BootstrapServers: fc.ListenAddrs(), ClientID: "cluster-id"})
+	require.NoError(t, err)
+	defer c.Close()
+
+	cons, err := consumer.New(c, consumer.Config{GroupID: "ids", ClientID: "billing-1", SessionTimeout: time.Second, HeartbeatInterval: 50 * time.Millisecond, FetchMaxWait: new(20 * time.Millisecond)})
+	require.NoError(t, err)
+	defer cons.Close(context.Background())
+	require.NoError(t, cons.Subscribe([]string{"t"}, nil))
+	for len(cons.Assignment()) == 0 {
+		_, err := cons.Poll(ctx)
+		require.NoError(t, err)
+	}
+	a, err := admin.New(c)
+	require.NoError(t, err)
+	d, err := a.DescribeGroup(ctx, "ids")
+	require.NoError(t, err)
+	require.Len(t, d.Members, 1)
+	require.Equal(t, "billing-1", d.Members[0].ClientID)
+
+	for _, tc := range []struct{ set, want string }{{"orders-1", "orders-1"}, {"", "cluster-id"}} {
+		opts, _, err := producerOptions(producer.Config{ClientID: tc.set})
+		require.NoError(t, err)
+		cl, err := kgo.NewClient(c.ClientOptions(opts...)...)
+		require.NoError(t, err)
+		require.Equal(t, tc.want, cl.OptValue(kgo.ClientID))
+		cl.Close()
+	}
 }

@@ -105,6 +105,9 @@ func producerOptions(cfg producer.Config) ([]kgo.Opt, producer.Acks, error) {
 	if cfg.Fsync && acks != producer.AcksAll {
 		return nil, 0, fmt.Errorf("kafka: producer: Fsync with acks=%d: on Kafka, durability is acks=all with the topic's min.insync.replicas: %w", acks, commitlog.ErrInvalidConfig)
 	}
+	if cfg.ClientID != "" {
+		opts = append(opts, kgo.ClientID(cfg.ClientID)) // over the cluster's
+	}
 	opts = append(opts, kgo.ProducerLinger(deref(cfg.Linger, producer.DefaultLinger)))
 	maxReq := deref(cfg.MaxRequestSize, producer.DefaultMaxRequestSize)
 	opts = append(opts, kgo.ProducerBatchMaxBytes(int32(min(max(maxReq, 512), 1<<30))))

@@ -82,7 +82,9 @@ type Config struct {
 	Partitioner Partitioner
 	// ClientID: client.id, the producer's name in its metrics (Stats, the
 	// broker's Prometheus export); "" is "producer-N", N counting the
-	// process's producers from 1, as Kafka's default.
+	// process's producers from 1, as Kafka's default. On the Kafka
+	// backend it is also the client id the producer's client sends
+	// ("": the cluster's kafka.Config.ClientID).
 	ClientID string
 }
 
