@@ -152,7 +152,7 @@ func (e embedded) DescribeGroup(_ context.Context, group string) (GroupInfo, err
 	d, err := c.DescribeGroup(group)
 	info := GroupInfo{State: d.State, Generation: d.Generation, Protocol: d.Protocol}
 	for _, m := range d.Members {
-		info.Members = append(info.Members, GroupMember{MemberID: m.MemberID, Assignment: m.Assignment})
+		info.Members = append(info.Members, GroupMember{MemberID: m.MemberID, ClientID: m.ClientID, Assignment: m.Assignment})
 	}
 	return info, err
 }

@@ -36,8 +36,8 @@ const (
 // GroupMember is one member of a described group.
 type GroupMember struct {
 	MemberID string
-	// ClientID is the member's client.id where the backend reports it
-	// (Kafka), "" on the embedded broker.
+	// ClientID is the member's client.id (the consumer's default, as
+	// Kafka's, when it set none).
 	ClientID string
 	// Assignment is its partitions, sorted.
 	Assignment []TopicPartition

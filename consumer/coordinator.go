@@ -106,6 +106,7 @@ type group struct {
 
 type member struct {
 	id               string
+	clientID         string
 	topics           []string
 	assignors        []assignor.Assignor
 	owned            []TopicPartition
@@ -120,6 +121,7 @@ type member struct {
 // JoinRequest is what a member says when it joins.
 type JoinRequest struct {
 	MemberID         string // "" for a new member
+	ClientID         string // client.id, which DescribeGroup shows
 	Topics           []string
 	Assignors        []assignor.Assignor // in preference order
 	Owned            []TopicPartition    // current partitions, for sticky assignors
@@ -183,6 +185,7 @@ func (c *Coordinator) JoinGroup(ctx context.Context, groupID string, req JoinReq
 		m = &member{id: fmt.Sprintf("%s-%d", groupID, c.seq.Add(1)), rebalance: make(chan struct{})}
 		g.members[m.id] = m
 	}
+	m.clientID = req.ClientID
 	m.topics = slices.Clone(req.Topics)
 	m.assignors = req.Assignors
 	m.owned = slices.Clone(req.Owned)

@@ -32,6 +32,9 @@ const (
 // GroupMember is one member of a group as DescribeGroup reports it.
 type GroupMember struct {
 	MemberID string
+	// ClientID is the member's client.id (its default, as Kafka's, when
+	// the consumer set none).
+	ClientID string
 	// Topics are the topics it subscribed to.
 	Topics []string
 	// Assignment is its partitions in the current generation, sorted.
@@ -74,7 +77,7 @@ func (c *Coordinator) DescribeGroup(groupID string) (GroupDescription, error) {
 				m := g.members[id]
 				a := slices.Clone(m.assignment)
 				sortTPs(a)
-				d.Members = append(d.Members, GroupMember{MemberID: id, Topics: slices.Clone(m.topics), Assignment: a})
+				d.Members = append(d.Members, GroupMember{MemberID: id, ClientID: m.clientID, Topics: slices.Clone(m.topics), Assignment: a})
 			}
 		}
 		g.mu.Unlock()

@@ -297,7 +297,7 @@ func (c *Consumer) join(ctx context.Context) (phase, JoinResult, error) {
 	topics := c.group.topics
 	c.group.mu.Unlock()
 	res, err := c.joinGroup(ctx, JoinRequest{
-		MemberID: memberID, Topics: topics, Assignors: c.set.Assignors, Owned: c.fetch.assignment(), OwnedGeneration: gen,
+		MemberID: memberID, ClientID: c.metrics.clientID, Topics: topics, Assignors: c.set.Assignors, Owned: c.fetch.assignment(), OwnedGeneration: gen,
 		SessionTimeout: c.set.SessionTimeout, RebalanceTimeout: c.set.MaxPollInterval,
 	})
 	switch {

@@ -212,10 +212,12 @@ func adminListOffsetsAt(t *testing.T, env *Env) {
 }
 
 // joinedMember subscribes a consumer of group to topic and polls until it
-// has its partitions.
+// has its partitions. Its client.id is "member-of-<group>".
 func joinedMember(t *testing.T, b commitlog.Backend, group, topic string) *consumer.Consumer {
 	t.Helper()
-	c := newConsumer(t, b, fastGroup(group))
+	cfg := fastGroup(group)
+	cfg.ClientID = "member-of-" + group
+	c := newConsumer(t, b, cfg)
 	require.NoError(t, c.Subscribe([]string{topic}, nil))
 	ctx, cancel := testCtx()
 	defer cancel()
@@ -260,6 +262,7 @@ func adminGroupLifecycle(t *testing.T, env *Env) {
 	require.Len(t, d.Members, 1)
 	id, _ := c.MemberID()
 	require.Equal(t, id, d.Members[0].MemberID)
+	require.Equal(t, "member-of-g", d.Members[0].ClientID)
 	require.Equal(t, []admin.TopicPartition{tp0, {Topic: "gl", Partition: 1}}, d.Members[0].Assignment)
 	require.Equal(t, []admin.GroupPartition{
 		{TopicPartition: tp0, Committed: 2, Metadata: "m", LogEndOffset: 5, Lag: 3},
