@@ -149,14 +149,7 @@ func TestCloseFromCallbacks(t *testing.T) {
 // Close must return only once every commit made before it is written and
 // its callback run.
 func TestCloseFromCommitCallbackWritesQueuedCommits(t *testing.T) {
-	b := openBroker(t, t.TempDir())
-	defer b.Close()
-	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 1})
-	require.NoError(t, err)
-	c, err := New(b, Config{GroupID: "g", EnableAutoCommit: new(false)})
-	require.NoError(t, err)
-	tp := TopicPartition{Topic: "t"}
-	require.NoError(t, c.Assign([]TopicPartition{tp}))
+	b, c, tp := committingConsumer(t)
 	coord, err := CoordinatorFor(b)
 	require.NoError(t, err)
 
@@ -195,14 +188,7 @@ func TestCloseFromCommitCallbackWritesQueuedCommits(t *testing.T) {
 // callbacks ran out of the order of the commits (the shared client suite
 // saw 1 before 0). They must run in order, and Close return after them.
 func TestCloseWhileCommitCallbackRunsKeepsOrder(t *testing.T) {
-	b := openBroker(t, t.TempDir())
-	defer b.Close()
-	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 1})
-	require.NoError(t, err)
-	c, err := New(b, Config{GroupID: "g", EnableAutoCommit: new(false)})
-	require.NoError(t, err)
-	tp := TopicPartition{Topic: "t"}
-	require.NoError(t, c.Assign([]TopicPartition{tp}))
+	_, c, tp := committingConsumer(t)
 
 	var mu sync.Mutex
 	var order []int64
@@ -241,14 +227,7 @@ func TestCloseWhileCommitCallbackRunsKeepsOrder(t *testing.T) {
 // error instead of waiting for queued commits, and drops none of them: the
 // commit goroutine writes them and runs their callbacks.
 func TestCloseWithEndedContext(t *testing.T) {
-	b := openBroker(t, t.TempDir())
-	defer b.Close()
-	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 1})
-	require.NoError(t, err)
-	c, err := New(b, Config{GroupID: "g", EnableAutoCommit: new(false)})
-	require.NoError(t, err)
-	tp := TopicPartition{Topic: "t"}
-	require.NoError(t, c.Assign([]TopicPartition{tp}))
+	_, c, tp := committingConsumer(t)
 	busy, release := make(chan struct{}), make(chan struct{})
 	results := make(chan error, 5)
 	c.CommitAsync(map[TopicPartition]OffsetAndMetadata{tp: {Offset: 1}}, func(_ map[TopicPartition]OffsetAndMetadata, err error) {
@@ -330,4 +309,20 @@ func TestCloseFromListenerWithAnyContext(t *testing.T) {
 			within(t, "Close again", func() { require.NoError(t, c.Close(context.Background())) })
 		})
 	}
+}
+
+// committingConsumer is a consumer of group "g", without auto-commit,
+// assigned partition 0 of topic "t" on a broker of its own (closed at the
+// end of the test).
+func committingConsumer(t *testing.T) (*commitlog.Broker, *Consumer, TopicPartition) {
+	t.Helper()
+	b := openBroker(t, t.TempDir())
+	t.Cleanup(func() { b.Close() })
+	_, err := b.CreateTopic("t", commitlog.TopicConfig{Partitions: 1})
+	require.NoError(t, err)
+	c, err := New(b, Config{GroupID: "g", EnableAutoCommit: new(false)})
+	require.NoError(t, err)
+	tp := TopicPartition{Topic: "t"}
+	require.NoError(t, c.Assign([]TopicPartition{tp}))
+	return b, c, tp
 }
