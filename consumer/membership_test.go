@@ -328,6 +328,10 @@ func (o *ownership) count() int {
 // hangs (stops polling and heartbeating) until the coordinator expires it.
 // At no moment do two members own a partition; every record is processed,
 // and, with commits after each poll and in OnPartitionsRevoked, none twice.
+// Only the member that hangs has a short session.timeout.ms: the others'
+// is long enough that a slow machine (the race detector, other work)
+// never expires one, which would make it a zombie that rightly still
+// believes it owns its partitions.
 func TestGroupChurn(t *testing.T) {
 	b := openBroker(t, t.TempDir())
 	defer b.Close()
@@ -350,9 +354,13 @@ func TestGroupChurn(t *testing.T) {
 		done chan struct{}
 		c    *Consumer
 	}
-	start := func(name string) *member {
+	start := func(name string, willHang bool) *member {
 		m := &member{name: name, stop: make(chan struct{}), hang: make(chan struct{}), done: make(chan struct{})}
-		c, err := New(b, fastConfig("g"))
+		cfg := fastConfig("g")
+		if !willHang {
+			cfg.SessionTimeout = 30 * time.Second
+		}
+		c, err := New(b, cfg)
 		require.NoError(t, err)
 		m.c = c
 		listener := ListenerFuncs{
@@ -405,13 +413,13 @@ func TestGroupChurn(t *testing.T) {
 		require.NoError(t, m.c.Close(context.Background()))
 	}
 
-	m := []*member{start("m0"), start("m1"), start("m2")}
+	m := []*member{start("m0", false), start("m1", false), start("m2", true)}
 	time.Sleep(300 * time.Millisecond)
-	m = append(m, start("m3"), start("m4"))
+	m = append(m, start("m3", false), start("m4", false))
 	time.Sleep(300 * time.Millisecond)
 	leave(m[1])
 	time.Sleep(200 * time.Millisecond)
-	m = append(m, start("m5"))
+	m = append(m, start("m5", false))
 	time.Sleep(200 * time.Millisecond)
 	close(m[2].hang) // m2 hangs; its session times out
 	time.Sleep(800 * time.Millisecond)
