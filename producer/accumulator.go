@@ -134,6 +134,7 @@ type batch struct {
 	lingered bool     // linger.ms has passed since created
 	reserved int64    // buffer.memory taken
 	created  time.Time
+	wallNs   int64         // created.UnixNano(), which every record stamped by the producer starts from
 	mono     time.Duration // created, as the producer's clock reads it (since its epoch)
 	stamp    int64         // the latest timestamp stamped by the producer (ms): the stamps of a batch never go back
 	futures  []Future      // the slab the latest Futures of Send live in
@@ -264,7 +265,7 @@ type partQueue struct {
 	open     *batch   // batch taking records
 	ready    []*batch // sealed, waiting to be sent, oldest first
 	backlog  int      // bytes of the records in ready
-	inflight *batch   // the latest batch the sender took, until it is done
+	inflight *batch   // the latest batch the sender took (maybe complete by now)
 	busy     bool     // the sender is in its loop (not waiting for work)
 	started  bool     // the sender goroutine runs
 	retired  bool     // replaced (the topic was created again): no lingering
@@ -307,15 +308,14 @@ const (
 var errClosing = fmt.Errorf("producer: %w", commitlog.ErrClosed)
 
 // add queues rec, whose encoding takes at most size bytes, with timestamp
-// ts (ms; 0 with now set: the time it is queued). With modeFuture it
-// returns the record's Future, to hand out; with modeSync it sets *sync
-// to it. It fails, with nothing queued, when buffer.memory stays full
-// (see reserveLocked) or the producer is closing.
-func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, size int, cb callback, mode sendMode, sync *Future) (fp *Future, err error) {
+// ts (ms; 0 with now set: the time it is queued); done is ctx.Done(). With
+// modeFuture it returns the record's Future, to hand out; with modeSync it
+// sets *sync to it. It fails, with nothing queued, when buffer.memory
+// stays full (see reserveLocked) or the producer is closing.
+func (q *partQueue) add(ctx context.Context, done <-chan struct{}, rec *Record, ts int64, now bool, size int, cb callback, mode sendMode, sync *Future) (fp *Future, err error) {
 	acked := q.p.cfg.Acks == AcksNone // acks=0: the record is complete once queued
-	var done <-chan struct{}
-	if !acked {
-		done = ctx.Done() // nil: ctx can never end, nothing to check
+	if acked {
+		done = nil // nil: nothing to check, as for a ctx that can never end
 	}
 	var b, sealed *batch
 	var prepaid int64 // buffer.memory taken while waiting for it
@@ -355,7 +355,7 @@ func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, si
 		// The batch's own time for its first record; for the others, the
 		// time elapsed since (monotonic) as the producer's clock reads it
 		// (see clock), never earlier than the record before.
-		ns := b.created.UnixNano()
+		ns := b.wallNs
 		if !fresh {
 			var el time.Duration
 			if b.n%exactEvery == 0 {
@@ -399,17 +399,27 @@ func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, si
 	if mode == modeFuture {
 		fp = b.futureLocked(idx, ts, acked)
 	}
-	if mode == modeSync && !acked {
+	// Whether the sender may have something new to do: a batch sealed,
+	// opened (its linger timer) or to go at once. A record joining the
+	// open batch changes nothing the sender or the timer waits for, and
+	// every other change of the queue (the sender going idle, the timer,
+	// Flush) schedules on its own.
+	changed := fresh || sealed != nil
+	if mode == modeSync && !acked && !b.flush {
 		// Its caller waits for it: do not wait out linger.ms. The batch is
 		// not sealed, so records sent while the sender is busy still join
 		// it (group commit).
 		b.flush = true
+		changed = true
 	}
 	if b.x.bl.Size() >= q.maxBatch || q.retired {
 		sealed = b
 		q.sealLocked()
+		changed = true
 	}
-	q.scheduleLocked()
+	if changed {
+		q.scheduleLocked()
+	}
 	// A sender far behind (or catching up, with Sends waiting for it):
 	// wait for it (below), unless this Send waits for
 	// its record anyway, or max.block.ms is 0 (Send must not block), or a
@@ -511,7 +521,7 @@ func (q *partQueue) reserveLocked(b *batch, size int64, prepaid *int64) bool {
 func (q *partQueue) openLocked(size int) *batch {
 	x := q.p.bufs.get(q.p.cfg.Compression, q.maxBatch, q.maxBatch/size+1)
 	now := time.Now()
-	b := &batch{q: q, x: x, created: now, mono: now.Sub(q.p.clock.epoch), done: make(chan struct{})}
+	b := &batch{q: q, x: x, created: now, wallNs: now.UnixNano(), mono: now.Sub(q.p.clock.epoch), done: make(chan struct{})}
 	q.open = b
 	return b
 }
@@ -552,9 +562,11 @@ func (q *partQueue) scheduleLocked() {
 			q.p.wg.Add(1)
 			go q.sender()
 		}
-		select {
-		case q.wake <- struct{}{}:
-		default:
+		if len(q.wake) == 0 { // else the sender is woken already
+			select {
+			case q.wake <- struct{}{}:
+			default:
+			}
 		}
 		return
 	}
@@ -645,11 +657,24 @@ func (q *partQueue) drain() {
 		}
 		q.busy = true
 		q.inflight = round[len(round)-1]
+		// Nothing else to send: go idle now, rather than take the lock
+		// again after the write only to find that out (a lock the Sends
+		// of this partition take once a record). A batch sealed meanwhile
+		// wakes the sender, which finds it once this one is complete.
+		idle := !durable && len(q.ready) == 0 && (q.open == nil || !q.lingeredLocked(q.open))
+		if idle {
+			q.busy = false
+			q.scheduleLocked() // the linger timer of the open batch, if any
+		}
 		q.mu.Unlock()
 		q.round = round
 		if !durable {
 			q.write(round[0])
 			q.complete(round[0])
+			if idle {
+				clear(round)
+				return
+			}
 		} else {
 			start := time.Now()
 			records := q.writeDurable(round)
@@ -783,7 +808,17 @@ func (q *partQueue) retire() {
 func (q *partQueue) drained() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.open == nil && len(q.ready) == 0 && q.inflight == nil
+	return q.open == nil && len(q.ready) == 0 && (q.inflight == nil || q.inflight.completed())
+}
+
+// completed reports whether b is complete: its callbacks have returned.
+func (b *batch) completed() bool {
+	select {
+	case <-b.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // flush seals the open batch for sending at once and returns a channel
