@@ -23,15 +23,35 @@ type callback = func(context.Context, RecordMetadata, error)
 
 // bufs are a batch's buffers: its builder and its record slots, reused
 // by later batches with their capacity (see bufPool). A record takes a
-// slot in ts; in cbs only once the batch's records have different
-// callbacks (until then batch.cb is every record's), and in ctxs only
-// once one of their contexts can end: one store a record, not three.
+// slot in cbs only once the batch's records have different callbacks
+// (until then batch.cb is every record's), and in ctxs only once one of
+// their contexts can end; its timestamp takes one in ts only when it
+// differs from the record's before (records stamped by the producer share
+// one a millisecond): no store a record beyond its encoding.
 type bufs struct {
-	bl   *record.Builder
-	ts   []int64           // each record's timestamp as encoded (CreateTime, ms)
-	cbs  []callback        // each record's callback (nil for Send and SendSync), when batch.mixedCB
-	ctxs []context.Context // each record's Send ctx (nil when it cannot end, or with acks=0), when batch.hasCtx
-	size int               // about the bytes they hold: twice the largest batch built (records and encoding)
+	bl    *record.Builder
+	ts    []tsRun           // the records' timestamps as encoded (CreateTime, ms), by runs
+	cbs   []callback        // each record's callback (nil for Send and SendSync), when batch.mixedCB
+	ctxs  []context.Context // each record's Send ctx (nil when it cannot end, or with acks=0), when batch.hasCtx
+	size  int               // about the bytes they hold: twice the largest batch built (records and encoding)
+	slots int               // the records a batch built in them is expected to hold (the most seen so far)
+}
+
+// tsRun is a run of records with one timestamp: from record index from
+// up to the next run's (or the batch's end).
+type tsRun struct {
+	from int32
+	ts   int64
+}
+
+// tsAt returns the timestamp of record i, walking runs from *run (the
+// run of record i-1, or 0), which it advances: called for i = 0, 1, ...
+// it costs nothing per record.
+func tsAt(runs []tsRun, run *int, i int) int64 {
+	for *run+1 < len(runs) && int(runs[*run+1].from) <= i {
+		*run++
+	}
+	return runs[*run].ts
 }
 
 // sameFunc reports whether f and g are the same func value (the same
@@ -82,15 +102,16 @@ func (bp *bufPool) get(compression record.Compression, size, slots int) *bufs {
 		x, _ = spareBufs.Get().(*bufs)
 	}
 	if x == nil {
-		x = &bufs{bl: record.NewBuilder(0, record.BatchOptions{}), ts: make([]int64, 0, min(slots, maxSlots))}
+		x = &bufs{bl: record.NewBuilder(0, record.BatchOptions{}), slots: min(slots, maxSlots)}
 		x.bl.Grow(min(size, maxGrow)) // at once, rather than doubling as records come
 	}
 	x.bl.Reset(0, record.BatchOptions{Compression: compression})
 	return x
 }
 
-// put gives back x, whose latest batch was built bytes long.
-func (bp *bufPool) put(x *bufs, built int) {
+// put gives back x, whose latest batch of n records was built bytes long.
+func (bp *bufPool) put(x *bufs, n, built int) {
+	x.slots = min(max(x.slots, n), maxSlots)
 	x.ts = x.ts[:0]
 	clear(x.cbs)
 	x.cbs = x.cbs[:0]
@@ -179,7 +200,7 @@ func (b *batch) recordErr(i int) error {
 // kept keeps its slab.
 func (b *batch) futureLocked(idx int32, ts int64, acked bool) *Future {
 	if len(b.futures) == cap(b.futures) {
-		b.futures = make([]Future, 0, min(64, max(b.n, min(16, cap(b.x.ts)-b.n+1))))
+		b.futures = make([]Future, 0, min(64, max(b.n, min(16, b.x.slots-b.n+1))))
 	}
 	b.futures = append(b.futures, Future{b: b, ts: ts, idx: idx, acked: acked})
 	return &b.futures[len(b.futures)-1]
@@ -370,7 +391,9 @@ func (q *partQueue) add(ctx context.Context, done <-chan struct{}, rec *Record, 
 	}
 	idx := int32(b.n)
 	b.x.bl.Add(ts, rec.Key, rec.Value, rec.Headers)
-	b.x.ts = append(b.x.ts, ts)
+	if n := len(b.x.ts); n == 0 || b.x.ts[n-1].ts != ts {
+		b.x.ts = append(b.x.ts, tsRun{from: idx, ts: ts})
+	}
 	if done != nil && !b.hasCtx {
 		b.hasCtx = true
 		b.x.ctxs = append(b.x.ctxs[:0], make([]context.Context, b.n)...)
@@ -740,7 +763,7 @@ func (q *partQueue) complete(b *batch) {
 		runCallbacks(q.cbCtx, b)
 		q.inCallbacks.Store(false)
 	}
-	q.p.bufs.put(b.x, b.built)
+	q.p.bufs.put(b.x, b.n, b.built)
 	b.x = nil
 	close(b.done) // after the callbacks: a future completes after its callback
 	q.p.mem.release(b.reserved)
