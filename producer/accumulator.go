@@ -338,11 +338,30 @@ func (q *partQueue) add(ctx context.Context, done <-chan struct{}, rec *Record, 
 	if acked {
 		done = nil // nil: nothing to check, as for a ctx that can never end
 	}
+	q.mu.Lock()
+	if mode == modeCallback && done == nil {
+		// The common case, in short: a record joining the open batch,
+		// which has room for it (bytes and buffer.memory), with the
+		// batch's callback and a ctx that cannot end. It does what the
+		// general path below does for such a record, no more.
+		if b := q.open; b != nil && b.n > 0 && !b.hasCtx && !b.mixedCB && sameFunc(cb, b.cb) && !q.retired && !q.p.closing.Load() {
+			if used := b.x.bl.Size(); used+size <= q.maxBatch && b.reserved-int64(used) >= int64(size) {
+				q.appendLocked(b, rec, ts, now, false)
+				b.n++
+				if room := q.afterAddLocked(b, nil, false, mode); room != nil {
+					q.awaitRoom(ctx, room)
+				}
+				return nil, nil
+			}
+		}
+	}
 	var b, sealed *batch
 	var prepaid int64 // buffer.memory taken while waiting for it
-	for {
+	for locked := true; ; locked = false {
 		sealed = nil
-		q.mu.Lock()
+		if !locked {
+			q.mu.Lock()
+		}
 		if q.p.closing.Load() {
 			q.mu.Unlock()
 			if prepaid > 0 {
@@ -372,28 +391,8 @@ func (q *partQueue) add(ctx context.Context, done <-chan struct{}, rec *Record, 
 		b = q.openLocked(size)
 	}
 	b.reserved += prepaid
-	if now {
-		// The batch's own time for its first record; for the others, the
-		// time elapsed since (monotonic) as the producer's clock reads it
-		// (see clock), never earlier than the record before.
-		ns := b.wallNs
-		if !fresh {
-			var el time.Duration
-			if b.n%exactEvery == 0 {
-				el = q.p.clock.exact()
-			} else {
-				el = q.p.clock.since()
-			}
-			ns += int64(max(el-b.mono, 0))
-		}
-		ts = max(ns/int64(time.Millisecond), b.stamp)
-		b.stamp = ts
-	}
 	idx := int32(b.n)
-	b.x.bl.Add(ts, rec.Key, rec.Value, rec.Headers)
-	if n := len(b.x.ts); n == 0 || b.x.ts[n-1].ts != ts {
-		b.x.ts = append(b.x.ts, tsRun{from: idx, ts: ts})
-	}
+	ts = q.appendLocked(b, rec, ts, now, fresh)
 	if done != nil && !b.hasCtx {
 		b.hasCtx = true
 		b.x.ctxs = append(b.x.ctxs[:0], make([]context.Context, b.n)...)
@@ -435,6 +434,50 @@ func (q *partQueue) add(ctx context.Context, done <-chan struct{}, rec *Record, 
 		b.flush = true
 		changed = true
 	}
+	room := q.afterAddLocked(b, sealed, changed, mode)
+	if sync != nil {
+		*sync = Future{b: b, ts: ts, idx: idx, acked: acked}
+	}
+	if room != nil {
+		q.awaitRoom(ctx, room)
+	}
+	return fp, nil
+}
+
+// appendLocked stamps rec (with ts, or with the time now if now is set)
+// and encodes it into b, which it opened for it if fresh; it returns the
+// timestamp. The caller counts the record in b.n.
+func (q *partQueue) appendLocked(b *batch, rec *Record, ts int64, now, fresh bool) int64 {
+	if now {
+		// The batch's own time for its first record; for the others, the
+		// time elapsed since (monotonic) as the producer's clock reads it
+		// (see clock), never earlier than the record before.
+		ns := b.wallNs
+		if !fresh {
+			var el time.Duration
+			if b.n%exactEvery == 0 {
+				el = q.p.clock.exact()
+			} else {
+				el = q.p.clock.since()
+			}
+			ns += int64(max(el-b.mono, 0))
+		}
+		ts = max(ns/int64(time.Millisecond), b.stamp)
+		b.stamp = ts
+	}
+	b.x.bl.Add(ts, rec.Key, rec.Value, rec.Headers)
+	if n := len(b.x.ts); n == 0 || b.x.ts[n-1].ts != ts {
+		b.x.ts = append(b.x.ts, tsRun{from: int32(b.n), ts: ts})
+	}
+	return ts
+}
+
+// afterAddLocked finishes add once a record joined b (and sealed, if not
+// nil, was sealed to make room for it; changed: the sender or the timer
+// may have something new to do): it seals b if full, schedules, and
+// unlocks q.mu. It returns the channel to wait on for the sender to catch
+// up (see awaitRoom), or nil.
+func (q *partQueue) afterAddLocked(b, sealed *batch, changed bool, mode sendMode) chan struct{} {
 	if b.x.bl.Size() >= q.maxBatch || q.retired {
 		sealed = b
 		q.sealLocked()
@@ -470,13 +513,7 @@ func (q *partQueue) add(ctx context.Context, done <-chan struct{}, rec *Record, 
 		sealed.encodeLocked()
 		sealed.buildMu.Unlock()
 	}
-	if sync != nil {
-		*sync = Future{b: b, ts: ts, idx: idx, acked: acked}
-	}
-	if room != nil {
-		q.awaitRoom(ctx, room)
-	}
-	return fp, nil
+	return room
 }
 
 // awaitRoom waits until the partition's backlog of sealed batches is down
