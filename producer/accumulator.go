@@ -23,15 +23,35 @@ type callback = func(context.Context, RecordMetadata, error)
 
 // bufs are a batch's buffers: its builder and its record slots, reused
 // by later batches with their capacity (see bufPool). A record takes a
-// slot in ts; in cbs only once the batch's records have different
-// callbacks (until then batch.cb is every record's), and in ctxs only
-// once one of their contexts can end: one store a record, not three.
+// slot in cbs only once the batch's records have different callbacks
+// (until then batch.cb is every record's), and in ctxs only once one of
+// their contexts can end; its timestamp takes one in ts only when it
+// differs from the record's before (records stamped by the producer share
+// one a millisecond): no store a record beyond its encoding.
 type bufs struct {
-	bl   *record.Builder
-	ts   []int64           // each record's timestamp as encoded (CreateTime, ms)
-	cbs  []callback        // each record's callback (nil for Send and SendSync), when batch.mixedCB
-	ctxs []context.Context // each record's Send ctx (nil when it cannot end, or with acks=0), when batch.hasCtx
-	size int               // about the bytes they hold: twice the largest batch built (records and encoding)
+	bl    *record.Builder
+	ts    []tsRun           // the records' timestamps as encoded (CreateTime, ms), by runs
+	cbs   []callback        // each record's callback (nil for Send and SendSync), when batch.mixedCB
+	ctxs  []context.Context // each record's Send ctx (nil when it cannot end, or with acks=0), when batch.hasCtx
+	size  int               // about the bytes they hold: twice the largest batch built (records and encoding)
+	slots int               // the records a batch built in them is expected to hold (the most seen so far)
+}
+
+// tsRun is a run of records with one timestamp: from record index from
+// up to the next run's (or the batch's end).
+type tsRun struct {
+	from int32
+	ts   int64
+}
+
+// tsAt returns the timestamp of record i, walking runs from *run (the
+// run of record i-1, or 0), which it advances: called for i = 0, 1, ...
+// it costs nothing per record.
+func tsAt(runs []tsRun, run *int, i int) int64 {
+	for *run+1 < len(runs) && int(runs[*run+1].from) <= i {
+		*run++
+	}
+	return runs[*run].ts
 }
 
 // sameFunc reports whether f and g are the same func value (the same
@@ -82,15 +102,16 @@ func (bp *bufPool) get(compression record.Compression, size, slots int) *bufs {
 		x, _ = spareBufs.Get().(*bufs)
 	}
 	if x == nil {
-		x = &bufs{bl: record.NewBuilder(0, record.BatchOptions{}), ts: make([]int64, 0, min(slots, maxSlots))}
+		x = &bufs{bl: record.NewBuilder(0, record.BatchOptions{}), slots: min(slots, maxSlots)}
 		x.bl.Grow(min(size, maxGrow)) // at once, rather than doubling as records come
 	}
 	x.bl.Reset(0, record.BatchOptions{Compression: compression})
 	return x
 }
 
-// put gives back x, whose latest batch was built bytes long.
-func (bp *bufPool) put(x *bufs, built int) {
+// put gives back x, whose latest batch of n records was built bytes long.
+func (bp *bufPool) put(x *bufs, n, built int) {
+	x.slots = min(max(x.slots, n), maxSlots)
 	x.ts = x.ts[:0]
 	clear(x.cbs)
 	x.cbs = x.cbs[:0]
@@ -134,6 +155,7 @@ type batch struct {
 	lingered bool     // linger.ms has passed since created
 	reserved int64    // buffer.memory taken
 	created  time.Time
+	wallNs   int64         // created.UnixNano(), which every record stamped by the producer starts from
 	mono     time.Duration // created, as the producer's clock reads it (since its epoch)
 	stamp    int64         // the latest timestamp stamped by the producer (ms): the stamps of a batch never go back
 	futures  []Future      // the slab the latest Futures of Send live in
@@ -178,7 +200,7 @@ func (b *batch) recordErr(i int) error {
 // kept keeps its slab.
 func (b *batch) futureLocked(idx int32, ts int64, acked bool) *Future {
 	if len(b.futures) == cap(b.futures) {
-		b.futures = make([]Future, 0, min(64, max(b.n, min(16, cap(b.x.ts)-b.n+1))))
+		b.futures = make([]Future, 0, min(64, max(b.n, min(16, b.x.slots-b.n+1))))
 	}
 	b.futures = append(b.futures, Future{b: b, ts: ts, idx: idx, acked: acked})
 	return &b.futures[len(b.futures)-1]
@@ -264,7 +286,7 @@ type partQueue struct {
 	open     *batch   // batch taking records
 	ready    []*batch // sealed, waiting to be sent, oldest first
 	backlog  int      // bytes of the records in ready
-	inflight *batch   // the latest batch the sender took, until it is done
+	inflight *batch   // the latest batch the sender took (maybe complete by now)
 	busy     bool     // the sender is in its loop (not waiting for work)
 	started  bool     // the sender goroutine runs
 	retired  bool     // replaced (the topic was created again): no lingering
@@ -307,21 +329,39 @@ const (
 var errClosing = fmt.Errorf("producer: %w", commitlog.ErrClosed)
 
 // add queues rec, whose encoding takes at most size bytes, with timestamp
-// ts (ms; 0 with now set: the time it is queued). With modeFuture it
-// returns the record's Future, to hand out; with modeSync it sets *sync
-// to it. It fails, with nothing queued, when buffer.memory stays full
-// (see reserveLocked) or the producer is closing.
-func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, size int, cb callback, mode sendMode, sync *Future) (fp *Future, err error) {
+// ts (ms; 0 with now set: the time it is queued); done is ctx.Done(). With
+// modeFuture it returns the record's Future, to hand out; with modeSync it
+// sets *sync to it. It fails, with nothing queued, when buffer.memory
+// stays full (see reserveLocked) or the producer is closing.
+func (q *partQueue) add(ctx context.Context, done <-chan struct{}, rec *Record, ts int64, now bool, size int, cb callback, mode sendMode, sync *Future) (fp *Future, err error) {
 	acked := q.p.cfg.Acks == AcksNone // acks=0: the record is complete once queued
-	var done <-chan struct{}
-	if !acked {
-		done = ctx.Done() // nil: ctx can never end, nothing to check
+	if acked {
+		done = nil // nil: nothing to check, as for a ctx that can never end
+	}
+	q.mu.Lock()
+	if mode == modeCallback && done == nil {
+		// The common case, in short: a record joining the open batch,
+		// which has room for it (bytes and buffer.memory), with the
+		// batch's callback and a ctx that cannot end. It does what the
+		// general path below does for such a record, no more.
+		if b := q.open; b != nil && b.n > 0 && !b.hasCtx && !b.mixedCB && sameFunc(cb, b.cb) && !q.retired && !q.p.closing.Load() {
+			if used := b.x.bl.Size(); used+size <= q.maxBatch && b.reserved-int64(used) >= int64(size) {
+				q.appendLocked(b, rec, ts, now, false)
+				b.n++
+				if room := q.afterAddLocked(b, nil, false, mode); room != nil {
+					q.awaitRoom(ctx, room)
+				}
+				return nil, nil
+			}
+		}
 	}
 	var b, sealed *batch
 	var prepaid int64 // buffer.memory taken while waiting for it
-	for {
+	for locked := true; ; locked = false {
 		sealed = nil
-		q.mu.Lock()
+		if !locked {
+			q.mu.Lock()
+		}
 		if q.p.closing.Load() {
 			q.mu.Unlock()
 			if prepaid > 0 {
@@ -351,26 +391,8 @@ func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, si
 		b = q.openLocked(size)
 	}
 	b.reserved += prepaid
-	if now {
-		// The batch's own time for its first record; for the others, the
-		// time elapsed since (monotonic) as the producer's clock reads it
-		// (see clock), never earlier than the record before.
-		ns := b.created.UnixNano()
-		if !fresh {
-			var el time.Duration
-			if b.n%exactEvery == 0 {
-				el = q.p.clock.exact()
-			} else {
-				el = q.p.clock.since()
-			}
-			ns += int64(max(el-b.mono, 0))
-		}
-		ts = max(ns/int64(time.Millisecond), b.stamp)
-		b.stamp = ts
-	}
 	idx := int32(b.n)
-	b.x.bl.Add(ts, rec.Key, rec.Value, rec.Headers)
-	b.x.ts = append(b.x.ts, ts)
+	ts = q.appendLocked(b, rec, ts, now, fresh)
 	if done != nil && !b.hasCtx {
 		b.hasCtx = true
 		b.x.ctxs = append(b.x.ctxs[:0], make([]context.Context, b.n)...)
@@ -399,17 +421,71 @@ func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, si
 	if mode == modeFuture {
 		fp = b.futureLocked(idx, ts, acked)
 	}
-	if mode == modeSync && !acked {
+	// Whether the sender may have something new to do: a batch sealed,
+	// opened (its linger timer) or to go at once. A record joining the
+	// open batch changes nothing the sender or the timer waits for, and
+	// every other change of the queue (the sender going idle, the timer,
+	// Flush) schedules on its own.
+	changed := fresh || sealed != nil
+	if mode == modeSync && !acked && !b.flush {
 		// Its caller waits for it: do not wait out linger.ms. The batch is
 		// not sealed, so records sent while the sender is busy still join
 		// it (group commit).
 		b.flush = true
+		changed = true
 	}
+	room := q.afterAddLocked(b, sealed, changed, mode)
+	if sync != nil {
+		*sync = Future{b: b, ts: ts, idx: idx, acked: acked}
+	}
+	if room != nil {
+		q.awaitRoom(ctx, room)
+	}
+	return fp, nil
+}
+
+// appendLocked stamps rec (with ts, or with the time now if now is set)
+// and encodes it into b, which it opened for it if fresh; it returns the
+// timestamp. The caller counts the record in b.n.
+func (q *partQueue) appendLocked(b *batch, rec *Record, ts int64, now, fresh bool) int64 {
+	if now {
+		// The batch's own time for its first record; for the others, the
+		// time elapsed since (monotonic) as the producer's clock reads it
+		// (see clock), never earlier than the record before.
+		ns := b.wallNs
+		if !fresh {
+			var el time.Duration
+			if b.n%exactEvery == 0 {
+				el = q.p.clock.exact()
+			} else {
+				el = q.p.clock.since()
+			}
+			ns += int64(max(el-b.mono, 0))
+		}
+		ts = max(ns/int64(time.Millisecond), b.stamp)
+		b.stamp = ts
+	}
+	b.x.bl.Add(ts, rec.Key, rec.Value, rec.Headers)
+	if n := len(b.x.ts); n == 0 || b.x.ts[n-1].ts != ts {
+		b.x.ts = append(b.x.ts, tsRun{from: int32(b.n), ts: ts})
+	}
+	return ts
+}
+
+// afterAddLocked finishes add once a record joined b (and sealed, if not
+// nil, was sealed to make room for it; changed: the sender or the timer
+// may have something new to do): it seals b if full, schedules, and
+// unlocks q.mu. It returns the channel to wait on for the sender to catch
+// up (see awaitRoom), or nil.
+func (q *partQueue) afterAddLocked(b, sealed *batch, changed bool, mode sendMode) chan struct{} {
 	if b.x.bl.Size() >= q.maxBatch || q.retired {
 		sealed = b
 		q.sealLocked()
+		changed = true
 	}
-	q.scheduleLocked()
+	if changed {
+		q.scheduleLocked()
+	}
 	// A sender far behind (or catching up, with Sends waiting for it):
 	// wait for it (below), unless this Send waits for
 	// its record anyway, or max.block.ms is 0 (Send must not block), or a
@@ -437,13 +513,7 @@ func (q *partQueue) add(ctx context.Context, rec *Record, ts int64, now bool, si
 		sealed.encodeLocked()
 		sealed.buildMu.Unlock()
 	}
-	if sync != nil {
-		*sync = Future{b: b, ts: ts, idx: idx, acked: acked}
-	}
-	if room != nil {
-		q.awaitRoom(ctx, room)
-	}
-	return fp, nil
+	return room
 }
 
 // awaitRoom waits until the partition's backlog of sealed batches is down
@@ -511,7 +581,7 @@ func (q *partQueue) reserveLocked(b *batch, size int64, prepaid *int64) bool {
 func (q *partQueue) openLocked(size int) *batch {
 	x := q.p.bufs.get(q.p.cfg.Compression, q.maxBatch, q.maxBatch/size+1)
 	now := time.Now()
-	b := &batch{q: q, x: x, created: now, mono: now.Sub(q.p.clock.epoch), done: make(chan struct{})}
+	b := &batch{q: q, x: x, created: now, wallNs: now.UnixNano(), mono: now.Sub(q.p.clock.epoch), done: make(chan struct{})}
 	q.open = b
 	return b
 }
@@ -552,9 +622,11 @@ func (q *partQueue) scheduleLocked() {
 			q.p.wg.Add(1)
 			go q.sender()
 		}
-		select {
-		case q.wake <- struct{}{}:
-		default:
+		if len(q.wake) == 0 { // else the sender is woken already
+			select {
+			case q.wake <- struct{}{}:
+			default:
+			}
 		}
 		return
 	}
@@ -645,11 +717,24 @@ func (q *partQueue) drain() {
 		}
 		q.busy = true
 		q.inflight = round[len(round)-1]
+		// Nothing else to send: go idle now, rather than take the lock
+		// again after the write only to find that out (a lock the Sends
+		// of this partition take once a record). A batch sealed meanwhile
+		// wakes the sender, which finds it once this one is complete.
+		idle := !durable && len(q.ready) == 0 && (q.open == nil || !q.lingeredLocked(q.open))
+		if idle {
+			q.busy = false
+			q.scheduleLocked() // the linger timer of the open batch, if any
+		}
 		q.mu.Unlock()
 		q.round = round
 		if !durable {
 			q.write(round[0])
 			q.complete(round[0])
+			if idle {
+				clear(round)
+				return
+			}
 		} else {
 			start := time.Now()
 			records := q.writeDurable(round)
@@ -715,7 +800,7 @@ func (q *partQueue) complete(b *batch) {
 		runCallbacks(q.cbCtx, b)
 		q.inCallbacks.Store(false)
 	}
-	q.p.bufs.put(b.x, b.built)
+	q.p.bufs.put(b.x, b.n, b.built)
 	b.x = nil
 	close(b.done) // after the callbacks: a future completes after its callback
 	q.p.mem.release(b.reserved)
@@ -783,7 +868,17 @@ func (q *partQueue) retire() {
 func (q *partQueue) drained() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.open == nil && len(q.ready) == 0 && q.inflight == nil
+	return q.open == nil && len(q.ready) == 0 && (q.inflight == nil || q.inflight.completed())
+}
+
+// completed reports whether b is complete: its callbacks have returned.
+func (b *batch) completed() bool {
+	select {
+	case <-b.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // flush seals the open batch for sending at once and returns a channel

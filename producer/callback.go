@@ -25,8 +25,11 @@ type callbackScopeKey struct{}
 // timestamp from the batch's (a record's time.Time is made once a
 // millisecond, not once a record).
 func runCallbacks(ctx context.Context, b *batch) {
+	runs := b.x.ts
 	if b.mixedCB || b.cancelled != nil {
-		for i, ts := range b.x.ts {
+		run := 0
+		for i := range b.n {
+			ts := tsAt(runs, &run, i)
 			cb := b.cb
 			if b.mixedCB {
 				cb = b.x.cbs[i]
@@ -37,17 +40,22 @@ func runCallbacks(ctx context.Context, b *batch) {
 		}
 		return
 	}
-	md := b.metadata(0, b.x.ts[0])
+	md := b.metadata(0, runs[0].ts)
 	err := b.err
 	fixed := err == nil && b.info.LogAppendTime >= 0 // every record has the log's timestamp, md's already
-	last := b.x.ts[0]
-	for i, ts := range b.x.ts {
-		if ts != last && !fixed {
-			md.Timestamp, last = time.UnixMilli(ts), ts
+	for r, run := range runs {
+		end := b.n
+		if r+1 < len(runs) {
+			end = int(runs[r+1].from)
 		}
-		if err == nil {
-			md.Offset = b.info.BaseOffset + int64(i)
+		if r > 0 && !fixed {
+			md.Timestamp = time.UnixMilli(run.ts)
 		}
-		b.cb(ctx, md, err)
+		for i := int(run.from); i < end; i++ {
+			if err == nil {
+				md.Offset = b.info.BaseOffset + int64(i)
+			}
+			b.cb(ctx, md, err)
+		}
 	}
 }

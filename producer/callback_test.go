@@ -3,6 +3,7 @@ package producer
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -133,10 +134,13 @@ func TestCallbackMetadata(t *testing.T) {
 		name        string
 		cfg         commitlog.TopicConfig
 		closeBroker bool
+		mixed       bool // records alternate between two callbacks (the per-record path)
 	}{
-		{"create-time", commitlog.TopicConfig{}, false},
-		{"log-append-time", commitlog.TopicConfig{MessageTimestampType: record.LogAppendTime}, false},
-		{"failed", commitlog.TopicConfig{}, true},
+		{"create-time", commitlog.TopicConfig{}, false, false},
+		{"create-time-mixed", commitlog.TopicConfig{}, false, true},
+		{"log-append-time", commitlog.TopicConfig{MessageTimestampType: record.LogAppendTime}, false, false},
+		{"failed", commitlog.TopicConfig{}, true, false},
+		{"failed-mixed", commitlog.TopicConfig{}, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newBroker(t, map[string]commitlog.TopicConfig{"t": tc.cfg})
@@ -149,9 +153,14 @@ func TestCallbackMetadata(t *testing.T) {
 			}
 			var calls []call
 			cb := func(_ context.Context, md RecordMetadata, err error) { calls = append(calls, call{md, err}) }
+			cb2 := func(_ context.Context, md RecordMetadata, err error) { calls = append(calls, call{md, err}) }
 			stamps := []int64{1000, 1000, 1001, 1001, 1005}
-			for _, ms := range stamps {
-				p.SendCallback(context.Background(), &Record{Topic: "t", Value: []byte("v"), Timestamp: time.UnixMilli(ms)}, cb)
+			for i, ms := range stamps {
+				f := cb
+				if tc.mixed && i%2 == 1 {
+					f = cb2
+				}
+				p.SendCallback(context.Background(), &Record{Topic: "t", Value: []byte("v"), Timestamp: time.UnixMilli(ms)}, f)
 			}
 			if tc.closeBroker {
 				require.NoError(t, b.Close())
@@ -160,7 +169,7 @@ func TestCallbackMetadata(t *testing.T) {
 			require.Len(t, calls, len(stamps))
 			for i, c := range calls {
 				require.Equal(t, "t", c.md.Topic)
-				switch tc.name {
+				switch strings.TrimSuffix(tc.name, "-mixed") {
 				case "create-time":
 					require.NoError(t, c.err)
 					require.Equal(t, RecordMetadata{Topic: "t", Offset: int64(i), Timestamp: time.UnixMilli(stamps[i])}, c.md)
@@ -174,6 +183,29 @@ func TestCallbackMetadata(t *testing.T) {
 					require.Equal(t, RecordMetadata{Topic: "t", Offset: -1, Timestamp: time.UnixMilli(stamps[i])}, c.md)
 				}
 			}
+		})
+	}
+}
+
+// TestTsAt: the timestamp of each record from runs, walked in order.
+func TestTsAt(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		runs []tsRun
+		n    int
+		want []int64
+	}{
+		{"one run", []tsRun{{0, 7}}, 3, []int64{7, 7, 7}},
+		{"a run a record", []tsRun{{0, 1}, {1, 2}, {2, 3}}, 3, []int64{1, 2, 3}},
+		{"runs of several", []tsRun{{0, 5}, {2, 9}, {3, 4}}, 5, []int64{5, 5, 9, 4, 4}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			run := 0
+			got := make([]int64, tc.n)
+			for i := range got {
+				got[i] = tsAt(tc.runs, &run, i)
+			}
+			require.Equal(t, tc.want, got)
 		})
 	}
 }

@@ -178,8 +178,13 @@ func (p *Producer) enqueue(ctx context.Context, rec *Record, cb func(context.Con
 	if rec == nil {
 		return fail(fmt.Errorf("producer: nil record: %w", commitlog.ErrInvalidRecord))
 	}
-	if err := ctx.Err(); err != nil {
-		return fail(fmt.Errorf("producer: record for %s not sent: %w", rec.Topic, err))
+	// A ctx whose Done is nil can never end (context.Background): one
+	// call of its methods, not two, for the common case.
+	done := ctx.Done()
+	if done != nil {
+		if err := ctx.Err(); err != nil {
+			return fail(fmt.Errorf("producer: record for %s not sent: %w", rec.Topic, err))
+		}
 	}
 	if p.closing.Load() {
 		return fail(fmt.Errorf("producer: %w", commitlog.ErrClosed))
@@ -210,9 +215,15 @@ func (p *Producer) enqueue(ctx context.Context, rec *Record, cb func(context.Con
 	} else {
 		id = p.cfg.Partitioner.Partition(rec.Topic, rec.Key, n)
 	}
-	q, err := p.queue(tq, id)
-	if err != nil {
-		return fail(err)
+	var q *partQueue
+	if qs := tq.parts.Load(); qs != nil && id >= 0 && int(id) < len(*qs) {
+		q = (*qs)[id] // made already: queue's fast path, inlined
+	}
+	if q == nil {
+		var err error
+		if q, err = p.queue(tq, id); err != nil {
+			return fail(err)
+		}
 	}
 	if tq.numParts.Load() != n {
 		tq.numParts.Store(n) // AddPartitions raised it
@@ -228,7 +239,7 @@ func (p *Producer) enqueue(ctx context.Context, rec *Record, cb func(context.Con
 	if size > q.limit {
 		return fail(fmt.Errorf("producer: record of %d bytes for %s-%d, limit %d: %w", size, rec.Topic, id, q.limit, commitlog.ErrRecordTooLarge))
 	}
-	return q.add(ctx, rec, ts, now, size, cb, mode, sync)
+	return q.add(ctx, done, rec, ts, now, size, cb, mode, sync)
 }
 
 // maxRecordOverhead is the most bytes a record's fields other than its
