@@ -1,17 +1,15 @@
 package consumer
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/commitlog-go/commitlog"
+	"github.com/commitlog-go/commitlog/internal/callorder"
 )
 
 // committer numbers commits as they are made, writes them in that order
@@ -24,10 +22,10 @@ import (
 // not rewind what the CommitSync wrote.
 //
 // Callbacks run one at a time, in the order of the commits, whichever
-// goroutine runs them. Close writes what is still queued itself, on its
-// own goroutine (flush), and runs the callbacks after the one running
-// then, once it has returned; a Close called from a callback (on the
-// goroutine running it: see goid) runs them inside it instead.
+// goroutine runs them (package callorder). Close writes what is still
+// queued itself, on its own goroutine (flush), and runs the callbacks
+// after the one running then, once it has returned; a Close called from a
+// callback runs them inside it instead.
 type committer struct {
 	// write writes a commit to the coordinator (Consumer.writeCommit).
 	write   func(offsets map[TopicPartition]OffsetAndMetadata, memberID string, gen int32) error
@@ -47,9 +45,8 @@ type committer struct {
 	queue    []asyncCommit // async commits not yet taken to be written, oldest first
 	closed   bool          // the consumer closed: CommitAsync calls back ErrClosed, the goroutine ends once queue is empty
 	flushers int           // Close calls writing the queue themselves: the goroutine leaves it to them
-	due      []uint64      // the numbers of the commits taken whose callbacks have not run, in order
-	cbOwner  uint64        // the goroutine (goid) running a callback, 0 if none
-	cbDone   *sync.Cond    // on mu: broadcast when a callback ends
+
+	turns callorder.Turns // the callbacks' order: recorded as commits are taken
 }
 
 type asyncCommit struct {
@@ -65,7 +62,6 @@ const allCommits = math.MaxUint64
 
 func (q *committer) start(write func(map[TopicPartition]OffsetAndMetadata, string, int32) error) {
 	q.write = write
-	q.cbDone = sync.NewCond(&q.mu)
 	q.work = make(chan struct{}, 1)
 	q.stopped = make(chan struct{})
 	go q.run()
@@ -152,62 +148,18 @@ func (q *committer) writeNext(byGoroutine bool, upTo uint64) bool {
 	e := q.queue[0]
 	q.queue[0] = asyncCommit{}
 	q.queue = q.queue[1:]
-	q.due = append(q.due, e.seq) // its callback's turn, in the order taken
+	q.turns.Due(e.seq) // its callback's turn, in the order taken
 	q.mu.Unlock()
 	err := q.writeLocked(e.offsets, e.memberID, e.generation, e.seq)
 	q.writeMu.Unlock()
-	q.callback(e, err)
-	return true
-}
-
-// callback runs e's callback in its turn: once the callbacks of the
-// commits taken before it have run, and no other goroutine runs one. A
-// callback that writes commits itself (a Close in a callback) runs theirs
-// at once, inside it: waiting would wait for itself. The wait is not cut
-// short by a ctx: it waits for a callback, which is the application's.
-func (q *committer) callback(e asyncCommit, err error) {
-	me := uint64(0)
+	// In its turn (see package callorder): after a callback another
+	// goroutine runs, at once inside one this goroutine runs.
+	var cb func()
 	if e.cb != nil {
-		me = goid()
+		cb = func() { e.cb(e.offsets, err) }
 	}
-	q.mu.Lock()
-	for e.cb != nil && q.cbOwner != me && (q.cbOwner != 0 || q.due[0] != e.seq) {
-		q.cbDone.Wait()
-	}
-	q.due = slices.DeleteFunc(q.due, func(s uint64) bool { return s == e.seq })
-	if e.cb == nil {
-		q.cbDone.Broadcast() // the next one's turn
-		q.mu.Unlock()
-		return
-	}
-	prev := q.cbOwner
-	q.cbOwner = me
-	q.mu.Unlock()
-	defer func() {
-		q.mu.Lock()
-		q.cbOwner = prev
-		q.cbDone.Broadcast()
-		q.mu.Unlock()
-	}()
-	e.cb(e.offsets, err)
-}
-
-// goid is the calling goroutine's id, read from the header of its stack
-// trace ("goroutine 42 [running]:"): Go has no other way to tell that a
-// Close comes from inside a callback, on the goroutine running it. Only
-// callbacks and Close pay for it (about a microsecond).
-func goid() uint64 {
-	var buf [64]byte
-	b := buf[:runtime.Stack(buf[:], false)]
-	b, _ = bytes.CutPrefix(b, []byte("goroutine "))
-	var id uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			break
-		}
-		id = id*10 + uint64(c-'0')
-	}
-	return id
+	q.turns.Run(e.seq, cb)
+	return true
 }
 
 // run is the commit goroutine. It returns once the consumer closed and
@@ -266,11 +218,7 @@ func (q *committer) flush(ctx context.Context, upTo uint64) error {
 // flush of everything, unless the caller is inside a callback: the
 // goroutine then returns when the callback does.
 func (q *committer) waitStopped(ctx context.Context) error {
-	me := goid()
-	q.mu.Lock()
-	busy := q.cbOwner == me
-	q.mu.Unlock()
-	if busy {
+	if q.turns.InCallback() {
 		return nil
 	}
 	select {

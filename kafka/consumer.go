@@ -17,6 +17,7 @@ import (
 	"github.com/commitlog-go/commitlog"
 	"github.com/commitlog-go/commitlog/assignor"
 	"github.com/commitlog-go/commitlog/consumer"
+	"github.com/commitlog-go/commitlog/internal/callorder"
 	"github.com/commitlog-go/commitlog/record"
 )
 
@@ -213,6 +214,12 @@ type kconsumer struct {
 	// The commit queue: CommitAsync's commits, written in order by the
 	// commit goroutine; commitMu is held while a commit is written, so
 	// that sync and async commits are written one at a time, in order.
+	// takeMu is held from taking a queued commit to the end of its write,
+	// so that queued commits are written in the order made, whoever takes
+	// them (the goroutine or a Close); it comes before qmu and commitMu.
+	// turns runs their callbacks in that order (package callorder).
+	takeMu   sync.Mutex
+	turns    callorder.Turns
 	commitMu sync.Mutex
 	written  map[tp]uint64 // guarded by commitMu: per partition, the number of the last commit written
 	qmu      sync.Mutex    // guards made, queue, qclosed, flushers
@@ -1131,18 +1138,24 @@ func (d *kconsumer) commitLoop() {
 // writeNext writes the oldest queued commit and runs its callback; false
 // if none is queued.
 func (d *kconsumer) writeNext(ctx context.Context, byGoroutine bool) bool {
+	d.takeMu.Lock()
 	d.qmu.Lock()
 	if len(d.queue) == 0 || byGoroutine && d.flushers > 0 {
 		d.qmu.Unlock()
+		d.takeMu.Unlock()
 		return false
 	}
 	e := d.queue[0]
 	d.queue = d.queue[1:]
+	d.turns.Due(e.seq)
 	d.qmu.Unlock()
 	err := d.writeCommit(ctx, e.offsets, e.seq)
+	d.takeMu.Unlock()
+	var cb func()
 	if e.cb != nil {
-		e.cb(e.offsets, err)
+		cb = func() { e.cb(e.offsets, err) }
 	}
+	d.turns.Run(e.seq, cb)
 	return true
 }
 
@@ -1367,6 +1380,9 @@ func (d *kconsumer) shutdown(ctx context.Context) error {
 	d.mu.Unlock()
 	if cl != nil {
 		cl.Close() // leaves the group; the callbacks it runs do not wait
+	}
+	if d.turns.InCallback() {
+		return err // from a callback: the commit goroutine ends once it returns
 	}
 	select {
 	case <-d.stopped:

@@ -252,6 +252,7 @@ func init() {
 	register("group/close-in-listener", testCloseInListener)
 	register("group/close-while-listener-runs", testCloseWhileListenerRuns)
 	register("group/commit-async-order", testCommitAsyncOrder)
+	register("group/commit-async-order-close", testCommitAsyncOrderClose)
 	register("group/standalone-commit-refused", testStandaloneCommitRefused)
 }
 
@@ -490,4 +491,51 @@ func testResubscribe(t *testing.T, env *Env) {
 		}
 	}
 	require.Equal(t, []consumer.TopicPartition{{Topic: "second"}}, c.Assignment())
+}
+
+// testCommitAsyncOrderClose: a Close made while a CommitAsync callback
+// runs (on another goroutine) writes the commits queued behind it, but
+// runs their callbacks only after the running one, in order, and returns
+// after them.
+func testCommitAsyncOrderClose(t *testing.T, env *Env) {
+	b := env.Open(t)
+	createTopicWith(t, b, "asyncclose", commitlog.TopicConfig{Partitions: 1})
+	tp := consumer.TopicPartition{Topic: "asyncclose"}
+	c, err := consumer.New(b, fastGroup("asyncclose"))
+	require.NoError(t, err)
+	require.NoError(t, c.Assign([]consumer.TopicPartition{tp}))
+	var mu sync.Mutex
+	var order []int64
+	record := func(i int64) {
+		mu.Lock()
+		order = append(order, i)
+		mu.Unlock()
+	}
+	entered, release := make(chan struct{}), make(chan struct{})
+	c.CommitAsync(map[consumer.TopicPartition]consumer.OffsetAndMetadata{tp: {Offset: 1}}, func(_ map[consumer.TopicPartition]consumer.OffsetAndMetadata, err error) {
+		require.NoError(t, err)
+		close(entered)
+		<-release
+		record(1)
+	})
+	<-entered
+	for i := int64(2); i <= 5; i++ {
+		c.CommitAsync(map[consumer.TopicPartition]consumer.OffsetAndMetadata{tp: {Offset: i}}, func(_ map[consumer.TopicPartition]consumer.OffsetAndMetadata, err error) {
+			require.NoError(t, err)
+			record(i)
+		})
+	}
+	ctx, cancel := testCtx()
+	defer cancel()
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close(ctx) }()
+	time.Sleep(50 * time.Millisecond) // Close writes the queued commits meanwhile
+	mu.Lock()
+	require.Empty(t, order, "a callback ran while the first one still ran")
+	mu.Unlock()
+	close(release)
+	require.NoError(t, <-closed)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, []int64{1, 2, 3, 4, 5}, order)
 }
