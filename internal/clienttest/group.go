@@ -292,11 +292,7 @@ func testCloseInListener(t *testing.T, env *Env) {
 // calls, the last commit wins, and after Close a callback gets ErrClosed.
 func testCommitAsyncOrder(t *testing.T, env *Env) {
 	b := env.Open(t)
-	createTopicWith(t, b, "async", commitlog.TopicConfig{Partitions: 1})
-	tp := consumer.TopicPartition{Topic: "async"}
-	c, err := consumer.New(b, fastGroup("async"))
-	require.NoError(t, err)
-	require.NoError(t, c.Assign([]consumer.TopicPartition{tp}))
+	c, tp := assignedOne(t, b, "async")
 	var mu sync.Mutex
 	var order []int64
 	for i := range int64(5) {
@@ -499,11 +495,7 @@ func testResubscribe(t *testing.T, env *Env) {
 // after them.
 func testCommitAsyncOrderClose(t *testing.T, env *Env) {
 	b := env.Open(t)
-	createTopicWith(t, b, "asyncclose", commitlog.TopicConfig{Partitions: 1})
-	tp := consumer.TopicPartition{Topic: "asyncclose"}
-	c, err := consumer.New(b, fastGroup("asyncclose"))
-	require.NoError(t, err)
-	require.NoError(t, c.Assign([]consumer.TopicPartition{tp}))
+	c, tp := assignedOne(t, b, "asyncclose")
 	var mu sync.Mutex
 	var order []int64
 	record := func(i int64) {
@@ -538,4 +530,16 @@ func testCommitAsyncOrderClose(t *testing.T, env *Env) {
 	mu.Lock()
 	defer mu.Unlock()
 	require.Equal(t, []int64{1, 2, 3, 4, 5}, order)
+}
+
+// assignedOne is a consumer of group topic (not closed: the case closes
+// it), assigned the one partition of topic, created here.
+func assignedOne(t *testing.T, b commitlog.Backend, topic string) (*consumer.Consumer, consumer.TopicPartition) {
+	t.Helper()
+	createTopicWith(t, b, topic, commitlog.TopicConfig{Partitions: 1})
+	tp := consumer.TopicPartition{Topic: topic}
+	c, err := consumer.New(b, fastGroup(topic))
+	require.NoError(t, err)
+	require.NoError(t, c.Assign([]consumer.TopicPartition{tp}))
+	return c, tp
 }
