@@ -226,19 +226,32 @@ func normalize(rs []rec) []rec {
 // local one record for record, each with its local offset in the header.
 func requireForwarded(t testing.TB, b *commitlog.Broker, seeds []string, topic string) int {
 	t.Helper()
+	return requireCopied(t, b, seeds, topic, true)
+}
+
+// requireCopied checks that every partition of topic on the receiving side
+// (remote when toRemote, else local) holds the sending side's record for
+// record, each with the sender's offset in its source header; it returns
+// the number of records.
+func requireCopied(t testing.TB, b *commitlog.Broker, seeds []string, topic string, toRemote bool) int {
+	t.Helper()
 	tp, err := b.Topic(topic)
 	require.NoError(t, err)
 	total := 0
 	for p := int32(0); p < tp.NumPartitions(); p++ {
 		local, loffs := localRecords(t, b, topic, p)
-		remote, _ := remoteRecords(t, seeds, topic, p)
-		remote = splitSource(t, remote)
-		for i := range local {
-			local[i].Source = loffs[i]
+		remote, roffs := remoteRecords(t, seeds, topic, p)
+		sent, offs, got := local, loffs, remote
+		if !toRemote {
+			sent, offs, got = remote, roffs, local
 		}
-		require.Equal(t, len(local), len(remote), "%s/%d: record counts", topic, p)
-		require.Equal(t, normalize(local), normalize(remote), "%s/%d", topic, p)
-		total += len(local)
+		got = splitSource(t, got)
+		for i := range sent {
+			sent[i].Source = offs[i]
+		}
+		require.Equal(t, len(sent), len(got), "%s/%d: record counts", topic, p)
+		require.Equal(t, normalize(sent), normalize(got), "%s/%d", topic, p)
+		total += len(got)
 	}
 	return total
 }
@@ -274,21 +287,7 @@ func produceRemote(t testing.TB, seeds []string, topic string, partitions int32,
 // remote one record for record, each with its remote offset in the header.
 func requireMirrored(t testing.TB, b *commitlog.Broker, seeds []string, topic string) int {
 	t.Helper()
-	tp, err := b.Topic(topic)
-	require.NoError(t, err)
-	total := 0
-	for p := int32(0); p < tp.NumPartitions(); p++ {
-		remote, roffs := remoteRecords(t, seeds, topic, p)
-		local, _ := localRecords(t, b, topic, p)
-		local = splitSource(t, local)
-		for i := range remote {
-			remote[i].Source = roffs[i]
-		}
-		require.Equal(t, len(remote), len(local), "%s/%d: record counts", topic, p)
-		require.Equal(t, normalize(remote), normalize(local), "%s/%d", topic, p)
-		total += len(local)
-	}
-	return total
+	return requireCopied(t, b, seeds, topic, false)
 }
 
 // tsBase is the timestamp of the records genRecord makes: recent, so that
